@@ -1,10 +1,111 @@
 package classify
 
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// A decoder recognises one family of messages. It returns nil when the
+// message is not of its family; the first decoder, by order, that returns
+// findings decides the message. Each format lives in its own file and
+// registers itself there, so adding one is one new file.
+type decoder struct {
+	name  string
+	order int // lower runs first: structured formats before text heuristics
+	// decode returns the verdicts for a message of its family, or nil.
+	decode func(m *message) []Verdict
+}
+
+// Decoder order bands.
+const (
+	orderFeedback  = 10  // ARF: its own structure, never a bounce
+	orderProvider  = 20  // provider formats that wrap or override a DSN
+	orderDSN       = 30  // RFC 3464 / RFC 6533 structure
+	orderMTA       = 50  // plain-text bounces of named MTAs
+	orderAutoReply = 80  // only once nothing says "bounce"
+	orderFallback  = 100 // generic text scan
+)
+
+var decoders []decoder
+
+// register is called from the init function of each decoder's file.
+func register(d decoder) {
+	decoders = append(decoders, d)
+	sort.SliceStable(decoders, func(i, j int) bool { return decoders[i].order < decoders[j].order })
+}
+
 // Classify reads one raw message (a bounce, a feedback report, an
 // auto-reply, or anything at all) and returns one verdict per recipient it
 // names. It never panics and never fails: input it cannot read yields a
 // single verdict of class Unknown. It always returns at least one verdict.
-func Classify(raw []byte, in Input) []Verdict {
-	return []Verdict{{Recipient: in.VERPRecipient, Class: Unknown, Reason: ReasonUnknown,
-		Evidence: Evidence{Decoder: "none", Rule: "not-implemented"}}}
+func Classify(raw []byte, in Input) (out []Verdict) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = []Verdict{unknownVerdict(in, "panic", fmt.Sprint(p))}
+		}
+	}()
+	m := parseMessage(raw, in)
+	for _, d := range decoders {
+		vs := d.decode(m)
+		if len(vs) == 0 {
+			continue
+		}
+		return finish(vs, in)
+	}
+	return []Verdict{unknownVerdict(in, "no-decoder", "")}
+}
+
+// ClassifyWith runs only the named decoder; it is for tests and fuzzing
+// of one format. It reports false when the decoder does not exist.
+func ClassifyWith(name string, raw []byte, in Input) (out []Verdict, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, ok = []Verdict{unknownVerdict(in, "panic", fmt.Sprint(p))}, true
+		}
+	}()
+	for _, d := range decoders {
+		if d.name == name {
+			return d.decode(parseMessage(raw, in)), true
+		}
+	}
+	return nil, false
+}
+
+// Decoders lists the registered decoders in the order they run.
+func Decoders() []string {
+	names := make([]string, len(decoders))
+	for i, d := range decoders {
+		names[i] = d.name
+	}
+	return names
+}
+
+func unknownVerdict(in Input, rule, detail string) Verdict {
+	return Verdict{
+		Recipient: strings.ToLower(in.VERPRecipient),
+		Class:     Unknown,
+		Reason:    ReasonUnknown,
+		Evidence:  Evidence{Decoder: "none", Rule: rule, Detail: detail},
+	}
+}
+
+// finish fills what the VERP tag knows and drops duplicate recipients.
+func finish(vs []Verdict, in Input) []Verdict {
+	verp := strings.ToLower(in.VERPRecipient)
+	out := vs[:0]
+	seen := map[string]bool{}
+	for _, v := range vs {
+		if v.Recipient == "" && verp != "" {
+			v.Recipient = verp
+			v.Evidence.Detail = strings.TrimSpace(v.Evidence.Detail + " recipient-from-verp")
+		}
+		key := v.Recipient + "\x00" + string(v.Class)
+		if v.Recipient != "" && seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, v)
+	}
+	return out
 }

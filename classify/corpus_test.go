@@ -1,0 +1,143 @@
+package classify
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// corpusDir is the shared, labelled dev corpus beside the checkout.
+const corpusDir = "../../shared/corpus/dev"
+
+type corpusLabel struct {
+	File      string  `json:"file"`
+	Recipient *string `json:"recipient"`
+	Class     Class   `json:"class"`
+	Hard      bool    `json:"hard"`
+	Reason    string  `json:"sisimai_reason"`
+	Status    string  `json:"status"`
+	Unstable  bool    `json:"unstable"`
+}
+
+func loadCorpus(tb testing.TB) ([]corpusLabel, map[string][]byte) {
+	f, err := os.Open(filepath.Join(corpusDir, "labels.jsonl"))
+	if err != nil {
+		tb.Skipf("corpus not available (%v): skipping; it lives in ../shared/corpus/dev beside the checkout", err)
+	}
+	defer f.Close()
+	var labels []corpusLabel
+	files := map[string][]byte{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var l corpusLabel
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			tb.Fatalf("labels.jsonl: %v", err)
+		}
+		labels = append(labels, l)
+		if _, ok := files[l.File]; !ok {
+			raw, err := os.ReadFile(filepath.Join(corpusDir, l.File))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			files[l.File] = raw
+		}
+	}
+	return labels, files
+}
+
+// corpusScore holds the figures the corpus test reports.
+type corpusScore struct {
+	labels, withRecipient, recipientFound int
+	classAgree, hardAgree                 int
+	hardTP, hardFP, hardFN                int
+	misses                                []string
+}
+
+func scoreCorpus(labels []corpusLabel, files map[string][]byte) corpusScore {
+	var s corpusScore
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	verdicts := map[string][]Verdict{}
+	for name, raw := range files {
+		verdicts[name] = Classify(raw, Input{Now: now})
+	}
+	for _, l := range labels {
+		s.labels++
+		vs := verdicts[l.File]
+		var got *Verdict
+		if l.Recipient != nil {
+			s.withRecipient++
+			for i := range vs {
+				if vs[i].Recipient == *l.Recipient {
+					got = &vs[i]
+					break
+				}
+			}
+			if got != nil {
+				s.recipientFound++
+			}
+		}
+		if got == nil && len(vs) > 0 {
+			got = &vs[0]
+		}
+		gotClass := Unknown
+		var gotDesc string
+		if got != nil {
+			gotClass = got.Class
+			gotDesc = fmt.Sprintf("%s/%s %s (%s:%s) rcpt=%q", got.Class, got.Reason, got.Status, got.Evidence.Decoder, got.Evidence.Rule, got.Recipient)
+		}
+		if gotClass == l.Class {
+			s.classAgree++
+		}
+		gotHard := gotClass == Hard
+		if gotHard == l.Hard {
+			s.hardAgree++
+		}
+		switch {
+		case gotHard && l.Hard:
+			s.hardTP++
+		case gotHard && !l.Hard:
+			s.hardFP++
+		case !gotHard && l.Hard:
+			s.hardFN++
+		}
+		want := "<null>"
+		if l.Recipient != nil {
+			want = *l.Recipient
+		}
+		if gotClass != l.Class || (l.Recipient != nil && (got == nil || got.Recipient != *l.Recipient)) {
+			s.misses = append(s.misses, fmt.Sprintf("%-32s want %s/%s %s rcpt=%s; got %s", l.File, l.Class, l.Reason, l.Status, want, gotDesc))
+		}
+	}
+	sort.Strings(s.misses)
+	return s
+}
+
+func pct(a, b int) float64 {
+	if b == 0 {
+		return 100
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+// TestCorpus measures the classifier on the labelled dev corpus and prints
+// the figures; run it with -v to see every disagreement.
+func TestCorpus(t *testing.T) {
+	labels, files := loadCorpus(t)
+	s := scoreCorpus(labels, files)
+	t.Logf("corpus: %d files, %d labels", len(files), s.labels)
+	t.Logf("recipient recall:        %6.2f%% (%d/%d)", pct(s.recipientFound, s.withRecipient), s.recipientFound, s.withRecipient)
+	t.Logf("hard/not-hard agreement: %6.2f%% (%d/%d)", pct(s.hardAgree, s.labels), s.hardAgree, s.labels)
+	t.Logf("hard precision:          %6.2f%% (%d/%d)", pct(s.hardTP, s.hardTP+s.hardFP), s.hardTP, s.hardTP+s.hardFP)
+	t.Logf("hard recall:             %6.2f%% (%d/%d)", pct(s.hardTP, s.hardTP+s.hardFN), s.hardTP, s.hardTP+s.hardFN)
+	t.Logf("8-class agreement:       %6.2f%% (%d/%d)", pct(s.classAgree, s.labels), s.classAgree, s.labels)
+	if testing.Verbose() {
+		t.Logf("disagreements:\n%s", strings.Join(s.misses, "\n"))
+	}
+}

@@ -1,0 +1,150 @@
+package classify
+
+import (
+	"strings"
+)
+
+// The RFC 3464 decoder reads message/delivery-status (and RFC 6533's
+// message/global-delivery-status): one block of per-message fields, then
+// one block of per-recipient fields per recipient (RFC 3464 s2.2, s2.3).
+// Real reports bend the format: the fields can sit in a text/plain part,
+// the blocks can lack blank lines between them, and the Diagnostic-Code may
+// be folded over many lines. The parser is lenient about all of it.
+func init() {
+	register(decoder{name: "rfc3464", order: orderDSN, decode: decodeDSN})
+}
+
+func decodeDSN(m *message) []Verdict {
+	var body []byte
+	for _, p := range m.partsOf("message/delivery-status", "message/global-delivery-status", "text/delivery-status") {
+		body = append(body, p.body...)
+		body = append(body, '\n', '\n')
+	}
+	if body == nil {
+		// Some MTAs put the fields in a text part.
+		if !strings.Contains(m.text, "Final-Recipient:") && !strings.Contains(strings.ToLower(m.text), "final-recipient:") {
+			return nil
+		}
+		body = []byte(m.text)
+	}
+	perMessage, recipients := parseDSNFields(string(body))
+	if len(recipients) == 0 {
+		return nil
+	}
+	reportingMTA := perMessage.get("reporting-mta")
+	var out []Verdict
+	for _, r := range recipients {
+		f := finding{
+			recipient:    r.get("final-recipient"),
+			action:       r.get("action"),
+			status:       r.get("status"),
+			diagnostic:   r.get("diagnostic-code"),
+			remoteMTA:    r.get("remote-mta"),
+			reportingMTA: reportingMTA,
+		}
+		if cleanAddress(f.recipient) == "" {
+			f.recipient = r.get("original-recipient")
+		}
+		if f.diagnostic == "" {
+			f.diagnostic = textNear(m.text, cleanAddress(f.recipient))
+		}
+		out = append(out, decide("rfc3464", f))
+	}
+	return out
+}
+
+// dsnFields is one block of fields, keys lower-cased; values of repeated
+// fields are kept in order.
+type dsnFields map[string][]string
+
+func (f dsnFields) get(k string) string {
+	if v := f[k]; len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+// parseDSNFields splits the body into the per-message block and one block
+// per recipient. A new recipient block starts at a blank line or at a
+// Final-Recipient / Original-Recipient field when the current block
+// already has one (reports that omit blank lines).
+func parseDSNFields(s string) (dsnFields, []dsnFields) {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	perMessage := dsnFields{}
+	var recips []dsnFields
+	cur := dsnFields{}
+	last := ""
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		if cur["final-recipient"] != nil || cur["original-recipient"] != nil {
+			recips = append(recips, cur)
+		} else if len(recips) == 0 {
+			for k, v := range cur {
+				perMessage[k] = append(perMessage[k], v...)
+			}
+		} else if cur["action"] != nil || cur["status"] != nil {
+			// Fields split from their recipient by a stray blank line.
+			prev := recips[len(recips)-1]
+			for k, v := range cur {
+				if prev[k] == nil {
+					prev[k] = v
+				}
+			}
+		}
+		cur = dsnFields{}
+		last = ""
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.TrimSpace(line) == "" {
+			flush()
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && last != "" {
+			vs := cur[last]
+			vs[len(vs)-1] += " " + strings.TrimSpace(line)
+			continue
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+			last = ""
+			continue
+		}
+		k := strings.ToLower(line[:i])
+		if (k == "final-recipient" && cur["final-recipient"] != nil) ||
+			(k == "original-recipient" && (cur["original-recipient"] != nil || cur["final-recipient"] != nil && cur["action"] != nil)) {
+			flush()
+		}
+		cur[k] = append(cur[k], strings.TrimSpace(line[i+1:]))
+		last = k
+	}
+	flush()
+	return perMessage, recips
+}
+
+// textNear returns the lines of the human-readable text around the first
+// mention of an address: many reports put the server's reply there and
+// leave Diagnostic-Code out.
+func textNear(text, addr string) string {
+	if addr == "" || text == "" {
+		return ""
+	}
+	lower := strings.ToLower(text)
+	i := strings.Index(lower, addr)
+	if i < 0 {
+		return ""
+	}
+	end := i + 600
+	if end > len(text) {
+		end = len(text)
+	}
+	seg := text[i:end]
+	// Stop at a blank line after the address line.
+	if j := strings.Index(seg, "\n\n"); j > 0 {
+		seg = seg[:j]
+	} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
+		seg = seg[:j]
+	}
+	return seg
+}

@@ -1,0 +1,263 @@
+package classify
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"mime"
+	nettextproto "net/textproto"
+	"strings"
+
+	gomessage "github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // register charsets beyond UTF-8 and ASCII (ISO-2022-JP, Shift_JIS, ...)
+	"github.com/emersion/go-message/textproto"
+)
+
+// Reading limits. A bounce's meaning sits in its first few kilobytes; a
+// huge attachment or returned message is never read past these bounds, so
+// classifying a 10 MiB message costs little more than its own bytes.
+const (
+	maxHeaderBytes   = 256 << 10
+	maxTextPart      = 1 << 20  // each human-readable part
+	maxReportPart    = 1 << 20  // each message/delivery-status or feedback-report part
+	maxEmbeddedPart  = 64 << 10 // each returned message or header part: its headers suffice
+	maxParts         = 64
+	maxTotalReadText = 4 << 20
+)
+
+// part is one leaf of the MIME tree, its body decoded (transfer encoding
+// and, for text, charset) and truncated to the limits above.
+type part struct {
+	mediaType string // lower case, e.g. "message/delivery-status"
+	params    map[string]string
+	header    gomessage.Header
+	body      []byte
+}
+
+// message is a parsed input, shared by all decoders.
+type message struct {
+	header    gomessage.Header
+	mediaType string // top-level media type
+	params    map[string]string
+	parts     []part
+	// text is the human-readable body: the text/plain parts (or, without
+	// them, the text/html parts stripped of tags), joined.
+	text string
+	in   Input
+}
+
+// parseMessage never fails: what cannot be read as MIME is treated as a
+// plain text message, and what cannot be read at all yields empty fields.
+func parseMessage(raw []byte, in Input) *message {
+	m := &message{in: in}
+	ent, err := gomessage.ReadWithOptions(bytes.NewReader(raw), &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	if ent == nil {
+		// Not even a header: keep whatever text follows the first blank line, or all of it.
+		m.header = looseHeader(raw)
+		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
+		m.mediaType = "text/plain"
+		return m
+	}
+	_ = err // an unknown charset still leaves a usable entity
+	m.header = ent.Header
+	m.mediaType, m.params, _ = ent.Header.ContentType()
+	if m.mediaType == "" {
+		m.mediaType = "text/plain"
+	}
+	total := 0
+	_ = ent.Walk(func(path []int, e *gomessage.Entity, err error) error {
+		if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
+			return nil
+		}
+		mt, params, _ := e.Header.ContentType()
+		mt = strings.ToLower(mt)
+		if mt == "" {
+			mt = "text/plain"
+		}
+		if strings.HasPrefix(mt, "multipart/") {
+			return nil
+		}
+		if len(m.parts) >= maxParts || total >= maxTotalReadText {
+			return io.EOF
+		}
+		n := partLimit(mt)
+		if n == 0 {
+			m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header})
+			return nil
+		}
+		body, _ := io.ReadAll(io.LimitReader(e.Body, int64(n)))
+		total += len(body)
+		m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header, body: body})
+		return nil
+	})
+	m.text = humanText(m.parts)
+	if m.text == "" && len(m.parts) == 0 {
+		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
+	}
+	return m
+}
+
+func partLimit(mt string) int {
+	switch {
+	case mt == "text/plain", mt == "text/html", mt == "text/enriched":
+		return maxTextPart
+	case mt == "message/delivery-status", mt == "message/global-delivery-status",
+		mt == "message/feedback-report", mt == "text/delivery-status":
+		return maxReportPart
+	case mt == "message/rfc822", mt == "message/global", mt == "text/rfc822-headers",
+		mt == "message/rfc822-headers", mt == "message/global-headers", mt == "message/partial":
+		return maxEmbeddedPart
+	case strings.HasPrefix(mt, "text/"):
+		return maxTextPart
+	}
+	return 0 // attachments: not read
+}
+
+// humanText joins the text/plain parts; without them, stripped text/html.
+func humanText(parts []part) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p.mediaType == "text/plain" && !isAttachment(p.header) {
+			b.Write(p.body)
+			b.WriteByte('\n')
+		}
+	}
+	if b.Len() > 0 {
+		return b.String()
+	}
+	for _, p := range parts {
+		if p.mediaType == "text/html" {
+			b.WriteString(stripHTML(string(p.body)))
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func isAttachment(h gomessage.Header) bool {
+	disp, _, _ := h.ContentDisposition()
+	return strings.EqualFold(disp, "attachment")
+}
+
+// get returns a top-level header field, RFC 2047 decoded where possible.
+func (m *message) get(key string) string {
+	return headerText(m.header, key)
+}
+
+func headerText(h gomessage.Header, key string) string {
+	if v, err := h.Text(key); err == nil {
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(h.Get(key))
+}
+
+// partsOf returns the parts of the given media types, in order.
+func (m *message) partsOf(types ...string) []part {
+	var out []part
+	for _, p := range m.parts {
+		for _, t := range types {
+			if p.mediaType == t {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// embeddedHeader returns the header of the returned original message, from
+// a message/rfc822 or text/rfc822-headers part, if there is one.
+func (m *message) embeddedHeader() (gomessage.Header, bool) {
+	for _, p := range m.parts {
+		switch p.mediaType {
+		case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+			h := looseHeader(p.body)
+			if h.Len() > 0 {
+				return h, true
+			}
+		}
+	}
+	return gomessage.Header{}, false
+}
+
+// looseHeader reads a header block leniently, stopping at the first line
+// that is not a header field.
+func looseHeader(b []byte) gomessage.Header {
+	r := bufio.NewReader(bytes.NewReader(limit(b, maxHeaderBytes)))
+	h, err := textproto.ReadHeader(r)
+	if err == nil {
+		return gomessage.Header{Header: h}
+	}
+	// Fall back to collecting the well-formed leading fields by hand.
+	var fields = map[string][]string{}
+	var last string
+	for _, line := range strings.Split(string(limit(b, maxHeaderBytes)), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			break
+		}
+		if (line[0] == ' ' || line[0] == '\t') && last != "" {
+			vs := fields[last]
+			vs[len(vs)-1] += " " + strings.TrimSpace(line)
+			continue
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+			break
+		}
+		last = nettextproto.CanonicalMIMEHeaderKey(line[:i])
+		fields[last] = append(fields[last], strings.TrimSpace(line[i+1:]))
+	}
+	return gomessage.Header{Header: textproto.HeaderFromMap(fields)}
+}
+
+func bodyAfterHeader(raw []byte) []byte {
+	for _, sep := range [][]byte{[]byte("\r\n\r\n"), []byte("\n\n")} {
+		if i := bytes.Index(raw, sep); i >= 0 {
+			return raw[i+len(sep):]
+		}
+	}
+	return raw
+}
+
+func limit(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// stripHTML turns HTML into rough text: tags become spaces, entities for
+// the common characters are decoded, block ends become newlines.
+func stripHTML(s string) string {
+	var b strings.Builder
+	in := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '<':
+			in = true
+			rest := strings.ToLower(s[i+1 : min(i+4, len(s))])
+			if strings.HasPrefix(rest, "br") || strings.HasPrefix(rest, "p") || strings.HasPrefix(rest, "/p") ||
+				strings.HasPrefix(rest, "div") || strings.HasPrefix(rest, "/di") || strings.HasPrefix(rest, "tr") || strings.HasPrefix(rest, "li") {
+				b.WriteByte('\n')
+			}
+		case c == '>' && in:
+			in = false
+			b.WriteByte(' ')
+		case !in:
+			b.WriteByte(c)
+		}
+	}
+	r := strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", `"`, "&#39;", "'", "&nbsp;", " ")
+	return r.Replace(b.String())
+}
+
+// decodeWord decodes RFC 2047 encoded words in a header value, leaving it
+// as it is if that fails.
+func decodeWord(s string) string {
+	d := mime.WordDecoder{CharsetReader: gomessage.CharsetReader}
+	if out, err := d.DecodeHeader(s); err == nil {
+		return out
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+package classify
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// statusReason maps an enhanced status code's subject.detail (RFC 3463 s3,
+// RFC 7505, RFC 7372, RFC 8689) to a reason. A strong entry decides on its
+// own; a weak one is used only when no text rule names a reason, because
+// real servers use those codes for many things (5.7.1 says "not
+// authorized" for blocklists, relaying and policy alike).
+var statusReason = map[string]struct {
+	reason Reason
+	strong bool
+}{
+	"1.1":  {UserUnknown, true}, // bad destination mailbox address
+	"1.2":  {DomainUnknown, true},
+	"1.3":  {UserUnknown, true}, // bad destination mailbox address syntax
+	"1.4":  {UserUnknown, false},
+	"1.5":  {DeliveredOK, false}, // destination address valid
+	"1.6":  {Moved, true},
+	"1.7":  {RejectedSender, true},
+	"1.8":  {RejectedSender, true},
+	"1.10": {NotAccept, true}, // RFC 7505 null MX
+	"1.0":  {UserUnknown, false},
+	"2.0":  {Disabled, false},
+	"2.1":  {Disabled, true},
+	"2.2":  {MailboxFull, true},
+	"2.3":  {ExceedLimit, true},
+	"2.4":  {SystemError, true}, // mailing list expansion problem
+	"3.0":  {SystemError, false},
+	"3.1":  {SystemFull, true},
+	"3.2":  {SystemError, false},
+	"3.3":  {SystemError, false},
+	"3.4":  {TooLarge, true},
+	"3.5":  {SystemError, true},
+	"4.0":  {NetworkError, false},
+	"4.1":  {NetworkError, true},
+	"4.2":  {NetworkError, false},
+	"4.3":  {NetworkError, false},
+	"4.4":  {DomainUnknown, false},
+	"4.5":  {SystemError, false},
+	"4.6":  {NetworkError, true}, // routing loop
+	"4.7":  {Expired, true},
+	"5.0":  {SyntaxError, false},
+	"5.1":  {SyntaxError, false},
+	"5.2":  {SyntaxError, false},
+	"5.3":  {TooManyConnections, false}, // too many recipients
+	"5.4":  {SyntaxError, false},
+	"5.5":  {SyntaxError, false},
+	"5.6":  {SyntaxError, false},
+	"6.0":  {ContentError, false},
+	"6.1":  {ContentError, false},
+	"6.2":  {ContentError, false},
+	"6.3":  {ContentError, false},
+	"6.4":  {ContentError, false},
+	"6.5":  {ContentError, false},
+	"6.6":  {ContentError, false},
+	"7.0":  {Policy, false},
+	"7.1":  {Policy, false},
+	"7.2":  {Policy, false},
+	"7.3":  {SecurityError, false},
+	"7.4":  {SecurityError, false},
+	"7.5":  {SecurityError, false},
+	"7.6":  {SecurityError, false},
+	"7.7":  {SecurityError, false},
+	"7.8":  {AuthFailed, false},
+	"7.9":  {SecurityError, false},
+	"7.10": {TLSRequired, true},
+	"7.11": {TLSRequired, true},
+	"7.12": {SecurityError, false},
+	"7.13": {Disabled, true}, // user account disabled
+	"7.14": {SecurityError, false},
+	"7.15": {Policy, false},
+	"7.16": {TooLarge, false},
+	"7.17": {Moved, true}, // RRVS: mailbox owner has changed
+	"7.18": {Moved, true}, // RRVS: domain owner has changed
+	"7.19": {Policy, false},
+	"7.20": {AuthFailed, true}, // no passing DKIM signature
+	"7.21": {AuthFailed, true},
+	"7.22": {AuthFailed, true},
+	"7.23": {AuthFailed, true}, // SPF validation failed
+	"7.24": {AuthFailed, true},
+	"7.25": {PTRRequired, true}, // reverse DNS validation failed
+	"7.26": {AuthFailed, true},  // multiple authentication checks failed (DMARC)
+	"7.27": {RejectedSender, true},
+	"7.28": {RateLimited, false},
+	"7.29": {AuthFailed, true},
+	"7.30": {TLSRequired, true},
+}
+
+var (
+	statusRe    = regexp.MustCompile(`(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|$)`)
+	replyCodeRe = regexp.MustCompile(`(?:^|[^\d.#])([245][0-5]\d)(?:[ \-]|$)`)
+)
+
+// parseStatus validates and normalises an RFC 3464 Status value
+// ("5.1.1 (user unknown)" -> "5.1.1").
+func parseStatus(s string) string {
+	s = strings.TrimSpace(s)
+	m := statusRe.FindStringSubmatch(s)
+	if m == nil {
+		return ""
+	}
+	return m[1] + "." + trimZeros(m[2]) + "." + trimZeros(m[3])
+}
+
+func trimZeros(s string) string {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return s
+	}
+	return strconv.Itoa(n)
+}
+
+// statusInText finds the most specific enhanced status code in a text: the
+// first non-generic (not X.0.0) one, else the first one.
+func statusInText(s string) string {
+	first := ""
+	for _, m := range statusRe.FindAllStringSubmatch(s, 8) {
+		st := m[1] + "." + trimZeros(m[2]) + "." + trimZeros(m[3])
+		if first == "" {
+			first = st
+		}
+		if !isGenericStatus(st) {
+			return st
+		}
+	}
+	return first
+}
+
+// replyCodeInText finds an SMTP reply code (RFC 5321 s4.2) in a text.
+func replyCodeInText(s string) int {
+	m := replyCodeRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+func isGenericStatus(st string) bool {
+	return st == "" || strings.HasSuffix(st, ".0.0")
+}
+
+// statusSubject returns "1.1" for "5.1.1".
+func statusSubject(st string) string {
+	if i := strings.IndexByte(st, '.'); i >= 0 {
+		return st[i+1:]
+	}
+	return ""
+}
+
+// temporary reports whether a status or reply code says the failure may pass.
+func temporary(status string, code int) bool {
+	if status != "" {
+		return status[0] == '4'
+	}
+	return code >= 400 && code < 500
+}

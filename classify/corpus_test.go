@@ -40,6 +40,11 @@ func loadCorpus(tb testing.TB) ([]corpusLabel, map[string][]byte) {
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			tb.Fatalf("labels.jsonl: %v", err)
 		}
+		if l.Recipient != nil && strings.HasSuffix(*l.Recipient, "@libsisimai.org.invalid") {
+			// The reference analyzer's placeholder for "no recipient found":
+			// not an address, so it is scored as a null recipient.
+			l.Recipient = nil
+		}
 		labels = append(labels, l)
 		if _, ok := files[l.File]; !ok {
 			raw, err := os.ReadFile(filepath.Join(corpusDir, l.File))

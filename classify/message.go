@@ -50,6 +50,7 @@ type message struct {
 // plain text message, and what cannot be read at all yields empty fields.
 func parseMessage(raw []byte, in Input) *message {
 	m := &message{in: in}
+	raw = stripMboxLine(raw)
 	ent, err := gomessage.ReadWithOptions(bytes.NewReader(raw), &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
 	if ent == nil {
 		// Not even a header: keep whatever text follows the first blank line, or all of it.
@@ -208,6 +209,17 @@ func looseHeader(b []byte) gomessage.Header {
 		fields[last] = append(fields[last], strings.TrimSpace(line[i+1:]))
 	}
 	return gomessage.Header{Header: textproto.HeaderFromMap(fields)}
+}
+
+// stripMboxLine drops a leading mbox "From " separator line, which is not a
+// header field and would stop a strict header parser.
+func stripMboxLine(raw []byte) []byte {
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			return raw[i+1:]
+		}
+	}
+	return raw
 }
 
 func bodyAfterHeader(raw []byte) []byte {

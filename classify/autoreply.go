@@ -1,0 +1,97 @@
+package classify
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The auto-reply decoder recognises vacation and out-of-office replies and
+// challenge-response requests (RFC 3834). It runs after every bounce
+// decoder, and it never takes a delivery report: real DSNs carry
+// Auto-Submitted: auto-replied too (Postfix's do), so that header counts
+// only together with the absence of any report structure or bounce sender.
+// The recipient is the one who replied (From), or the VERP tag.
+func init() {
+	register(decoder{name: "autoreply", order: orderAutoReply, decode: decodeAutoReply})
+}
+
+var (
+	autoSubjectRe = regexp.MustCompile(`(?i)out of (the )?office|\booo\b|auto(matic|matische|matisk|matique)?[ -]?(reply|response|responder|antwort|svar|réponse)|auto:|autoreply|autoresponse|vacation|away (from|until)|on (leave|holiday|vacation)|abwesenheit|absence|abwesend|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|não estou|resposta automática|nieobecność|不在|自動返信|自動応答|自动回复|부재`)
+	challengeRe   = regexp.MustCompile(`(?i)please confirm (that )?you|verify (that )?you are (a )?human|challenge[ -]response|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)`)
+	movedHintRe   = regexp.MustCompile(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
+	addrRe        = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+)
+
+func decodeAutoReply(m *message) []Verdict {
+	if isReport(m) || looksLikeBounceSender(m) {
+		return nil
+	}
+	subject := decodeWord(m.get("Subject"))
+	auto := strings.ToLower(m.get("Auto-Submitted"))
+	rule := ""
+	switch {
+	case m.get("X-Autoreply") != "" || m.get("X-Autorespond") != "" || m.get("X-Autoresponder") != "":
+		rule = "x-autoreply"
+	case strings.EqualFold(m.get("X-Apple-Action"), "vacation") || strings.Contains(strings.ToLower(m.get("X-Apple-Criteria")), "vacation"):
+		rule = "x-apple-vacation"
+	case strings.Contains(strings.ToLower(m.get("Precedence")), "auto_reply"):
+		rule = "precedence-auto-reply"
+	case strings.HasPrefix(auto, "auto-replied"):
+		rule = "auto-submitted"
+	case autoSubjectRe.MatchString(subject):
+		rule = "subject"
+	case challengeRe.MatchString(subject) || challengeRe.MatchString(limitString(m.text, 4096)):
+		rule = "challenge-response"
+	default:
+		return nil
+	}
+	from := firstAddress(m.get("From"))
+	v := Verdict{
+		Recipient: from,
+		Class:     AutoReply,
+		Reason:    Vacation,
+		Evidence:  Evidence{Decoder: "autoreply", Rule: rule},
+	}
+	v.Evidence.Detail = movedHint(limitString(m.text, 8192), from)
+	return []Verdict{v}
+}
+
+// movedHint keeps what an auto-reply says about the address changing: the
+// new address if one is given, else the sentence's keyword.
+func movedHint(text, from string) string {
+	loc := movedHintRe.FindStringIndex(text)
+	if loc == nil {
+		return ""
+	}
+	hint := "address-changed: " + strings.ToLower(text[loc[0]:loc[1]])
+	for _, a := range addrRe.FindAllString(text, 8) {
+		if a = strings.ToLower(a); a != from {
+			return hint + "; new-address: " + a
+		}
+	}
+	return hint
+}
+
+// isReport reports whether the message has delivery-report structure.
+func isReport(m *message) bool {
+	if strings.EqualFold(m.mediaType, "multipart/report") {
+		return true
+	}
+	return len(m.partsOf("message/delivery-status", "message/global-delivery-status", "message/feedback-report")) > 0 ||
+		m.get("X-Failed-Recipients") != ""
+}
+
+var bounceSenderRe = regexp.MustCompile(`(?i)mailer-daemon|postmaster|mail delivery (sub)?system|mail ?administrator`)
+
+// looksLikeBounceSender reports whether the message comes from a mail
+// system rather than a person.
+func looksLikeBounceSender(m *message) bool {
+	return bounceSenderRe.MatchString(m.get("From"))
+}
+
+func limitString(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

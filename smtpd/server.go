@@ -1,0 +1,164 @@
+// Package smtpd is bouncesink's SMTP front end (RFC 5321, on
+// github.com/emersion/go-smtp). It accepts mail only for the configured
+// return paths, keeps nothing but envelope state, and hands each message to
+// a Deliverer; it replies 250 to DATA only once the Deliverer has returned,
+// that is, once the message is on disk. It never relays.
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/bouncesink/bouncesink/ingest"
+)
+
+// Deliverer takes an accepted message. A nil error means it is stored
+// durably; an error makes the server answer 451 4.3.0 unless it is an
+// *smtp.SMTPError, whose code is kept.
+type Deliverer interface {
+	Deliver(ctx context.Context, env ingest.Envelope, raw []byte) error
+}
+
+// The defaults for the zero values of Options.
+const (
+	DefaultHostname        = "localhost"
+	DefaultVERPSeparator   = "+"
+	DefaultMaxMessageBytes = 10 << 20 // 10 MiB; bounces quote the original message
+	DefaultMaxRecipients   = 50
+	DefaultMaxLineLength   = 2000            // twice RFC 5321 s4.5.3.1.6's 1000, as go-smtp does
+	DefaultReadTimeout     = 5 * time.Minute // RFC 5321 s4.5.3.2.7 server timeout
+	DefaultWriteTimeout    = time.Minute
+)
+
+// DefaultAccept is the return-path list used when none is configured: any
+// local part at localhost, so a quickstart on one machine works.
+var DefaultAccept = []string{"@localhost"}
+
+// Options configure a Server. Zero values mean the defaults above.
+type Options struct {
+	Hostname string // announced in the greeting
+	// Accept lists the return paths: exact addresses
+	// ("bounces@news.example.com") and whole domains ("@bounce.example.com").
+	// The VERP form local+TAG@domain of an exact address is accepted too.
+	Accept          []string
+	VERPSeparator   string
+	MaxMessageBytes int64 // larger messages get 552 5.3.4
+	MaxRecipients   int   // more RCPTs per message get 452 4.5.3
+	MaxLineLength   int   // longer lines end the connection
+	// ReadTimeout bounds the wait for each command, and for the whole DATA
+	// transfer after the DATA command.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// TLSConfig enables STARTTLS when set.
+	TLSConfig *tls.Config
+	Logger    *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Hostname == "" {
+		o.Hostname = DefaultHostname
+	}
+	if len(o.Accept) == 0 {
+		o.Accept = DefaultAccept
+	}
+	if o.VERPSeparator == "" {
+		o.VERPSeparator = DefaultVERPSeparator
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = DefaultMaxRecipients
+	}
+	if o.MaxLineLength <= 0 {
+		o.MaxLineLength = DefaultMaxLineLength
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Server is an SMTP server feeding a Deliverer.
+type Server struct {
+	smtp    *smtp.Server
+	deliver Deliverer
+	accept  *acceptList
+	sep     string
+	log     *slog.Logger
+
+	// Each DATA holds a read lock while it delivers; Shutdown takes the
+	// write lock so it returns only once no delivery is in flight.
+	delivering sync.RWMutex
+	closed     bool // set under the write lock
+}
+
+// New builds a server; it does not listen yet.
+func New(d Deliverer, opts Options) (*Server, error) {
+	opts = opts.withDefaults()
+	accept, err := newAcceptList(opts.Accept, opts.VERPSeparator)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{deliver: d, accept: accept, sep: opts.VERPSeparator, log: opts.Logger}
+	srv := smtp.NewServer(s)
+	srv.Domain = opts.Hostname
+	srv.MaxMessageBytes = opts.MaxMessageBytes
+	srv.MaxRecipients = opts.MaxRecipients
+	srv.MaxLineLength = opts.MaxLineLength
+	srv.ReadTimeout = opts.ReadTimeout
+	srv.WriteTimeout = opts.WriteTimeout
+	srv.TLSConfig = opts.TLSConfig
+	srv.EnableSMTPUTF8 = true // bounces for internationalised addresses arrive this way
+	srv.ErrorLog = errorLog{opts.Logger}
+	s.smtp = srv
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.log.Info("smtp listening", slog.String("addr", l.Addr().String()))
+	if err := s.smtp.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		return fmt.Errorf("smtpd: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for open sessions to end
+// until ctx is done; then it closes those left. It returns once no delivery
+// is in flight, so the Deliverer's store may be closed after it. A client
+// cut off before its 250 retries: nothing it sent is lost.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.smtp.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.log.Warn("smtp sessions still open at shutdown; closing them")
+		err = s.smtp.Close()
+	}
+	s.delivering.Lock()
+	s.closed = true
+	s.delivering.Unlock()
+	if errors.Is(err, smtp.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// errorLog routes go-smtp's internal error messages to slog.
+type errorLog struct{ log *slog.Logger }
+
+func (l errorLog) Printf(format string, v ...any) { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l errorLog) Println(v ...any)               { l.log.Warn(fmt.Sprint(v...)) }

@@ -13,10 +13,14 @@ import (
 // ErrNotFound is returned when an address has no record.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrInvalidAddress is wrapped by every error Normalize returns, so a caller
+// can tell a bad address (a client error) from a storage failure.
+var ErrInvalidAddress = errors.New("store: invalid address")
+
 // Observation is one verdict about one recipient, as the store sees it.
 type Observation struct {
 	Recipient    string // raw address; the store normalises it
-	Class        string // hard, soft, block, complaint, autoreply, delayed, delivered, unknown
+	Class        string // hard, soft, block, complaint, autoreply, delayed, delivered, unknown; "admin" in history for Suppress and Lift
 	Reason       string
 	Status       string // enhanced status code, "5.1.1"
 	SMTPCode     int
@@ -49,17 +53,27 @@ type Event struct {
 
 // Recipient is the state kept for one normalised address.
 type Recipient struct {
-	Address        string         `json:"address"`
-	Counts         map[string]int `json:"counts"` // per class
-	FirstBounce    time.Time      `json:"first_bounce"`
-	LastBounce     time.Time      `json:"last_bounce"`
-	LastClass      string         `json:"last_class"`
-	LastReason     string         `json:"last_reason"`
-	LastStatus     string         `json:"last_status"`
-	LastDiagnostic string         `json:"last_diagnostic"`
+	Address string         `json:"address"`
+	Counts  map[string]int `json:"counts"` // per class
+	// FirstBounce and LastBounce are the earliest and latest receipt of a
+	// message naming the address, whatever its class; the Last* fields
+	// describe the latest one.
+	FirstBounce    time.Time `json:"first_bounce"`
+	LastBounce     time.Time `json:"last_bounce"`
+	LastClass      string    `json:"last_class"`
+	LastReason     string    `json:"last_reason"`
+	LastStatus     string    `json:"last_status"`
+	LastDiagnostic string    `json:"last_diagnostic"`
 	// Recent hard and soft bounce times the policy looks at, oldest first.
-	HardTimes   []time.Time  `json:"hard_times,omitempty"`
-	SoftTimes   []time.Time  `json:"soft_times,omitempty"`
+	HardTimes []time.Time `json:"hard_times,omitempty"`
+	SoftTimes []time.Time `json:"soft_times,omitempty"`
+	// Complaints counts complaints since the last Lift; the policy compares
+	// it with ComplaintThreshold. Counts["complaint"] keeps the lifetime total.
+	Complaints int `json:"complaints,omitempty"`
+	// StreaksClearedAt is the latest delivery or Lift: hard and soft bounces
+	// received at or before it no longer count toward a suppression.
+	StreaksClearedAt time.Time `json:"streaks_cleared_at,omitzero"`
+
 	Suppressed  bool         `json:"suppressed"`
 	Suppression *Suppression `json:"suppression,omitempty"`
 }

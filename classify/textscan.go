@@ -1,0 +1,339 @@
+package classify
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Helpers shared by the decoders of plain-text bounces: the human-readable
+// reports of Exim, qmail, Postfix, sendmail and their kin, which name each
+// failed recipient on a line of its own and quote the remote server's reply
+// below it.
+
+// addrRe finds an e-mail address in free text. It is deliberately plain
+// (no quoted local parts, no comments): bounce texts print bare addresses.
+var addrRe = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`)
+
+// textLines splits a text into lines without their line ends.
+func textLines(s string) []string {
+	return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+}
+
+// indentOf counts the leading blanks of a line, a tab counting as eight.
+func indentOf(line string) int {
+	n := 0
+	for _, c := range line {
+		switch c {
+		case ' ':
+			n++
+		case '\t':
+			n += 8
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// leadingAddress reports whether a line starts with an address, bare or in
+// <> or "", optionally followed by a colon; it returns the address and the
+// rest of the line after it.
+func leadingAddress(line string) (addr, rest string, ok bool) {
+	s := strings.TrimSpace(line)
+	s = strings.TrimLeft(s, "<\"'*- ")
+	loc := addrRe.FindStringIndex(s)
+	if loc == nil || loc[0] != 0 {
+		return "", "", false
+	}
+	addr = cleanAddress(s[:loc[1]])
+	if addr == "" {
+		return "", "", false
+	}
+	rest = strings.TrimLeft(s[loc[1]:], ">\"' ")
+	rest = strings.TrimSpace(strings.TrimPrefix(rest, ":"))
+	return addr, rest, true
+}
+
+// addressesIn returns the distinct addresses in a text, lower-cased, in order.
+func addressesIn(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range addrRe.FindAllString(s, 32) {
+		a = cleanAddress(a)
+		if a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// markers compiles phrases that open or close a section of a report into
+// one case-insensitive pattern in which any run of white space matches any
+// other, since reports wrap their sentences where they like.
+func markers(phrases ...string) *regexp.Regexp {
+	alts := make([]string, len(phrases))
+	for i, p := range phrases {
+		alts[i] = strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`)
+	}
+	return regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+}
+
+// cutAt returns s up to the first of the markers (matched
+// case-insensitively), or all of s.
+func cutAt(s string, marks ...string) string {
+	lower := strings.ToLower(s)
+	end := len(s)
+	for _, mk := range marks {
+		if i := strings.Index(lower, strings.ToLower(mk)); i >= 0 && i < end {
+			end = i
+		}
+	}
+	return s[:end]
+}
+
+// cutAtRe returns s up to the first match of re, or all of s.
+func cutAtRe(s string, re *regexp.Regexp) string {
+	if loc := re.FindStringIndex(s); loc != nil {
+		return s[:loc[0]]
+	}
+	return s
+}
+
+// afterRe returns the text after the first match of re, and whether there
+// was one.
+func afterRe(s string, re *regexp.Regexp) (string, bool) {
+	if loc := re.FindStringIndex(s); loc != nil {
+		return s[loc[1]:], true
+	}
+	return s, false
+}
+
+// replyStartRe finds the start of an SMTP reply (RFC 5321 s4.2) in a
+// report line: a reply code, or an enhanced status code on its own.
+var replyStartRe = regexp.MustCompile(`(?:^|[\s:\[(])([245]\d\d[ \-][^\n]*|[245]\.\d{1,3}\.\d{1,3}\s[^\n]*)`)
+
+// joinReply folds the lines of a multi-line SMTP reply into one line,
+// dropping the repeated "550-" and "550-5.7.1 " prefixes of continuation
+// lines so the diagnostic reads as the server's sentence.
+func joinReply(lines []string) string {
+	var b strings.Builder
+	prefix := ""
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if i > 0 && prefix != "" && len(l) >= 4 && strings.HasPrefix(l, prefix[:3]) && (l[3] == '-' || l[3] == ' ') {
+			l = strings.TrimSpace(l[4:])
+			if st := prefix[4:]; st != "" && strings.HasPrefix(l, st) {
+				l = strings.TrimSpace(l[len(st):])
+			}
+		} else if prefix == "" && len(l) >= 4 && isReplyCode(l[:3]) && (l[3] == '-' || l[3] == ' ') {
+			prefix = l[:4]
+			if st := parseStatus(firstField(l[4:])); st != "" {
+				prefix += firstField(l[4:])
+			}
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func firstField(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+func isReplyCode(s string) bool {
+	return len(s) == 3 && s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'
+}
+
+// replyIn returns the SMTP reply quoted in a report's text, from its code
+// to the end, or "" when the text quotes none.
+func replyIn(s string) string {
+	if m := replyStartRe.FindStringSubmatchIndex(s); m != nil {
+		return strings.TrimSpace(s[m[2]:])
+	}
+	return ""
+}
+
+// An smtpStage is the SMTP command a remote server answered with its
+// error. Reports of most MTAs name it ("after RCPT TO", "in reply to
+// end of DATA command", "did not like our MAIL FROM"), and it says whom the
+// error concerns: nothing can be wrong with the recipient's address before
+// it was given, and a server that accepted RCPT TO knew the address.
+type smtpStage int
+
+const (
+	stageUnknown smtpStage = iota
+	stageConnect           // the greeting or the connection itself
+	stageHelo
+	stageMail
+	stageRcpt
+	stageData
+)
+
+var stageRe = regexp.MustCompile(`(?i)` +
+	`(after initial connection|after connection|greeting (?:failed|was rejected)|in reply to (?:the )?(?:initial )?greeting|but greeting failed)` +
+	`|(after [eh]lo\b|in reply to [eh]lo\b|my name was rejected|did not like our [eh]lo\b|>>> [eh]lo\b)` +
+	`|(after mail from|in reply to mail from|sender was rejected|did not like our mail from|>>> mail from|after mail command)` +
+	`|(after rcpt to|in reply to rcpt to|does not like recipient|did not like our rcpt to|>>> rcpt to|rcpt to response|after rcpt command)` +
+	`|(after (?:end of )?data|in reply to (?:end of )?data|failed after i sent the message|did not like our (?:final )?data|>>> data|after sending (?:the )?message|\(data\))`)
+
+// stageOf finds the first SMTP stage a report names.
+func stageOf(s string) smtpStage {
+	m := stageRe.FindStringSubmatchIndex(s)
+	if m == nil {
+		return stageUnknown
+	}
+	for g := 1; g <= 5; g++ {
+		if m[2*g] >= 0 {
+			return smtpStage(g)
+		}
+	}
+	return stageUnknown
+}
+
+// decideStaged is decide, followed by what the SMTP stage and the sender
+// named in the reply say about whom a rejection concerns. An address-dead
+// verdict is kept only where the reply can be about the recipient: a
+// refusal of the connection or of MAIL FROM is about the sender, and a
+// "user unknown" at DATA, after the server had accepted RCPT TO, is a
+// filter's answer (the Japanese carriers answer so for the recipient's
+// own domain filter), not proof that the mailbox does not exist.
+func decideStaged(name string, f finding, st smtpStage, senders []string) Verdict {
+	v := decide(name, f)
+	if f.reason != "" {
+		return v
+	}
+	switch {
+	case (st == stageConnect || st == stageHelo) && v.Class == Hard:
+		f.reason, f.rule = Policy, "stage-connect"
+	case st == stageMail && (v.Class == Hard || v.Class == Unknown):
+		f.reason, f.rule = RejectedSender, "stage-mail-from"
+	case (v.Class == Hard || v.Reason == UserUnknown) && namesOnlySender(v.Diagnostic, senders, v.Recipient):
+		f.reason, f.rule = RejectedSender, "reply-names-sender"
+	case st == stageData && v.Reason == UserUnknown:
+		f.reason, f.rule = Filtered, "stage-data"
+	default:
+		return v
+	}
+	return decide(name, f)
+}
+
+// namesOnlySender reports whether a reply quotes the sender's address or
+// domain and neither the recipient's address nor its domain: the server
+// complains about the sender ("<a@sender.example>... Domain is invalid",
+// "sender.example does not exist").
+func namesOnlySender(diag string, senders []string, rcpt string) bool {
+	lower := strings.ToLower(diag)
+	if rcpt == "" || strings.Contains(lower, rcpt) || containsWord(lower, domainOf(rcpt)) {
+		return false
+	}
+	for _, s := range senders {
+		if s != "" && (strings.Contains(lower, s) || containsWord(lower, domainOf(s))) {
+			return true
+		}
+	}
+	return false
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// containsWord reports whether s contains w not as part of a longer
+// host name or word.
+func containsWord(s, w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(s); {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(w)
+		if (j == 0 || !isHostByte(s[j-1])) && (end == len(s) || !isHostByte(s[end]) || s[end] == '.' && (end+1 == len(s) || !isHostByte(s[end+1]))) {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+func isHostByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '@' || c == '_'
+}
+
+// senderAddresses returns the addresses that stand for the original sender:
+// the bounce's own To (a bounce goes back to the sender) and the MAIL FROM
+// a report quotes.
+func senderAddresses(m *message, text string) []string {
+	var out []string
+	if a := firstAddress(m.get("To")); a != "" {
+		out = append(out, a)
+	}
+	for _, mm := range mailFromRe.FindAllStringSubmatch(text, 4) {
+		if a := cleanAddress(mm[1]); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+var mailFromRe = regexp.MustCompile(`(?i)mail from:\s*<([^>\s]+)>`)
+
+// remoteHostRe finds the remote host a report names: "host mx.example.org
+// [192.0.2.1]", "host: mx.example.org", "mx.example.org[192.0.2.1] said".
+var remoteHostRe = regexp.MustCompile(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*[a-z0-9])\s*(\[[0-9a-f.:]+\])?`)
+
+func remoteHostIn(s string) string {
+	if m := remoteHostRe.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// failedRecipientsHeader returns the addresses of X-Failed-Recipients
+// (set by Exim and by many hosted MTAs that copied it).
+func failedRecipientsHeader(m *message) []string {
+	var out []string
+	for _, v := range m.header.Values("X-Failed-Recipients") {
+		out = append(out, addressesIn(v)...)
+	}
+	return out
+}
+
+// subjectBounceRe matches the subjects MTAs give their bounces.
+var subjectBounceRe = regexp.MustCompile(`(?i)undeliver|returned mail|returning message|delivery status notification|failure notice|mail delivery failed|delivery fail|failed delivery|failure delivery|not delivered|could not be delivered|non.?deliver|delivery (problem|error|report)|mail system error|returned to sender|rejected mail|message delayed|delayed mail|warning: message`)
+
+// looksLikeBounce reports whether a message carries a sign of being a
+// bounce: a mail-system sender, a bounce subject, or X-Failed-Recipients.
+// Replies and forwards of a bounce ("Re: Undeliverable: ...") do not count.
+func looksLikeBounce(m *message) bool {
+	if m.get("X-Failed-Recipients") != "" {
+		return true
+	}
+	subj := m.get("Subject")
+	if replyPrefixRe.MatchString(subj) {
+		return false
+	}
+	return looksLikeBounceSender(m) || subjectBounceRe.MatchString(subj)
+}
+
+var replyPrefixRe = regexp.MustCompile(`(?i)^\s*(re|fwd?|aw|wg|sv|tr|rv)\s*:`)
+
+// delayWarningRe matches the sentences of a warning that delivery is
+// still being retried (RFC 3464 Action: delayed in words).
+var delayWarningRe = regexp.MustCompile(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part`)

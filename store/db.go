@@ -3,34 +3,135 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
+
+// schemaVersion is the layout of the buckets below. Open refuses a file
+// written with another version rather than misread it.
+const schemaVersion = 1
+
+// The buckets, all created by Open.
+var (
+	bucketMeta         = []byte("meta")         // "schema" -> decimal version
+	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> JSON messageRecord
+	bucketRaw          = []byte("raw")          // id -> compressed raw message
+	bucketRecipients   = []byte("recipients")   // address -> JSON Recipient
+	bucketEvents       = []byte("events")       // address 0x00 seq (8 bytes BE) -> JSON eventRecord
+	bucketSuppressions = []byte("suppressions") // address -> compact suppression, see codec.go
+	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents, bucketSuppressions}
+	keySchema          = []byte("schema")
+)
+
+// ErrLocked is wrapped by Open when another process holds the database.
+var ErrLocked = errors.New("store: database is locked by another process")
+
+// DefaultLockTimeout is how long Open waits for the file lock by default.
+const DefaultLockTimeout = 2 * time.Second
 
 // Options configure Open.
 type Options struct {
+	// Policy decides suppressions; the zero Policy means DefaultPolicy.
+	// Any other value must pass Policy.Validate.
 	Policy Policy
+	// LockTimeout bounds the wait for the file lock that another process
+	// may hold; zero means DefaultLockTimeout.
+	LockTimeout time.Duration
+	// Now is the clock for admin actions (Suppress, Lift); nil means
+	// time.Now. The policy never reads it: it uses Message.Received.
+	Now func() time.Time
 }
 
 // DB is the bbolt-backed store. It implements Writer and Reader.
-type DB struct{}
+type DB struct {
+	bolt   *bolt.DB
+	policy Policy
+	now    func() time.Time
 
-var errTODO = errors.New("store: not implemented yet")
+	flaters sync.Pool // *flate.Writer; each one allocates about a megabyte
+
+	closeOnce sync.Once
+	closeErr  error
+}
 
 // Open opens (creating if needed, with its parent directory) the database file.
-func Open(path string, opts Options) (*DB, error) { return nil, errTODO }
+func Open(path string, opts Options) (*DB, error) {
+	policy := opts.Policy
+	if policy == (Policy{}) {
+		policy = DefaultPolicy()
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 
-func (db *DB) Close() error { return errTODO }
-
-func (db *DB) Record(ctx context.Context, m Message) (uint64, error) { return 0, errTODO }
-func (db *DB) Suppression(ctx context.Context, addr string) (Suppression, error) {
-	return Suppression{}, errTODO
+	// The file holds recipient addresses: keep it private to the owner.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, ErrLocked, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := b.Update(initSchema); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return &DB{bolt: b, policy: policy, now: now}, nil
 }
-func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error) { return nil, errTODO }
-func (db *DB) Recipient(ctx context.Context, addr string) (Recipient, []Event, error) {
-	return Recipient{}, nil, errTODO
-}
-func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) { return nil, errTODO }
-func (db *DB) Ping(ctx context.Context) error                            { return errTODO }
 
-// Normalize returns the canonical form of an address: trimmed, angle
-// brackets removed, lower-cased, domain in IDNA ASCII form.
-func Normalize(addr string) (string, error) { return "", errTODO }
+// initSchema creates the buckets and checks or stamps the schema version.
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keySchema)
+	if v == nil {
+		return meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+	}
+	if got, err := strconv.Atoi(string(v)); err != nil || got != schemaVersion {
+		return fmt.Errorf("schema version %q, this build reads %d", v, schemaVersion)
+	}
+	return nil
+}
+
+// Close closes the database file. Later calls do nothing and return the
+// first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if err := db.bolt.Close(); err != nil {
+			db.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return db.closeErr
+}
+
+// Ping checks that the database is open and readable.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if err := db.bolt.View(func(tx *bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}

@@ -21,7 +21,7 @@ func TestNormalize(t *testing.T) {
 		{"alice@MÜNCHEN.de", "alice@xn--mnchen-3ya.de"},
 		{"alice@xn--bcher-kva.example", "alice@xn--bcher-kva.example"},
 		{"alice@ＥＸＡＭＰＬＥ.com", "alice@example.com"}, // full-width letters, UTS #46 mapping
-		{"Ärger@example.com", "ärger@example.com"},   // RFC 6531 local part, lower-cased
+		{"Ärger@example.com", "ärger@example.com"}, // RFC 6531 local part, lower-cased
 		{"alice@example.com.", "alice@example.com"},
 		{"bounces+alice=example.org@bounce.example.com", "bounces+alice=example.org@bounce.example.com"},
 		{"a..b.@docomo.ne.jp", "a..b.@docomo.ne.jp"}, // delivered by the provider, so kept

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+)
+
+// Records are JSON, with their own field names so that the file format does
+// not change when an exported struct does. Suppressions, which Check reads
+// in bulk, use the compact encoding further down.
+
+// observationRecord is Observation as stored. It has the same fields in the
+// same order, so the two convert into each other; adding a field to
+// Observation breaks the build here until the record gets it too.
+type observationRecord struct {
+	Recipient    string `json:"recipient,omitempty"`
+	Class        string `json:"class,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Status       string `json:"status,omitempty"`
+	SMTPCode     int    `json:"smtp_code,omitempty"`
+	Action       string `json:"action,omitempty"`
+	Diagnostic   string `json:"diagnostic,omitempty"`
+	RemoteMTA    string `json:"remote_mta,omitempty"`
+	FeedbackType string `json:"feedback_type,omitempty"`
+	Decoder      string `json:"decoder,omitempty"`
+	Rule         string `json:"rule,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+}
+
+// messageRecord is a Message without its raw bytes, which live in bucketRaw.
+type messageRecord struct {
+	Received     time.Time           `json:"received"`
+	EnvelopeFrom string              `json:"envelope_from"`
+	EnvelopeTo   []string            `json:"envelope_to,omitempty"`
+	RawSize      int                 `json:"raw_size"`
+	Observations []observationRecord `json:"observations,omitempty"`
+}
+
+// eventRecord is an Event; its sequence number is in the key.
+type eventRecord struct {
+	Time      time.Time `json:"time"`
+	MessageID uint64    `json:"message_id,omitempty"`
+	observationRecord
+}
+
+func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// eventPrefix is the key prefix of addr's history. Normalize admits no
+// control characters, so no address is a prefix of another's key.
+func eventPrefix(addr string) []byte { return append([]byte(addr), 0) }
+
+func eventKey(addr string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(eventPrefix(addr), seq)
+}
+
+func encodeEvent(at time.Time, msgID uint64, o Observation) ([]byte, error) {
+	return json.Marshal(eventRecord{Time: at, MessageID: msgID, observationRecord: observationRecord(o)})
+}
+
+func decodeEvent(k, v []byte) (Event, error) {
+	var rec eventRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return Event{}, fmt.Errorf("event %q: %w", k, err)
+	}
+	return Event{
+		Seq:         binary.BigEndian.Uint64(k[len(k)-8:]),
+		Time:        rec.Time,
+		MessageID:   rec.MessageID,
+		Observation: Observation(rec.observationRecord),
+	}, nil
+}
+
+// encodeRecipient stores r without its suppression: bucketSuppressions is
+// the one place that says whether an address is suppressed.
+func encodeRecipient(r Recipient) ([]byte, error) {
+	r.Suppressed, r.Suppression = false, nil
+	return json.Marshal(r)
+}
+
+func decodeRecipient(v []byte) (Recipient, error) {
+	var r Recipient
+	if err := json.Unmarshal(v, &r); err != nil {
+		return Recipient{}, fmt.Errorf("recipient: %w", err)
+	}
+	return r, nil
+}
+
+// A suppression value is: format byte (1), Since in Unix nanoseconds (8
+// bytes big-endian), reason length (1 byte), reason, detail. The address is
+// the key. About 25 bytes where JSON takes about 110, and decoding is a
+// few slices rather than a reflection walk.
+const (
+	suppressionFormat = 1
+	maxDetailLen      = 512
+)
+
+func encodeSuppression(s Suppression) []byte {
+	reason := truncate(s.Reason, 255)
+	detail := truncate(s.Detail, maxDetailLen)
+	v := make([]byte, 0, 10+len(reason)+len(detail))
+	v = append(v, suppressionFormat)
+	v = binary.BigEndian.AppendUint64(v, uint64(s.Since.UnixNano()))
+	v = append(v, byte(len(reason)))
+	v = append(v, reason...)
+	return append(v, detail...)
+}
+
+var errBadSuppression = errors.New("malformed suppression")
+
+func decodeSuppression(addr, v []byte) (Suppression, error) {
+	if len(v) < 10 || v[0] != suppressionFormat || len(v) < 10+int(v[9]) {
+		return Suppression{}, fmt.Errorf("suppression %q: %w", addr, errBadSuppression)
+	}
+	n := 10 + int(v[9])
+	return Suppression{
+		Address: string(addr),
+		Reason:  string(v[10:n]),
+		Detail:  string(v[n:]),
+		Since:   time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC(),
+	}, nil
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// A raw message value starts with a byte naming its encoding. Messages
+// that deflate would not shrink (tiny or already compressed) stay as they are.
+const (
+	rawStored  = 0
+	rawDeflate = 1
+)
+
+// compress encodes raw for bucketRaw. Writers are pooled because each
+// allocates about a megabyte of tables.
+func (db *DB) compress(raw []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(raw)/3 + 64)
+	buf.WriteByte(rawDeflate)
+	w, _ := db.flaters.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriter(&buf, flate.DefaultCompression) // the level is valid: no error
+	} else {
+		w.Reset(&buf)
+	}
+	// Writing to a bytes.Buffer cannot fail, so neither can the writer.
+	w.Write(raw)
+	w.Close()
+	db.flaters.Put(w)
+	if buf.Len() > len(raw) {
+		return append([]byte{rawStored}, raw...)
+	}
+	return buf.Bytes()
+}
+
+func decompress(v []byte) ([]byte, error) {
+	if len(v) == 0 {
+		return nil, errors.New("empty raw message value")
+	}
+	switch v[0] {
+	case rawStored:
+		return bytes.Clone(v[1:]), nil
+	case rawDeflate:
+		r := flate.NewReader(bytes.NewReader(v[1:]))
+		defer r.Close()
+		out, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("inflate raw message: %w", err)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("raw message encoding %d unknown", v[0])
+	}
+}

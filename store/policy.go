@@ -1,0 +1,141 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The classes the policy acts on; the others (block, autoreply, delayed,
+// unknown, and any class it does not know) never lead to a suppression.
+const (
+	classHard      = "hard"
+	classSoft      = "soft"
+	classComplaint = "complaint"
+	classDelivered = "delivered"
+	classUnknown   = "unknown"
+	// classAdmin marks Suppress and Lift in a recipient's history.
+	classAdmin = "admin"
+)
+
+// maxWindowTimes bounds HardTimes and SoftTimes so that an address bounced
+// thousands of times within a window keeps a small record; beyond it only
+// the latest times count.
+const maxWindowTimes = 1000
+
+// Validate reports whether every threshold and window is usable. Open
+// applies it to Options.Policy; a zero field is an error, not a default, so
+// that a half-filled configuration is caught at start-up.
+func (p Policy) Validate() error {
+	var errs []error
+	positive := func(name string, n int) {
+		if n < 1 || n > maxWindowTimes {
+			errs = append(errs, fmt.Errorf("%s is %d, want 1 to %d", name, n, maxWindowTimes))
+		}
+	}
+	positive("HardThreshold", p.HardThreshold)
+	positive("ComplaintThreshold", p.ComplaintThreshold)
+	positive("SoftThreshold", p.SoftThreshold)
+	if p.HardWindow <= 0 {
+		errs = append(errs, fmt.Errorf("HardWindow is %s, want more than 0", p.HardWindow))
+	}
+	if p.SoftWindow <= 0 {
+		errs = append(errs, fmt.Errorf("SoftWindow is %s, want more than 0", p.SoftWindow))
+	}
+	if p.SoftMinSpan < 0 || p.SoftMinSpan > p.SoftWindow {
+		errs = append(errs, fmt.Errorf("SoftMinSpan is %s, want 0 to SoftWindow (%s)", p.SoftMinSpan, p.SoftWindow))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: policy: %w", err)
+	}
+	return nil
+}
+
+// apply updates r's policy state for one observation of class received at
+// at, and returns the suppression reason it calls for ("hard", "soft" or
+// "complaint"), or "" for none. It is pure: the caller stores r and the
+// suppression. r.LastBounce must already include at.
+//
+// Observations may arrive out of order (concurrent sessions, a queued
+// report), so the rules look for a burst anywhere in the kept times rather
+// than only behind the newest one.
+func (p Policy) apply(r *Recipient, class string, at time.Time) string {
+	var reason string
+	switch class {
+	case classHard:
+		if at.After(r.StreaksClearedAt) {
+			r.HardTimes = insertTime(r.HardTimes, at)
+			if burst(r.HardTimes, p.HardThreshold, p.HardWindow, 0) {
+				reason = classHard
+			}
+		}
+	case classSoft:
+		if at.After(r.StreaksClearedAt) {
+			r.SoftTimes = insertTime(r.SoftTimes, at)
+			if burst(r.SoftTimes, p.SoftThreshold, p.SoftWindow, p.SoftMinSpan) {
+				reason = classSoft
+			}
+		}
+	case classComplaint:
+		r.Complaints++
+		if r.Complaints >= p.ComplaintThreshold {
+			reason = classComplaint
+		}
+	case classDelivered:
+		// The address demonstrably works: what bounced before no longer counts.
+		r.clearStreaks(at)
+	}
+	r.HardTimes = prune(r.HardTimes, r.LastBounce.Add(-p.HardWindow))
+	r.SoftTimes = prune(r.SoftTimes, r.LastBounce.Add(-p.SoftWindow))
+	return reason
+}
+
+// clearStreaks forgets the hard and soft bounces received at or before at.
+func (r *Recipient) clearStreaks(at time.Time) {
+	if at.After(r.StreaksClearedAt) {
+		r.StreaksClearedAt = at
+	}
+	r.HardTimes = prune(r.HardTimes, r.StreaksClearedAt.Add(1))
+	r.SoftTimes = prune(r.SoftTimes, r.StreaksClearedAt.Add(1))
+}
+
+// burst reports whether at least k of the sorted times fall within one
+// window whose first and last are at least minSpan apart.
+func burst(times []time.Time, k int, window, minSpan time.Duration) bool {
+	end := 0
+	for start := range times {
+		// The best candidate starting at times[start] is everything up to
+		// window later: most observations and the widest span.
+		for end < len(times) && times[end].Sub(times[start]) <= window {
+			end++
+		}
+		if end-start >= k && times[end-1].Sub(times[start]) >= minSpan {
+			return true
+		}
+	}
+	return false
+}
+
+// insertTime adds t to the sorted times, dropping the oldest beyond maxWindowTimes.
+func insertTime(times []time.Time, t time.Time) []time.Time {
+	i, _ := slices.BinarySearchFunc(times, t, time.Time.Compare)
+	times = slices.Insert(times, i, t)
+	if len(times) > maxWindowTimes {
+		times = slices.Delete(times, 0, len(times)-maxWindowTimes)
+	}
+	return times
+}
+
+// prune drops the sorted times before cutoff, returning nil when none remain
+// so that the stored record omits the field.
+func prune(times []time.Time, cutoff time.Time) []time.Time {
+	i := 0
+	for i < len(times) && times[i].Before(cutoff) {
+		i++
+	}
+	if i == len(times) {
+		return nil
+	}
+	return times[i:]
+}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxHistory is the most events Recipient returns: the latest ones.
+const MaxHistory = 1000
+
+// Suppression returns addr's suppression, or ErrNotFound if it is not suppressed.
+func (db *DB) Suppression(ctx context.Context, addr string) (Suppression, error) {
+	if err := ctx.Err(); err != nil {
+		return Suppression{}, fmt.Errorf("store: suppression: %w", err)
+	}
+	key, err := Normalize(addr)
+	if err != nil {
+		return Suppression{}, err
+	}
+	var s Suppression
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSuppressions).Get([]byte(key))
+		if v == nil {
+			return ErrNotFound
+		}
+		s, err = decodeSuppression([]byte(key), v)
+		return err
+	})
+	if err != nil {
+		return Suppression{}, fmt.Errorf("store: suppression %s: %w", key, err)
+	}
+	return s, nil
+}
+
+// checkCtxEvery is how many addresses Check looks up between looks at ctx.
+const checkCtxEvery = 4096
+
+// Check answers for a whole send list at once: the result has one entry
+// per input address, in order, nil where the address is not suppressed or
+// not valid. It normalises outside the read transaction and looks every
+// address up in that one transaction.
+func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: check: %w", err)
+	}
+	keys := make([][]byte, len(addrs))
+	for i, a := range addrs {
+		if k, err := Normalize(a); err == nil {
+			keys[i] = []byte(k)
+		}
+	}
+	out := make([]*Suppression, len(addrs))
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSuppressions)
+		for i, k := range keys {
+			if i%checkCtxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if k == nil {
+				continue
+			}
+			if v := b.Get(k); v != nil {
+				s, err := decodeSuppression(k, v)
+				if err != nil {
+					return err
+				}
+				out[i] = &s
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: check: %w", err)
+	}
+	return out, nil
+}
+
+// Recipient returns addr's record and its latest MaxHistory events, oldest
+// first, or ErrNotFound if the store has never seen the address.
+func (db *DB) Recipient(ctx context.Context, addr string) (Recipient, []Event, error) {
+	if err := ctx.Err(); err != nil {
+		return Recipient{}, nil, fmt.Errorf("store: recipient: %w", err)
+	}
+	key, err := Normalize(addr)
+	if err != nil {
+		return Recipient{}, nil, err
+	}
+	var (
+		r      Recipient
+		events []Event
+	)
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRecipients).Get([]byte(key))
+		if v == nil {
+			return ErrNotFound
+		}
+		if r, err = decodeRecipient(v); err != nil {
+			return err
+		}
+		if v := tx.Bucket(bucketSuppressions).Get([]byte(key)); v != nil {
+			s, err := decodeSuppression([]byte(key), v)
+			if err != nil {
+				return err
+			}
+			r.Suppressed, r.Suppression = true, &s
+		}
+		events, err = history(tx, key, MaxHistory)
+		return err
+	})
+	if err != nil {
+		return Recipient{}, nil, fmt.Errorf("store: recipient %s: %w", key, err)
+	}
+	return r, events, nil
+}
+
+// history returns the latest limit events of addr, oldest first.
+func history(tx *bolt.Tx, addr string, limit int) ([]Event, error) {
+	prefix := eventPrefix(addr)
+	// Every key of addr sorts below addr+0x01: seek there and walk back.
+	end := append([]byte(addr), 1)
+	c := tx.Bucket(bucketEvents).Cursor()
+	k, v := c.Seek(end)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	var events []Event
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(events) < limit; k, v = c.Prev() {
+		e, err := decodeEvent(k, v)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	slices.Reverse(events)
+	return events, nil
+}
+
+// RawMessage returns the bytes of message id as received, or ErrNotFound.
+func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
+	}
+	var stored []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRaw).Get(u64(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		stored = bytes.Clone(v) // inflate after the transaction, not while holding it
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
+	}
+	raw, err := decompress(stored)
+	if err != nil {
+		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
+	}
+	return raw, nil
+}
+
+// Suppressions lists suppressed addresses in address order, starting after
+// the address after ("" for the first page), at most limit of them (at most
+// MaxHistory when limit is not positive).
+func (db *DB) Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: suppressions: %w", err)
+	}
+	if limit <= 0 || limit > MaxHistory {
+		limit = MaxHistory
+	}
+	var list []Suppression
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSuppressions).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(list) < limit; k, v = c.Next() {
+			s, err := decodeSuppression(k, v)
+			if err != nil {
+				return err
+			}
+			list = append(list, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: suppressions: %w", err)
+	}
+	return list, nil
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// target is an observation whose recipient normalised, ready to record.
+type target struct {
+	addr string
+	obs  Observation
+}
+
+// Record commits the message and all its observations in one transaction,
+// applying the policy at m.Received, and returns the message id.
+//
+// Observations without a valid recipient are kept in the message but
+// create no recipient state. Concurrent calls share a transaction, and so
+// an fsync (bbolt's Batch).
+func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	if m.Received.IsZero() {
+		return 0, errors.New("store: record: message has no received time")
+	}
+	// Everything that does not depend on the database happens here,
+	// outside the transaction that concurrent sessions wait on.
+	at := m.Received.UTC().Round(0) // Round(0) drops the monotonic reading
+	rec := messageRecord{
+		Received:     at,
+		EnvelopeFrom: m.EnvelopeFrom,
+		EnvelopeTo:   m.EnvelopeTo,
+		RawSize:      len(m.Raw),
+	}
+	var targets []target
+	for _, o := range m.Observations {
+		rec.Observations = append(rec.Observations, observationRecord(o))
+		if addr, err := Normalize(o.Recipient); err == nil {
+			targets = append(targets, target{addr, o})
+		}
+	}
+	head, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	raw := db.compress(m.Raw)
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+
+	// Batch may run the closure more than once, so it reads all it needs
+	// from tx and only hands back its result.
+	var id uint64
+	err = db.bolt.Batch(func(tx *bolt.Tx) error {
+		n, err := db.recordTx(tx, at, head, raw, targets)
+		if err != nil {
+			return err
+		}
+		id = n
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	return id, nil
+}
+
+// recordTx stores one message and its observations in tx.
+func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []target) (uint64, error) {
+	messages := tx.Bucket(bucketMessages)
+	id, err := messages.NextSequence()
+	if err != nil {
+		return 0, fmt.Errorf("message id: %w", err)
+	}
+	if err := messages.Put(u64(id), head); err != nil {
+		return 0, fmt.Errorf("message %d: %w", id, err)
+	}
+	if err := tx.Bucket(bucketRaw).Put(u64(id), raw); err != nil {
+		return 0, fmt.Errorf("message %d: raw: %w", id, err)
+	}
+	for _, t := range targets {
+		if err := db.observeTx(tx, id, at, t.addr, t.obs); err != nil {
+			return 0, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
+		}
+	}
+	return id, nil
+}
+
+// observeTx appends one observation to addr's history, updates its record
+// and suppresses it if the policy says so.
+func (db *DB) observeTx(tx *bolt.Tx, msgID uint64, at time.Time, addr string, o Observation) error {
+	if err := appendEvent(tx, addr, at, msgID, o); err != nil {
+		return err
+	}
+	r, err := loadRecipient(tx, addr)
+	if err != nil {
+		return err
+	}
+	noteLatest(&r, o, at)
+	reason := db.policy.apply(&r, o.Class, at)
+	if reason != "" {
+		if err := suppressTx(tx, Suppression{Address: addr, Reason: reason, Detail: detailOf(o), Since: at}); err != nil {
+			return err
+		}
+	}
+	return saveRecipient(tx, r)
+}
+
+// noteLatest counts o and updates the first, last and Last* fields.
+func noteLatest(r *Recipient, o Observation, at time.Time) {
+	class := o.Class
+	if class == "" {
+		class = classUnknown
+	}
+	r.Counts[class]++
+	if r.FirstBounce.IsZero() || at.Before(r.FirstBounce) {
+		r.FirstBounce = at
+	}
+	if !at.Before(r.LastBounce) {
+		r.LastBounce = at
+		r.LastClass = class
+		r.LastReason = o.Reason
+		r.LastStatus = o.Status
+		r.LastDiagnostic = o.Diagnostic
+	}
+}
+
+// detailOf says in one token which verdict tipped an address over.
+func detailOf(o Observation) string {
+	switch {
+	case o.Reason != "":
+		return o.Reason
+	case o.Status != "":
+		return o.Status
+	}
+	return o.Class
+}
+
+func appendEvent(tx *bolt.Tx, addr string, at time.Time, msgID uint64, o Observation) error {
+	events := tx.Bucket(bucketEvents)
+	seq, err := events.NextSequence()
+	if err != nil {
+		return fmt.Errorf("event sequence: %w", err)
+	}
+	v, err := encodeEvent(at, msgID, o)
+	if err != nil {
+		return err
+	}
+	if err := events.Put(eventKey(addr, seq), v); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	return nil
+}
+
+// loadRecipient returns addr's record, or a fresh one if it has none.
+func loadRecipient(tx *bolt.Tx, addr string) (Recipient, error) {
+	r := Recipient{Address: addr}
+	if v := tx.Bucket(bucketRecipients).Get([]byte(addr)); v != nil {
+		var err error
+		if r, err = decodeRecipient(v); err != nil {
+			return Recipient{}, err
+		}
+	}
+	if r.Counts == nil {
+		r.Counts = make(map[string]int)
+	}
+	return r, nil
+}
+
+func saveRecipient(tx *bolt.Tx, r Recipient) error {
+	v, err := encodeRecipient(r)
+	if err != nil {
+		return fmt.Errorf("recipient: %w", err)
+	}
+	if err := tx.Bucket(bucketRecipients).Put([]byte(r.Address), v); err != nil {
+		return fmt.Errorf("recipient: %w", err)
+	}
+	return nil
+}
+
+// suppressTx adds s unless its address is already suppressed: the first
+// reason stands until a Lift.
+func suppressTx(tx *bolt.Tx, s Suppression) error {
+	b := tx.Bucket(bucketSuppressions)
+	if b.Get([]byte(s.Address)) != nil {
+		return nil
+	}
+	if err := b.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
+		return fmt.Errorf("suppression: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// One garbage recipient must not lose the rest of the message.
+func TestRecordSkipsInvalidRecipients(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	ctx := context.Background()
+	m := Message{
+		Received: t0,
+		Raw:      []byte("report"),
+		Observations: []Observation{
+			{Recipient: "not an address", Class: "hard"},
+			{Recipient: "", Class: "complaint"},
+			{Recipient: "<Carol@Example.com>", Class: "hard", Reason: "user-unknown"},
+			{Recipient: "carol@example.com", Class: "hard", Reason: "user-unknown"},
+		},
+	}
+	id := record(t, db, m)
+
+	r, events, err := db.Recipient(ctx, "carol@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two observations of the same address in one message both count.
+	if r.Counts["hard"] != 2 || len(events) != 2 || !r.Suppressed {
+		t.Errorf("carol: counts %v, %d events, suppressed %v; want 2 hard, 2 events, suppressed", r.Counts, len(events), r.Suppressed)
+	}
+	if events[0].MessageID != id || events[0].Recipient != "<Carol@Example.com>" || events[0].Seq >= events[1].Seq {
+		t.Errorf("first event %+v", events[0])
+	}
+	if _, _, err := db.Recipient(ctx, "not an address"); !errors.Is(err, ErrInvalidAddress) {
+		t.Errorf("Recipient(garbage): %v, want ErrInvalidAddress", err)
+	}
+
+	// The message keeps all four observations, garbage included.
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		var rec messageRecord
+		if err := json.Unmarshal(tx.Bucket(bucketMessages).Get(u64(id)), &rec); err != nil {
+			return err
+		}
+		if len(rec.Observations) != 4 || rec.Observations[0].Recipient != "not an address" {
+			return fmt.Errorf("stored observations %+v", rec.Observations)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRecordRefuses(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := db.Record(ctx, bounce("a@example.com", "hard", t0)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Record with a cancelled context: %v", err)
+	}
+	if _, err := db.Record(context.Background(), bounce("a@example.com", "hard", time.Time{})); err == nil {
+		t.Error("Record without a received time succeeded")
+	}
+	if _, _, err := db.Recipient(context.Background(), "a@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("refused messages left state: %v", err)
+	}
+}
+
+// Concurrent SMTP sessions share batched transactions; none may lose or
+// double an observation.
+func TestRecordConcurrent(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	db.bolt.MaxBatchDelay = 5 * time.Millisecond
+	ctx := context.Background()
+	const (
+		workers = 50
+		each    = 8
+		addrs   = 7
+	)
+	var wg sync.WaitGroup
+	ids := make(chan uint64, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				m := bounce(fmt.Sprintf("user%d@example.com", (w+i)%addrs), "delayed", day(float64(i)))
+				m.Observations = append(m.Observations, Observation{Recipient: "shared@example.com", Class: "soft"})
+				id, err := db.Record(ctx, m)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids <- id
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+
+	seen := make(map[uint64]bool)
+	for id := range ids {
+		if seen[id] {
+			t.Errorf("message id %d handed out twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != workers*each {
+		t.Errorf("%d ids, want %d", len(seen), workers*each)
+	}
+	total := 0
+	for a := range addrs {
+		r, events, err := db.Recipient(ctx, fmt.Sprintf("user%d@example.com", a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Counts["delayed"] != len(events) {
+			t.Errorf("user%d: count %d, %d events", a, r.Counts["delayed"], len(events))
+		}
+		total += len(events)
+	}
+	if total != workers*each {
+		t.Errorf("%d events, want %d", total, workers*each)
+	}
+	r, events, err := db.Recipient(ctx, "shared@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Counts["soft"] != workers*each || len(events) != workers*each {
+		t.Errorf("shared: %d soft, %d events; want %d", r.Counts["soft"], len(events), workers*each)
+	}
+	for i := 1; i < len(events); i++ {
+		if events[i-1].Seq >= events[i].Seq {
+			t.Fatalf("history out of order at %d", i)
+		}
+	}
+}

@@ -19,7 +19,7 @@ var (
 	autoSubjectRe = regexp.MustCompile(`(?i)out of (the )?office|\booo\b|auto(matic|matische|matisk|matique)?[ -]?(reply|response|responder|antwort|svar|réponse)|auto:|autoreply|autoresponse|vacation|away (from|until)|on (leave|holiday|vacation)|abwesenheit|absence|abwesend|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|não estou|resposta automática|nieobecność|不在|自動返信|自動応答|自动回复|부재`)
 	challengeRe   = regexp.MustCompile(`(?i)please confirm (that )?you|verify (that )?you are (a )?human|challenge[ -]response|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)`)
 	movedHintRe   = regexp.MustCompile(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
-	addrRe        = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+	hintAddrRe    = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 )
 
 func decodeAutoReply(m *message) []Verdict {
@@ -64,7 +64,7 @@ func movedHint(text, from string) string {
 		return ""
 	}
 	hint := "address-changed: " + strings.ToLower(text[loc[0]:loc[1]])
-	for _, a := range addrRe.FindAllString(text, 8) {
+	for _, a := range hintAddrRe.FindAllString(text, 8) {
 		if a = strings.ToLower(a); a != from {
 			return hint + "; new-address: " + a
 		}

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -22,6 +23,9 @@ type finding struct {
 	// temporary, when set, says the report itself calls the failure
 	// transient (a "delayed" section, a 4xx-only transcript).
 	temporary bool
+	// command is the SMTP command the remote server refused ("RCPT",
+	// "DATA", "MAIL"), when the report says so.
+	command string
 }
 
 // decide applies, in order of trust: the DSN Action; the decoder's own
@@ -37,12 +41,22 @@ func decide(decoder string, f finding) Verdict {
 		Evidence:     Evidence{Decoder: decoder},
 	}
 	v.Status = parseStatus(f.status)
-	if inText := statusInText(v.Diagnostic); inText != "" && (v.Status == "" || isGenericStatus(v.Status) && !isGenericStatus(inText)) {
-		// A generic Status (X.0.0) gives way to a specific code the
-		// remote server put in its reply.
-		v.Status = inText
+	inText, remoteCode := statusInText(v.Diagnostic)
+	inferred := false
+	switch {
+	case inText == "":
+		// The reporting MTA made the Status up from the reply code
+		// (Sendmail turns any 553 into 5.1.3): a broad hint only.
+		inferred = v.Status != "" && replyCodeInText(v.Diagnostic) != 0
+	case v.Status == "" || isGenericStatus(v.Status) && !isGenericStatus(inText):
+		v.Status = inText // a generic Status (X.0.0) gives way to a specific one
+	case remoteCode != 0 && !isGenericStatus(inText):
+		v.Status = inText // the remote server's own words beat the report's summary
 	}
 	v.SMTPCode = f.code
+	if v.SMTPCode == 0 {
+		v.SMTPCode = remoteCode
+	}
 	if v.SMTPCode == 0 {
 		v.SMTPCode = replyCodeInText(v.Diagnostic)
 	}
@@ -54,9 +68,20 @@ func decide(decoder string, f finding) Verdict {
 		}
 	}
 
-	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, v.Diagnostic)
-	v.Class = ClassOf(v.Reason)
+	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, v.Diagnostic, inferred)
+	if v.Reason == UserUnknown && !strings.HasPrefix(v.Evidence.Rule, "status-") && f.reason == "" && addressAccepted(v.Status, f.command) {
+		// "User unknown" after the server accepted the address, or under a
+		// status that says the mailbox exists (X.2.0) or that delivery was
+		// not authorised (X.7.x): a filter speaking, not a dead address.
+		v.Reason, v.Evidence.Rule = Filtered, v.Evidence.Rule+"+accepted-address"
+	}
 	temp := f.temporary || temporary(v.Status, v.SMTPCode)
+	if temp && v.Action == "failed" && (v.Reason == ReasonUnknown || isWeakStatusRule(v.Evidence.Rule, v.Status)) {
+		// The MTA gave up on a temporary failure it had no better name
+		// for: the message expired in its queue.
+		v.Reason, v.Evidence.Rule = Expired, v.Evidence.Rule+"+gave-up"
+	}
+	v.Class = ClassOf(v.Reason)
 	if v.Class == Hard && temp {
 		v.Class = Soft
 	}
@@ -69,21 +94,41 @@ func decide(decoder string, f finding) Verdict {
 	return v
 }
 
-func reasonFor(f finding, status, diag string) (Reason, string) {
+// reasonFor ranks the evidence: the decoder's own reading, a strong status
+// code, a specific text rule, a broad status code, and last the catch-all
+// text rules ("rejected", "denied", "blocked") that say only that
+// something was refused.
+func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
 	if f.reason != "" {
 		return f.reason, f.rule
 	}
 	st, known := statusReason[statusSubject(status)]
-	if known && st.strong {
+	if known && st.strong && !inferred {
 		return st.reason, "status-" + status
 	}
-	if r := matchText(diag); r != nil {
+	r := matchText(diag)
+	if r != nil && !r.catchAll {
 		return r.reason, "text-" + r.name
 	}
 	if known {
 		return st.reason, "status-" + status
 	}
+	if r != nil {
+		return r.reason, "text-" + r.name
+	}
 	return ReasonUnknown, "none"
+}
+
+func isWeakStatusRule(rule, status string) bool {
+	st, ok := statusReason[statusSubject(status)]
+	return strings.HasPrefix(rule, "status-") && (!ok || !st.strong)
+}
+
+// addressAccepted reports whether the report shows the recipient's address
+// was not what the server refused.
+func addressAccepted(status, command string) bool {
+	subj := statusSubject(status)
+	return command == "DATA" || subj == "2.0" || strings.HasPrefix(subj, "7.")
 }
 
 // cleanAddress strips an RFC 3464 address type ("rfc822;"), angle brackets
@@ -143,4 +188,44 @@ func cleanDiagnostic(s string) string {
 		s = s[:1000]
 	}
 	return s
+}
+
+var (
+	inReplyToRe  = regexp.MustCompile(`(?i)in reply to (end of )?(DATA|RCPT TO|MAIL FROM|RCPT|MAIL|HELO|EHLO|message)\b|after (end of )?(data|rcpt to|mail from|rcpt|mail|helo|ehlo|message)\b|after (the )?(data|rcpt to|mail from) command`)
+	transcriptRe = regexp.MustCompile(`(?im)^\s*>>> (DATA|RCPT TO|MAIL FROM|\.)\b.*\n(?:\s*<<< [23]\d\d.*\n)*\s*<<< [45]\d\d`)
+)
+
+// commandIn finds which SMTP command the remote server refused, from the
+// phrases MTAs put in their reports: Postfix "(in reply to end of DATA
+// command)", Exim "after end of data", a Sendmail transcript ">>> DATA" /
+// "<<< 550". It returns "DATA", "RCPT", "MAIL", "HELO" or "".
+func commandIn(text string) string {
+	if m := inReplyToRe.FindStringSubmatch(text); m != nil {
+		for _, g := range m[1:] {
+			if c := normCommand(g); c != "" {
+				return c
+			}
+		}
+	}
+	if m := transcriptRe.FindStringSubmatch(text); m != nil {
+		return normCommand(m[1])
+	}
+	return ""
+}
+
+func normCommand(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	switch {
+	case s == "":
+		return ""
+	case s == "DATA" || s == "." || s == "MESSAGE":
+		return "DATA"
+	case strings.HasPrefix(s, "RCPT"):
+		return "RCPT"
+	case strings.HasPrefix(s, "MAIL"):
+		return "MAIL"
+	case s == "HELO" || s == "EHLO":
+		return "HELO"
+	}
+	return ""
 }

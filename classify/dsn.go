@@ -16,6 +16,7 @@ func init() {
 
 func decodeDSN(m *message) []Verdict {
 	var body []byte
+	fromText := false
 	for _, p := range m.partsOf("message/delivery-status", "message/global-delivery-status", "text/delivery-status") {
 		body = append(body, p.body...)
 		body = append(body, '\n', '\n')
@@ -26,6 +27,7 @@ func decodeDSN(m *message) []Verdict {
 			return nil
 		}
 		body = []byte(m.text)
+		fromText = true
 	}
 	perMessage, recipients := parseDSNFields(string(body))
 	if len(recipients) == 0 {
@@ -45,8 +47,16 @@ func decodeDSN(m *message) []Verdict {
 		if cleanAddress(f.recipient) == "" {
 			f.recipient = r.get("original-recipient")
 		}
+		near := ""
+		if !fromText {
+			near = textNear(m.text, cleanAddress(f.recipient))
+		}
 		if f.diagnostic == "" {
-			f.diagnostic = textNear(m.text, cleanAddress(f.recipient))
+			f.diagnostic = near
+		}
+		f.command = commandIn(near)
+		if f.command == "" {
+			f.command = commandIn(f.diagnostic)
 		}
 		out = append(out, decide("rfc3464", f))
 	}
@@ -112,9 +122,8 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 			continue
 		}
 		k := strings.ToLower(line[:i])
-		if (k == "final-recipient" && cur["final-recipient"] != nil) ||
-			(k == "original-recipient" && (cur["original-recipient"] != nil || cur["final-recipient"] != nil && cur["action"] != nil)) {
-			flush()
+		if cur[k] != nil && (k == "final-recipient" || k == "original-recipient" || k == "action" || k == "status") {
+			flush() // a second recipient without a blank line before it
 		}
 		cur[k] = append(cur[k], strings.TrimSpace(line[i+1:]))
 		last = k

@@ -58,7 +58,11 @@ var reasonClass = map[Reason]Class{
 	UserUnknown: Hard, DomainUnknown: Hard, Moved: Hard, Disabled: Hard, NotAccept: Hard,
 
 	MailboxFull: Soft, ExceedLimit: Soft, RecipientRate: Soft, SystemFull: Soft,
-	SystemError: Soft, MailerError: Soft, NetworkError: Soft, Expired: Soft, Filtered: Soft,
+	SystemError: Soft, MailerError: Soft, NetworkError: Soft, Filtered: Soft,
+	// A message that expired in the queue was never refused by anyone: the
+	// sending MTA ran out of time on temporary failures. It is reported as
+	// delayed, as the reference corpus labels it, and never suppresses.
+	Expired: Delayed,
 
 	IPBlocklisted: Block, BadReputation: Block, PTRRequired: Block, AuthFailed: Block,
 	SpamContent: Block, Virus: Block, ContentError: Block, NotCompliant: Block,

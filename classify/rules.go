@@ -14,10 +14,19 @@ type textRule struct {
 	name   string
 	reason Reason
 	re     *regexp.Regexp
+	// catchAll rules only say that something was refused; they rank below
+	// a broad status code (see reasonFor).
+	catchAll bool
 }
 
 func rule(name string, reason Reason, pattern string) textRule {
 	return textRule{name: name, reason: reason, re: regexp.MustCompile(pattern)}
+}
+
+func catchAll(name string, reason Reason, pattern string) textRule {
+	r := rule(name, reason, pattern)
+	r.catchAll = true
+	return r
 }
 
 // textRules run on a lower-cased diagnostic with whitespace folded.
@@ -32,9 +41,9 @@ var textRules = []textRule{
 	rule("rate", RateLimited, `rate limit|rate-limit|ratelimit|unusual rate|sending rate|too many (messages|mails|emails)( sent)?|sent too many|too fast|throttl|temporarily deferred|exceeded (the|your)? ?(sending|message|daily|hourly) (limit|quota|rate)|daily (sending )?(limit|quota)|message (submission )?rate|frequency limit|ip rate`),
 	rule("too-many-connections", TooManyConnections, `too many (connections|concurrent|sessions|simultaneous)|connection limit|max(imum)? (number of )?connections|too many recipients|too many hosts`),
 	rule("relay", RelayDenied, `relay(ing)? (access )?(denied|not permitted|not allowed|prohibited|refused)|not (permitted|allowed|authori[sz]ed) to relay|unable to relay|cannot relay|we do not relay|no relaying|relay not permitted|not a gateway|open relay`),
-	rule("mailbox-full", MailboxFull, `mail ?box (is |was )?(full|over|exceeded)|over ?quota|quota (exceeded|exceed|full|violation)|exceed(ed|s)? (his|her|the|their|its|your|recipient'?s?|mailbox|storage|disk)? ?(storage |mailbox |disk )?quota|(insufficient|not enough) (storage|space) (in|for) (the )?(mailbox|user|recipient)|mailbox (size|storage) (limit|quota)|storage (limit|quota|full|space)|full mailbox|account is full|inbox is full|box is full|user is over|has exceeded (the|its|their|his|her) (storage|space|size)|mailbox has exceeded|out of (mailbox )?storage|容量`),
+	rule("mailbox-full", MailboxFull, `mail ?(box|folder) (is |was )?(full|over|exceeded)|over ?quota|quota (exceeded|exceed|full|violation)|exceed(ed|s)? (his|her|the|their|its|your|recipient'?s?|mailbox|storage|disk)? ?(storage |mailbox |disk )?quota|(insufficient|not enough) (storage|space) (in|for) (the )?(mailbox|user|recipient)|mailbox (size|storage) (limit|quota)|storage (limit|quota|full|space)|full mailbox|account is full|inbox is full|box is full|user is over|has exceeded (the|its|their|his|her) (storage|space|size)|mailbox has exceeded|out of (mailbox )?storage|容量`),
 	rule("too-large", TooLarge, `message (is )?too (large|big)|too big|message size exceeds|(exceeds|over) (the )?(maximum|max|allowed|fixed)? ?(message )?size|size (limit|exceeded)|message length exceeds|larger than (the )?(maximum|allowed)|message exceeds`),
-	rule("user-unknown", UserUnknown, `user(name)? unknown|unknown (user|recipient|mailbox|local ?part|address|alias)|no such (user|mailbox|recipient|account|person|address|local user)|(user|recipient|mailbox|address|account|addressee)s? (was |is )?not (found|exist|known|valid|listed)|(user|recipient|mailbox|address|account)s? (does not|doesn't|do not|did not) exist|does not exist|doesn'?t exist|not a valid (mailbox|recipient|user|address)|invalid (recipient|mailbox|user|address|e-?mail address)|recipient (address )?rejected: (user|undeliverable|unknown|invalid|no such)|no mailbox (here )?by that name|mailbox (is )?unavailable|mailbox not available|unknown or illegal|addressee unknown|bad destination (mailbox|address)|recip(ient)?notfound|not listed in (the )?(domino )?directory|no valid recipients|not our customer|undeliverable address|unrouteable address|存在しない|宛先不明`),
+	rule("user-unknown", UserUnknown, `user(name)? unknown|unknown (user|recipient|mailbox|local ?part|address|alias)|no such (user|mailbox|recipient|account|person|address|local user)|(user|recipient|mailbox|address|account|addressee)s? (was |is )?not (found|exist|known|valid|listed)|(user|recipient|mailbox|address|account)s? (does not|doesn't|do not|did not) exist|does not exist|doesn'?t exist|not a valid (mailbox|recipient|user|address)|invalid (recipient|mailbox|user|address|e-?mail address)|recipient (address )?rejected: (user|undeliverable|unknown|invalid|no such)|no mailbox (here )?by that name|mailbox (is )?unavailable|mailbox not available|unknown or illegal|addressee unknown|bad destination (mailbox|address)|recip(ient)?notfound|recipient address rejected: access denied|recipient address rejected\.?$|not listed in (the )?(domino )?directory|no valid recipients|(does not|doesn't) have an? [a-z0-9.\-]+ account|not our customer|undeliverable address|unrouteable address|(user|recipient) (doesn't|does not) have an? .{0,60}account|address could(n'?t| not) be found|存在しない|宛先不明`),
 	rule("domain-unknown", DomainUnknown, `host or domain name not found|domain (name )?(not found|does not exist|doesn't exist|is not valid)|no such domain|unknown (host|domain)|host (not found|unknown)|name service error|name or service not known|nxdomain|no mx (record|host)|unrouteable mail domain|domain lookup failed|mx records point to non-existent|hostname (not found|lookup failed)|(domain|host) (name )?could not be (found|resolved)|ドメインが存在しない`),
 	rule("moved", Moved, `has moved|user moved|address (has )?changed|(now|new) (e-?mail )?address is|forwarding address|no longer (at|with) `),
 	rule("disabled", Disabled, `(account|mailbox|address|user|recipient)\b.{0,40}\b(disabled|suspended|inactive|deactivated|locked|frozen|expired|closed|terminated|deleted|discontinued|no longer (active|in use|available|valid))|(disabled|suspended|inactive|deactivated|closed|expired|cancel+ed|blocked) (user|account|mailbox)|no longer (in use|active|accepts? mail)|extended inactivity`),
@@ -49,10 +58,10 @@ var textRules = []textRule{
 	rule("network", NetworkError, `connection (refused|timed out|reset|closed|dropped|lost)|lost connection|no route to host|network is unreachable|timed? ?out|could not connect|unable to connect|connect to .{0,80} failed|failed to connect|dns (lookup|query|error|failure)|temporary lookup failure|name server|conversation with .{0,80} timed`),
 	rule("mailer", MailerError, `command output|command died|x-unix|exit code|procmail|unknown mailer error|mailer error|program failed|local delivery failed`),
 	rule("system-full", SystemFull, `insufficient system (storage|resources)|system storage|disk (is )?full|out of (disk )?space|no space left|not enough (disk )?space`),
-	rule("system", SystemError, `system error|internal (server )?error|local error|server error|temporary (local )?(failure|problem|error)|try again later|service (is )?(temporarily )?unavailable|configuration error|resources (temporarily )?unavailable|temporarily (unavailable|rejected|deferred)|system (problem|failure|is busy)`),
-	rule("security", SecurityError, `authentication (is )?required|must (be )?authenticate|auth(entication)? required|security (policy|error|violation)|not authenticated`),
-	rule("policy-blocked", IPBlocklisted, `\bblocked\b|\bblock(ed)? by\b`),
-	rule("policy", Policy, `policy|not (authori[sz]ed|permitted|allowed)|prohibited|access denied|administratively|refused|denied|rejected`),
+	rule("system", SystemError, `system error|internal (server )?error|local error|server error|temporary (local )?(failure|problem|error)|try again later|service (is )?(currently |temporarily )?unavailable|configuration error|resources (temporarily )?unavailable|temporarily (unavailable|rejected|deferred)|system (problem|failure|is busy)`),
+	rule("security", SecurityError, `authentication (is )?required|must (be )?authenticate|auth(entication)? required|security (policy|error|violation)|not authenticated|smtp auth`),
+	catchAll("policy-blocked", IPBlocklisted, `\bblocked\b|\bblock(ed)? by\b`),
+	catchAll("policy", Policy, `policy|not (authori[sz]ed|permitted|allowed)|prohibited|access denied|administratively|refused|denied|rejected`),
 }
 
 // matchText returns the first rule that matches a diagnostic, or nil.

@@ -117,18 +117,46 @@ func trimZeros(s string) string {
 
 // statusInText finds the most specific enhanced status code in a text: the
 // first non-generic (not X.0.0) one, else the first one.
-func statusInText(s string) string {
-	first := ""
-	for _, m := range statusRe.FindAllStringSubmatch(s, 8) {
-		st := m[1] + "." + trimZeros(m[2]) + "." + trimZeros(m[3])
+// statusInText finds the most specific enhanced status code in a text: a
+// code that directly follows a reply code ("550 5.7.1", "550-'5.7.1") is
+// the remote server's own and beats one a relay wrapped around it; then the
+// first non-generic (not X.0.0) one; then the first. It also returns the
+// reply code that preceded the chosen status, or 0.
+func statusInText(s string) (string, int) {
+	first, specific := "", ""
+	for _, loc := range statusRe.FindAllStringSubmatchIndex(s, 8) {
+		st := s[loc[2]:loc[3]] + "." + trimZeros(s[loc[4]:loc[5]]) + "." + trimZeros(s[loc[6]:loc[7]])
 		if first == "" {
 			first = st
 		}
-		if !isGenericStatus(st) {
-			return st
+		if isGenericStatus(st) {
+			continue
+		}
+		if code := replyCodeBefore(s[:loc[2]]); code != 0 {
+			return st, code
+		}
+		if specific == "" {
+			specific = st
 		}
 	}
-	return first
+	if specific != "" {
+		return specific, 0
+	}
+	return first, 0
+}
+
+var replyCodeBeforeRe = regexp.MustCompile(`([245]\d\d)[ \-]['"#]?$`)
+
+func replyCodeBefore(prefix string) int {
+	if len(prefix) > 8 {
+		prefix = prefix[len(prefix)-8:]
+	}
+	m := replyCodeBeforeRe.FindStringSubmatch(prefix)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // replyCodeInText finds an SMTP reply code (RFC 5321 s4.2) in a text.

@@ -1,0 +1,180 @@
+package classify
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Microsoft Exchange and its hosted forms (Office 365 / Exchange Online,
+// Outlook.com, Hotmail).
+//
+// Exchange 2000/2003 writes a plain-text report:
+//
+//	Your message
+//	  To: ...
+//	did not reach the following recipient(s):
+//	user@example.org on Thu, 29 Apr 2010 00:00:00 -0000
+//	    The recipient name is not recognized
+//	    MSEXCH:IMS:ORG:SITE:SERVER 0 (000C05A6) Unknown Recipient
+//
+// Exchange 2007 and later, and Exchange Online, write a user part and a
+// part for administrators, usually beside a message/delivery-status part
+// that the rfc3464 decoder reads; this decoder reads the text when the
+// delivery-status part is missing or unreadable:
+//
+//	Delivery has failed to these recipients or groups:
+//	user@example.org
+//	...
+//	Diagnostic information for administrators:
+//	Generating server: host.example.org
+//	user@example.org
+//	Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'
+func init() {
+	register(decoder{name: "exchange", order: orderMTA - 1, decode: decodeExchange})
+	registerRhost(rhost{name: "microsoft", matches: isMicrosoftHost, phrases: microsoftPhrases})
+}
+
+// exchangeIMSCodes are the MSEXCH:IMS codes of Exchange 2000/2003.
+var exchangeIMSCodes = map[string]Reason{
+	"000C05A6": UserUnknown,        // Unknown Recipient
+	"00120270": NetworkError,       // Too many hops: a routing loop
+	"00010256": TooManyConnections, // Too many recipients
+	"000B0981": SecurityError,      // Remote server does not support AUTH
+}
+
+// microsoftPhrases read Exchange's own component codes and the replies of
+// Microsoft's hosted servers.
+var microsoftPhrases = []phrase{
+	providerPhrase("recip-not-found", UserUnknown, `resolver\.adr\.(ex)?recipnotfound|recipient not found by smtp address lookup`),
+	providerPhrase("recip-limit", TooManyConnections, `resolver\.adr\.reciplimit`),
+	providerPhrase("auth-required", SecurityError, `resolver\.rst\.(authrequired|notauthorized)`),
+	providerPhrase("quota", MailboxFull, `storedrv\.deliver.{0,20}mailbox full|mapiexceptionshutoffquotaexceeded|quotaexceeded`),
+	providerPhrase("domain-unreachable", DomainUnknown, `because the domain is not reachable`),
+	providerPhrase("recipient-unknown", UserUnknown, `the recipient name is not recognized|email address you entered couldn'?t be found|email address couldn'?t be found`),
+}
+
+func isMicrosoftHost(f finding) bool {
+	for _, h := range []string{f.remoteMTA, f.reportingMTA} {
+		lh := strings.ToLower(h)
+		if strings.Contains(lh, "outlook.com") || strings.Contains(lh, "hotmail") || strings.Contains(lh, "protection.outlook") {
+			return true
+		}
+	}
+	return hostIn(recipientDomain(f), "outlook.com", "hotmail.com", "live.com", "msn.com")
+}
+
+var exchangeIMSRe = regexp.MustCompile(`MSEXCH:[^\s]*\s+\d+\s+\(([0-9A-Fa-f]{8})\)`)
+
+func decodeExchange(m *message) []Verdict {
+	if fs := exchange2003(m); len(fs) > 0 {
+		return decideAll("exchange", fs)
+	}
+	if fs := exchangeNDR(m); len(fs) > 0 {
+		return decideAll("exchange", fs)
+	}
+	return nil
+}
+
+func decideAll(name string, fs []finding) []Verdict {
+	out := make([]Verdict, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, decideProvider(name, f))
+	}
+	return out
+}
+
+// exchange2003 reads the "did not reach the following recipient(s)" report.
+func exchange2003(m *message) []finding {
+	lines := textLines(m.text)
+	head := indexLine(lines, 0, "did not reach the following recipient")
+	if head < 0 {
+		return nil
+	}
+	var fs []finding
+	for _, l := range lines[head+1:] {
+		if strings.TrimSpace(l) == "" {
+			if len(fs) > 0 && fs[len(fs)-1].diagnostic != "" {
+				break
+			}
+			continue
+		}
+		if indentOf(l) == 0 {
+			a := firstAddrIn(l)
+			if a == "" || !strings.HasPrefix(strings.ToLower(l), strings.ToLower(a)) {
+				if len(fs) > 0 {
+					fs[len(fs)-1].diagnostic += " " + strings.TrimSpace(l)
+				}
+				continue
+			}
+			fs = append(fs, finding{recipient: a, action: "failed"})
+			continue
+		}
+		if len(fs) > 0 {
+			fs[len(fs)-1].diagnostic = strings.TrimSpace(fs[len(fs)-1].diagnostic + " " + strings.TrimSpace(l))
+		}
+	}
+	for i := range fs {
+		if mm := exchangeIMSRe.FindStringSubmatch(fs[i].diagnostic); mm != nil {
+			if r, ok := exchangeIMSCodes[strings.ToUpper(mm[1])]; ok {
+				fs[i].reason, fs[i].rule = r, "exchange-ims-"+strings.ToUpper(mm[1])
+			}
+		}
+		if fs[i].reason == "" {
+			if p, ok := matchPhrases(microsoftPhrases, fs[i].diagnostic); ok {
+				fs[i].reason, fs[i].rule = p.reason, "exchange-"+p.name
+			}
+		}
+	}
+	return fs
+}
+
+var exchangeReturnedRe = regexp.MustCompile(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)
+
+// exchangeNDR reads the administrators' part of an Exchange 2007+ report.
+func exchangeNDR(m *message) []finding {
+	if m.text == "" || !strings.Contains(m.text, "Diagnostic information for administrators") {
+		return nil
+	}
+	lines := textLines(m.text)
+	head := indexLine(lines, 0, "diagnostic information for administrators")
+	if head < 0 {
+		return nil
+	}
+	reporting := ""
+	var fs []finding
+	for _, l := range lines[head+1:] {
+		t := strings.TrimSpace(l)
+		lt := strings.ToLower(t)
+		if strings.HasPrefix(lt, "original message headers") {
+			break
+		}
+		switch {
+		case t == "":
+			continue
+		case strings.HasPrefix(lt, "generating server:"):
+			reporting = strings.TrimSpace(t[len("generating server:"):])
+			continue
+		case strings.HasPrefix(lt, "receiving server:"):
+			continue
+		}
+		if a := firstAddrIn(t); a != "" && strings.EqualFold(a, strings.TrimSpace(t)) {
+			fs = append(fs, finding{recipient: a, action: "failed", reportingMTA: reporting})
+			continue
+		}
+		if len(fs) > 0 {
+			last := &fs[len(fs)-1]
+			last.diagnostic = strings.TrimSpace(last.diagnostic + "\n" + t)
+		}
+	}
+	for i := range fs {
+		d := fs[i].diagnostic
+		if mm := exchangeReturnedRe.FindStringSubmatch(strings.ReplaceAll(d, "\n", " ")); mm != nil {
+			// The latest attempt is listed first.
+			fs[i].remoteMTA, d = mm[1], mm[2]
+		} else if j := strings.Index(d, "##"); strings.HasPrefix(d, "#") && j > 0 {
+			d = d[1:j] // "#550 5.2.2 STOREDRV.Deliver: mailbox full. ... ##rfc822;user@..."
+		}
+		fs[i].diagnostic = d
+	}
+	return fs
+}

@@ -1,0 +1,186 @@
+package classify
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Shared pieces of the mailbox-provider and gateway decoders: per-provider
+// phrase tables, "rhost" tables that read a remote provider's replies
+// inside any report, and small text helpers for the human-readable formats.
+
+// A phrase is one provider-specific wording and what it means. Tables of
+// phrases live in the provider's own file; they are tried before the
+// shared text rules because they know the provider's vocabulary.
+type phrase struct {
+	name   string
+	reason Reason
+	re     *regexp.Regexp
+}
+
+func providerPhrase(name string, reason Reason, pattern string) phrase {
+	return phrase{name: name, reason: reason, re: regexp.MustCompile(pattern)}
+}
+
+// matchPhrases returns the first phrase of the table that matches the
+// lower-cased, whitespace-folded diagnostic.
+func matchPhrases(table []phrase, diag string) (phrase, bool) {
+	if diag == "" {
+		return phrase{}, false
+	}
+	s := foldText(diag)
+	for _, p := range table {
+		if p.re.MatchString(s) {
+			return p, true
+		}
+	}
+	return phrase{}, false
+}
+
+// An rhost is a receiving provider whose replies mean something other
+// than their words say (au's "550 : User unknown" is a filter, not a
+// missing user). It applies whichever MTA wrote the report.
+type rhost struct {
+	name    string
+	matches func(f finding) bool
+	phrases []phrase
+}
+
+var rhosts []rhost
+
+func registerRhost(r rhost) { rhosts = append(rhosts, r) }
+
+// applyRhost sets the finding's reason from the table of the provider
+// that received the message, if one knows its diagnostic. It reports
+// whether it did.
+func applyRhost(f *finding) bool {
+	if f.reason != "" || f.diagnostic == "" {
+		return false
+	}
+	for _, r := range rhosts {
+		if !r.matches(*f) {
+			continue
+		}
+		if p, ok := matchPhrases(r.phrases, cleanDiagnostic(f.diagnostic)); ok {
+			f.reason, f.rule = p.reason, "rhost-"+r.name+"-"+p.name
+			return true
+		}
+	}
+	return false
+}
+
+// decideProvider is decide with the rhost tables applied first; the
+// provider decoders use it so a Gmail report about an au recipient still
+// reads au's reply as au means it.
+func decideProvider(decoder string, f finding) Verdict {
+	applyRhost(&f)
+	return decide(decoder, f)
+}
+
+// The rhost decoder runs before the generic RFC 3464 decoder and takes a
+// DSN only when an rhost table knows one of its diagnostics; otherwise it
+// leaves the report to rfc3464.
+func init() {
+	register(decoder{name: "rhost", order: orderProvider + 5, decode: decodeRhost})
+}
+
+func decodeRhost(m *message) []Verdict {
+	fs := dsnFindings(m)
+	hit := false
+	for i := range fs {
+		if applyRhost(&fs[i]) {
+			hit = true
+		}
+	}
+	if !hit {
+		return nil
+	}
+	out := make([]Verdict, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, decide("rhost", f))
+	}
+	return out
+}
+
+// dsnFindings reads the per-recipient fields of the message's
+// delivery-status parts as the rfc3464 decoder does, without deciding.
+func dsnFindings(m *message) []finding {
+	var body []byte
+	for _, p := range m.partsOf("message/delivery-status", "message/global-delivery-status", "text/delivery-status") {
+		body = append(body, p.body...)
+		body = append(body, '\n', '\n')
+	}
+	if body == nil {
+		return nil
+	}
+	perMessage, recipients := parseDSNFields(string(body))
+	reportingMTA := perMessage.get("reporting-mta")
+	var out []finding
+	for _, r := range recipients {
+		f := finding{
+			recipient:    r.get("final-recipient"),
+			action:       r.get("action"),
+			status:       r.get("status"),
+			diagnostic:   r.get("diagnostic-code"),
+			remoteMTA:    r.get("remote-mta"),
+			reportingMTA: reportingMTA,
+		}
+		if cleanAddress(f.recipient) == "" {
+			f.recipient = r.get("original-recipient")
+		}
+		if f.diagnostic == "" {
+			f.diagnostic = textNear(m.text, cleanAddress(f.recipient))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// recipientDomain returns the lower-cased domain of a finding's recipient.
+func recipientDomain(f finding) string {
+	a := cleanAddress(f.recipient)
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		return a[i+1:]
+	}
+	return ""
+}
+
+// hostIn reports whether a host name (possibly with a "dns;" type or
+// trailing text) is one of the domains or below one of them.
+func hostIn(host string, domains ...string) bool {
+	h := strings.ToLower(stripType(host))
+	if i := strings.IndexAny(h, " \t(["); i >= 0 {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for _, d := range domains {
+		if h == d || strings.HasSuffix(h, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstAddrIn returns the first e-mail address in a text, or "".
+func firstAddrIn(s string) string {
+	return strings.Trim(addrRe.FindString(s), ".")
+}
+
+// indexLine returns the index of the first line containing any of the
+// markers (compared case-insensitively), from line start on, or -1.
+func indexLine(lines []string, start int, markers ...string) int {
+	for i := start; i >= 0 && i < len(lines); i++ {
+		l := strings.ToLower(lines[i])
+		for _, mk := range markers {
+			if strings.Contains(l, mk) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// fromHeader returns the lower-cased From field of the message.
+func (m *message) fromLower() string {
+	return strings.ToLower(m.get("From"))
+}

@@ -200,14 +200,17 @@ func stageOf(s string) smtpStage {
 	return stageUnknown
 }
 
-// decideStaged is decide, followed by what the SMTP stage and the sender
-// named in the reply say about whom a rejection concerns. An address-dead
-// verdict is kept only where the reply can be about the recipient: a
-// refusal of the connection or of MAIL FROM is about the sender, and a
-// "user unknown" at DATA, after the server had accepted RCPT TO, is a
-// filter's answer (the Japanese carriers answer so for the recipient's
-// own domain filter), not proof that the mailbox does not exist.
+// decideStaged is decide, told the SMTP stage, followed by what the stage
+// and the sender named in the reply say about whom a rejection concerns.
+// An address-dead verdict is kept only where the reply can be about the
+// recipient: nothing can be wrong with the address when the connection or
+// MAIL FROM was refused, and a reply that quotes only the sender's address
+// or domain complains about the sender. (A "user unknown" at DATA, after
+// the server had accepted RCPT TO, decide itself reads as a filter.)
 func decideStaged(name string, f finding, st smtpStage, senders []string) Verdict {
+	if f.command == "" {
+		f.command = st.command()
+	}
 	v := decide(name, f)
 	if f.reason != "" {
 		return v
@@ -217,14 +220,27 @@ func decideStaged(name string, f finding, st smtpStage, senders []string) Verdic
 		f.reason, f.rule = Policy, "stage-connect"
 	case st == stageMail && (v.Class == Hard || v.Class == Unknown):
 		f.reason, f.rule = RejectedSender, "stage-mail-from"
-	case (v.Class == Hard || v.Reason == UserUnknown) && namesOnlySender(v.Diagnostic, senders, v.Recipient):
+	case (v.Class == Hard || v.Reason == UserUnknown || v.Reason == Filtered) && namesOnlySender(v.Diagnostic, senders, v.Recipient):
 		f.reason, f.rule = RejectedSender, "reply-names-sender"
-	case st == stageData && v.Reason == UserUnknown:
-		f.reason, f.rule = Filtered, "stage-data"
 	default:
 		return v
 	}
 	return decide(name, f)
+}
+
+// command returns the SMTP command of a stage in decide's terms.
+func (st smtpStage) command() string {
+	switch st {
+	case stageHelo:
+		return "HELO"
+	case stageMail:
+		return "MAIL"
+	case stageRcpt:
+		return "RCPT"
+	case stageData:
+		return "DATA"
+	}
+	return ""
 }
 
 // namesOnlySender reports whether a reply quotes the sender's address or

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -13,14 +12,14 @@ import (
 type textRule struct {
 	name   string
 	reason Reason
-	re     *regexp.Regexp
+	re     *fastRe
 	// catchAll rules only say that something was refused; they rank below
 	// a broad status code (see reasonFor).
 	catchAll bool
 }
 
 func rule(name string, reason Reason, pattern string) textRule {
-	return textRule{name: name, reason: reason, re: regexp.MustCompile(pattern)}
+	return textRule{name: name, reason: reason, re: mustFastRe(pattern)}
 }
 
 func catchAll(name string, reason Reason, pattern string) textRule {

@@ -1,0 +1,26 @@
+package classify
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkCorpus classifies the whole dev corpus held in memory; the
+// figure to read is msgs/s (one core: run with -cpu 1) and allocs/op,
+// which is per message.
+//
+//	go test ./classify -run '^$' -bench Corpus -benchmem -cpu 1
+func BenchmarkCorpus(b *testing.B) {
+	_, files := loadCorpus(b)
+	raws := make([][]byte, 0, len(files))
+	for _, raw := range files {
+		raws = append(raws, raw)
+	}
+	in := Input{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Classify(raws[i%len(raws)], in)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

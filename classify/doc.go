@@ -1,0 +1,62 @@
+// Package classify reads a bounce, a feedback report or an auto-reply and
+// says, per recipient, what happened: the failed address, the SMTP reply
+// code, the enhanced status code (RFC 3463), a reason token, a class, and
+// the evidence the verdict rests on.
+//
+// It is pure: no I/O, no clock (the caller passes the time of receipt), no
+// storage. Classify never fails and never panics; what it cannot read is
+// class Unknown.
+//
+// # How a message is read
+//
+// The message is parsed once (message.go) into its header, its MIME leaves
+// (decoded, bounded in size) and its human-readable text. Decoders, one
+// file per format, each registered in its own init function, are tried in
+// order: feedback reports (ARF, RFC 5965), provider formats that override a
+// DSN, the RFC 3464 / RFC 6533 delivery-status decoder, plain-text bounces
+// of named MTAs, auto-replies (RFC 3834), and a generic text scan. The
+// first decoder that recognises the message decides it.
+//
+// A decoder only says where the fields are (recipient, Action, Status,
+// diagnostic, remote MTA, refused SMTP command). One function, decide,
+// turns them into a verdict with the same rules for every format, ranking
+// the evidence: the DSN Action; the decoder's own reading of a provider's
+// code table; a strong enhanced status code; a specific text rule on the
+// diagnostic; a broad status code (X.0.0, X.7.1 ...); and last the
+// catch-all text rules that only say something was refused.
+//
+// # Classes
+//
+// hard: the address is dead. soft: the recipient's side failed for now.
+// block: the sender was refused (IP, domain, authentication, content,
+// rate); never the recipient's fault. complaint: a feedback report.
+// autoreply: vacation, out-of-office, challenge-response. delayed: a
+// warning, or a message that expired in the queue on temporary failures.
+// delivered: a positive DSN. unknown: nothing could be decided.
+//
+// An address-dead reason under a temporary (4xx) code is soft. A "user
+// unknown" text the server gave after accepting the address (at DATA), or
+// under a status that says the mailbox exists (X.2.0) or that delivery was
+// not authorised (X.7.x), is filtered (soft), not hard: that is a filter
+// speaking, and a wrong hard verdict loses a subscriber.
+//
+// # Reasons
+//
+// Address dead (hard): user_unknown, domain_unknown, moved, disabled,
+// not_accept.
+//
+// Recipient side, temporary (soft): mailbox_full, exceed_limit,
+// recipient_rate, system_full, system_error, mailer_error, network_error,
+// filtered; and expired (class delayed).
+//
+// Sender side or policy (block): ip_blocklisted, bad_reputation,
+// ptr_required, auth_failed, spam_content, virus, content_error,
+// not_compliant, too_large, too_many_connections, rate_limited,
+// relay_denied, tls_required, security_error, syntax_error,
+// rejected_sender, policy.
+//
+// Not failures: feedback (complaint), vacation (autoreply), delivered,
+// unknown.
+//
+// The mapping from reason to class is the one table reasonClass.
+package classify

@@ -45,7 +45,7 @@ var exchangeIMSCodes = map[string]Reason{
 // microsoftPhrases read Exchange's own component codes and the replies of
 // Microsoft's hosted servers.
 var microsoftPhrases = []phrase{
-	providerPhrase("recip-not-found", UserUnknown, `resolver\.adr\.(ex)?recipnotfound|recipient not found by smtp address lookup`),
+	providerPhrase("recip-not-found", UserUnknown, `resolver\.adr\.(ex)?recip(ient)?notfound|not found by smtp address lookup`),
 	providerPhrase("recip-limit", TooManyConnections, `resolver\.adr\.reciplimit`),
 	providerPhrase("auth-required", SecurityError, `resolver\.rst\.(authrequired|notauthorized)`),
 	providerPhrase("quota", MailboxFull, `storedrv\.deliver.{0,20}mailbox full|mapiexceptionshutoffquotaexceeded|quotaexceeded`),
@@ -175,6 +175,11 @@ func exchangeNDR(m *message) []finding {
 			d = d[1:j] // "#550 5.2.2 STOREDRV.Deliver: mailbox full. ... ##rfc822;user@..."
 		}
 		fs[i].diagnostic = d
+		if p, ok := matchPhrases(microsoftPhrases, d); ok {
+			// Exchange's component codes say more than its status codes:
+			// it sends 5.1.10 (RFC 7505's null MX) for a missing recipient.
+			fs[i].reason, fs[i].rule = p.reason, "exchange-"+p.name
+		}
 	}
 	return fs
 }

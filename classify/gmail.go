@@ -20,6 +20,13 @@ import (
 // delayed:" with "Technical details of temporary failure:".
 func init() {
 	register(decoder{name: "gmail", order: orderProvider, decode: decodeGmail})
+	// Gmail's DSNs put its own explanation in Diagnostic-Code when no
+	// remote server answered.
+	registerRhost(rhost{name: "gmail", matches: isGmailReport, phrases: gmailPhrases})
+}
+
+func isGmailReport(f finding) bool {
+	return hostIn(f.reportingMTA, "googlemail.com", "google.com")
 }
 
 // gmailPhrases are Gmail's own explanations, used when the remote

@@ -82,7 +82,10 @@ func decide(decoder string, f finding) Verdict {
 		v.Reason, v.Evidence.Rule = Expired, v.Evidence.Rule+"+gave-up"
 	}
 	v.Class = ClassOf(v.Reason)
-	if v.Class == Hard && temp {
+	if v.Class == Hard && temp && !(v.Action == "failed" && v.Reason == UserUnknown) {
+		// A temporary refusal of a dead-looking address is soft, unless
+		// the MTA has already given up on it (Action: failed): then the
+		// receiver kept saying the address is dead until the end.
 		v.Class = Soft
 	}
 	switch v.Action {
@@ -135,7 +138,10 @@ func addressAccepted(status, command string) bool {
 // and quotes, and lower-cases the address.
 func cleanAddress(s string) string {
 	s = stripType(s)
-	s = strings.Trim(s, " \t<>\"'`()[]:;,.")
+	s = strings.Trim(s, " \t<>'`()[]:;,.")
+	if strings.Count(s, `"`) == 1 || !strings.Contains(s, `"@`) {
+		s = strings.Trim(s, `"`) // quotes around the address, not a quoted local part
+	}
 	if i := strings.IndexAny(s, "<"); i >= 0 {
 		s = s[i+1:]
 		if j := strings.IndexByte(s, '>'); j >= 0 {

@@ -47,6 +47,13 @@ func decodeDSN(m *message) []Verdict {
 		if cleanAddress(f.recipient) == "" {
 			f.recipient = r.get("original-recipient")
 		}
+		if cleanAddress(f.recipient) == "" && len(recipients) == 1 {
+			// A mangled Final-Recipient ("rfc822; @mx.example.org"): the
+			// returned message says whom it was for.
+			if h, ok := m.embeddedHeader(); ok {
+				f.recipient = firstAddress(headerText(h, "To"))
+			}
+		}
 		near := ""
 		if !fromText {
 			near = textNear(m.text, cleanAddress(f.recipient))

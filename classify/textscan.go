@@ -248,7 +248,7 @@ func (st smtpStage) command() string {
 // complains about the sender ("<a@sender.example>... Domain is invalid",
 // "sender.example does not exist").
 func namesOnlySender(diag string, senders []string, rcpt string) bool {
-	lower := strings.ToLower(diag)
+	lower := urlRe.ReplaceAllString(strings.ToLower(diag), " ") // a help link names any domain
 	if rcpt == "" || strings.Contains(lower, rcpt) || containsWord(lower, domainOf(rcpt)) {
 		return false
 	}
@@ -259,6 +259,8 @@ func namesOnlySender(diag string, senders []string, rcpt string) bool {
 	}
 	return false
 }
+
+var urlRe = regexp.MustCompile(`(?:https?|ftp)://\S+`)
 
 func domainOf(addr string) string {
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {

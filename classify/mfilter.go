@@ -1,0 +1,42 @@
+package classify
+
+import (
+	"strings"
+)
+
+// m-FILTER (Digital Arts) bounces, in Japanese, list the failed addresses
+// on lines of their own, then the remote reply under "-------server
+// message" and the refused command under "-------SMTP command".
+func init() {
+	register(decoder{name: "mfilter", order: orderMTA, decode: decodeMFilter})
+}
+
+var (
+	mfServer  = markers("-------server message")
+	mfCommand = markers("-------smtp command")
+	mfEnd     = markers("-------original message", "-------original mail info")
+)
+
+func decodeMFilter(m *message) []Verdict {
+	head, ok := afterRe(m.text, mfServer)
+	if !ok || !mfCommand.MatchString(m.text) {
+		return nil
+	}
+	before := cutAtRe(m.text, mfServer)
+	diag := strings.Join(strings.Fields(cutAtRe(cutAtRe(head, mfCommand), mfEnd)), " ")
+	cmd := ""
+	if c, ok := afterRe(m.text, mfCommand); ok {
+		cmd = normCommand(firstParagraph(cutAtRe(c, mfEnd)))
+	}
+	senders := senderAddresses(m, "")
+	var out []Verdict
+	for _, line := range textLines(before) {
+		addr, rest, ok := leadingAddress(line)
+		if !ok || rest != "" {
+			continue
+		}
+		f := finding{recipient: addr, action: "failed", diagnostic: diag, command: cmd}
+		out = append(out, decideStaged("mfilter", f, stageOf(diag), senders))
+	}
+	return out
+}

@@ -1,0 +1,82 @@
+package classify
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The Postfix decoder reads the human-readable part of a Postfix bounce
+// when no message/delivery-status part is there to read (old Postfix,
+// relays that strip it, an empty "Delivery report unavailable"). Each
+// failed address opens a paragraph at the left margin, "<user@example.org>:
+// host mx.example.org[192.0.2.1] said: 550 ... (in reply to RCPT TO
+// command)", continued on lines indented by four spaces.
+func init() {
+	register(decoder{name: "postfix-text", order: orderMTA, decode: decodePostfixText})
+}
+
+var (
+	pfSignature = markers("this is the postfix program at host", "this is the mail system at host")
+	pfWarning   = markers("this is a warning only", "delayed mail (still being retried)")
+	pfSuccess   = markers("successful mail delivery report", "your message was successfully delivered to the destination")
+	pfAddrRe    = regexp.MustCompile(`^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <[^<>]*>\))?:\s*(.*)$`)
+	pfSaidRe    = regexp.MustCompile(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
+	// Postfix's resolver texts for a DNS failure it would have retried.
+	pfTryAgain = markers("host not found, try again", "temporary failure in name resolution")
+)
+
+func decodePostfixText(m *message) []Verdict {
+	if !pfSignature.MatchString(m.text) {
+		return nil
+	}
+	action := "failed"
+	switch {
+	case pfWarning.MatchString(m.get("Subject")) || pfWarning.MatchString(m.text):
+		action = "delayed"
+	case pfSuccess.MatchString(m.get("Subject")) || pfSuccess.MatchString(m.text):
+		action = "delivered"
+	}
+	text, _ := afterRe(m.text, pfSignature)
+	senders := senderAddresses(m, "")
+	type block struct {
+		addr string
+		text []string
+	}
+	var blocks []block
+	open := false // whether indented lines continue the last block
+	for _, line := range textLines(text) {
+		if mm := pfAddrRe.FindStringSubmatch(line); mm != nil {
+			if a := cleanAddress(mm[1]); a != "" {
+				blocks = append(blocks, block{addr: a, text: []string{mm[2]}})
+				open = true
+				continue
+			}
+		}
+		switch {
+		case strings.TrimSpace(line) == "":
+		case indentOf(line) > 0 && open:
+			b := &blocks[len(blocks)-1]
+			b.text = append(b.text, strings.TrimSpace(line))
+		default:
+			open = false // a paragraph at the margin ends the block
+		}
+	}
+	var out []Verdict
+	for _, b := range blocks {
+		diag := strings.Join(strings.Fields(strings.Join(b.text, " ")), " ")
+		f := finding{recipient: b.addr, action: action}
+		if mm := pfSaidRe.FindStringSubmatchIndex(diag); mm != nil {
+			f.remoteMTA = diag[mm[2]:mm[3]]
+			diag = diag[mm[1]:]
+		}
+		f.diagnostic = diag
+		if pfTryAgain.MatchString(diag) {
+			// The resolver could not answer, which says nothing yet
+			// about whether the domain exists.
+			f.temporary = true
+			f.reason, f.rule = NetworkError, "postfix-dns-try-again"
+		}
+		out = append(out, decideStaged("postfix-text", f, stageOf(diag), senders))
+	}
+	return out
+}

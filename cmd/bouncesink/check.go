@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// cmdCheck asks a running server which addresses are suppressed. Exit
+// status: 0 if none is, 1 if any is, 2 on an error (usage, server
+// unreachable or failing, or an address that is not valid).
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bouncesink check [--api URL] ADDR...\n"+
+			"exit status: 0 if no address is suppressed, 1 if any is, 2 on error")
+		fs.PrintDefaults()
+	}
+	apiURL := fs.String("api", "http://127.0.0.1:8025", "base `URL` of the bouncesink HTTP API")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	resp, err := postCheck(*apiURL, fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncesink check:", err)
+		return 2
+	}
+
+	suppressed := map[string]checkEntry{}
+	for _, s := range resp.Suppressed {
+		suppressed[s.Address] = s
+	}
+	invalid := map[string]bool{}
+	for _, a := range resp.Invalid {
+		invalid[a] = true
+	}
+	status := 0
+	for _, addr := range fs.Args() {
+		if s, ok := suppressed[addr]; ok {
+			fmt.Fprintf(stdout, "%s\tsuppressed\treason=%s\tdetail=%s\tsince=%s\n",
+				addr, s.Reason, s.Detail, s.Since.Format(time.RFC3339))
+			status = max(status, 1)
+		} else if invalid[addr] {
+			fmt.Fprintf(stdout, "%s\tinvalid\n", addr)
+			status = 2
+		} else {
+			fmt.Fprintf(stdout, "%s\tok\n", addr)
+		}
+	}
+	return status
+}
+
+type checkEntry struct {
+	Address string    `json:"address"`
+	Reason  string    `json:"reason"`
+	Detail  string    `json:"detail"`
+	Since   time.Time `json:"since"`
+}
+
+type checkAnswer struct {
+	Suppressed []checkEntry `json:"suppressed"`
+	Invalid    []string     `json:"invalid"`
+}
+
+func postCheck(base string, addrs []string) (checkAnswer, error) {
+	var ans checkAnswer
+	body, err := json.Marshal(map[string][]string{"addresses": addrs})
+	if err != nil {
+		return ans, err
+	}
+	client := &http.Client{Timeout: time.Minute}
+	resp, err := client.Post(strings.TrimRight(base, "/")+"/v1/check", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return ans, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return ans, fmt.Errorf("reading answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return ans, fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
+		}
+		return ans, fmt.Errorf("server answered %s", resp.Status)
+	}
+	if err := json.Unmarshal(data, &ans); err != nil {
+		return ans, fmt.Errorf("decoding answer: %w", err)
+	}
+	return ans, nil
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/bouncesink/bouncesink/smtpd"
+	"github.com/bouncesink/bouncesink/store"
+)
+
+// Config is the whole configuration of bouncesink serve. Its defaults live
+// in defaultConfig; configs/bouncesink.toml documents every key, and a
+// test keeps the two equal.
+type Config struct {
+	SMTP   SMTPConfig   `toml:"smtp"`
+	HTTP   HTTPConfig   `toml:"http"`
+	Store  StoreConfig  `toml:"store"`
+	Policy PolicyConfig `toml:"policy"`
+	Log    LogConfig    `toml:"log"`
+}
+
+type SMTPConfig struct {
+	Listen          string   `toml:"listen"`
+	Hostname        string   `toml:"hostname"`
+	Accept          []string `toml:"accept"`
+	VERPSeparator   string   `toml:"verp_separator"`
+	MaxMessageBytes int64    `toml:"max_message_bytes"`
+	MaxRecipients   int      `toml:"max_recipients"`
+	MaxLineLength   int      `toml:"max_line_length"`
+	ReadTimeout     Duration `toml:"read_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+}
+
+type HTTPConfig struct {
+	Listen string `toml:"listen"`
+}
+
+type StoreConfig struct {
+	Path string `toml:"path"`
+}
+
+type PolicyConfig struct {
+	HardThreshold      int      `toml:"hard_threshold"`
+	HardWindow         Duration `toml:"hard_window"`
+	ComplaintThreshold int      `toml:"complaint_threshold"`
+	SoftThreshold      int      `toml:"soft_threshold"`
+	SoftMinSpan        Duration `toml:"soft_min_span"`
+	SoftWindow         Duration `toml:"soft_window"`
+}
+
+type LogConfig struct {
+	Level string `toml:"level"` // debug, info, warn or error
+}
+
+// defaultConfig is what bouncesink runs with when given no file and no flags.
+func defaultConfig() Config {
+	p := store.DefaultPolicy()
+	return Config{
+		SMTP: SMTPConfig{
+			Listen:          "127.0.0.1:2525",
+			Hostname:        smtpd.DefaultHostname,
+			Accept:          append([]string(nil), smtpd.DefaultAccept...),
+			VERPSeparator:   smtpd.DefaultVERPSeparator,
+			MaxMessageBytes: smtpd.DefaultMaxMessageBytes,
+			MaxRecipients:   smtpd.DefaultMaxRecipients,
+			MaxLineLength:   smtpd.DefaultMaxLineLength,
+			ReadTimeout:     Duration{smtpd.DefaultReadTimeout},
+			WriteTimeout:    Duration{smtpd.DefaultWriteTimeout},
+		},
+		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025"},
+		Store: StoreConfig{Path: "./data/bouncesink.db"},
+		Policy: PolicyConfig{
+			HardThreshold:      p.HardThreshold,
+			HardWindow:         Duration{p.HardWindow},
+			ComplaintThreshold: p.ComplaintThreshold,
+			SoftThreshold:      p.SoftThreshold,
+			SoftMinSpan:        Duration{p.SoftMinSpan},
+			SoftWindow:         Duration{p.SoftWindow},
+		},
+		Log: LogConfig{Level: "info"},
+	}
+}
+
+// loadConfig reads a TOML file over the defaults. Keys it does not know are
+// an error, so a typo cannot silently leave a default in place.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	cfg.SMTP.Accept = nil // a list in the file replaces the default, not appends to it
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if !md.IsDefined("smtp", "accept") {
+		cfg.SMTP.Accept = defaultConfig().SMTP.Accept
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return cfg, nil
+}
+
+// validate reports every setting that cannot work, before anything starts.
+func (c Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for name, addr := range map[string]string{"smtp.listen": c.SMTP.Listen, "http.listen": c.HTTP.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("%s %q: want host:port", name, addr)
+		}
+	}
+	if len(c.SMTP.Accept) == 0 {
+		bad("smtp.accept is empty: every bounce would be refused")
+	}
+	if c.SMTP.VERPSeparator == "" || strings.ContainsAny(c.SMTP.VERPSeparator, "@= \t") {
+		bad("smtp.verp_separator %q: want a non-empty string without @, = or spaces", c.SMTP.VERPSeparator)
+	}
+	if c.SMTP.MaxMessageBytes <= 0 || c.SMTP.MaxRecipients <= 0 {
+		bad("smtp.max_message_bytes and smtp.max_recipients must be positive")
+	}
+	if c.SMTP.MaxLineLength < 1000 {
+		bad("smtp.max_line_length %d: RFC 5321 s4.5.3.1.6 requires at least 1000", c.SMTP.MaxLineLength)
+	}
+	if c.SMTP.ReadTimeout.Duration <= 0 || c.SMTP.WriteTimeout.Duration <= 0 {
+		bad("smtp.read_timeout and smtp.write_timeout must be positive")
+	}
+	if c.Store.Path == "" {
+		bad("store.path is empty")
+	}
+	if _, err := c.logLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.policy().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) policy() store.Policy {
+	p := c.Policy
+	return store.Policy{
+		HardThreshold: p.HardThreshold, HardWindow: p.HardWindow.Duration,
+		ComplaintThreshold: p.ComplaintThreshold,
+		SoftThreshold:      p.SoftThreshold, SoftMinSpan: p.SoftMinSpan.Duration, SoftWindow: p.SoftWindow.Duration,
+	}
+}
+
+func (c Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+		return l, l.UnmarshalText([]byte(c.Log.Level))
+	}
+	return l, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
+}
+
+// Duration is a time.Duration written as a string in TOML ("720h", "5m").
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a number with a unit, e.g. \"90s\", \"5m\", \"720h\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }

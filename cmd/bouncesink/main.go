@@ -1,0 +1,51 @@
+// Command bouncesink is a bounce sink for senders of bulk mail: it receives
+// bounces, auto-replies and complaints over SMTP, classifies them, keeps a
+// suppression list, and answers mailing software over an HTTP API.
+//
+//	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
+//	bouncesink classify [--json] [--rcpt ADDR] FILE...
+//	bouncesink check [--api URL] ADDR...
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage:
+  bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
+      run the SMTP sink and the HTTP API (defaults: SMTP 127.0.0.1:2525,
+      HTTP 127.0.0.1:8025, database ./data/bouncesink.db)
+  bouncesink classify [--json] [--rcpt ADDR] FILE...
+      classify messages offline, without a database; "-" reads stdin
+  bouncesink check [--api URL] ADDR...
+      ask a running server whether addresses are suppressed;
+      exit 0 if none is, 1 if any is, 2 on error
+
+Run "bouncesink COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stderr)
+	case "classify":
+		return cmdClassify(args[1:], stdin, stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "bouncesink: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bouncesink/bouncesink/api"
+	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/smtpd"
+	"github.com/bouncesink/bouncesink/store"
+)
+
+// shutdownGrace is how long serve waits, on SIGINT or SIGTERM, for SMTP
+// sessions and HTTP requests to finish before cutting them off. A sender
+// cut off before its 250 retries, so nothing acknowledged is lost.
+const shutdownGrace = 10 * time.Second
+
+func cmdServe(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]")
+		fs.PrintDefaults()
+	}
+	configPath := fs.String("config", "", "TOML config `file` (see configs/bouncesink.toml); built-in defaults without it")
+	smtpAddr := fs.String("smtp", "", "SMTP listen `address`, overriding [smtp] listen (default 127.0.0.1:2525)")
+	httpAddr := fs.String("http", "", "HTTP API listen `address`, overriding [http] listen (default 127.0.0.1:8025)")
+	dbPath := fs.String("db", "", "database `path`, overriding [store] path (default ./data/bouncesink.db)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+
+	cfg := defaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = loadConfig(*configPath); err != nil {
+			fmt.Fprintln(stderr, "bouncesink:", err)
+			return 2
+		}
+	}
+	override(&cfg.SMTP.Listen, *smtpAddr)
+	override(&cfg.HTTP.Listen, *httpAddr)
+	override(&cfg.Store.Path, *dbPath)
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintln(stderr, "bouncesink: invalid configuration:", err)
+		return 2
+	}
+	level, _ := cfg.logLevel()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, runOptions{Logger: log}); err != nil {
+		log.Error("bouncesink stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// override sets *dst to a flag's value when the flag was given.
+func override(dst *string, flag string) {
+	if flag != "" {
+		*dst = flag
+	}
+}
+
+// runOptions carry what is not configuration: the logger, and the seams
+// tests use.
+type runOptions struct {
+	Logger *slog.Logger
+	// Now is the clock stamping received messages; nil means time.Now.
+	Now func() time.Time
+	// WrapWriter, when set, wraps the store on the ingestion path (tests
+	// inject storage failures with it).
+	WrapWriter func(store.Writer) store.Writer
+}
+
+// run serves until ctx is done or a server fails, then shuts down.
+func run(ctx context.Context, cfg Config, o runOptions) error {
+	s, err := start(cfg, o)
+	if err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		o.Logger.Info("shutting down")
+	case serveErr = <-s.errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return errors.Join(serveErr, s.shutdown(sctx))
+}
+
+// server is one running bouncesink: the database, and the SMTP and HTTP
+// servers on their listeners.
+type server struct {
+	db       *store.DB
+	smtp     *smtpd.Server
+	http     *http.Server
+	smtpAddr net.Addr
+	httpAddr net.Addr
+	errc     chan error // a server that stopped on its own
+	log      *slog.Logger
+}
+
+// start opens the database and starts both servers. It returns once both
+// listen, so a client may connect as soon as it returns.
+func start(cfg Config, o runOptions) (s *server, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := store.Open(cfg.Store.Path, store.Options{Policy: cfg.policy()})
+	if err != nil {
+		return nil, err
+	}
+	var closers []io.Closer
+	closers = append(closers, db)
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i].Close()
+			}
+		}
+	}()
+
+	var w store.Writer = db
+	if o.WrapWriter != nil {
+		w = o.WrapWriter(db)
+	}
+	sink := &ingest.Sink{Store: w, Now: o.Now, VERPSeparator: cfg.SMTP.VERPSeparator, Logger: log}
+	smtpSrv, err := smtpd.New(sink, smtpd.Options{
+		Hostname:        cfg.SMTP.Hostname,
+		Accept:          cfg.SMTP.Accept,
+		VERPSeparator:   cfg.SMTP.VERPSeparator,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:   cfg.SMTP.MaxRecipients,
+		MaxLineLength:   cfg.SMTP.MaxLineLength,
+		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
+		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	smtpLn, err := net.Listen("tcp", cfg.SMTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	closers = append(closers, smtpLn)
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+
+	s = &server{
+		db:       db,
+		smtp:     smtpSrv,
+		http:     api.NewServer(api.NewHandler(db, api.Options{Logger: log}), log),
+		smtpAddr: smtpLn.Addr(),
+		httpAddr: httpLn.Addr(),
+		errc:     make(chan error, 2),
+		log:      log,
+	}
+	go func() {
+		if err := smtpSrv.Serve(smtpLn); err != nil {
+			s.errc <- err
+		}
+	}()
+	go func() {
+		log.Info("http listening", "addr", httpLn.Addr().String())
+		if err := s.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	log.Info("bouncesink started", "smtp", s.smtpAddr.String(), "http", s.httpAddr.String(),
+		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept)
+	return s, nil
+}
+
+// shutdown stops both servers, waiting for work in flight until ctx is
+// done, and closes the database last.
+func (s *server) shutdown(ctx context.Context) error {
+	var smtpErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { smtpErr = s.smtp.Shutdown(ctx) })
+	wg.Go(func() {
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.log.Warn("http requests still running at shutdown; closing them", "err", err)
+			s.http.Close()
+		}
+	})
+	wg.Wait()
+	if smtpErr != nil {
+		smtpErr = fmt.Errorf("smtp shutdown: %w", smtpErr)
+	}
+	return errors.Join(smtpErr, s.db.Close())
+}

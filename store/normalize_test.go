@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -105,4 +106,35 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", in, once, once, twice, err)
 		}
 	})
+}
+
+// plainHost is a shortcut past the IDNA mapping: wherever it says yes, the
+// mapping must give the same answer, the lower-cased input.
+func TestPlainHostMatchesIDNA(t *testing.T) {
+	const alphabet = "aZ09-_.xn"
+	rng := rand.New(rand.NewPCG(7, 7))
+	yes := 0
+	for range 200_000 {
+		b := make([]byte, 1+rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		domain := string(b)
+		if !plainHost(domain) {
+			continue
+		}
+		yes++
+		ascii, err := domainProfile.ToASCII(domain)
+		if err == nil {
+			if why := checkDomain(ascii); why != "" {
+				err = errors.New(why)
+			}
+		}
+		if err != nil || ascii != strings.ToLower(domain) {
+			t.Errorf("plainHost(%q) but the IDNA path gives %q, %v", domain, ascii, err)
+		}
+	}
+	if yes < 1000 {
+		t.Errorf("only %d plain hosts generated; the test proves little", yes)
+	}
 }

@@ -55,7 +55,8 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error)
 	}
 	out := make([]*Suppression, len(addrs))
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSuppressions)
+		// One cursor for all: Bucket.Get would make one per address.
+		c := tx.Bucket(bucketSuppressions).Cursor()
 		for i, k := range keys {
 			if i%checkCtxEvery == 0 {
 				if err := ctx.Err(); err != nil {
@@ -65,7 +66,7 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error)
 			if k == nil {
 				continue
 			}
-			if v := b.Get(k); v != nil {
+			if found, v := c.Seek(k); bytes.Equal(found, k) {
 				s, err := decodeSuppression(k, v)
 				if err != nil {
 					return err

@@ -122,7 +122,7 @@ func sesJSON(m *message) []Verdict {
 					f.reason, f.rule = reason, "amazonses-"+strings.ToLower(b.BounceSubType)
 				}
 			}
-			out = append(out, decideProvider("amazonses", f))
+			out = append(out, decide("amazonses", f))
 		}
 	case kind == "delivery" && n.Delivery != nil:
 		for _, r := range n.Delivery.Recipients {

@@ -32,6 +32,7 @@ type finding struct {
 // reason; a specific enhanced status code; the text rules on the
 // diagnostic; a broad status code; and finally the reply code alone.
 func decide(decoder string, f finding) Verdict {
+	applyRhost(&f) // what the receiving provider's words really mean
 	v := Verdict{
 		Recipient:    cleanAddress(f.recipient),
 		Action:       strings.ToLower(strings.TrimSpace(f.action)),

@@ -15,6 +15,21 @@ func init() {
 }
 
 func decodeDSN(m *message) []Verdict {
+	fs := dsnFindings(m)
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]Verdict, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, decide("rfc3464", f))
+	}
+	return out
+}
+
+// dsnFindings reads the per-recipient fields of the delivery-status parts
+// (or, failing those, of the text), without deciding; provider decoders
+// that wrap a DSN reuse it.
+func dsnFindings(m *message) []finding {
 	var body []byte
 	fromText := false
 	for _, p := range m.partsOf("message/delivery-status", "message/global-delivery-status", "text/delivery-status") {
@@ -23,18 +38,15 @@ func decodeDSN(m *message) []Verdict {
 	}
 	if body == nil {
 		// Some MTAs put the fields in a text part.
-		if !strings.Contains(m.text, "Final-Recipient:") && !strings.Contains(strings.ToLower(m.text), "final-recipient:") {
+		if !strings.Contains(strings.ToLower(m.text), "final-recipient:") {
 			return nil
 		}
 		body = []byte(m.text)
 		fromText = true
 	}
 	perMessage, recipients := parseDSNFields(string(body))
-	if len(recipients) == 0 {
-		return nil
-	}
 	reportingMTA := perMessage.get("reporting-mta")
-	var out []Verdict
+	out := make([]finding, 0, len(recipients))
 	for _, r := range recipients {
 		f := finding{
 			recipient:    r.get("final-recipient"),
@@ -65,7 +77,7 @@ func decodeDSN(m *message) []Verdict {
 		if f.command == "" {
 			f.command = commandIn(f.diagnostic)
 		}
-		out = append(out, decide("rfc3464", f))
+		out = append(out, f)
 	}
 	return out
 }

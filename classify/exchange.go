@@ -78,7 +78,7 @@ func decodeExchange(m *message) []Verdict {
 func decideAll(name string, fs []finding) []Verdict {
 	out := make([]Verdict, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, decideProvider(name, f))
+		out = append(out, decide(name, f))
 	}
 	return out
 }

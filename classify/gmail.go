@@ -92,7 +92,7 @@ func decodeGmail(m *message) []Verdict {
 	for _, r := range recips {
 		g := f
 		g.recipient = r
-		out = append(out, decideProvider("gmail", g))
+		out = append(out, decide("gmail", g))
 	}
 	return out
 }

@@ -27,7 +27,7 @@ func decodeGoogleGroups(m *message) []Verdict {
 		// posts; Google does not say which, and both refuse this sender.
 		f := finding{recipient: a, action: "failed", diagnostic: googleGroupsNotice(m.text),
 			reason: RejectedSender, rule: "googlegroups-cannot-post"}
-		out = append(out, decideProvider("googlegroups", f))
+		out = append(out, decide("googlegroups", f))
 	}
 	return out
 }

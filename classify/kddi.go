@@ -70,7 +70,7 @@ func decodeAu(m *message) []Verdict {
 				f.reason, f.rule = p.reason, "au-"+p.name
 			}
 		}
-		out = append(out, decideProvider("au", f))
+		out = append(out, decide("au", f))
 	}
 	return out
 }

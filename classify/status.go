@@ -25,7 +25,7 @@ var statusReason = map[string]struct {
 	"1.8":  {RejectedSender, true},
 	"1.10": {NotAccept, true}, // RFC 7505 null MX
 	"1.0":  {UserUnknown, false},
-	"2.0":  {Disabled, false},
+	"2.0":  {Filtered, false}, // "the mailbox exists, but something about it caused this DSN"
 	"2.1":  {Disabled, true},
 	"2.2":  {MailboxFull, true},
 	"2.3":  {ExceedLimit, true},
@@ -37,13 +37,13 @@ var statusReason = map[string]struct {
 	"3.4":  {TooLarge, true},
 	"3.5":  {SystemError, true},
 	"4.0":  {NetworkError, false},
-	"4.1":  {NetworkError, true},
+	"4.1":  {NetworkError, false}, // Exchange Online also sends 5.4.1 for unknown recipients (seed 001)
 	"4.2":  {NetworkError, false},
 	"4.3":  {NetworkError, false},
 	"4.4":  {DomainUnknown, false},
 	"4.5":  {SystemError, false},
 	"4.6":  {NetworkError, true}, // routing loop
-	"4.7":  {Expired, true},
+	"4.7":  {Expired, false},     // delivery time expired; the text often says why
 	"5.0":  {SyntaxError, false},
 	"5.1":  {SyntaxError, false},
 	"5.2":  {SyntaxError, false},

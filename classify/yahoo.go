@@ -67,7 +67,7 @@ func decodeYahoo(m *message) []Verdict {
 			d = strings.TrimSpace(d[:i])
 		}
 		f.diagnostic = d
-		out = append(out, decideProvider("yahoo", f))
+		out = append(out, decide("yahoo", f))
 	}
 	return out
 }

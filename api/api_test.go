@@ -160,12 +160,17 @@ func TestRecipient(t *testing.T) {
 	if rec := do(t, h, "GET", "/v1/recipients/alice@example.org", "", &got); rec.Code != 200 {
 		t.Fatalf("GET alice = %d %s", rec.Code, rec.Body)
 	}
-	if !got.Recipient.Suppressed || got.Recipient.Counts["hard"] != 2 || len(got.Events) != 2 {
+	if !got.Recipient.Suppressed || got.Recipient.Counts["hard"] != 2 || len(got.Events) != 2 ||
+		got.Events[1].Seq != 2 || got.Events[1].Class != "hard" {
 		t.Errorf("GET alice = %+v", got)
+	}
+	rec := do(t, h, "GET", "/v1/recipients/alice@example.org", "", nil)
+	if !strings.Contains(rec.Body.String(), `"class":"hard"`) {
+		t.Errorf("events are not in snake_case: %s", rec.Body)
 	}
 
 	// Known, with no history returned: events is [] not null.
-	rec := do(t, h, "GET", "/v1/recipients/bob@example.org", "", nil)
+	rec = do(t, h, "GET", "/v1/recipients/bob@example.org", "", nil)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"events":[]`) {
 		t.Errorf("GET bob = %d %s", rec.Code, rec.Body)
 	}

@@ -92,6 +92,9 @@ type runOptions struct {
 
 // run serves until ctx is done or a server fails, then shuts down.
 func run(ctx context.Context, cfg Config, o runOptions) error {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	s, err := start(cfg, o)
 	if err != nil {
 		return err
@@ -104,7 +107,11 @@ func run(ctx context.Context, cfg Config, o runOptions) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return errors.Join(serveErr, s.shutdown(sctx))
+	if err := errors.Join(serveErr, s.shutdown(sctx)); err != nil {
+		return err
+	}
+	o.Logger.Info("bouncesink stopped")
+	return nil
 }
 
 // server is one running bouncesink: the database, and the SMTP and HTTP

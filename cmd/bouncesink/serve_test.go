@@ -224,7 +224,10 @@ func decode(t *testing.T, resp *http.Response, out any) int {
 
 type recipientAnswer struct {
 	Recipient store.Recipient `json:"recipient"`
-	Events    []store.Event   `json:"events"`
+	Events    []struct {
+		Class  string `json:"class"`
+		Status string `json:"status"`
+	} `json:"events"`
 }
 
 // recipient returns the state and history of addr, failing unless it is known.
@@ -274,7 +277,8 @@ func TestSecondHardBounceSuppresses(t *testing.T) {
 		t.Fatal("one hard bounce suppressed the address; the policy wants two")
 	}
 	got := recipient(t, ts, alice)
-	if got.Recipient.Counts["hard"] != 1 || got.Recipient.LastStatus != "5.1.1" || len(got.Events) != 1 {
+	if got.Recipient.Counts["hard"] != 1 || got.Recipient.LastStatus != "5.1.1" || len(got.Events) != 1 ||
+		got.Events[0].Class != "hard" || got.Events[0].Status != "5.1.1" {
 		t.Errorf("after one bounce: %+v, want one hard 5.1.1 event", got)
 	}
 	var ans checkAnswerFull

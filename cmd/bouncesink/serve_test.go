@@ -521,3 +521,17 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("check against no server = %d, want 2", got)
 	}
 }
+
+// run, as serve uses it, creates the database on first start and returns
+// cleanly when its context ends (SIGINT or SIGTERM).
+func TestRunCreatesDatabaseAndStopsOnCancel(t *testing.T) {
+	cfg := testConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := run(ctx, cfg, runOptions{Logger: testLogger(t)}); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if _, err := os.Stat(cfg.Store.Path); err != nil {
+		t.Errorf("database not created: %v", err)
+	}
+}

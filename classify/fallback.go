@@ -1,0 +1,164 @@
+package classify
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The fallback decoder runs last, on bounces no named format claimed. It
+// reads what nearly every human-readable bounce shares: a failed address
+// on a line of its own or after words like "could not be delivered to",
+// and below it the remote server's reply. It fires only on a message that
+// says it is a bounce (a mail-system sender, a bounce subject or
+// X-Failed-Recipients) and only for addresses that stand where a failed
+// recipient stands; it never takes the bounce's own From or To, nor an
+// address of the returned message's header.
+func init() {
+	register(decoder{name: "fallback", order: orderFallback, decode: decodeFallback})
+}
+
+var (
+	// fbFailureRe: without one of these words a text does not report a failure.
+	fbFailureRe = regexp.MustCompile(`(?i)deliver|fail|reject|bounce|refused|denied|unknown|unable|error`)
+	// fbOriginal opens the returned message or its header.
+	fbOriginal = regexp.MustCompile(`(?im)^[ \t>-]*(?:-+ ?)?(?:original message|the original message (?:follows|headers?)|below (?:this line )?is (?:a copy of )?the (?:original )?message|this is a copy of the message|(?:un(?:sent|delivered)|returned) message|message headers follow|included is a copy|a copy of the (?:original )?message)|^(?:Received|Return-Path|DKIM-Signature|Message-I[Dd]|MIME-Version|X-[A-Za-z0-9-]+): `)
+	// fbSentenceRe: the sentences with which bounces say what they are.
+	fbSentenceRe = regexp.MustCompile(`(?i)could ?n[o']t be delivered|undeliverable|delivery (?:has |to .{1,80} )?failed|permanent (?:error|failure|fatal)|delivery status notification|following (?:address|recipient)|returned to (?:the )?sender|unable to deliver|mailer-daemon`)
+	// fbQuotedHeaderRe: a line quoting a header of the original message.
+	fbQuotedHeaderRe = regexp.MustCompile(`(?i)^\s*(from|to|cc|bcc|reply-to|sender|return-path|envelope-from|x-[a-z-]+)\s*:`)
+	// fbLeadRe: words that put a failed address after them on a line.
+	fbLeadRe = regexp.MustCompile(`(?i)(?:(?:deliver(?:ed|y)?|sent|send|failed|undeliverable|rejected|refused|unknown|bounced|recipients?|address(?:es|\(es\))?|user(?:id)?|mailbox|mail|message|errors?|for)\s*(?:to|for|at)?\s*:?|^[245]\d\d(?:[ -][245]\.\d{1,3}\.\d{1,3})?)\s*["<(\[]?$`)
+	// fbListIntroRe: a sentence that announces a list of failed addresses.
+	fbListIntroRe = regexp.MustCompile(`(?i)(recipient|address|deliver|fail).*:\s*$`)
+)
+
+func decodeFallback(m *message) []Verdict {
+	if !looksLikeBounce(m) || !fbFailureRe.MatchString(m.text) {
+		return nil
+	}
+	// A bounce subject alone, from what may be a person, needs the text
+	// to read as a bounce too and its addresses to come with a reply.
+	strong := m.get("X-Failed-Recipients") != "" || looksLikeBounceSender(m) || nullReturnPath(m)
+	if !strong && !fbSentenceRe.MatchString(m.text) {
+		return nil
+	}
+	text := m.text
+	if loc := fbOriginal.FindStringIndex(text); loc != nil && loc[0] > 0 {
+		text = text[:loc[0]]
+	}
+	exclude := fbOwnAddresses(m)
+	action := "failed"
+	if delayWarningRe.MatchString(text) || strings.Contains(strings.ToLower(m.get("Subject")), "delay") {
+		action = "delayed"
+	}
+	senders := senderAddresses(m, text)
+
+	var out []Verdict
+	seen := map[string]bool{}
+	add := func(addr, diag string) {
+		if addr == "" || exclude[addr] || seen[addr] || len(out) >= 32 {
+			return
+		}
+		if !strong && replyCodeInText(diag) == 0 && parseStatus(diag) == "" {
+			return
+		}
+		seen[addr] = true
+		f := finding{recipient: addr, action: action, diagnostic: diag, remoteMTA: remoteHostIn(diag)}
+		out = append(out, decideStaged("fallback", f, stageOf(diag), senders))
+	}
+	for _, a := range failedRecipientsHeader(m) {
+		add(a, fbExplain(text, a))
+	}
+	if len(out) > 0 {
+		return out
+	}
+	lines := textLines(text)
+	intro := false // the previous paragraph announced a list
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if t == "" {
+			continue
+		}
+		if fbQuotedHeaderRe.MatchString(t) {
+			intro = false
+			continue
+		}
+		for _, loc := range addrRe.FindAllStringIndex(t, 8) {
+			addr := cleanAddress(t[loc[0]:loc[1]])
+			if addr == "" || exclude[addr] {
+				continue
+			}
+			before := strings.TrimSpace(t[:loc[0]])
+			afterAddr := strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`))
+			alone := strings.Trim(before, `<"'*-•([ `) == "" // the address leads its line
+			if !(alone && (intro || afterAddr == "" || strings.HasPrefix(afterAddr, ":") || replyIn(afterAddr) != "" || strings.HasPrefix(afterAddr, "[")) ||
+				fbLeadRe.MatchString(before)) {
+				continue
+			}
+			add(addr, fbDiagnostic(afterAddr, lines[i+1:]))
+		}
+		intro = fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
+	}
+	return out
+}
+
+// fbOwnAddresses are the addresses that cannot be the failed recipient:
+// the bounce's own sender and recipients, the envelope it came to.
+func fbOwnAddresses(m *message) map[string]bool {
+	out := map[string]bool{}
+	for _, k := range []string{"From", "To", "Cc", "Reply-To", "Sender", "Return-Path", "Delivered-To", "Errors-To"} {
+		for _, v := range m.header.Values(k) {
+			for _, a := range addressesIn(decodeWord(v)) {
+				out[a] = true
+			}
+		}
+	}
+	if a := cleanAddress(m.in.EnvelopeRecipient); a != "" {
+		out[a] = true
+	}
+	return out
+}
+
+// fbDiagnostic returns what follows a failed address: the rest of its line
+// and the lines below it, up to a blank line or the next address line,
+// starting at the SMTP reply if they quote one.
+func fbDiagnostic(rest string, below []string) string {
+	rest = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+	parts := []string{rest}
+	for _, l := range below {
+		t := strings.TrimSpace(l)
+		if t == "" || fbQuotedHeaderRe.MatchString(t) {
+			break
+		}
+		if _, _, ok := leadingAddress(t); ok {
+			break
+		}
+		parts = append(parts, t)
+		if len(parts) > 12 {
+			break
+		}
+	}
+	text := strings.Join(parts, "\n")
+	if r := replyIn(text); r != "" {
+		return joinReply(textLines(r))
+	}
+	return strings.Join(strings.Fields(text), " ")
+}
+
+// fbExplain finds the explanation for an address named only in the header:
+// the lines around its mention in the text, or the text's first reply.
+func fbExplain(text, addr string) string {
+	if near := textNear(text, addr); near != "" {
+		return strings.Join(strings.Fields(near), " ")
+	}
+	if r := replyIn(text); r != "" {
+		return firstParagraph(r)
+	}
+	return ""
+}
+
+// nullReturnPath reports whether the message came with the null reverse
+// path that RFC 5321 s4.5.5 requires of a bounce.
+func nullReturnPath(m *message) bool {
+	return strings.TrimSpace(m.get("Return-Path")) == "<>"
+}

@@ -59,36 +59,39 @@ func (p Policy) Validate() error {
 //
 // Observations may arrive out of order (concurrent sessions, a queued
 // report), so the rules look for a burst anywhere in the kept times rather
-// than only behind the newest one.
+// than only behind the newest one. The windows reach back from the latest
+// observation of any class, so a report older than that is dropped at once.
 func (p Policy) apply(r *Recipient, class string, at time.Time) string {
-	var reason string
+	counts := at.After(r.StreaksClearedAt)
 	switch class {
 	case classHard:
-		if at.After(r.StreaksClearedAt) {
+		if counts {
 			r.HardTimes = insertTime(r.HardTimes, at)
-			if burst(r.HardTimes, p.HardThreshold, p.HardWindow, 0) {
-				reason = classHard
-			}
 		}
 	case classSoft:
-		if at.After(r.StreaksClearedAt) {
+		if counts {
 			r.SoftTimes = insertTime(r.SoftTimes, at)
-			if burst(r.SoftTimes, p.SoftThreshold, p.SoftWindow, p.SoftMinSpan) {
-				reason = classSoft
-			}
 		}
 	case classComplaint:
 		r.Complaints++
-		if r.Complaints >= p.ComplaintThreshold {
-			reason = classComplaint
-		}
 	case classDelivered:
 		// The address demonstrably works: what bounced before no longer counts.
 		r.clearStreaks(at)
 	}
 	r.HardTimes = prune(r.HardTimes, r.LastBounce.Add(-p.HardWindow))
 	r.SoftTimes = prune(r.SoftTimes, r.LastBounce.Add(-p.SoftWindow))
-	return reason
+
+	// Only the rule of the class just observed may fire: a block never
+	// suppresses, even if a lowered threshold would now catch old bounces.
+	switch {
+	case class == classHard && burst(r.HardTimes, p.HardThreshold, p.HardWindow, 0):
+		return classHard
+	case class == classSoft && burst(r.SoftTimes, p.SoftThreshold, p.SoftWindow, p.SoftMinSpan):
+		return classSoft
+	case class == classComplaint && r.Complaints >= p.ComplaintThreshold:
+		return classComplaint
+	}
+	return ""
 }
 
 // clearStreaks forgets the hard and soft bounces received at or before at.

@@ -82,8 +82,9 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error)
 	return out, nil
 }
 
-// Recipient returns addr's record and its latest MaxHistory events, oldest
-// first, or ErrNotFound if the store has never seen the address.
+// Recipient returns addr's record and its latest MaxHistory events in the
+// order they were recorded, or ErrNotFound if the store has never seen the
+// address.
 func (db *DB) Recipient(ctx context.Context, addr string) (Recipient, []Event, error) {
 	if err := ctx.Err(); err != nil {
 		return Recipient{}, nil, fmt.Errorf("store: recipient: %w", err)

@@ -60,7 +60,9 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 
 // observe classifies raw once per distinct VERP recipient among the
 // envelope recipients (normally there is one RCPT) and returns the
-// distinct observations that name a recipient the store can key.
+// distinct observations. Those naming no valid recipient are kept too: the
+// store files them with the message, for review, and only skips the
+// per-recipient state.
 func (s *Sink) observe(log *slog.Logger, env Envelope, raw []byte, now time.Time) []store.Observation {
 	var (
 		obs  []store.Observation
@@ -76,7 +78,7 @@ func (s *Sink) observe(log *slog.Logger, env Envelope, raw []byte, now time.Time
 		in := classify.Input{EnvelopeRecipient: rcpt, VERPRecipient: original, Now: now}
 		for _, v := range s.classify(log, raw, in) {
 			o := observation(v)
-			if dups[o] || !keyable(log, o) {
+			if dups[o] {
 				continue
 			}
 			dups[o] = true
@@ -93,22 +95,6 @@ func envelopeRecipients(env Envelope) []string {
 		return []string{""}
 	}
 	return env.To
-}
-
-// keyable reports whether the store can file o under a recipient. A verdict
-// naming no valid address is dropped rather than failing the transaction:
-// an error here would make the sending MTA retry the same bytes forever.
-// The raw message is still recorded for review.
-func keyable(log *slog.Logger, o store.Observation) bool {
-	if o.Recipient == "" {
-		return false
-	}
-	if _, err := store.Normalize(o.Recipient); err != nil {
-		log.Warn("verdict names an invalid recipient; dropped",
-			slog.String("recipient", o.Recipient), slog.String("class", o.Class), slog.Any("err", err))
-		return false
-	}
-	return true
 }
 
 // classify runs the classifier, turning a panic (which its contract rules

@@ -535,3 +535,11 @@ func TestRunCreatesDatabaseAndStopsOnCancel(t *testing.T) {
 		t.Errorf("database not created: %v", err)
 	}
 }
+
+// A message no decoder understands is still acknowledged and kept: refusing
+// it would make the sending MTA retry, or bounce the bounce.
+func TestUnclassifiableMessageIsAccepted(t *testing.T) {
+	ts := startServer(t, testConfig(t), runOptions{})
+	bounce(t, ts, "bounces@news.example.com", []byte("Subject: hello\n\njust saying hi\n"))
+	bounce(t, ts, "anyone@bounce.example.com", []byte("\x00\xff garbage without headers"))
+}

@@ -66,6 +66,9 @@ const (
 
 // NewServer wraps h in an http.Server with explicit timeouts.
 func NewServer(h http.Handler, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,

@@ -15,9 +15,10 @@ func init() {
 }
 
 var (
-	uiSignature = markers("--- the header of the original message is following. ---")
-	uiStart     = markers("the following address failed:", "the following addresses failed:", "the following address(es) failed:")
-	uiReason    = markers("for the following reason:")
+	uiSignature   = markers("--- the header of the original message is following. ---")
+	uiStart       = markers("the following address failed:", "the following addresses failed:", "the following address(es) failed:")
+	uiReason      = markers("for the following reason:")
+	uiReasonField = markers(" reason: ")
 )
 
 func decodeOneAndOne(m *message) []Verdict {
@@ -55,6 +56,10 @@ func decodeOneAndOne(m *message) []Verdict {
 		f := finding{recipient: b.addr, action: "failed", remoteMTA: remoteHostIn(text)}
 		var diag []string
 		for _, l := range b.lines {
+			if r, ok := afterRe(l, uiReasonField); ok {
+				diag = append(diag, strings.TrimSpace(r)) // "... host: mx (ip) reason: 550 ..."
+				continue
+			}
 			lower := strings.ToLower(l)
 			if strings.HasPrefix(lower, "smtp error from") || strings.HasPrefix(lower, "host:") {
 				continue

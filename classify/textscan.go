@@ -184,7 +184,7 @@ var stageRe = regexp.MustCompile(`(?i)` +
 	`|(after [eh]lo\b|in reply to [eh]lo\b|my name was rejected|did not like our [eh]lo\b|>>> [eh]lo\b)` +
 	`|(after mail from|in reply to mail from|sender was rejected|did not like our mail from|>>> mail from|after mail command)` +
 	`|(after rcpt to|in reply to rcpt to|does not like recipient|did not like our rcpt to|>>> rcpt to|rcpt to response|after rcpt command)` +
-	`|(after (?:end of )?data|in reply to (?:end of )?data|failed after i sent the message|did not like our (?:final )?data|>>> data|after sending (?:the )?message|\(data\))`)
+	`|(after (?:end of )?data|in reply to (?:end of )?data|failed after i sent the message|did not like our (?:final )?data|>>> data|after sending (?:the )?message|\(data\)|for text command)`)
 
 // stageOf finds the first SMTP stage a report names.
 func stageOf(s string) smtpStage {
@@ -222,6 +222,14 @@ func decideStaged(name string, f finding, st smtpStage, senders []string) Verdic
 		f.reason, f.rule = RejectedSender, "stage-mail-from"
 	case (v.Class == Hard || v.Reason == UserUnknown || v.Reason == Filtered) && namesOnlySender(v.Diagnostic, senders, v.Recipient):
 		f.reason, f.rule = RejectedSender, "reply-names-sender"
+	case st == stageData && v.Class == Hard && isWeakStatusRule(v.Evidence.Rule, v.Status):
+		// After DATA the address had been accepted; a broad status code
+		// alone does not make it dead. What the text says decides.
+		r := matchText(v.Diagnostic)
+		if r == nil || ClassOf(r.reason) == Hard {
+			return v
+		}
+		f.reason, f.rule = r.reason, "text-"+r.name+"+after-data"
 	default:
 		return v
 	}

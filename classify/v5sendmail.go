@@ -52,8 +52,9 @@ func decodeV5Sendmail(m *message) []Verdict {
 			}
 		}
 		if len(replies) > 0 {
-			// The remote server's own words rank above sendmail's summary.
-			f.diagnostic = joinReply(replies) + " " + f.diagnostic
+			// The remote server's own words, not sendmail's summary of
+			// them ("Remote protocol error"), say what went wrong.
+			f.diagnostic = joinReply(replies)
 		}
 		if mm[1][0] == '4' || strings.Contains(strings.ToLower(mm[3]), "deferred") {
 			f.temporary = true

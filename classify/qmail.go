@@ -33,8 +33,9 @@ var (
 		"i'm not going to try again; this message has been in the queue too long.",
 		"giving up on ",
 	)
-	qmailRemoteSaid = markers("remote host said:")
-	qmailStatusRe   = regexp.MustCompile(`[(\[]#([45]\.\d{1,3}\.\d{1,3})[)\]]`)
+	qmailQueueLifetime = markers("this message has been in the queue too long")
+	qmailRemoteSaid    = markers("remote host said:")
+	qmailStatusRe      = regexp.MustCompile(`[(\[]#([45]\.\d{1,3}\.\d{1,3})[)\]]`)
 )
 
 func decodeQmail(m *message) []Verdict {
@@ -47,7 +48,15 @@ func decodeQmail(m *message) []Verdict {
 	var out []Verdict
 	for _, b := range qmailBlocks(section) {
 		f := qmailFinding(b.addr, b.text)
-		out = append(out, decideStaged("qmail", f, stageOf(b.text), senders))
+		v := decideStaged("qmail", f, stageOf(b.text), senders)
+		if v.Class == Soft && qmailQueueLifetime.MatchString(b.text) {
+			// qmail retried a recipient-side failure until its queue
+			// lifetime ran out: the message expired; the last error is
+			// only what it met on the final try.
+			f.reason, f.rule = Expired, "qmail-queue-lifetime"
+			v = decide("qmail", f)
+		}
+		out = append(out, v)
 	}
 	return out
 }

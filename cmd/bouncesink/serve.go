@@ -66,7 +66,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, runOptions{Logger: log}); err != nil {
-		log.Error("bouncesink stopped", "err", err)
+		log.Error("bouncesink failed", "err", err)
 		return 1
 	}
 	return 0

@@ -69,19 +69,19 @@ func decide(decoder string, f finding) Verdict {
 		}
 	}
 
+	if f.command == "" && v.Recipient != "" && repliesAbout(v.Diagnostic, v.Recipient) {
+		f.command = "RCPT"
+	}
 	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, v.Diagnostic, inferred)
 	if v.Reason == UserUnknown && !strings.HasPrefix(v.Evidence.Rule, "status-") && f.reason == "" && addressAccepted(v.Status, f.command) {
-		// "User unknown" after the server accepted the address, or under a
+		// "User unknown" after the server accepted the address, under a
 		// status that says the mailbox exists (X.2.0) or that delivery was
-		// not authorised (X.7.x): a filter speaking, not a dead address.
+		// not authorised (X.7.x), or with nothing at all (no status code, no
+		// SMTP stage) to show it was said of the address: a filter
+		// speaking, not a dead address.
 		v.Reason, v.Evidence.Rule = Filtered, v.Evidence.Rule+"+accepted-address"
 	}
 	temp := f.temporary || temporary(v.Status, v.SMTPCode)
-	if temp && v.Action == "failed" && (v.Reason == ReasonUnknown || isWeakStatusRule(v.Evidence.Rule, v.Status)) {
-		// The MTA gave up on a temporary failure it had no better name
-		// for: the message expired in its queue.
-		v.Reason, v.Evidence.Rule = Expired, v.Evidence.Rule+"+gave-up"
-	}
 	v.Class = ClassOf(v.Reason)
 	if v.Class == Hard && temp && !(v.Action == "failed" && v.Reason == UserUnknown) {
 		// A temporary refusal of a dead-looking address is soft, unless
@@ -132,7 +132,19 @@ func isWeakStatusRule(rule, status string) bool {
 // was not what the server refused.
 func addressAccepted(status, command string) bool {
 	subj := statusSubject(status)
-	return command == "DATA" || subj == "2.0" || strings.HasPrefix(subj, "7.")
+	return command == "DATA" || subj == "2.0" || strings.HasPrefix(subj, "7.") || status == "" && command == ""
+}
+
+// repliesAbout reports whether a reply quotes the recipient in angle
+// brackets the way servers answer RCPT TO: Postfix "<a@b>: Recipient
+// address rejected", Sendmail "<a@b>... User unknown".
+func repliesAbout(diag, rcpt string) bool {
+	i := strings.Index(strings.ToLower(diag), "<"+rcpt+">")
+	if i < 0 {
+		return false
+	}
+	rest := diag[i+len(rcpt)+2:]
+	return strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "...")
 }
 
 // cleanAddress strips an RFC 3464 address type ("rfc822;"), angle brackets

@@ -107,10 +107,17 @@ func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
 		return f.reason, f.rule
 	}
 	st, known := statusReason[statusSubject(status)]
+	r := matchText(diag)
 	if known && st.strong && !inferred {
+		if ClassOf(st.reason) == Hard && r != nil && overridesDeadStatus[r.reason] {
+			// "5.1.1" over a text that plainly says something else (a
+			// local delivery program failed, the recipient's filter
+			// refused, relaying was denied): the code is the MTA's
+			// default for any refusal of the recipient.
+			return r.reason, "text-" + r.name + "+over-status-" + status
+		}
 		return st.reason, "status-" + status
 	}
-	r := matchText(diag)
 	if r != nil && !r.catchAll {
 		return r.reason, "text-" + r.name
 	}
@@ -126,6 +133,13 @@ func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
 func isWeakStatusRule(rule, status string) bool {
 	st, ok := statusReason[statusSubject(status)]
 	return strings.HasPrefix(rule, "status-") && (!ok || !st.strong)
+}
+
+// overridesDeadStatus are the reasons whose phrases are specific enough
+// to beat an address-dead status code.
+var overridesDeadStatus = map[Reason]bool{
+	MailerError: true, Filtered: true, RelayDenied: true, MailboxFull: true,
+	IPBlocklisted: true, RejectedSender: true,
 }
 
 // addressAccepted reports whether the report shows the recipient's address

@@ -151,28 +151,34 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 	return perMessage, recips
 }
 
-// textNear returns the lines of the human-readable text around the first
-// mention of an address: many reports put the server's reply there and
-// leave Diagnostic-Code out.
+// textNear returns the lines of the human-readable text around a mention
+// of an address: many reports put the server's reply there and leave
+// Diagnostic-Code out. Of the first few mentions it keeps the one with the
+// most to say (a Sendmail report lists the bare address first and the
+// reason in its transcript).
 func textNear(text, addr string) string {
 	if addr == "" || text == "" {
 		return ""
 	}
 	lower := strings.ToLower(text)
-	i := strings.Index(lower, addr)
-	if i < 0 {
-		return ""
+	best := ""
+	from := 0
+	for n := 0; n < 5; n++ {
+		i := strings.Index(lower[from:], addr)
+		if i < 0 {
+			break
+		}
+		i += from
+		from = i + len(addr)
+		seg := text[i:min(i+600, len(text))]
+		if j := strings.Index(seg, "\n\n"); j > 0 {
+			seg = seg[:j]
+		} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
+			seg = seg[:j]
+		}
+		if len(seg) > len(best) {
+			best = seg
+		}
 	}
-	end := i + 600
-	if end > len(text) {
-		end = len(text)
-	}
-	seg := text[i:end]
-	// Stop at a blank line after the address line.
-	if j := strings.Index(seg, "\n\n"); j > 0 {
-		seg = seg[:j]
-	} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
-		seg = seg[:j]
-	}
-	return seg
+	return best
 }

@@ -1,0 +1,145 @@
+package crashtest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// buildServer compiles cmd/bouncesink into dir and returns the binary's
+// path. It is built without -race, as it ships.
+func buildServer(t *testing.T, dir string) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "bouncesink")
+	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/bouncesink")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/bouncesink: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// server is one run of "bouncesink serve", from start to its death.
+type server struct {
+	cmd    *exec.Cmd
+	ready  chan struct{} // closed once it logged its listen addresses
+	exited chan struct{} // closed once the process is gone
+	smtp   string        // valid after ready
+	killed atomic.Bool
+	err    error // Wait's result, valid after exited
+}
+
+var (
+	reStarted = regexp.MustCompile(`msg="?bouncesink started`)
+	reSMTP    = regexp.MustCompile(` smtp=(\S+)`)
+	reHTTP    = regexp.MustCompile(` http=(\S+)`)
+)
+
+// launch starts bouncesink serve on loopback ports the kernel picks; the
+// server's log (read for its addresses, no sleep) is appended to logw.
+func launch(bin, db string, logw *tail) (*server, error) {
+	cmd := exec.Command(bin, "serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", db)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, ready: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			logw.add(line)
+			if s.smtp == "" && reStarted.MatchString(line) {
+				m, h := reSMTP.FindStringSubmatch(line), reHTTP.FindStringSubmatch(line)
+				if m != nil && h != nil {
+					s.smtp = m[1]
+					close(s.ready)
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	return s, nil
+}
+
+// kill sends SIGKILL and waits for the process to be gone (and so for its
+// file lock to be released).
+func (s *server) kill() {
+	s.killed.Store(true)
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+// diedOnItsOwn reports an exit that was not our SIGKILL.
+func (s *server) diedOnItsOwn() error {
+	select {
+	case <-s.exited:
+	default:
+		return nil
+	}
+	if s.killed.Load() {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(s.err, &ee) {
+		return fmt.Errorf("bouncesink exited by itself: %v", ee)
+	}
+	return fmt.Errorf("bouncesink exited by itself (%v)", s.err)
+}
+
+// tail keeps the last lines of every server's log, for a failure report.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+	f     *os.File
+}
+
+func newTail(path string) (*tail, error) {
+	f, err := os.Create(path)
+	return &tail{f: f}, err
+}
+
+func (t *tail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintln(t.f, line)
+	t.lines = append(t.lines, line)
+	if len(t.lines) > 200 {
+		t.lines = t.lines[len(t.lines)-100:]
+	}
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b bytes.Buffer
+	for _, l := range t.lines {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}

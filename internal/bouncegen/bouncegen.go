@@ -73,7 +73,7 @@ func Message(k Kind, rcpt, returnPath string, id int, at time.Time) []byte {
 	local, domain, _ := strings.Cut(rcpt, "@")
 	p := params{
 		Rcpt: rcpt, Local: local, Domain: domain, ReturnPath: returnPath,
-		ID:   fmt.Sprintf("%08X", uint32(id)*2654435761), Date: at.UTC().Format(time.RFC1123Z),
+		ID: fmt.Sprintf("%08X", uint32(id)*2654435761), Date: at.UTC().Format(time.RFC1123Z),
 		Arrival: at.Add(-2 * time.Second).UTC().Format(time.RFC1123Z),
 		Sent:    at.Add(-time.Minute).UTC().Format(time.RFC1123Z),
 	}

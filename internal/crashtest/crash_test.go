@@ -267,4 +267,3 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 
 // crlf normalises line ends, so bytes compare whatever the server kept.
 func crlf(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
-

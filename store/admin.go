@@ -3,8 +3,15 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+)
+
+// The Reason of an admin event names the action; Rebuild replays them.
+const (
+	adminSuppress = "suppress"
+	adminLift     = "lift"
 )
 
 // Suppress puts addr on the suppression list by hand, with Reason "manual"
@@ -18,6 +25,10 @@ func (db *DB) Suppress(ctx context.Context, addr, reason, note string) (Suppress
 	if err != nil {
 		return Suppression{}, err
 	}
+	if !db.writers.TryRLock() {
+		return Suppression{}, fmt.Errorf("store: suppress %s: %w", key, ErrRebuilding)
+	}
+	defer db.writers.RUnlock()
 	now := db.now().UTC().Round(0)
 	s := Suppression{Address: key, Reason: "manual", Detail: reason, Since: now}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
@@ -25,17 +36,11 @@ func (db *DB) Suppress(ctx context.Context, addr, reason, note string) (Suppress
 			s, err = decodeSuppression([]byte(key), v)
 			return err
 		}
-		r, err := loadRecipient(tx, key)
-		if err != nil {
-			return err
-		}
-		if err := appendEvent(tx, key, now, 0, adminEvent(key, "suppress", note)); err != nil {
-			return err
-		}
-		if err := suppressTx(tx, s); err != nil {
-			return err
-		}
-		return saveRecipient(tx, r)
+		// The event keeps the reason too, so that Rebuild can restore the
+		// suppression as it was.
+		ev := adminEvent(key, adminSuppress, note)
+		ev.Diagnostic = reason
+		return applySuppress(liveState(tx), s, ev)
 	})
 	if err != nil {
 		return Suppression{}, fmt.Errorf("store: suppress %s: %w", key, err)
@@ -57,26 +62,18 @@ func (db *DB) Lift(ctx context.Context, addr, note string) error {
 	if err != nil {
 		return err
 	}
+	if !db.writers.TryRLock() {
+		return fmt.Errorf("store: lift %s: %w", key, ErrRebuilding)
+	}
+	defer db.writers.RUnlock()
 	now := db.now().UTC().Round(0)
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		suppressions := tx.Bucket(bucketSuppressions)
-		known := suppressions.Get([]byte(key)) != nil || tx.Bucket(bucketRecipients).Get([]byte(key)) != nil
+		state := liveState(tx)
+		known := state.suppressions.Get([]byte(key)) != nil || state.recipients.Get([]byte(key)) != nil
 		if !known {
 			return ErrNotFound
 		}
-		if err := suppressions.Delete([]byte(key)); err != nil {
-			return fmt.Errorf("suppression: %w", err)
-		}
-		r, err := loadRecipient(tx, key)
-		if err != nil {
-			return err
-		}
-		r.Complaints = 0
-		r.clearStreaks(now)
-		if err := appendEvent(tx, key, now, 0, adminEvent(key, "lift", note)); err != nil {
-			return err
-		}
-		return saveRecipient(tx, r)
+		return applyLift(state, key, now, adminEvent(key, adminLift, note))
 	})
 	if err != nil {
 		return fmt.Errorf("store: lift %s: %w", key, err)
@@ -86,4 +83,38 @@ func (db *DB) Lift(ctx context.Context, addr, note string) error {
 
 func adminEvent(addr, action, note string) Observation {
 	return Observation{Recipient: addr, Class: classAdmin, Reason: action, Decoder: "admin", Detail: note}
+}
+
+// applySuppress records the admin event ev and suppresses s.Address with s
+// unless it is already suppressed.
+func applySuppress(b stateBuckets, s Suppression, ev Observation) error {
+	r, err := loadRecipient(b.recipients, s.Address)
+	if err != nil {
+		return err
+	}
+	if err := appendEvent(b.events, s.Address, s.Since, 0, ev); err != nil {
+		return err
+	}
+	if err := suppressTx(b, s); err != nil {
+		return err
+	}
+	return saveRecipient(b.recipients, r)
+}
+
+// applyLift records the admin event ev, removes addr's suppression and
+// forgets what the policy counted up to at.
+func applyLift(b stateBuckets, addr string, at time.Time, ev Observation) error {
+	if err := unsuppressTx(b, addr); err != nil {
+		return err
+	}
+	r, err := loadRecipient(b.recipients, addr)
+	if err != nil {
+		return err
+	}
+	r.Complaints = 0
+	r.clearStreaks(at)
+	if err := appendEvent(b.events, addr, at, 0, ev); err != nil {
+		return err
+	}
+	return saveRecipient(b.recipients, r)
 }

@@ -1,7 +1,8 @@
 // Package store owns bouncesink's durable state in a bbolt file: one record
 // per recipient address, each recipient's event history, the raw messages,
 // and the suppression list with the policy that fills it. It knows nothing
-// of MIME or SMTP: callers hand it plain observations.
+// of MIME or SMTP: callers hand it plain observations, and to Rebuild the
+// state after a classifier change, a function that makes new ones.
 package store
 
 import (
@@ -18,19 +19,21 @@ var ErrNotFound = errors.New("store: not found")
 var ErrInvalidAddress = errors.New("store: invalid address")
 
 // Observation is one verdict about one recipient, as the store sees it.
+// The JSON names are for API output; the database keeps its own record
+// (observationRecord in codec.go), so renaming a field here changes no file.
 type Observation struct {
-	Recipient    string // raw address; the store normalises it
-	Class        string // hard, soft, block, complaint, autoreply, delayed, delivered, unknown; "admin" in history for Suppress and Lift
-	Reason       string
-	Status       string // enhanced status code, "5.1.1"
-	SMTPCode     int
-	Action       string
-	Diagnostic   string
-	RemoteMTA    string
-	FeedbackType string
-	Decoder      string
-	Rule         string
-	Detail       string
+	Recipient    string `json:"recipient"` // raw address; the store normalises it
+	Class        string `json:"class"`     // hard, soft, block, complaint, autoreply, delayed, delivered, unknown; "admin" in history for Suppress and Lift
+	Reason       string `json:"reason"`
+	Status       string `json:"status"` // enhanced status code, "5.1.1"
+	SMTPCode     int    `json:"smtp_code"`
+	Action       string `json:"action"`
+	Diagnostic   string `json:"diagnostic"`
+	RemoteMTA    string `json:"remote_mta"`
+	FeedbackType string `json:"feedback_type"` // ARF (RFC 5965 s3.1) Feedback-Type of a complaint
+	Decoder      string `json:"decoder"`
+	Rule         string `json:"rule"`
+	Detail       string `json:"detail"`
 }
 
 // Message is one received message with the observations made of it; it is
@@ -86,7 +89,16 @@ type Suppression struct {
 	Since   time.Time `json:"since"`
 }
 
-// Policy decides when an address is suppressed.
+// Policy decides when an address is suppressed. It counts three classes
+// of observation: hard bounces, soft bounces and complaints; a delivery
+// forgets the hard and soft bounces before it, and a Lift forgets all three.
+//
+// A complaint counts only when the recipient complained. An ARF report
+// whose Feedback-Type is "auth-failure" (RFC 6591: a DMARC, DKIM or SPF
+// failure report about the sending domain) or "not-spam" (RFC 6430: the
+// recipient says the message was wanted) is recorded in the history and in
+// Counts["complaint"] like any other, but never leads to a complaint
+// suppression.
 type Policy struct {
 	HardThreshold      int           // hard bounces ...
 	HardWindow         time.Duration // ... within this window

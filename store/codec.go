@@ -167,7 +167,11 @@ func (db *DB) compress(raw []byte) []byte {
 	return buf.Bytes()
 }
 
-func decompress(v []byte) ([]byte, error) {
+const maxSizeHint = 64 << 20
+
+// decompress decodes a bucketRaw value; size, if known, is the length of
+// the result. Readers are pooled: each holds a 32 KB window.
+func (db *DB) decompress(v []byte, size int) ([]byte, error) {
 	if len(v) == 0 {
 		return nil, errors.New("empty raw message value")
 	}
@@ -175,13 +179,22 @@ func decompress(v []byte) ([]byte, error) {
 	case rawStored:
 		return bytes.Clone(v[1:]), nil
 	case rawDeflate:
-		r := flate.NewReader(bytes.NewReader(v[1:]))
-		defer r.Close()
-		out, err := io.ReadAll(r)
-		if err != nil {
+		src := bytes.NewReader(v[1:])
+		r, _ := db.inflaters.Get().(io.ReadCloser)
+		if r == nil {
+			r = flate.NewReader(src)
+		} else {
+			r.(flate.Resetter).Reset(src, nil) // no preset dictionary: cannot fail
+		}
+		defer db.inflaters.Put(r)
+		// ReadFrom wants MinRead spare bytes to see EOF without growing.
+		// A size from a damaged record must not allocate gigabytes.
+		var out bytes.Buffer
+		out.Grow(min(max(size, 2*len(v)), maxSizeHint) + bytes.MinRead)
+		if _, err := out.ReadFrom(r); err != nil {
 			return nil, fmt.Errorf("inflate raw message: %w", err)
 		}
-		return out, nil
+		return out.Bytes(), nil
 	default:
 		return nil, fmt.Errorf("raw message encoding %d unknown", v[0])
 	}

@@ -19,7 +19,7 @@ const schemaVersion = 1
 
 // The buckets, all created by Open.
 var (
-	bucketMeta         = []byte("meta")         // "schema" -> decimal version
+	bucketMeta         = []byte("meta")         // "schema" -> decimal version; counters, see stats.go
 	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> JSON messageRecord
 	bucketRaw          = []byte("raw")          // id -> compressed raw message
 	bucketRecipients   = []byte("recipients")   // address -> JSON Recipient
@@ -27,10 +27,20 @@ var (
 	bucketSuppressions = []byte("suppressions") // address -> compact suppression, see codec.go
 	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents, bucketSuppressions}
 	keySchema          = []byte("schema")
+
+	// bucketRebuild holds a Rebuild's work in progress: new copies of
+	// bucketMessages, bucketRecipients, bucketEvents and
+	// bucketSuppressions under their own names, swapped in at the end.
+	// Open drops one that a crash left behind.
+	bucketRebuild = []byte("rebuild")
 )
 
 // ErrLocked is wrapped by Open when another process holds the database.
 var ErrLocked = errors.New("store: database is locked by another process")
+
+// ErrRebuilding is wrapped by the write methods while a Rebuild runs in
+// the same process; the write may be retried once it is done.
+var ErrRebuilding = errors.New("store: rebuild in progress")
 
 // DefaultLockTimeout is how long Open waits for the file lock by default.
 const DefaultLockTimeout = 2 * time.Second
@@ -54,7 +64,12 @@ type DB struct {
 	policy Policy
 	now    func() time.Time
 
-	flaters sync.Pool // *flate.Writer; each one allocates about a megabyte
+	flaters   sync.Pool // *flate.Writer; each one allocates about a megabyte
+	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
+
+	// writers is held for reading by Record, Suppress and Lift, and for
+	// writing by Rebuild, whose swap would drop what they wrote meanwhile.
+	writers sync.RWMutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -98,6 +113,12 @@ func Open(path string, opts Options) (*DB, error) {
 
 // initSchema creates the buckets and checks or stamps the schema version.
 func initSchema(tx *bolt.Tx) error {
+	if tx.Bucket(bucketRebuild) != nil {
+		// An interrupted Rebuild: the live buckets were never touched.
+		if err := tx.DeleteBucket(bucketRebuild); err != nil {
+			return fmt.Errorf("drop unfinished rebuild: %w", err)
+		}
+	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -106,10 +127,14 @@ func initSchema(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keySchema)
 	if v == nil {
-		return meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
-	}
-	if got, err := strconv.Atoi(string(v)); err != nil || got != schemaVersion {
+		if err := meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
+			return err
+		}
+	} else if got, err := strconv.Atoi(string(v)); err != nil || got != schemaVersion {
 		return fmt.Errorf("schema version %q, this build reads %d", v, schemaVersion)
+	}
+	if meta.Get(keyCounted) == nil {
+		return countAll(tx)
 	}
 	return nil
 }

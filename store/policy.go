@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -52,8 +53,7 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// apply updates r's policy state for one observation of class received at
-// at, and returns the suppression reason it calls for ("hard", "soft" or
+// apply updates r's policy state for observation o received at at, and returns the suppression reason it calls for ("hard", "soft" or
 // "complaint"), or "" for none. It is pure: the caller stores r and the
 // suppression. r.LastBounce must already include at.
 //
@@ -61,7 +61,11 @@ func (p Policy) Validate() error {
 // report), so the rules look for a burst anywhere in the kept times rather
 // than only behind the newest one. The windows reach back from the latest
 // observation of any class, so a report older than that is dropped at once.
-func (p Policy) apply(r *Recipient, class string, at time.Time) string {
+func (p Policy) apply(r *Recipient, o Observation, at time.Time) string {
+	class := o.Class
+	if class == classComplaint && !complained(o.FeedbackType) {
+		class = "" // recorded and counted by the caller, but no complaint
+	}
 	counts := at.After(r.StreaksClearedAt)
 	switch class {
 	case classHard:
@@ -92,6 +96,17 @@ func (p Policy) apply(r *Recipient, class string, at time.Time) string {
 		return classComplaint
 	}
 	return ""
+}
+
+// complained reports whether an ARF report of this Feedback-Type is the
+// recipient complaining. Feedback types are case-insensitive tokens (RFC
+// 5965 s3.1); a report without one is taken at its word.
+func complained(feedbackType string) bool {
+	switch strings.ToLower(strings.TrimSpace(feedbackType)) {
+	case "auth-failure", "not-spam":
+		return false
+	}
+	return true
 }
 
 // clearStreaks forgets the hard and soft bounces received at or before at.

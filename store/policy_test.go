@@ -187,3 +187,77 @@ func TestBurst(t *testing.T) {
 		}
 	}
 }
+
+// DMARC/SPF/DKIM failure reports and "not spam" reports come as ARF with
+// class complaint, but the recipient did not complain: they are kept and
+// counted, never suppressed for.
+func TestComplaintFeedbackTypes(t *testing.T) {
+	tests := []struct {
+		feedbackType string
+		suppress     bool
+	}{
+		{"abuse", true},
+		{"fraud", true},
+		{"", true}, // a complaint without a type is taken at its word
+		{"auth-failure", false},
+		{"Auth-Failure", false},
+		{" not-spam ", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.feedbackType, func(t *testing.T) {
+			db, _ := openTest(t, Options{Policy: Policy{
+				HardThreshold: 2, HardWindow: time.Hour, SoftThreshold: 2, SoftWindow: time.Hour,
+				ComplaintThreshold: 2,
+			}})
+			ctx := context.Background()
+			for i := range 3 {
+				m := bounce("alice@example.com", "complaint", day(float64(i)))
+				m.Observations[0].FeedbackType = tt.feedbackType
+				record(t, db, m)
+			}
+			r, events, err := db.Recipient(ctx, "alice@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Suppressed != tt.suppress {
+				t.Errorf("suppressed = %v, want %v", r.Suppressed, tt.suppress)
+			}
+			if r.Counts["complaint"] != 3 || len(events) != 3 || events[0].FeedbackType != tt.feedbackType {
+				t.Errorf("counts %v, %d events (%+v); want all 3 recorded", r.Counts, len(events), events[0])
+			}
+		})
+	}
+}
+
+// Complaints that are not complaints do not add up to one either, and do
+// not trip a threshold lowered since the real ones came in.
+func TestNonComplaintsNeverTipTheThreshold(t *testing.T) {
+	db, path := openTest(t, Options{Policy: Policy{
+		HardThreshold: 2, HardWindow: time.Hour, SoftThreshold: 2, SoftWindow: time.Hour,
+		ComplaintThreshold: 3,
+	}})
+	ctx := context.Background()
+	feedback := func(ft string, d float64) Message {
+		m := bounce("bob@example.com", "complaint", day(d))
+		m.Observations[0].FeedbackType = ft
+		return m
+	}
+	record(t, db, feedback("abuse", 0))
+	record(t, db, feedback("abuse", 1))
+	db.Close()
+	lowered := DefaultPolicy() // ComplaintThreshold 1
+	db, err := Open(path, Options{Policy: lowered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.MaxBatchDelay = time.Millisecond
+	record(t, db, feedback("auth-failure", 2))
+	if _, err := db.Suppression(ctx, "bob@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an auth-failure report suppressed bob: %v", err)
+	}
+	record(t, db, feedback("abuse", 3))
+	if s, err := db.Suppression(ctx, "bob@example.com"); err != nil || s.Reason != "complaint" {
+		t.Errorf("a real complaint: %+v, %v; want suppressed", s, err)
+	}
+}

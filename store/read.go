@@ -162,7 +162,7 @@ func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
 	}
-	raw, err := decompress(stored)
+	raw, err := db.decompress(stored, 0)
 	if err != nil {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
 	}

@@ -134,3 +134,39 @@ func TestSuppressionsPages(t *testing.T) {
 		t.Errorf("paged through %v", all)
 	}
 }
+
+func TestMessagesPages(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	ctx := context.Background()
+	for i := range 25 {
+		m := bounce(fmt.Sprintf("u%d@example.com", i), "hard", day(float64(i)))
+		m.EnvelopeFrom = fmt.Sprintf("sender%d@example.net", i)
+		record(t, db, m)
+	}
+	var got []StoredMessage
+	after := uint64(0)
+	for {
+		page, err := db.Messages(ctx, after, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		after = page[len(page)-1].ID
+	}
+	if len(got) != 25 {
+		t.Fatalf("paged through %d messages, want 25", len(got))
+	}
+	for i, m := range got {
+		want := bounce(fmt.Sprintf("u%d@example.com", i), "hard", day(float64(i)))
+		if m.ID != uint64(i+1) || !m.Received.Equal(want.Received) || m.EnvelopeFrom != fmt.Sprintf("sender%d@example.net", i) ||
+			!bytes.Equal(m.Raw, want.Raw) || len(m.Observations) != 1 || m.Observations[0] != want.Observations[0] {
+			t.Errorf("message %d: %+v", i+1, m)
+		}
+	}
+	if page, err := db.Messages(ctx, 0, 0); err != nil || len(page) != 25 {
+		t.Errorf("Messages with no limit: %d, %v", len(page), err)
+	}
+}

@@ -21,11 +21,15 @@ type target struct {
 //
 // Observations without a valid recipient are kept in the message but
 // create no recipient state. Concurrent calls share a transaction, and so
-// an fsync (bbolt's Batch).
+// an fsync (bbolt's Batch). While a Rebuild runs it fails with ErrRebuilding.
 func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
+	if !db.writers.TryRLock() {
+		return 0, fmt.Errorf("store: record: %w", ErrRebuilding)
+	}
+	defer db.writers.RUnlock()
 	if m.Received.IsZero() {
 		return 0, errors.New("store: record: message has no received time")
 	}
@@ -38,14 +42,7 @@ func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 		EnvelopeTo:   m.EnvelopeTo,
 		RawSize:      len(m.Raw),
 	}
-	var targets []target
-	for _, o := range m.Observations {
-		rec.Observations = append(rec.Observations, observationRecord(o))
-		if addr, err := Normalize(o.Recipient); err == nil {
-			targets = append(targets, target{addr, o})
-		}
-	}
-	head, err := json.Marshal(rec)
+	head, targets, err := encodeHead(rec, m.Observations)
 	if err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
@@ -71,6 +68,21 @@ func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 	return id, nil
 }
 
+// encodeHead encodes rec with the observations obs, and returns those of
+// them whose recipient normalises as targets.
+func encodeHead(rec messageRecord, obs []Observation) ([]byte, []target, error) {
+	var targets []target
+	rec.Observations = nil
+	for _, o := range obs {
+		rec.Observations = append(rec.Observations, observationRecord(o))
+		if addr, err := Normalize(o.Recipient); err == nil {
+			targets = append(targets, target{addr, o})
+		}
+	}
+	head, err := json.Marshal(rec)
+	return head, targets, err
+}
+
 // recordTx stores one message and its observations in tx.
 func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []target) (uint64, error) {
 	messages := tx.Bucket(bucketMessages)
@@ -84,32 +96,51 @@ func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []ta
 	if err := tx.Bucket(bucketRaw).Put(u64(id), raw); err != nil {
 		return 0, fmt.Errorf("message %d: raw: %w", id, err)
 	}
+	state := liveState(tx)
 	for _, t := range targets {
-		if err := db.observeTx(tx, id, at, t.addr, t.obs); err != nil {
+		if err := db.observe(state, id, at, t.addr, t.obs); err != nil {
 			return 0, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
 		}
 	}
 	return id, nil
 }
 
-// observeTx appends one observation to addr's history, updates its record
+// stateBuckets hold what the policy derives from the messages: the live
+// buckets, or the copies a Rebuild fills before it swaps them in.
+type stateBuckets struct {
+	recipients, events, suppressions *bolt.Bucket
+	// meta keeps the suppression counters (stats.go); nil in a Rebuild,
+	// which counts when it swaps.
+	meta *bolt.Bucket
+}
+
+func liveState(tx *bolt.Tx) stateBuckets {
+	return stateBuckets{
+		recipients:   tx.Bucket(bucketRecipients),
+		events:       tx.Bucket(bucketEvents),
+		suppressions: tx.Bucket(bucketSuppressions),
+		meta:         tx.Bucket(bucketMeta),
+	}
+}
+
+// observe appends one observation to addr's history, updates its record
 // and suppresses it if the policy says so.
-func (db *DB) observeTx(tx *bolt.Tx, msgID uint64, at time.Time, addr string, o Observation) error {
-	if err := appendEvent(tx, addr, at, msgID, o); err != nil {
+func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o Observation) error {
+	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
 		return err
 	}
-	r, err := loadRecipient(tx, addr)
+	r, err := loadRecipient(b.recipients, addr)
 	if err != nil {
 		return err
 	}
 	noteLatest(&r, o, at)
-	reason := db.policy.apply(&r, o.Class, at)
+	reason := db.policy.apply(&r, o, at)
 	if reason != "" {
-		if err := suppressTx(tx, Suppression{Address: addr, Reason: reason, Detail: detailOf(o), Since: at}); err != nil {
+		if err := suppressTx(b, Suppression{Address: addr, Reason: reason, Detail: detailOf(o), Since: at}); err != nil {
 			return err
 		}
 	}
-	return saveRecipient(tx, r)
+	return saveRecipient(b.recipients, r)
 }
 
 // noteLatest counts o and updates the first, last and Last* fields.
@@ -142,8 +173,7 @@ func detailOf(o Observation) string {
 	return o.Class
 }
 
-func appendEvent(tx *bolt.Tx, addr string, at time.Time, msgID uint64, o Observation) error {
-	events := tx.Bucket(bucketEvents)
+func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o Observation) error {
 	seq, err := events.NextSequence()
 	if err != nil {
 		return fmt.Errorf("event sequence: %w", err)
@@ -159,9 +189,9 @@ func appendEvent(tx *bolt.Tx, addr string, at time.Time, msgID uint64, o Observa
 }
 
 // loadRecipient returns addr's record, or a fresh one if it has none.
-func loadRecipient(tx *bolt.Tx, addr string) (Recipient, error) {
+func loadRecipient(recipients *bolt.Bucket, addr string) (Recipient, error) {
 	r := Recipient{Address: addr}
-	if v := tx.Bucket(bucketRecipients).Get([]byte(addr)); v != nil {
+	if v := recipients.Get([]byte(addr)); v != nil {
 		var err error
 		if r, err = decodeRecipient(v); err != nil {
 			return Recipient{}, err
@@ -173,12 +203,18 @@ func loadRecipient(tx *bolt.Tx, addr string) (Recipient, error) {
 	return r, nil
 }
 
-func saveRecipient(tx *bolt.Tx, r Recipient) error {
+// saveRecipient stores r, counting it in the bucket's sequence if new.
+func saveRecipient(recipients *bolt.Bucket, r Recipient) error {
 	v, err := encodeRecipient(r)
 	if err != nil {
 		return fmt.Errorf("recipient: %w", err)
 	}
-	if err := tx.Bucket(bucketRecipients).Put([]byte(r.Address), v); err != nil {
+	if recipients.Get([]byte(r.Address)) == nil {
+		if _, err := recipients.NextSequence(); err != nil {
+			return fmt.Errorf("recipient counter: %w", err)
+		}
+	}
+	if err := recipients.Put([]byte(r.Address), v); err != nil {
 		return fmt.Errorf("recipient: %w", err)
 	}
 	return nil
@@ -186,13 +222,34 @@ func saveRecipient(tx *bolt.Tx, r Recipient) error {
 
 // suppressTx adds s unless its address is already suppressed: the first
 // reason stands until a Lift.
-func suppressTx(tx *bolt.Tx, s Suppression) error {
-	b := tx.Bucket(bucketSuppressions)
-	if b.Get([]byte(s.Address)) != nil {
+func suppressTx(b stateBuckets, s Suppression) error {
+	if b.suppressions.Get([]byte(s.Address)) != nil {
 		return nil
 	}
-	if err := b.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
+	if err := b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
 		return fmt.Errorf("suppression: %w", err)
+	}
+	if b.meta != nil {
+		return addSuppressed(b.meta, s.Reason, 1)
+	}
+	return nil
+}
+
+// unsuppressTx removes addr's suppression, if it has one.
+func unsuppressTx(b stateBuckets, addr string) error {
+	v := b.suppressions.Get([]byte(addr))
+	if v == nil {
+		return nil
+	}
+	s, err := decodeSuppression([]byte(addr), v)
+	if err != nil {
+		return err
+	}
+	if err := b.suppressions.Delete([]byte(addr)); err != nil {
+		return fmt.Errorf("suppression: %w", err)
+	}
+	if b.meta != nil {
+		return addSuppressed(b.meta, s.Reason, -1)
 	}
 	return nil
 }

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// The API prints events with snake_case keys straight from Event.
+func TestEventJSON(t *testing.T) {
+	e := Event{Seq: 7, Time: t0, MessageID: 3, Observation: Observation{
+		Recipient: "a@example.com", Class: "hard", Reason: "user-unknown", Status: "5.1.1", SMTPCode: 550,
+		Action: "failed", Diagnostic: "smtp; 550 no such user", RemoteMTA: "mx.example.com",
+		FeedbackType: "abuse", Decoder: "postfix", Rule: "status-5.1.1", Detail: "d",
+	}}
+	got, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"seq":7,"time":"2026-03-01T12:00:00Z","message_id":3,"recipient":"a@example.com","class":"hard",` +
+		`"reason":"user-unknown","status":"5.1.1","smtp_code":550,"action":"failed","diagnostic":"smtp; 550 no such user",` +
+		`"remote_mta":"mx.example.com","feedback_type":"abuse","decoder":"postfix","rule":"status-5.1.1","detail":"d"}`
+	if string(got) != want {
+		t.Errorf("Event JSON\n got %s\nwant %s", got, want)
+	}
+}
+
+// The database keeps its own records: files written before Observation had
+// JSON names read the same, and new files are written the same way.
+func TestEventRecordFormat(t *testing.T) {
+	o := Observation{Recipient: "<A@example.com>", Class: "hard", Reason: "user-unknown", SMTPCode: 550, RemoteMTA: "mx.example.com"}
+	const stored = `{"time":"2026-03-01T12:00:00Z","message_id":3,"recipient":"\u003cA@example.com\u003e","class":"hard","reason":"user-unknown","smtp_code":550,"remote_mta":"mx.example.com"}`
+	v, err := encodeEvent(t0, 3, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v) != stored {
+		t.Errorf("event record\n got %s\nwant %s", v, stored)
+	}
+	e, err := decodeEvent(eventKey("a@example.com", 9), []byte(stored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Event{Seq: 9, Time: t0, MessageID: 3, Observation: o}); e != want {
+		t.Errorf("decoded %+v, want %+v", e, want)
+	}
+}

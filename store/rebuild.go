@@ -1,0 +1,324 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Chunk sizes of a Rebuild when RebuildOptions leaves them zero: a write
+// transaction per few hundred messages keeps each commit small whatever
+// the size of the store, and the byte bound keeps a run of large messages
+// from filling memory.
+const (
+	DefaultRebuildChunk      = 500
+	DefaultRebuildChunkBytes = 32 << 20
+)
+
+// MaxRebuildChanges is the most suppression changes RebuildStats lists.
+const MaxRebuildChanges = 1000
+
+// RebuildOptions configure Rebuild.
+type RebuildOptions struct {
+	// Progress, if not nil, is called with the number of messages replayed
+	// so far and the total: once before the first and after each chunk.
+	Progress func(done, total int)
+	// ChunkMessages and ChunkBytes bound the messages replayed per write
+	// transaction (stored, compressed bytes); zero means the defaults.
+	ChunkMessages int
+	ChunkBytes    int
+}
+
+// RebuildStats reports what a Rebuild did.
+type RebuildStats struct {
+	Messages         int `json:"messages"`          // replayed
+	Observations     int `json:"observations"`      // the messages carry now
+	AdminActions     int `json:"admin_actions"`     // Suppress and Lift events kept and replayed
+	Recipients       int `json:"recipients"`        // addresses with a record after
+	SuppressedBefore int `json:"suppressed_before"` // addresses
+	SuppressedAfter  int `json:"suppressed_after"`
+	// Addresses newly suppressed, no longer suppressed, and suppressed for
+	// another Reason than before; Changes lists the first
+	// MaxRebuildChanges of them in address order.
+	Added   int                 `json:"added"`
+	Removed int                 `json:"removed"`
+	Changed int                 `json:"changed"`
+	Changes []SuppressionChange `json:"changes"`
+}
+
+// SuppressionChange is an address whose suppression a Rebuild changed;
+// Before or After is nil where it was or is no longer suppressed.
+type SuppressionChange struct {
+	Address string       `json:"address"`
+	Before  *Suppression `json:"before"`
+	After   *Suppression `json:"after"`
+}
+
+// Rebuild replaces the observations of every stored message with those
+// reobserve returns for it, and rebuilds from them what the store derives
+// from observations: each recipient's counters and event history, and the
+// policy's suppressions. The raw messages, their ids and envelopes stay;
+// it is how a classifier change reaches the addresses it wrongly
+// suppressed (or missed) without losing history.
+//
+// Messages are replayed in id order, each at its Received time, through
+// the same policy as Record, so a reobserve that returns every message's
+// stored observations leaves the state as it was (event sequence numbers
+// aside: new events are numbered after the old ones). Admin actions are
+// kept in each address's history and replayed where they happened: before
+// the first message received after them. A manual suppression thus stays
+// (unless the new verdicts suppressed the address earlier, whose
+// suppression then stands, as Suppress would have left it), and a Lift
+// still forgets the bounces and complaints before it.
+//
+// reobserve gets each message with its stored observations; it is called
+// from the calling goroutine, outside any transaction. To keep a message's
+// observations, return m.Observations. An error from it, a cancelled ctx
+// or a storage failure stops the Rebuild and leaves the store as it was:
+// the new state is built beside the live one, a chunk of messages per
+// transaction, and swapped in by one final transaction. Meanwhile the file
+// grows by about the size of the state (not of the raw messages).
+//
+// Record, Suppress and Lift on this DB fail with ErrRebuilding until
+// Rebuild returns; bbolt's file lock keeps other processes (a running
+// server) out, so a server must be stopped first.
+func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (stats RebuildStats, err error) {
+	if reobserve == nil {
+		return RebuildStats{}, errors.New("store: rebuild: no reobserve function")
+	}
+	if opts.ChunkMessages <= 0 {
+		opts.ChunkMessages = DefaultRebuildChunk
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = DefaultRebuildChunkBytes
+	}
+	if err := ctx.Err(); err != nil {
+		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+	}
+	db.writers.Lock()
+	defer db.writers.Unlock()
+
+	r := &rebuild{db: db, reobserve: reobserve, opts: opts}
+	if err := db.bolt.Update(r.start); err != nil {
+		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// The live buckets are untouched; drop the half-built copies
+			// (Open would, if this fails too).
+			db.bolt.Update(func(tx *bolt.Tx) error {
+				if tx.Bucket(bucketRebuild) == nil {
+					return nil
+				}
+				return tx.DeleteBucket(bucketRebuild)
+			})
+		}
+	}()
+	if opts.Progress != nil {
+		opts.Progress(0, r.total)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+		}
+		n, err := r.chunk()
+		if err != nil {
+			return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		if opts.Progress != nil {
+			opts.Progress(r.stats.Messages, r.total)
+		}
+	}
+	if err := db.bolt.Update(r.finish); err != nil {
+		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+	}
+	if err := db.bolt.Update(r.swap); err != nil {
+		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+	}
+	return r.stats, nil
+}
+
+// rebuild is the state of one Rebuild between its transactions.
+type rebuild struct {
+	db        *DB
+	reobserve func(StoredMessage) ([]Observation, error)
+	opts      RebuildOptions
+
+	total      int           // messages to replay
+	eventsBase uint64        // the sequence the new events start after
+	after      uint64        // the last message id replayed
+	admin      []adminAction // in time order
+	next       int           // admin[next] is the first not yet replayed
+	stats      RebuildStats
+}
+
+// start creates the staging buckets and collects the admin actions.
+func (r *rebuild) start(tx *bolt.Tx) error {
+	if tx.Bucket(bucketRebuild) != nil {
+		if err := tx.DeleteBucket(bucketRebuild); err != nil {
+			return fmt.Errorf("drop unfinished rebuild: %w", err)
+		}
+	}
+	stage, err := tx.CreateBucket(bucketRebuild)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", bucketRebuild, err)
+	}
+	for _, name := range rebuiltBuckets {
+		if _, err := stage.CreateBucket(name); err != nil {
+			return fmt.Errorf("create %s/%s: %w", bucketRebuild, name, err)
+		}
+	}
+	// New events are numbered after the old ones, so that no sequence
+	// number a client saw comes back meaning another event.
+	r.eventsBase = tx.Bucket(bucketEvents).Sequence()
+	if err := stage.Bucket(bucketEvents).SetSequence(r.eventsBase); err != nil {
+		return fmt.Errorf("event sequence: %w", err)
+	}
+	r.total = tx.Bucket(bucketMessages).Stats().KeyN
+	r.admin, err = adminActions(tx)
+	r.stats.AdminActions = len(r.admin)
+	return err
+}
+
+// rebuiltBuckets are the buckets a Rebuild writes anew and swaps in.
+var rebuiltBuckets = [][]byte{bucketMessages, bucketRecipients, bucketEvents, bucketSuppressions}
+
+func stagingState(tx *bolt.Tx) stateBuckets {
+	stage := tx.Bucket(bucketRebuild)
+	return stateBuckets{
+		recipients:   stage.Bucket(bucketRecipients),
+		events:       stage.Bucket(bucketEvents),
+		suppressions: stage.Bucket(bucketSuppressions),
+	}
+}
+
+// replayed is one message ready to replay: its new head and targets.
+type replayed struct {
+	id           uint64
+	received     time.Time
+	head         []byte
+	targets      []target
+	observations int
+}
+
+// chunk replays the next chunk of messages and returns how many it did.
+// It reads them in one read transaction, reobserves them outside any, and
+// writes them in one write transaction.
+func (r *rebuild) chunk() (int, error) {
+	var page []storedBytes
+	err := r.db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		page, err = readMessages(tx, r.after, r.opts.ChunkMessages, r.opts.ChunkBytes)
+		return err
+	})
+	if err != nil || len(page) == 0 {
+		return 0, err
+	}
+	batch := make([]replayed, len(page))
+	for i, sb := range page {
+		if batch[i], err = r.prepare(sb); err != nil {
+			return 0, err
+		}
+	}
+	err = r.db.bolt.Update(func(tx *bolt.Tx) error {
+		state := stagingState(tx)
+		heads := tx.Bucket(bucketRebuild).Bucket(bucketMessages)
+		for _, p := range batch {
+			if err := r.replayAdmin(state, func(a adminAction) bool { return a.at.Before(p.received) }); err != nil {
+				return err
+			}
+			if err := heads.Put(u64(p.id), p.head); err != nil {
+				return fmt.Errorf("message %d: %w", p.id, err)
+			}
+			for _, t := range p.targets {
+				if err := r.db.observe(state, p.id, p.received, t.addr, t.obs); err != nil {
+					return fmt.Errorf("message %d: %s: %w", p.id, t.addr, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	r.after = page[len(page)-1].id
+	r.stats.Messages += len(page)
+	for _, p := range batch {
+		r.stats.Observations += p.observations
+	}
+	return len(page), nil
+}
+
+// prepare decodes a stored message, asks reobserve for its observations
+// and encodes its new head.
+func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
+	m, err := r.db.decode(sb)
+	if err != nil {
+		return replayed{}, err
+	}
+	obs, err := r.reobserve(m)
+	if err != nil {
+		return replayed{}, fmt.Errorf("message %d: reobserve: %w", m.ID, err)
+	}
+	rec := messageRecord{
+		Received:     m.Received,
+		EnvelopeFrom: m.EnvelopeFrom,
+		EnvelopeTo:   m.EnvelopeTo,
+		RawSize:      len(m.Raw),
+	}
+	p := replayed{id: m.ID, received: m.Received, observations: len(obs)}
+	if p.head, p.targets, err = encodeHead(rec, obs); err != nil {
+		return replayed{}, fmt.Errorf("message %d: %w", m.ID, err)
+	}
+	return p, nil
+}
+
+// finish replays the admin actions after the last message and sets the
+// new buckets' sequences.
+func (r *rebuild) finish(tx *bolt.Tx) error {
+	if err := r.replayAdmin(stagingState(tx), func(adminAction) bool { return true }); err != nil {
+		return err
+	}
+	// Ids keep counting from where they were.
+	seq := tx.Bucket(bucketMessages).Sequence()
+	if err := tx.Bucket(bucketRebuild).Bucket(bucketMessages).SetSequence(seq); err != nil {
+		return fmt.Errorf("message sequence: %w", err)
+	}
+	return nil
+}
+
+// swap puts the rebuilt buckets in place of the live ones and reports the
+// suppressions that changed. It must not write to the staging buckets:
+// MoveBucket moves a bucket as last committed, so what the same
+// transaction wrote to it would be lost.
+func (r *rebuild) swap(tx *bolt.Tx) error {
+	stage := tx.Bucket(bucketRebuild)
+	state := stagingState(tx)
+	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions)
+	if err != nil {
+		return err
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := setSuppressedCounts(meta, counts); err != nil {
+		return err
+	}
+	if err := meta.Put(keyEventsBase, u64(r.eventsBase)); err != nil {
+		return fmt.Errorf("event counter: %w", err)
+	}
+	r.stats.Recipients = int(state.recipients.Sequence())
+	for _, name := range rebuiltBuckets {
+		if err := tx.DeleteBucket(name); err != nil {
+			return fmt.Errorf("drop old %s: %w", name, err)
+		}
+		if err := tx.MoveBucket(name, stage, nil); err != nil {
+			return fmt.Errorf("move new %s: %w", name, err)
+		}
+	}
+	return tx.DeleteBucket(bucketRebuild)
+}

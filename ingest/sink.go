@@ -1,7 +1,8 @@
 // Package ingest turns one received message into stored state: it decodes
 // the VERP tags of the envelope, classifies the bytes and records the
 // message with all its verdicts in one store transaction. The SMTP server
-// calls it for every accepted message; a future reclassify command reuses it.
+// calls it for every accepted message; the reclassify command replays stored
+// messages through Observe.
 package ingest
 
 import (
@@ -56,6 +57,14 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	log.LogAttrs(ctx, slog.LevelDebug, "message recorded",
 		slog.Uint64("store_id", id), slog.Int("observations", len(obs)))
 	return nil
+}
+
+// Observe returns the observations Deliver would record for a message
+// received at the given time, without recording anything. The reclassify
+// command replays stored messages through it, so a stored message is
+// judged exactly as a newly received one.
+func (s *Sink) Observe(env Envelope, raw []byte, received time.Time) []store.Observation {
+	return s.observe(s.logger().With(slog.String("msg_id", env.ID)), env, raw, received)
 }
 
 // observe classifies raw once per distinct VERP recipient among the

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/bouncesink/bouncesink/api"
-	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
 )
@@ -151,7 +150,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink := &ingest.Sink{Store: w, Now: o.Now, VERPSeparator: cfg.SMTP.VERPSeparator, Logger: log}
+	sink := newSink(cfg, w, o.Now, log)
 	smtpSrv, err := smtpd.New(sink, smtpd.Options{
 		Hostname:        cfg.SMTP.Hostname,
 		Accept:          cfg.SMTP.Accept,

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for bouncebench when a command
+// starts its server as a child process.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if status := dispatch(args, &out, &errOut); status != 0 {
+		t.Fatalf("bouncebench %s: status %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), status, &out, &errOut)
+	}
+	t.Logf("bouncebench %s:\n%s", strings.Join(args, " "), &out)
+	return out.String()
+}
+
+func wantLines(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(out) {
+			t.Errorf("output lacks %q", p)
+		}
+	}
+}
+
+// The compare mode loads the discard server and the sink, each as a child
+// process, and every message gets through to each.
+func TestSMTPCompare(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "server.log")
+	out := run(t, "smtp", "-n", "150", "-c", "5", "--warmup", "10", "--compare", "--log", log)
+	wantLines(t, out,
+		`== discard server.*child process`,
+		`== full sink.*child process`,
+		`(?m)^   150 messages over 5 connections .* msg/s; 0 failed$`,
+		`latency .*: p50 .* p90 .* p99 .* max `,
+		`server heap max: HeapInuse [0-9.]+ MiB, HeapAlloc [0-9.]+ MiB .*server process alone`,
+		`spot check: 50 acknowledged recipients found`,
+		`ratio sink/discard: [0-9.]+`)
+	if strings.Count(out, "0 failed") != 2 {
+		t.Errorf("want both runs without failures")
+	}
+}
+
+// --target loads a sink someone else started; the spot check still runs
+// through its API.
+func TestSMTPTarget(t *testing.T) {
+	dir := t.TempDir()
+	s, err := startServer(serveOptions{DB: filepath.Join(dir, "db"), SMTP: "127.0.0.1:0", HTTP: "127.0.0.1:0", Log: tlog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop(context.Background())
+	out := run(t, "smtp", "-n", "60", "-c", "3", "--warmup", "0", "--target", s.smtpAddr, "--api", s.httpAddr)
+	wantLines(t, out, `60 messages over 3 connections .* 0 failed`, `server heap: unknown`, `spot check`)
+}
+
+// fill, then check and lookup on a sink started on the filled store: the
+// check's answer must list exactly the suppressed addresses of the list.
+func TestFillCheckLookup(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "filled.db")
+	out := run(t, "fill", "--db", db, "-n", "3000", "--batch", "250")
+	wantLines(t, out, `holds 3000 recipients, 300 suppressed, 12 messages`)
+
+	log := filepath.Join(t.TempDir(), "server.log")
+	out = run(t, "check", "--db", db, "--recipients", "3000", "--addresses", "2000", "--repeat", "2", "--log", log)
+	wantLines(t, out, `request 2: .* 2000 checked, \d+ suppressed, \d+ invalid`, `target < 500ms\): p50 `, `server heap max`)
+
+	out = run(t, "lookup", "--db", db, "--recipients", "3000", "--rate", "200", "--duration", "500ms", "--warmup", "0", "--inprocess", "--log", log)
+	wantLines(t, out, `100 requests in .*, 0 other or failed`, `p99 `, `server and load client share this process`)
+	if m := regexp.MustCompile(`answers: (\d+) suppressed`).FindStringSubmatch(out); m == nil || m[1] == "0" {
+		t.Errorf("no lookup found a suppressed address; a tenth of the store is suppressed")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var l latencies
+	for i := 1; i <= 100; i++ {
+		l = append(l, time.Duration(101-i)*time.Millisecond)
+	}
+	l.summary() // sorts
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.9, 90 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}, {0.001, time.Millisecond}} {
+		if got := l.percentile(c.q); got != c.want {
+			t.Errorf("percentile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	if got := (latencies{}).summary(); got != "no samples" {
+		t.Errorf("empty summary = %q", got)
+	}
+}
+
+// tlog routes the in-process server's log to the test log.
+type tlog struct{ t *testing.T }
+
+func (w tlog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

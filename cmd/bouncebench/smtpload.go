@@ -1,0 +1,270 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/bouncesink/bouncesink/internal/bouncegen"
+)
+
+type smtpFlags struct {
+	n, c, warmup int
+	target       string
+	api          string
+	discard      bool
+	compare      bool
+	db           string
+	domain       string
+	server       serverFlags
+}
+
+func cmdSMTP(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("smtp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f smtpFlags
+	fs.IntVar(&f.n, "n", 20000, "messages to send (after the warm-up)")
+	fs.IntVar(&f.c, "c", 50, "concurrent SMTP connections")
+	fs.IntVar(&f.warmup, "warmup", 1000, "messages sent first and not counted")
+	fs.StringVar(&f.target, "target", "", "SMTP `address` of a running sink to load instead of starting one")
+	fs.StringVar(&f.api, "api", "", "with --target, the sink's HTTP API `address` (host:port), to check that messages were stored")
+	fs.BoolVar(&f.discard, "discard", false, "load the discard server instead of the sink")
+	fs.BoolVar(&f.compare, "compare", false, "load the discard server, then the sink, and print the ratio of their rates")
+	fs.StringVar(&f.db, "db", "", "sink database `path` (default: a new one in a temporary directory, removed afterwards)")
+	fs.StringVar(&f.domain, "domain", "localhost", "`domain` of the VERP return paths (the sink must accept it)")
+	f.server.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || f.n <= 0 || f.c <= 0 || f.warmup < 0 || (f.target != "" && (f.discard || f.compare)) {
+		fmt.Fprintln(stderr, "bouncebench smtp: want positive -n and -c; --target excludes --discard and --compare")
+		return 2
+	}
+	fmt.Fprintf(stdout, "bouncebench smtp: %d messages (+%d warm-up) over %d connections, %d CPUs (GOMAXPROCS %d)\n",
+		f.n, f.warmup, f.c, numCPU(), gomaxprocs())
+	var rates []float64
+	modes := []bool{f.discard}
+	if f.compare {
+		modes = []bool{true, false}
+	}
+	for _, discard := range modes {
+		rate, err := f.run(stdout, discard)
+		if err != nil {
+			fmt.Fprintln(stderr, "bouncebench smtp:", err)
+			return 1
+		}
+		rates = append(rates, rate)
+	}
+	if f.compare {
+		fmt.Fprintf(stdout, "ratio sink/discard: %.2f (target >= 0.75)\n", rates[1]/rates[0])
+	}
+	return 0
+}
+
+// run loads one server and prints its figures; it returns the rate.
+func (f *smtpFlags) run(stdout io.Writer, discard bool) (float64, error) {
+	t := &target{smtp: f.target, http: f.api, desc: "the server at " + f.target, stop: func() error { return nil }}
+	if f.target == "" {
+		o := serveOptions{Discard: discard, DB: f.db}
+		if !discard && o.DB == "" {
+			dir, err := os.MkdirTemp("", "bouncebench-")
+			if err != nil {
+				return 0, err
+			}
+			defer os.RemoveAll(dir)
+			o.DB = filepath.Join(dir, "bouncesink.db")
+		}
+		var err error
+		if t, err = f.server.start(o); err != nil {
+			return 0, err
+		}
+	}
+	fmt.Fprintf(stdout, "== %s\n", t.desc)
+	stopped := false
+	defer func() {
+		if !stopped {
+			t.stop()
+		}
+	}()
+
+	prefix := "b" + strconv.FormatUint(rand.Uint64()%(36*36*36*36*36), 36) // recipients new to any store
+	if f.warmup > 0 {
+		if w := sendBounces(t.smtp, f.domain, prefix+"w", f.warmup, f.c); w.ok == 0 {
+			return 0, fmt.Errorf("warm-up: no message accepted: %v", w.firstErr)
+		}
+	}
+	if err := t.resetHeap(); err != nil {
+		return 0, err
+	}
+	r := sendBounces(t.smtp, f.domain, prefix, f.n, f.c)
+	rate := float64(r.ok) / r.elapsed.Seconds()
+	fmt.Fprintf(stdout, "   %d messages over %d connections in %.2fs: %.0f msg/s; %d failed\n",
+		r.ok, f.c, r.elapsed.Seconds(), rate, r.failed)
+	if r.firstErr != nil {
+		fmt.Fprintf(stdout, "   first failure: %v\n", r.firstErr)
+	}
+	fmt.Fprintf(stdout, "   latency (MAIL FROM to the reply after DATA): %s\n", r.lat.summary())
+	fmt.Fprintf(stdout, "   %s\n", t.heapLine())
+	if !discard && t.http != "" {
+		if err := spotCheck(t.http, prefix, f.n, r.acked); err != nil {
+			return 0, err
+		}
+		fmt.Fprintln(stdout, "   spot check: 50 acknowledged recipients found through GET /v1/recipients")
+	}
+	stopped = true
+	if err := t.stop(); err != nil {
+		return 0, fmt.Errorf("stopping the server: %w", err)
+	}
+	if r.ok == 0 {
+		return 0, errors.New("no message accepted")
+	}
+	return rate, nil
+}
+
+// smtpResult is the outcome of one load.
+type smtpResult struct {
+	ok, failed int
+	elapsed    time.Duration
+	lat        latencies
+	acked      []bool // by message index
+	firstErr   error
+}
+
+// rcptOf names the recipient bounced by message i of a load.
+func rcptOf(prefix string, i int) string { return fmt.Sprintf("%s-%07d@example.org", prefix, i) }
+
+// sendBounces sends n generated bounces of the realistic mix over c
+// connections, each naming a recipient of its own, and times each one.
+func sendBounces(addr, domain, prefix string, n, c int) smtpResult {
+	var (
+		next  atomic.Int64
+		mu    sync.Mutex
+		res   = smtpResult{acked: make([]bool, n), lat: make(latencies, 0, n)}
+		wg    sync.WaitGroup
+		start = time.Now()
+		at    = time.Now()
+	)
+	fail := func(err error) {
+		mu.Lock()
+		res.failed++
+		if res.firstErr == nil {
+			res.firstErr = err
+		}
+		mu.Unlock()
+	}
+	for range c {
+		wg.Go(func() {
+			var lat latencies
+			var cl *smtp.Client
+			defer func() {
+				if cl != nil {
+					cl.Quit()
+				}
+				mu.Lock()
+				res.lat = append(res.lat, lat...)
+				mu.Unlock()
+			}()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if cl == nil {
+					var err error
+					if cl, err = dialSMTP(addr); err != nil {
+						fail(err)
+						continue
+					}
+				}
+				rcpt := rcptOf(prefix, i)
+				rp := bouncegen.VERP(rcpt, domain)
+				msg := bouncegen.Message(bouncegen.Mixed(i), rcpt, rp, i, at)
+				t0 := time.Now()
+				err := sendOne(cl, rp, msg)
+				if err != nil {
+					fail(err)
+					var se *smtp.SMTPError
+					if !errors.As(err, &se) || cl.Reset() != nil {
+						cl.Close()
+						cl = nil
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				res.acked[i] = true // each index has one writer
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.ok = len(res.lat)
+	return res
+}
+
+func dialSMTP(addr string) (*smtp.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c := smtp.NewClient(conn)
+	c.CommandTimeout = time.Minute
+	c.SubmissionTimeout = time.Minute
+	if err := c.Hello("bouncebench.example"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// sendOne sends msg from the null sender, as bounces come.
+func sendOne(c *smtp.Client, rcpt string, msg []byte) error {
+	if err := c.Mail("", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// spotCheck asks the API about 50 acknowledged recipients: a fast sink
+// that stored nothing would be no result.
+func spotCheck(httpAddr, prefix string, n int, acked []bool) error {
+	checked := 0
+	for tries := 0; checked < 50 && tries < 10*n; tries++ {
+		i := rand.IntN(n)
+		if !acked[i] {
+			continue
+		}
+		resp, err := httpClient.Get("http://" + httpAddr + "/v1/recipients/" + rcptOf(prefix, i))
+		if err != nil {
+			return fmt.Errorf("spot check: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("spot check: %s answered 250 but GET /v1/recipients says %s", rcptOf(prefix, i), resp.Status)
+		}
+		checked++
+	}
+	return nil
+}

@@ -22,6 +22,9 @@ const usage = `usage:
   bouncesink check [--api URL] ADDR...
       ask a running server whether addresses are suppressed;
       exit 0 if none is, 1 if any is, 2 on error
+  bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
+      re-run the classifier over every stored message and rebuild
+      recipient state and suppressions (stop the server first)
 
 Run "bouncesink COMMAND -h" for a command's flags.
 `
@@ -42,6 +45,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdClassify(args[1:], stdin, stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "reclassify":
+		return cmdReclassify(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,36 +4,38 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"unicode"
 )
 
-// fastRe is a regexp with a literal prefilter: every match must contain
-// one of lits (lower-cased), so a text containing none of them is rejected
-// with a few substring scans instead of a run of the regexp engine. The
-// rules are long alternations of phrases, where this saves most of the
-// classifier's time.
+// Literal prefilters. Most of the classifier's patterns are alternations
+// of phrases, which the regexp engine tries at every byte of the text. A
+// substring search for the literals one of which every match must contain
+// rules most texts out far more cheaply; phraseSet (phraseset.go) goes
+// further and looks for the literals of many patterns in one pass.
+
+// fastRe is a regexp with a literal prefilter: every match contains one of
+// lits, so a text containing none of them is rejected without running the
+// regexp engine.
 type fastRe struct {
 	re   *regexp.Regexp
 	lits []string // nil: no prefilter possible, always run the regexp
-	fold bool     // the pattern is case-insensitive: compare lower-cased
+	// fold: the pattern is case-insensitive, so lits are lower-case and are
+	// looked for in the lower-cased text (see mayMatchLower).
+	fold bool
 }
 
 func mustFastRe(pattern string) *fastRe {
 	re := regexp.MustCompile(pattern)
 	f := &fastRe{re: re}
 	if parsed, err := syntax.Parse(pattern, syntax.Perl); err == nil {
-		f.fold = strings.HasPrefix(pattern, "(?i)")
-		f.lits = requiredLiterals(parsed.Simplify())
+		f.fold = hasFoldCase(parsed)
+		f.lits = requiredLiterals(parsed.Simplify(), f.fold)
 	}
 	return f
 }
 
-// MatchString reports whether s matches. With fold set, s must be
-// lower-case already or the caller accepts that the prefilter is skipped.
 func (f *fastRe) MatchString(s string) bool {
-	if !f.mayMatch(s) {
-		return false
-	}
-	return f.re.MatchString(s)
+	return f.mayMatch(s) && f.re.MatchString(s)
 }
 
 func (f *fastRe) FindStringSubmatch(s string) []string {
@@ -55,9 +57,25 @@ func (f *fastRe) mayMatch(s string) bool {
 		return true
 	}
 	if f.fold {
-		s = strings.ToLower(s)
+		return f.mayMatchLower(strings.ToLower(s))
 	}
-	for _, l := range f.lits {
+	return containsAny(s, f.lits)
+}
+
+// mayMatchLower is the prefilter of a case-insensitive pattern given the
+// text already lower-cased (strings.ToLower). Lower-casing maps every case
+// variant of a letter to the one the literals hold, except the long s
+// (U+017F), which case-insensitive matching equates with "s": a text that
+// contains one is always let through.
+func (f *fastRe) mayMatchLower(lower string) bool {
+	if f.lits == nil || containsAny(lower, f.lits) {
+		return true
+	}
+	return strings.Contains(lower, "ſ")
+}
+
+func containsAny(s string, lits []string) bool {
+	for _, l := range lits {
 		if strings.Contains(s, l) {
 			return true
 		}
@@ -65,55 +83,201 @@ func (f *fastRe) mayMatch(s string) bool {
 	return false
 }
 
-// requiredLiterals returns strings one of which every match must contain,
-// or nil when no such set can be named (a leading character class, an
-// optional-only pattern, a literal shorter than two bytes).
-func requiredLiterals(re *syntax.Regexp) []string {
-	switch re.Op {
-	case syntax.OpLiteral:
-		s := strings.ToLower(string(re.Rune))
-		if len(s) < 2 {
-			return nil
+// hasFoldCase reports whether any part of a pattern is case-insensitive.
+func hasFoldCase(re *syntax.Regexp) bool {
+	if re.Flags&syntax.FoldCase != 0 && (re.Op == syntax.OpLiteral || re.Op == syntax.OpCharClass) {
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasFoldCase(sub) {
+			return true
 		}
-		return []string{s}
+	}
+	return false
+}
+
+// maxExpand bounds the strings a finite part of a pattern is expanded into.
+const maxExpand = 64
+
+// expand returns the strings a (simplified) pattern matches, when they are
+// few: at most maxExpand, and no unbounded repetition or "any character".
+// Assertions (\b, ^, $) count as the empty string, so the set is exactly
+// the pattern's language only when pure is true; otherwise every match
+// still is one of the strings. With lower set, the strings are what the
+// matches become under strings.ToLower (see mayMatchLower for the long s).
+func expand(re *syntax.Regexp, lower bool) (set []string, pure, ok bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true, true
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return []string{""}, false, true
+	case syntax.OpLiteral:
+		var b strings.Builder
+		for _, r := range re.Rune {
+			c, ok := literalRune(r, re.Flags&syntax.FoldCase != 0, lower)
+			if !ok {
+				return nil, false, false
+			}
+			b.WriteRune(c)
+		}
+		return []string{b.String()}, true, true
+	case syntax.OpCharClass:
+		n := 0
+		for i := 0; i < len(re.Rune); i += 2 {
+			n += int(re.Rune[i+1]-re.Rune[i]) + 1
+			if n > maxExpand {
+				return nil, false, false
+			}
+		}
+		for i := 0; i < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if lower {
+					set = append(set, string(unicode.ToLower(r)))
+				} else {
+					set = append(set, string(r))
+				}
+			}
+		}
+		return dedupe(set), true, true
 	case syntax.OpCapture:
-		return requiredLiterals(re.Sub[0])
-	case syntax.OpPlus:
-		return requiredLiterals(re.Sub[0])
+		return expand(re.Sub[0], lower)
+	case syntax.OpQuest:
+		set, pure, ok := expand(re.Sub[0], lower)
+		if !ok || len(set) >= maxExpand {
+			return nil, false, false
+		}
+		return dedupe(append(set, "")), pure, true
+	case syntax.OpConcat:
+		return expandConcat(re.Sub, lower)
+	case syntax.OpAlternate:
+		pure = true
+		for _, sub := range re.Sub {
+			s, p, ok := expand(sub, lower)
+			if !ok || len(set)+len(s) > maxExpand {
+				return nil, false, false
+			}
+			set, pure = append(set, s...), pure && p
+		}
+		return dedupe(set), pure, true
+	}
+	return nil, false, false // repetition, any character, no match
+}
+
+// expandConcat expands a sequence of patterns into the product of their sets.
+func expandConcat(subs []*syntax.Regexp, lower bool) (set []string, pure, ok bool) {
+	set, pure = []string{""}, true
+	for _, sub := range subs {
+		s, p, ok := expand(sub, lower)
+		if !ok || len(set)*len(s) > maxExpand {
+			return nil, false, false
+		}
+		var next []string
+		for _, a := range set {
+			for _, b := range s {
+				next = append(next, a+b)
+			}
+		}
+		set, pure = dedupe(next), pure && p
+	}
+	return set, pure, true
+}
+
+// literalRune returns the rune a literal character becomes in the text the
+// literals are looked for in. A case-insensitive letter is only usable
+// there if lower-casing maps all its case variants to one rune.
+func literalRune(r rune, fold, lower bool) (rune, bool) {
+	if !fold {
+		if lower {
+			return unicode.ToLower(r), true
+		}
+		return r, true
+	}
+	if !lower {
+		return 0, false
+	}
+	c := unicode.ToLower(r)
+	for v := unicode.SimpleFold(r); v != r; v = unicode.SimpleFold(v) {
+		if unicode.ToLower(v) != c && v != 'ſ' {
+			return 0, false
+		}
+	}
+	return c, true
+}
+
+// requiredLiterals returns strings one of which every match of a
+// (simplified) pattern contains, or nil when it finds no such set whose
+// strings are all at least two bytes long. Of the candidates (a finite
+// run of a sequence expanded, or one element's own set) it keeps the one
+// whose shortest string is longest, the most selective condition.
+func requiredLiterals(re *syntax.Regexp, lower bool) []string {
+	if set, _, ok := expand(re, lower); ok && shortest(set) >= 2 {
+		return set
+	}
+	switch re.Op {
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiterals(re.Sub[0], lower)
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return requiredLiterals(re.Sub[0])
+			return requiredLiterals(re.Sub[0], lower)
 		}
-		return nil
 	case syntax.OpAlternate:
 		var out []string
 		for _, sub := range re.Sub {
-			l := requiredLiterals(sub)
+			l := requiredLiterals(sub, lower)
 			if l == nil {
 				return nil
 			}
 			out = append(out, l...)
 		}
-		return out
+		return dedupe(out)
 	case syntax.OpConcat:
-		// Pick the child whose set has the longest shortest literal: the
-		// most selective necessary condition.
 		var best []string
-		bestLen := 0
-		for _, sub := range re.Sub {
-			l := requiredLiterals(sub)
-			if l == nil {
-				continue
-			}
-			shortest := len(l[0])
-			for _, s := range l {
-				shortest = min(shortest, len(s))
-			}
-			if shortest > bestLen {
-				best, bestLen = l, shortest
+		for i := range re.Sub {
+			best = better(best, requiredLiterals(re.Sub[i], lower))
+			for j := i + 1; j <= len(re.Sub); j++ {
+				set, _, ok := expandConcat(re.Sub[i:j], lower)
+				if !ok {
+					break
+				}
+				best = better(best, set)
 			}
 		}
 		return best
 	}
 	return nil
+}
+
+func better(best, cand []string) []string {
+	n := shortest(cand)
+	if n < 2 {
+		return best
+	}
+	if best == nil || n > shortest(best) || n == shortest(best) && len(cand) < len(best) {
+		return cand
+	}
+	return best
+}
+
+func shortest(set []string) int {
+	if len(set) == 0 {
+		return 0
+	}
+	n := len(set[0])
+	for _, s := range set[1:] {
+		n = min(n, len(s))
+	}
+	return n
+}
+
+func dedupe(set []string) []string {
+	out := set[:0]
+	seen := make(map[string]bool, len(set))
+	for _, s := range set {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -10,16 +10,16 @@ import (
 // "rejected", "policy"). Every rule must make sense for any provider: a
 // phrase seen in only one sample does not belong here.
 type textRule struct {
-	name   string
-	reason Reason
-	re     *fastRe
+	name    string
+	reason  Reason
+	pattern string
 	// catchAll rules only say that something was refused; they rank below
 	// a broad status code (see reasonFor).
 	catchAll bool
 }
 
 func rule(name string, reason Reason, pattern string) textRule {
-	return textRule{name: name, reason: reason, re: mustFastRe(pattern)}
+	return textRule{name: name, reason: reason, pattern: pattern}
 }
 
 func catchAll(name string, reason Reason, pattern string) textRule {
@@ -63,16 +63,24 @@ var textRules = []textRule{
 	catchAll("policy", Policy, `policy|not (authori[sz]ed|permitted|allowed)|prohibited|access denied|administratively|refused|denied|rejected`),
 }
 
+// textRuleSet finds the first of the text rules that matches, in one pass.
+var textRuleSet = newPhraseSet(rulePatterns(textRules))
+
+func rulePatterns(rules []textRule) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r.pattern
+	}
+	return out
+}
+
 // matchText returns the first rule that matches a diagnostic, or nil.
 func matchText(diag string) *textRule {
 	if diag == "" {
 		return nil
 	}
-	s := foldText(diag)
-	for i := range textRules {
-		if textRules[i].re.MatchString(s) {
-			return &textRules[i]
-		}
+	if i := textRuleSet.first(foldText(diag)); i >= 0 {
+		return &textRules[i]
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ func addressAccepted(status, command string) bool {
 // brackets the way servers answer RCPT TO: Postfix "<a@b>: Recipient
 // address rejected", Sendmail "<a@b>... User unknown".
 func repliesAbout(diag, rcpt string) bool {
-	i := strings.Index(strings.ToLower(diag), "<"+rcpt+">")
+	i := strings.Index(lowerASCII(diag), "<"+rcpt+">")
 	if i < 0 {
 		return false
 	}
@@ -261,4 +261,17 @@ func normCommand(s string) string {
 		return "HELO"
 	}
 	return ""
+}
+
+// lowerASCII lower-cases only ASCII letters, so an index found in its
+// result is valid in the original string (strings.ToLower may change the
+// length of invalid or non-ASCII text).
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -160,7 +160,7 @@ func textNear(text, addr string) string {
 	if addr == "" || text == "" {
 		return ""
 	}
-	lower := strings.ToLower(text)
+	lower := lowerASCII(text)
 	best := ""
 	from := 0
 	for n := 0; n < 5; n++ {

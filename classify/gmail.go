@@ -83,7 +83,7 @@ func decodeGmail(m *message) []Verdict {
 	if delayed {
 		f.action, f.temporary = "delayed", true
 	}
-	if j := strings.Index(strings.ToLower(details), "the error that the other server returned was:"); j >= 0 {
+	if j := strings.Index(lowerASCII(details), "the error that the other server returned was:"); j >= 0 {
 		f.diagnostic = strings.TrimSpace(details[j+len("the error that the other server returned was:"):])
 	} else if p, ok := matchPhrases(gmailPhrases, details); ok {
 		f.reason, f.rule = p.reason, "gmail-"+p.name

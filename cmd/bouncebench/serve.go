@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -230,6 +231,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "sink log `level`: debug, info (bouncesink's default), warn, error")
 	logPath := fs.String("log", "", "append the log to `file` instead of stderr")
 	parent := fs.Bool("parent", false, "stop when standard input closes")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole run to `file` (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -250,6 +252,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 		defer f.Close()
 		o.Log = f
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "bouncebench serve:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	s, err := startServer(o)
 	if err != nil {

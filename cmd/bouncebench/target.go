@@ -30,12 +30,14 @@ type serverFlags struct {
 	inProcess bool
 	logLevel  string
 	logPath   string
+	profile   string
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.inProcess, "inprocess", false, "run the server in this process rather than as a child (its heap figure then includes the load client)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "server log `level` (info is bouncesink's default: a line per connection and per message)")
 	fs.StringVar(&f.logPath, "log", "", "server log `file` (default: a new file in the temporary directory)")
+	fs.StringVar(&f.profile, "cpuprofile", "", "write the child server's CPU profile to `file`")
 }
 
 // start runs the server o describes, as f says.
@@ -91,6 +93,9 @@ func (f *serverFlags) spawn(o serveOptions, what string) (*target, error) {
 		return nil, err
 	}
 	args := []string{"serve", "--parent", "--log-level", f.logLevel, "--log", f.logPath}
+	if f.profile != "" {
+		args = append(args, "--cpuprofile", f.profile)
+	}
 	if o.Discard {
 		args = append(args, "--discard")
 	} else {

@@ -1,6 +1,7 @@
 // Package ingest turns one received message into stored state: it decodes
-// the VERP tags of the envelope, classifies the bytes and records the
-// message with all its verdicts in one store transaction. The SMTP server
+// the VERP tags of the envelope (checking signed ones, see signed.go),
+// classifies the bytes and records the message with all its verdicts in one
+// store transaction. The SMTP server
 // calls it for every accepted message; the reclassify command replays stored
 // messages through Observe.
 package ingest
@@ -30,6 +31,10 @@ type Sink struct {
 	Now           func() time.Time
 	VERPSeparator string
 	Logger        *slog.Logger
+	// Signer, when set, checks signed return paths: the recipient a
+	// signature names is the one the message's verdicts apply to, whatever
+	// the report says (see bind).
+	Signer *verp.Signer
 	// Classify replaces the classifier, for tests.
 	Classify func(raw []byte, in classify.Input) []classify.Verdict
 }
@@ -79,13 +84,21 @@ func (s *Sink) observe(log *slog.Logger, env Envelope, raw []byte, now time.Time
 		dups = map[store.Observation]bool{}
 	)
 	for _, rcpt := range envelopeRecipients(env) {
-		original, _ := verp.Decode(rcpt, s.VERPSeparator)
-		if seen[original] {
+		original, signed, isSigned := s.recipientOf(rcpt, now)
+		key := original
+		if isSigned {
+			key = "signed\x00" + signed.Recipient + "\x00" + rcpt
+		}
+		if seen[key] {
 			continue
 		}
-		seen[original] = true
+		seen[key] = true
 		in := classify.Input{EnvelopeRecipient: rcpt, VERPRecipient: original, Now: now}
-		for _, v := range s.classify(log, raw, in) {
+		vs := s.classify(log, raw, in)
+		if isSigned {
+			vs = bind(vs, signed)
+		}
+		for _, v := range vs {
 			o := observation(v)
 			if dups[o] {
 				continue

@@ -4,6 +4,11 @@
 // return path bounces@bounce.example.com as
 // bounces+alice=example.org@bounce.example.com, the separator ("+" here)
 // being configurable.
+//
+// It also makes and checks signed return paths (sign.go), which carry an
+// expiry and an HMAC so that a bounce cannot be forged to name a recipient
+// the sender never wrote to. Senders may import it to sign their own
+// return paths; it depends on nothing else in bouncesink.
 package verp
 
 import "strings"

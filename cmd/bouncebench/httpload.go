@@ -94,8 +94,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bouncebench check:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "bouncebench check: POST /v1/check, %d addresses (%.1f MiB of JSON), store of %d recipients, %d CPUs\n== %s\n",
-		*n, mib(uint64(len(body))), f.recipients, numCPU(), t.desc)
+	fmt.Fprintf(stdout, "bouncebench check: POST /v1/check, %d addresses (%.1f MiB of JSON), store of %d recipients, %s\n== %s\n",
+		*n, mib(uint64(len(body))), f.recipients, machine(), t.desc)
 	if err := t.resetHeap(); err != nil {
 		fmt.Fprintln(stderr, "bouncebench check:", err)
 		return 1
@@ -160,8 +160,8 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer t.stop()
-	fmt.Fprintf(stdout, "bouncebench lookup: GET /v1/suppressions/ADDR at %d/s for %s, store of %d recipients, %d CPUs\n== %s\n",
-		*rate, *duration, f.recipients, numCPU(), t.desc)
+	fmt.Fprintf(stdout, "bouncebench lookup: GET /v1/suppressions/ADDR at %d/s for %s, store of %d recipients, %s\n== %s\n",
+		*rate, *duration, f.recipients, machine(), t.desc)
 	l := &lookupLoad{base: "http://" + t.http, recipients: f.recipients, workers: *workers}
 	if *warmup > 0 {
 		l.run(*rate, *warmup)

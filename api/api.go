@@ -1,13 +1,19 @@
 // Package api serves bouncesink's HTTP JSON API: the suppression lookups
 // mailing software makes before sending, a recipient's state and history
 // for people, and a health check. It reads the store through store.Reader
-// only, so any backend implementing it can serve the API.
+// only, so any backend implementing it can serve the API. It also owns
+// the API's bearer tokens (auth.go), its request metrics and /metrics
+// (metrics.go), and its OpenAPI document (openapi.json), which a test
+// keeps equal to the route table.
 package api
 
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bouncesink/bouncesink/store"
 )
@@ -21,37 +27,83 @@ const DefaultMaxBodyBytes = 32 << 20
 type Options struct {
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Auth checks the bearer tokens; nil lets every request in (see
+	// Auth.Open).
+	Auth *Auth
+	// Metrics counts requests and serves /metrics; nil means a registry of
+	// the API's own.
+	Metrics *Metrics
 }
 
 type api struct {
 	store   store.Reader
 	maxBody int64
 	log     *slog.Logger
+	auth    *Auth
+	metrics *Metrics
+}
+
+// route is one endpoint of the API.
+type route struct {
+	method  string
+	path    string // a net/http.ServeMux path pattern
+	role    Role   // the least role that may call it; rolePublic for anyone
+	handler http.HandlerFunc
+}
+
+// routes is the API: NewHandler serves exactly this table, and a test
+// checks it against the OpenAPI document (openapi.json).
+func (a *api) routes() []route {
+	return []route{
+		{http.MethodGet, "/v1/suppressions/{address}", RoleRead, a.suppression},
+		{http.MethodPost, "/v1/check", RoleRead, a.check},
+		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
+		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},
+		{http.MethodGet, "/metrics", RoleRead, a.serveMetrics},
+		{http.MethodGet, "/healthz", rolePublic, a.health},
+	}
 }
 
 // NewHandler returns the API's routes over r.
 func NewHandler(r store.Reader, opts Options) http.Handler {
-	a := &api{store: r, maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	return newAPI(r, opts).handler()
+}
+
+func newAPI(r store.Reader, opts Options) *api {
+	a := &api{store: r, maxBody: opts.MaxBodyBytes, log: opts.Logger, auth: opts.Auth, metrics: opts.Metrics}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	mux := http.NewServeMux()
-	route := func(method, path string, h http.HandlerFunc) {
-		mux.HandleFunc(method+" "+path, h)
-		// The same path with any other method: a JSON 405, not the mux's text.
-		mux.HandleFunc(path, methodNotAllowed(method))
+	if a.metrics == nil {
+		a.metrics, _ = NewMetrics(prometheus.NewRegistry()) // a new registry holds no duplicates
 	}
-	route(http.MethodGet, "/v1/suppressions/{address}", a.suppression)
-	route(http.MethodPost, "/v1/check", a.check)
-	route(http.MethodGet, "/v1/recipients/{address}", a.recipient)
-	route(http.MethodGet, "/healthz", a.health)
+	return a
+}
+
+// handler serves routes(), each behind its role check, and answers JSON
+// 404s and 405s for the rest.
+func (a *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	var allow = map[string][]string{} // path -> methods, in table order
+	var paths []string
+	for _, rt := range a.routes() {
+		mux.Handle(rt.method+" "+rt.path, a.auth.authorize(rt.role, rt.handler))
+		if allow[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		allow[rt.path] = append(allow[rt.path], rt.method)
+	}
+	for _, p := range paths {
+		// The same path with any other method: a JSON 405, not the mux's text.
+		mux.HandleFunc(p, methodNotAllowed(strings.Join(allow[p], ", ")))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return a.logRequests(mux)
+	return a.logRequests(a.metrics.instrument(mux))
 }
 
 // The server's timeouts. Reads allow a 32 MiB check list on a slow link;

@@ -12,7 +12,7 @@ import (
 
 // Metrics counts the API's requests and serves a registry at /metrics.
 type Metrics struct {
-	reg      *prometheus.Registry
+	serve    http.Handler // the registry in the Prometheus text format
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
@@ -22,7 +22,7 @@ type Metrics struct {
 // in the same registry.
 func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 	m := &Metrics{
-		reg: reg,
+		serve: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bouncesink_http_requests_total",
 			Help: "HTTP API requests by route pattern and status code.",
@@ -41,9 +41,9 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 	return m, nil
 }
 
-// handler serves the registry in the Prometheus text format.
-func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// serveMetrics answers GET /metrics: the registry in the Prometheus text format.
+func (a *api) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	a.metrics.serve.ServeHTTP(w, r)
 }
 
 // instrument counts every request next serves under the mux pattern that

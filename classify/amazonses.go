@@ -2,7 +2,6 @@ package classify
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 )
 
@@ -20,7 +19,7 @@ func init() {
 }
 
 // sesDiagRe matches SES's summary around the quoted remote reply.
-var sesDiagRe = regexp.MustCompile(`^\s*(?:smtp;\s*)?[245]\.\d{1,3}\.\d{1,3} - [A-Za-z ]+ error ([245]\d\d)[ -]'(.*?)'?\s*(\(delivery attempts: \d+\))?\s*$`)
+var sesDiagRe = mustFastRe(`^\s*(?:smtp;\s*)?[245]\.\d{1,3}\.\d{1,3} - [A-Za-z ]+ error ([245]\d\d)[ -]'(.*?)'?\s*(\(delivery attempts: \d+\))?\s*$`)
 
 func decodeAmazonSES(m *message) []Verdict {
 	from := m.fromLower()

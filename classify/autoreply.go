@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -16,10 +15,10 @@ func init() {
 }
 
 var (
-	autoSubjectRe = regexp.MustCompile(`(?i)out of (the )?office|\booo\b|auto(matic|matische|matisk|matique)?[ -]?(reply|response|responder|antwort|svar|réponse)|auto:|autoreply|autoresponse|vacation|away (from|until)|on (leave|holiday|vacation)|abwesenheit|absence|abwesend|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|não estou|resposta automática|nieobecność|不在|自動返信|自動応答|自动回复|부재`)
-	challengeRe   = regexp.MustCompile(`(?i)please confirm (that )?you|verify (that )?you are (a )?human|challenge[ -]response|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)`)
-	movedHintRe   = regexp.MustCompile(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
-	hintAddrRe    = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+	autoSubjectRe = mustFastRe(`(?i)out of (the )?office|\booo\b|auto(matic|matische|matisk|matique)?[ -]?(reply|response|responder|antwort|svar|réponse)|auto:|autoreply|autoresponse|vacation|away (from|until)|on (leave|holiday|vacation)|abwesenheit|absence|abwesend|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|não estou|resposta automática|nieobecność|不在|自動返信|自動応答|自动回复|부재`)
+	challengeRe   = mustFastRe(`(?i)please confirm (that )?you|verify (that )?you are (a )?human|challenge[ -]response|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)`)
+	movedHintRe   = mustFastRe(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
+	hintAddrRe    = mustFastRe(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 )
 
 func decodeAutoReply(m *message) []Verdict {
@@ -81,7 +80,7 @@ func isReport(m *message) bool {
 		m.get("X-Failed-Recipients") != ""
 }
 
-var bounceSenderRe = regexp.MustCompile(`(?i)mailer-daemon|postmaster|mail delivery (sub)?system|mail ?administrator`)
+var bounceSenderRe = mustFastRe(`(?i)mailer-daemon|postmaster|mail delivery (sub)?system|mail ?administrator`)
 
 // looksLikeBounceSender reports whether the message comes from a mail
 // system rather than a person.

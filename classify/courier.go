@@ -20,13 +20,13 @@ var (
 )
 
 func decodeCourier(m *message) []Verdict {
-	if !courierSignature.MatchString(m.text) {
+	if !m.textMatches(courierSignature) {
 		return nil
 	}
 	action := "failed"
-	section, ok := afterRe(m.text, courierFailed)
+	section, ok := m.textAfter(courierFailed)
 	if !ok {
-		if section, ok = afterRe(m.text, courierDelayed); !ok {
+		if section, ok = m.textAfter(courierDelayed); !ok {
 			return nil
 		}
 		action = "delayed"

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -224,8 +223,8 @@ func cleanDiagnostic(s string) string {
 }
 
 var (
-	inReplyToRe  = regexp.MustCompile(`(?i)in reply to (end of )?(DATA|RCPT TO|MAIL FROM|RCPT|MAIL|HELO|EHLO|message)\b|after (end of )?(data|rcpt to|mail from|rcpt|mail|helo|ehlo|message)\b|after (the )?(data|rcpt to|mail from) command`)
-	transcriptRe = regexp.MustCompile(`(?im)^\s*>>> (DATA|RCPT TO|MAIL FROM|\.)\b.*\n(?:\s*<<< [23]\d\d.*\n)*\s*<<< [45]\d\d`)
+	inReplyToRe  = mustFastRe(`(?i)in reply to (end of )?(DATA|RCPT TO|MAIL FROM|RCPT|MAIL|HELO|EHLO|message)\b|after (end of )?(data|rcpt to|mail from|rcpt|mail|helo|ehlo|message)\b|after (the )?(data|rcpt to|mail from) command`)
+	transcriptRe = mustFastRe(`(?im)^\s*>>> (DATA|RCPT TO|MAIL FROM|\.)\b.*\n(?:\s*<<< [23]\d\d.*\n)*\s*<<< [45]\d\d`)
 )
 
 // commandIn finds which SMTP command the remote server refused, from the

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -16,15 +15,15 @@ func init() {
 var (
 	dmaSignature = markers("this is the dragonfly mail agent")
 	dmaEnd       = markers("message headers follow.", "original message follows.")
-	dmaRcptRe    = regexp.MustCompile(`(?i)there was an error delivering your mail to <([^<>\s]+)>`)
-	dmaHostRe    = regexp.MustCompile(`(?im)^(\S+)(?: \[[0-9a-f.:]+\])? did not like our [^:\n]+:`)
+	dmaRcptRe    = mustFastRe(`(?i)there was an error delivering your mail to <([^<>\s]+)>`)
+	dmaHostRe    = mustFastRe(`(?im)^(\S+)(?: \[[0-9a-f.:]+\])? did not like our [^:\n]+:`)
 )
 
 func decodeDragonFly(m *message) []Verdict {
-	if !dmaSignature.MatchString(m.text) {
+	if !m.textMatches(dmaSignature) {
 		return nil
 	}
-	text := cutAtRe(m.text, dmaEnd)
+	text := m.textBefore(dmaEnd)
 	loc := dmaRcptRe.FindStringSubmatchIndex(text)
 	if loc == nil {
 		return nil

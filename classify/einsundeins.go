@@ -22,10 +22,10 @@ var (
 )
 
 func decodeOneAndOne(m *message) []Verdict {
-	if !uiSignature.MatchString(m.text) {
+	if !m.textMatches(uiSignature) {
 		return nil
 	}
-	section, ok := afterRe(m.text, uiStart)
+	section, ok := m.textAfter(uiStart)
 	if !ok {
 		return nil
 	}

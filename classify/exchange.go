@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -63,7 +62,7 @@ func isMicrosoftHost(f finding) bool {
 	return hostIn(recipientDomain(f), "outlook.com", "hotmail.com", "live.com", "msn.com")
 }
 
-var exchangeIMSRe = regexp.MustCompile(`MSEXCH:[^\s]*\s+\d+\s+\(([0-9A-Fa-f]{8})\)`)
+var exchangeIMSRe = mustFastRe(`MSEXCH:[^\s]*\s+\d+\s+\(([0-9A-Fa-f]{8})\)`)
 
 func decodeExchange(m *message) []Verdict {
 	if fs := exchange2003(m); len(fs) > 0 {
@@ -128,7 +127,7 @@ func exchange2003(m *message) []finding {
 	return fs
 }
 
-var exchangeReturnedRe = regexp.MustCompile(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)
+var exchangeReturnedRe = mustFastRe(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)
 
 // exchangeNDR reads the administrators' part of an Exchange 2007+ report.
 func exchangeNDR(m *message) []finding {

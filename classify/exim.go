@@ -46,9 +46,9 @@ func decodeExim(m *message) []Verdict {
 		return nil
 	}
 	action := "failed"
-	section, ok := afterRe(m.text, eximFailed)
+	section, ok := m.textAfter(eximFailed)
 	if !ok {
-		if section, ok = afterRe(m.text, eximDelayed); !ok {
+		if section, ok = m.textAfter(eximDelayed); !ok {
 			return nil
 		}
 		action = "delayed"

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -19,27 +18,27 @@ func init() {
 
 var (
 	// fbFailureRe: without one of these words a text does not report a failure.
-	fbFailureRe = regexp.MustCompile(`(?i)deliver|fail|reject|bounce|refused|denied|unknown|unable|error`)
+	fbFailureRe = mustFastRe(`(?i)deliver|fail|reject|bounce|refused|denied|unknown|unable|error`)
 	// fbOriginal opens the returned message or its header.
-	fbOriginal = regexp.MustCompile(`(?im)^[ \t>-]*(?:-+ ?)?(?:original message|the original message (?:follows|headers?)|below (?:this line )?is (?:a copy of )?the (?:original )?message|this is a copy of the message|(?:un(?:sent|delivered)|returned) message|message headers follow|included is a copy|a copy of the (?:original )?message)|^(?:Received|Return-Path|DKIM-Signature|Message-I[Dd]|MIME-Version|X-[A-Za-z0-9-]+): `)
+	fbOriginal = mustFastRe(`(?im)^[ \t>-]*(?:-+ ?)?(?:original message|the original message (?:follows|headers?)|below (?:this line )?is (?:a copy of )?the (?:original )?message|this is a copy of the message|(?:un(?:sent|delivered)|returned) message|message headers follow|included is a copy|a copy of the (?:original )?message)|^(?:Received|Return-Path|DKIM-Signature|Message-I[Dd]|MIME-Version|X-[A-Za-z0-9-]+): `)
 	// fbSentenceRe: the sentences with which bounces say what they are.
-	fbSentenceRe = regexp.MustCompile(`(?i)could ?n[o']t be delivered|undeliverable|delivery (?:has |to .{1,80} )?failed|permanent (?:error|failure|fatal)|delivery status notification|following (?:address|recipient)|returned to (?:the )?sender|unable to deliver|mailer-daemon`)
+	fbSentenceRe = mustFastRe(`(?i)could ?n[o']t be delivered|undeliverable|delivery (?:has |to .{1,80} )?failed|permanent (?:error|failure|fatal)|delivery status notification|following (?:address|recipient)|returned to (?:the )?sender|unable to deliver|mailer-daemon`)
 	// fbQuotedHeaderRe: a line quoting a header of the original message.
-	fbQuotedHeaderRe = regexp.MustCompile(`(?i)^\s*(from|to|cc|bcc|reply-to|sender|return-path|envelope-from|x-[a-z-]+)\s*:`)
+	fbQuotedHeaderRe = mustFastRe(`(?i)^\s*(from|to|cc|bcc|reply-to|sender|return-path|envelope-from|x-[a-z-]+)\s*:`)
 	// fbLeadRe: words that put a failed address after them on a line.
-	fbLeadRe = regexp.MustCompile(`(?i)(?:(?:deliver(?:ed|y)?|sent|send|failed|undeliverable|rejected|refused|unknown|bounced|recipients?|address(?:es|\(es\))?|user(?:id)?|mailbox|mail|message|errors?|for)\s*(?:to|for|at)?\s*:?|^[245]\d\d(?:[ -][245]\.\d{1,3}\.\d{1,3})?)\s*["<(\[]?$`)
+	fbLeadRe = mustFastRe(`(?i)(?:(?:deliver(?:ed|y)?|sent|send|failed|undeliverable|rejected|refused|unknown|bounced|recipients?|address(?:es|\(es\))?|user(?:id)?|mailbox|mail|message|errors?|for)\s*(?:to|for|at)?\s*:?|^[245]\d\d(?:[ -][245]\.\d{1,3}\.\d{1,3})?)\s*["<(\[]?$`)
 	// fbListIntroRe: a sentence that announces a list of failed addresses.
-	fbListIntroRe = regexp.MustCompile(`(?i)(recipient|address|deliver|fail).*:\s*$`)
+	fbListIntroRe = mustFastRe(`(?i)(recipient|address|deliver|fail).*:\s*$`)
 )
 
 func decodeFallback(m *message) []Verdict {
-	if !looksLikeBounce(m) || !fbFailureRe.MatchString(m.text) {
+	if !looksLikeBounce(m) || !m.textMatches(fbFailureRe) {
 		return nil
 	}
 	// A bounce subject alone, from what may be a person, needs the text
 	// to read as a bounce too and its addresses to come with a reply.
 	strong := m.get("X-Failed-Recipients") != "" || looksLikeBounceSender(m) || nullReturnPath(m)
-	if !strong && !fbSentenceRe.MatchString(m.text) {
+	if !strong && !m.textMatches(fbSentenceRe) {
 		return nil
 	}
 	text := m.text

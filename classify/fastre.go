@@ -15,18 +15,18 @@ import (
 
 // fastRe is a regexp with a literal prefilter: every match contains one of
 // lits, so a text containing none of them is rejected without running the
-// regexp engine.
+// regexp engine. The methods it redefines apply the prefilter; the others
+// are the regexp's own.
 type fastRe struct {
-	re   *regexp.Regexp
+	*regexp.Regexp
 	lits []string // nil: no prefilter possible, always run the regexp
-	// fold: the pattern is case-insensitive, so lits are lower-case and are
-	// looked for in the lower-cased text (see mayMatchLower).
+	// fold: the pattern is case-insensitive somewhere, so lits are looked
+	// for in the lower-cased text (see mayMatchLower).
 	fold bool
 }
 
 func mustFastRe(pattern string) *fastRe {
-	re := regexp.MustCompile(pattern)
-	f := &fastRe{re: re}
+	f := &fastRe{Regexp: regexp.MustCompile(pattern)}
 	if parsed, err := syntax.Parse(pattern, syntax.Perl); err == nil {
 		f.fold = hasFoldCase(parsed)
 		f.lits = requiredLiterals(parsed.Simplify(), f.fold)
@@ -35,23 +35,66 @@ func mustFastRe(pattern string) *fastRe {
 }
 
 func (f *fastRe) MatchString(s string) bool {
-	return f.mayMatch(s) && f.re.MatchString(s)
+	return f.mayMatch(s) && f.Regexp.MatchString(s)
 }
 
-func (f *fastRe) FindStringSubmatch(s string) []string {
+func (f *fastRe) FindString(s string) string {
 	if !f.mayMatch(s) {
-		return nil
+		return ""
 	}
-	return f.re.FindStringSubmatch(s)
+	return f.Regexp.FindString(s)
 }
 
 func (f *fastRe) FindStringIndex(s string) []int {
 	if !f.mayMatch(s) {
 		return nil
 	}
-	return f.re.FindStringIndex(s)
+	return f.Regexp.FindStringIndex(s)
 }
 
+func (f *fastRe) FindStringSubmatch(s string) []string {
+	if !f.mayMatch(s) {
+		return nil
+	}
+	return f.Regexp.FindStringSubmatch(s)
+}
+
+func (f *fastRe) FindStringSubmatchIndex(s string) []int {
+	if !f.mayMatch(s) {
+		return nil
+	}
+	return f.Regexp.FindStringSubmatchIndex(s)
+}
+
+func (f *fastRe) FindAllString(s string, n int) []string {
+	if !f.mayMatch(s) {
+		return nil
+	}
+	return f.Regexp.FindAllString(s, n)
+}
+
+func (f *fastRe) FindAllStringIndex(s string, n int) [][]int {
+	if !f.mayMatch(s) {
+		return nil
+	}
+	return f.Regexp.FindAllStringIndex(s, n)
+}
+
+func (f *fastRe) FindAllStringSubmatch(s string, n int) [][]string {
+	if !f.mayMatch(s) {
+		return nil
+	}
+	return f.Regexp.FindAllStringSubmatch(s, n)
+}
+
+func (f *fastRe) FindAllStringSubmatchIndex(s string, n int) [][]int {
+	if !f.mayMatch(s) {
+		return nil
+	}
+	return f.Regexp.FindAllStringSubmatchIndex(s, n)
+}
+
+// mayMatch is the prefilter: false only if s contains none of the literals.
 func (f *fastRe) mayMatch(s string) bool {
 	if f.lits == nil {
 		return true
@@ -68,10 +111,7 @@ func (f *fastRe) mayMatch(s string) bool {
 // (U+017F), which case-insensitive matching equates with "s": a text that
 // contains one is always let through.
 func (f *fastRe) mayMatchLower(lower string) bool {
-	if f.lits == nil || containsAny(lower, f.lits) {
-		return true
-	}
-	return strings.Contains(lower, "ſ")
+	return f.lits == nil || containsAny(lower, f.lits) || strings.Contains(lower, "ſ")
 }
 
 func containsAny(s string, lits []string) bool {

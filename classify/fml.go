@@ -1,9 +1,5 @@
 package classify
 
-import (
-	"regexp"
-)
-
 // fml, the Japanese mailing-list manager, refuses a post from a
 // non-member with "You are not a member of this mailing list
 // <list@example.org>.": the list address was the recipient, and the sender
@@ -12,10 +8,10 @@ func init() {
 	register(decoder{name: "fml", order: orderMTA, decode: decodeFML})
 }
 
-var fmlNotMemberRe = regexp.MustCompile(`(?i)you are not a member of this mailing list <([^<>\s]+@[^<>\s]+)>`)
+var fmlNotMemberRe = mustFastRe(`(?i)you are not a member of this mailing list <([^<>\s]+@[^<>\s]+)>`)
 
 func decodeFML(m *message) []Verdict {
-	mm := fmlNotMemberRe.FindStringSubmatch(m.text)
+	mm := m.textSubmatch(fmlNotMemberRe)
 	if mm == nil {
 		return nil
 	}

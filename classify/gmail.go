@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -41,7 +40,7 @@ var gmailPhrases = []phrase{
 	providerPhrase("too-large", TooLarge, `message (was|is) too large|exceeded the maximum message size`),
 }
 
-var gmailByRe = regexp.MustCompile(`(?i)\bby ([a-z0-9][a-z0-9.\-]*[a-z0-9])\.? \[([0-9a-f.:]+)\]`)
+var gmailByRe = mustFastRe(`(?i)\bby ([a-z0-9][a-z0-9.\-]*[a-z0-9])\.? \[([0-9a-f.:]+)\]`)
 
 func decodeGmail(m *message) []Verdict {
 	from := m.fromLower()

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -30,14 +29,14 @@ var (
 		{"undeliverable to", ""},
 		{"delivery failed:", ""},
 	}
-	imailAddrRe = regexp.MustCompile(`[^\s<>]+@[^\s<>]+`)
+	imailAddrRe = mustFastRe(`[^\s<>]+@[^\s<>]+`)
 )
 
 func decodeIMail(m *message) []Verdict {
 	if !strings.HasPrefix(strings.TrimSpace(m.get("X-Mailer")), "<SMTP32 ") {
 		return nil
 	}
-	text := cutAtRe(m.text, imailEnd)
+	text := m.textBefore(imailEnd)
 	response := ""
 	if r, ok := afterRe(text, imailResponse); ok {
 		response = joinReply(textLines(firstParagraph(r)))

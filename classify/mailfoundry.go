@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -14,17 +13,17 @@ func init() {
 
 var (
 	mfoundryReason = markers("delivery failed for the following reason:")
-	mfoundryRcptRe = regexp.MustCompile(`(?i)unable to deliver message to:\s*<?([^<>\s]+@[^<>\s]+?)>?\s*$`)
-	mfoundryHostRe = regexp.MustCompile(`(?i)server (\S+?)(?:\[[0-9a-f.:]+\])? failed with:\s*`)
+	mfoundryRcptRe = mustFastRe(`(?i)unable to deliver message to:\s*<?([^<>\s]+@[^<>\s]+?)>?\s*$`)
+	mfoundryHostRe = mustFastRe(`(?i)server (\S+?)(?:\[[0-9a-f.:]+\])? failed with:\s*`)
 )
 
 func decodeMailFoundry(m *message) []Verdict {
-	reason, ok := afterRe(m.text, mfoundryReason)
+	reason, ok := m.textAfter(mfoundryReason)
 	if !ok {
 		return nil
 	}
 	var rcpt string
-	for _, l := range textLines(cutAtRe(m.text, mfoundryReason)) {
+	for _, l := range textLines(m.textBefore(mfoundryReason)) {
 		if mm := mfoundryRcptRe.FindStringSubmatch(strings.TrimSpace(l)); mm != nil {
 			rcpt = mm[1]
 		}

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -17,11 +16,11 @@ var (
 	mmReason     = markers("could not be delivered because of")
 	mmRecipients = markers("the following recipients were affected:")
 	mmEnd        = markers("additional information", "======================")
-	mmRemoteRe   = regexp.MustCompile(`(?im)^\s*Remote-MTA:\s*<?([^<>\s]+)>?`)
+	mmRemoteRe   = mustFastRe(`(?im)^\s*Remote-MTA:\s*<?([^<>\s]+)>?`)
 )
 
 func decodeMailMarshal(m *message) []Verdict {
-	reasonText, ok := afterRe(m.text, mmReason)
+	reasonText, ok := m.textAfter(mmReason)
 	if !ok {
 		return nil
 	}
@@ -31,7 +30,7 @@ func decodeMailMarshal(m *message) []Verdict {
 	}
 	diag := strings.Join(strings.Fields(cutAtRe(reasonText, mmRecipients)), " ")
 	remote := ""
-	if mm := mmRemoteRe.FindStringSubmatch(m.text); mm != nil {
+	if mm := m.textSubmatch(mmRemoteRe); mm != nil {
 		remote = mm[1]
 	}
 	senders := senderAddresses(m, "")

@@ -42,8 +42,9 @@ type message struct {
 	parts     []part
 	// text is the human-readable body: the text/plain parts (or, without
 	// them, the text/html parts stripped of tags), joined.
-	text string
-	in   Input
+	text  string
+	lower string // text lower-cased, made on first use: see lowerText
+	in    Input
 }
 
 // parseMessage never fails: what cannot be read as MIME is treated as a
@@ -138,6 +139,65 @@ func humanText(parts []part) string {
 func isAttachment(h gomessage.Header) bool {
 	disp, _, _ := h.ContentDisposition()
 	return strings.EqualFold(disp, "attachment")
+}
+
+// lowerText returns the text lower-cased (strings.ToLower), made once for
+// all the decoders that search it without regard to case.
+func (m *message) lowerText() string {
+	if m.lower == "" {
+		m.lower = strings.ToLower(m.text)
+	}
+	return m.lower
+}
+
+// The decoders look for their patterns in the text through these, which
+// rule a pattern out from its literals and the lower-cased text made once,
+// instead of lower-casing the text for each pattern.
+
+// mayContain reports whether re may match the text: false only when the
+// text lacks all of re's literals.
+func (m *message) mayContain(re *fastRe) bool {
+	if re.fold {
+		return re.mayMatchLower(m.lowerText())
+	}
+	return re.mayMatch(m.text)
+}
+
+// textMatches reports whether re matches the text.
+func (m *message) textMatches(re *fastRe) bool {
+	return m.mayContain(re) && re.Regexp.MatchString(m.text)
+}
+
+// textAfter returns the text after the first match of re, and whether
+// there was one (afterRe).
+func (m *message) textAfter(re *fastRe) (string, bool) {
+	if !m.mayContain(re) {
+		return m.text, false
+	}
+	if loc := re.Regexp.FindStringIndex(m.text); loc != nil {
+		return m.text[loc[1]:], true
+	}
+	return m.text, false
+}
+
+// textBefore returns the text up to the first match of re, or all of it
+// (cutAtRe).
+func (m *message) textBefore(re *fastRe) string {
+	if !m.mayContain(re) {
+		return m.text
+	}
+	if loc := re.Regexp.FindStringIndex(m.text); loc != nil {
+		return m.text[:loc[0]]
+	}
+	return m.text
+}
+
+// textSubmatch is re.FindStringSubmatch on the text.
+func (m *message) textSubmatch(re *fastRe) []string {
+	if !m.mayContain(re) {
+		return nil
+	}
+	return re.Regexp.FindStringSubmatch(m.text)
 }
 
 // get returns a top-level header field, RFC 2047 decoded where possible.

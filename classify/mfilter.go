@@ -18,14 +18,14 @@ var (
 )
 
 func decodeMFilter(m *message) []Verdict {
-	head, ok := afterRe(m.text, mfServer)
-	if !ok || !mfCommand.MatchString(m.text) {
+	head, ok := m.textAfter(mfServer)
+	if !ok || !m.textMatches(mfCommand) {
 		return nil
 	}
-	before := cutAtRe(m.text, mfServer)
+	before := m.textBefore(mfServer)
 	diag := strings.Join(strings.Fields(cutAtRe(cutAtRe(head, mfCommand), mfEnd)), " ")
 	cmd := ""
-	if c, ok := afterRe(m.text, mfCommand); ok {
+	if c, ok := m.textAfter(mfCommand); ok {
 		cmd = normCommand(firstParagraph(cutAtRe(c, mfEnd)))
 	}
 	senders := senderAddresses(m, "")

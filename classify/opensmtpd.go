@@ -36,15 +36,15 @@ var osmtpdErrors = []struct {
 }
 
 func decodeOpenSMTPD(m *message) []Verdict {
-	if !osmtpdSignature.MatchString(m.text) {
+	if !m.textMatches(osmtpdSignature) {
 		return nil
 	}
 	action := "failed"
-	section, ok := afterRe(m.text, osmtpdError)
+	section, ok := m.textAfter(osmtpdError)
 	if !ok {
-		if section, ok = afterRe(m.text, osmtpdDelay); ok {
+		if section, ok = m.textAfter(osmtpdDelay); ok {
 			action = "delayed"
-		} else if section, ok = afterRe(m.text, osmtpdSuccess); ok {
+		} else if section, ok = m.textAfter(osmtpdSuccess); ok {
 			action = "delivered"
 		} else {
 			return nil

@@ -95,7 +95,7 @@ func TestRequiredLiterals(t *testing.T) {
 	for _, p := range patterns {
 		f := mustFastRe(p)
 		for _, s := range texts {
-			if f.re.MatchString(s) && !f.mayMatch(s) {
+			if f.Regexp.MatchString(s) && !f.mayMatch(s) {
 				t.Fatalf("%s: literals %q rule out %q, which matches", p, f.lits, s)
 			}
 		}

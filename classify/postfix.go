@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -19,24 +18,24 @@ var (
 	pfSignature = markers("this is the postfix program at host", "this is the mail system at host")
 	pfWarning   = markers("this is a warning only", "delayed mail (still being retried)")
 	pfSuccess   = markers("successful mail delivery report", "your message was successfully delivered to the destination")
-	pfAddrRe    = regexp.MustCompile(`^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <[^<>]*>\))?:\s*(.*)$`)
-	pfSaidRe    = regexp.MustCompile(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
+	pfAddrRe    = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <[^<>]*>\))?:\s*(.*)$`)
+	pfSaidRe    = mustFastRe(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
 	// Postfix's resolver texts for a DNS failure it would have retried.
 	pfTryAgain = markers("host not found, try again", "temporary failure in name resolution")
 )
 
 func decodePostfixText(m *message) []Verdict {
-	if !pfSignature.MatchString(m.text) {
+	if !m.textMatches(pfSignature) {
 		return nil
 	}
 	action := "failed"
 	switch {
-	case pfWarning.MatchString(m.get("Subject")) || pfWarning.MatchString(m.text):
+	case pfWarning.MatchString(m.get("Subject")) || m.textMatches(pfWarning):
 		action = "delayed"
-	case pfSuccess.MatchString(m.get("Subject")) || pfSuccess.MatchString(m.text):
+	case pfSuccess.MatchString(m.get("Subject")) || m.textMatches(pfSuccess):
 		action = "delivered"
 	}
-	text, _ := afterRe(m.text, pfSignature)
+	text, _ := m.textAfter(pfSignature)
 	senders := senderAddresses(m, "")
 	type block struct {
 		addr string

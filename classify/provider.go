@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -15,11 +14,11 @@ import (
 type phrase struct {
 	name   string
 	reason Reason
-	re     *regexp.Regexp
+	re     *fastRe
 }
 
 func providerPhrase(name string, reason Reason, pattern string) phrase {
-	return phrase{name: name, reason: reason, re: regexp.MustCompile(pattern)}
+	return phrase{name: name, reason: reason, re: mustFastRe(pattern)}
 }
 
 // matchPhrases returns the first phrase of the table that matches the

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -35,11 +34,11 @@ var (
 	)
 	qmailQueueLifetime = markers("this message has been in the queue too long")
 	qmailRemoteSaid    = markers("remote host said:")
-	qmailStatusRe      = regexp.MustCompile(`[(\[]#([45]\.\d{1,3}\.\d{1,3})[)\]]`)
+	qmailStatusRe      = mustFastRe(`[(\[]#([45]\.\d{1,3}\.\d{1,3})[)\]]`)
 )
 
 func decodeQmail(m *message) []Verdict {
-	section, ok := afterRe(m.text, qmailStart)
+	section, ok := m.textAfter(qmailStart)
 	if !ok {
 		return nil
 	}
@@ -85,7 +84,7 @@ func qmailBlocks(section string) []qmailBlock {
 	return out
 }
 
-var qmailAddrLineRe = regexp.MustCompile(`^<([^<>\s]+@[^<>\s]+)>:[ \t]*(.*)$`)
+var qmailAddrLineRe = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>:[ \t]*(.*)$`)
 
 // qmailFinding reads one paragraph: the remote server's reply if it
 // quotes one, qmail's own sentence and "(#x.y.z)" status otherwise.
@@ -110,7 +109,7 @@ func qmailFinding(addr, text string) finding {
 	return f
 }
 
-var qmailHostRe = regexp.MustCompile(`(?i)(?:^|\s)(?:connected to )?([0-9a-f.:]+[0-9a-f]|[a-z0-9.\-]+\.[a-z]{2,}) (?:does not like recipient|failed after i sent the message|but sender was rejected|but greeting failed|but my name was rejected)`)
+var qmailHostRe = mustFastRe(`(?i)(?:^|\s)(?:connected to )?([0-9a-f.:]+[0-9a-f]|[a-z0-9.\-]+\.[a-z]{2,}) (?:does not like recipient|failed after i sent the message|but sender was rejected|but greeting failed|but my name was rejected)`)
 
 func qmailRemoteHost(text string) string {
 	if m := qmailHostRe.FindStringSubmatch(text); m != nil {

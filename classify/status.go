@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -92,8 +91,8 @@ var statusReason = map[string]struct {
 }
 
 var (
-	statusRe    = regexp.MustCompile(`(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|$)`)
-	replyCodeRe = regexp.MustCompile(`(?:^|[^\d.#])([245][0-5]\d)(?:[ \-]|$)`)
+	statusRe    = mustFastRe(`(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?:[^\d.]|$)`)
+	replyCodeRe = mustFastRe(`(?:^|[^\d.#])([245][0-5]\d)(?:[ \-]|$)`)
 )
 
 // parseStatus validates and normalises an RFC 3464 Status value
@@ -145,7 +144,7 @@ func statusInText(s string) (string, int) {
 	return first, 0
 }
 
-var replyCodeBeforeRe = regexp.MustCompile(`([245]\d\d)[ \-]['"#]?$`)
+var replyCodeBeforeRe = mustFastRe(`([245]\d\d)[ \-]['"#]?$`)
 
 func replyCodeBefore(prefix string) int {
 	if len(prefix) > 8 {

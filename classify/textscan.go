@@ -12,7 +12,7 @@ import (
 
 // addrRe finds an e-mail address in free text. It is deliberately plain
 // (no quoted local parts, no comments): bounce texts print bare addresses.
-var addrRe = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`)
+var addrRe = mustFastRe(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`)
 
 // textLines splits a text into lines without their line ends.
 func textLines(s string) []string {
@@ -71,12 +71,12 @@ func addressesIn(s string) []string {
 // markers compiles phrases that open or close a section of a report into
 // one case-insensitive pattern in which any run of white space matches any
 // other, since reports wrap their sentences where they like.
-func markers(phrases ...string) *regexp.Regexp {
+func markers(phrases ...string) *fastRe {
 	alts := make([]string, len(phrases))
 	for i, p := range phrases {
 		alts[i] = strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`)
 	}
-	return regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+	return mustFastRe(`(?i)` + strings.Join(alts, "|"))
 }
 
 // cutAt returns s up to the first of the markers (matched
@@ -93,7 +93,7 @@ func cutAt(s string, marks ...string) string {
 }
 
 // cutAtRe returns s up to the first match of re, or all of s.
-func cutAtRe(s string, re *regexp.Regexp) string {
+func cutAtRe(s string, re *fastRe) string {
 	if loc := re.FindStringIndex(s); loc != nil {
 		return s[:loc[0]]
 	}
@@ -102,7 +102,7 @@ func cutAtRe(s string, re *regexp.Regexp) string {
 
 // afterRe returns the text after the first match of re, and whether there
 // was one.
-func afterRe(s string, re *regexp.Regexp) (string, bool) {
+func afterRe(s string, re *fastRe) (string, bool) {
 	if loc := re.FindStringIndex(s); loc != nil {
 		return s[loc[1]:], true
 	}
@@ -111,7 +111,7 @@ func afterRe(s string, re *regexp.Regexp) (string, bool) {
 
 // replyStartRe finds the start of an SMTP reply (RFC 5321 s4.2) in a
 // report line: a reply code, or an enhanced status code on its own.
-var replyStartRe = regexp.MustCompile(`(?:^|[\s:\[(])([245]\d\d[ \-][^\n]*|[245]\.\d{1,3}\.\d{1,3}\s[^\n]*)`)
+var replyStartRe = mustFastRe(`(?:^|[\s:\[(])([245]\d\d[ \-][^\n]*|[245]\.\d{1,3}\.\d{1,3}\s[^\n]*)`)
 
 // joinReply folds the lines of a multi-line SMTP reply into one line,
 // dropping the repeated "550-" and "550-5.7.1 " prefixes of continuation
@@ -179,7 +179,7 @@ const (
 	stageData
 )
 
-var stageRe = regexp.MustCompile(`(?i)` +
+var stageRe = mustFastRe(`(?i)` +
 	`(after initial connection|after connection|greeting (?:failed|was rejected)|in reply to (?:the )?(?:initial )?greeting|but greeting failed)` +
 	`|(after [eh]lo\b|in reply to [eh]lo\b|my name was rejected|did not like our [eh]lo\b|>>> [eh]lo\b)` +
 	`|(after mail from|in reply to mail from|sender was rejected|did not like our mail from|>>> mail from|after mail command)` +
@@ -268,7 +268,7 @@ func namesOnlySender(diag string, senders []string, rcpt string) bool {
 	return false
 }
 
-var urlRe = regexp.MustCompile(`(?:https?|ftp)://\S+`)
+var urlRe = mustFastRe(`(?:https?|ftp)://\S+`)
 
 func domainOf(addr string) string {
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
@@ -318,11 +318,11 @@ func senderAddresses(m *message, text string) []string {
 	return out
 }
 
-var mailFromRe = regexp.MustCompile(`(?i)mail from:\s*<([^>\s]+)>`)
+var mailFromRe = mustFastRe(`(?i)mail from:\s*<([^>\s]+)>`)
 
 // remoteHostRe finds the remote host a report names: "host mx.example.org
 // [192.0.2.1]", "host: mx.example.org", "mx.example.org[192.0.2.1] said".
-var remoteHostRe = regexp.MustCompile(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*[a-z0-9])\s*(\[[0-9a-f.:]+\])?`)
+var remoteHostRe = mustFastRe(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*[a-z0-9])\s*(\[[0-9a-f.:]+\])?`)
 
 func remoteHostIn(s string) string {
 	if m := remoteHostRe.FindStringSubmatch(s); m != nil {
@@ -342,7 +342,7 @@ func failedRecipientsHeader(m *message) []string {
 }
 
 // subjectBounceRe matches the subjects MTAs give their bounces.
-var subjectBounceRe = regexp.MustCompile(`(?i)undeliver|returned mail|returning message|delivery status notification|failure notice|mail delivery failed|delivery fail|failed delivery|failure delivery|not delivered|could not be delivered|non.?deliver|delivery (problem|error|report)|mail system error|returned to sender|rejected mail|message delayed|delayed mail|warning: message`)
+var subjectBounceRe = mustFastRe(`(?i)undeliver|returned mail|returning message|delivery status notification|failure notice|mail delivery failed|delivery fail|failed delivery|failure delivery|not delivered|could not be delivered|non.?deliver|delivery (problem|error|report)|mail system error|returned to sender|rejected mail|message delayed|delayed mail|warning: message`)
 
 // looksLikeBounce reports whether a message carries a sign of being a
 // bounce: a mail-system sender, a bounce subject, or X-Failed-Recipients.
@@ -358,8 +358,8 @@ func looksLikeBounce(m *message) bool {
 	return looksLikeBounceSender(m) || subjectBounceRe.MatchString(subj)
 }
 
-var replyPrefixRe = regexp.MustCompile(`(?i)^\s*(re|fwd?|aw|wg|sv|tr|rv)\s*:`)
+var replyPrefixRe = mustFastRe(`(?i)^\s*(re|fwd?|aw|wg|sv|tr|rv)\s*:`)
 
 // delayWarningRe matches the sentences of a warning that delivery is
 // still being retried (RFC 3464 Action: delayed in words).
-var delayWarningRe = regexp.MustCompile(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part`)
+var delayWarningRe = mustFastRe(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part`)

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -19,11 +18,11 @@ var (
 	smEnd        = markers("----- unsent message follows -----", "----- original message follows -----",
 		"----- message header follows -----", "----- returned message follows -----")
 	// smRcptRe matches "554 <user@example.org>... 550 Host unknown".
-	smRcptRe = regexp.MustCompile(`^([245]\d\d)[ \-]<?([^<>\s]+@[^<>\s]+?)>?\.\.\.\s*(.*)$`)
+	smRcptRe = mustFastRe(`^([245]\d\d)[ \-]<?([^<>\s]+@[^<>\s]+?)>?\.\.\.\s*(.*)$`)
 )
 
 func decodeV5Sendmail(m *message) []Verdict {
-	section, ok := afterRe(m.text, smTranscript)
+	section, ok := m.textAfter(smTranscript)
 	if !ok {
 		return nil
 	}

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -16,15 +15,15 @@ func init() {
 var (
 	vzSignature = markers("message could not be delivered to mobile")
 	vzOriginal  = markers("original message:")
-	vzErrorRe   = regexp.MustCompile(`(?im)^\s*Error:\s*(.+)$`)
-	vzToRe      = regexp.MustCompile(`(?im)^\s*To:\s*(.+)$`)
+	vzErrorRe   = mustFastRe(`(?im)^\s*Error:\s*(.+)$`)
+	vzToRe      = mustFastRe(`(?im)^\s*To:\s*(.+)$`)
 )
 
 func decodeVerizon(m *message) []Verdict {
-	if !vzSignature.MatchString(m.text) {
+	if !m.textMatches(vzSignature) {
 		return nil
 	}
-	orig, ok := afterRe(m.text, vzOriginal)
+	orig, ok := m.textAfter(vzOriginal)
 	if !ok {
 		return nil
 	}
@@ -33,7 +32,7 @@ func decodeVerizon(m *message) []Verdict {
 		return nil
 	}
 	f := finding{recipient: firstAddress(to[1]), action: "failed"}
-	if e := vzErrorRe.FindStringSubmatch(cutAtRe(m.text, vzOriginal)); e != nil {
+	if e := vzErrorRe.FindStringSubmatch(m.textBefore(vzOriginal)); e != nil {
 		f.diagnostic = strings.TrimSpace(e[1])
 	}
 	if strings.Contains(strings.ToLower(f.diagnostic), "no valid recipients") {

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -14,11 +13,11 @@ func init() {
 
 var (
 	x1Start  = markers("---the following addresses had delivery errors---")
-	x1LineRe = regexp.MustCompile(`^\s*<?([^<>\s\[]+@[^<>\s\[]+?)>?\s+\[(.+)\]\s*$`)
+	x1LineRe = mustFastRe(`^\s*<?([^<>\s\[]+@[^<>\s\[]+?)>?\s+\[(.+)\]\s*$`)
 )
 
 func decodeX1(m *message) []Verdict {
-	section, ok := afterRe(m.text, x1Start)
+	section, ok := m.textAfter(x1Start)
 	if !ok {
 		return nil
 	}

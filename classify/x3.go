@@ -23,10 +23,10 @@ var (
 )
 
 func decodeX3(m *message) []Verdict {
-	if !x3Signature.MatchString(m.text) {
+	if !m.textMatches(x3Signature) {
 		return nil
 	}
-	section, ok := afterRe(m.text, x3Start)
+	section, ok := m.textAfter(x3Start)
 	if !ok {
 		return nil
 	}
@@ -36,7 +36,7 @@ func decodeX3(m *message) []Verdict {
 		details = strings.Join(strings.Fields(cutAtRe(d, x3Rule)), " ")
 	}
 	action := "failed"
-	if x3Delayed.MatchString(m.text) {
+	if m.textMatches(x3Delayed) {
 		action = "delayed"
 	}
 	senders := senderAddresses(m, "")
@@ -51,7 +51,7 @@ func decodeX3(m *message) []Verdict {
 			continue
 		}
 		f := finding{recipient: addr, action: action, diagnostic: details}
-		if x3Aborted.MatchString(m.text) && replyCodeInText(details) == 0 {
+		if m.textMatches(x3Aborted) && replyCodeInText(details) == 0 {
 			// It gave up after hours of trying: the details say what it
 			// last met, the time limit is why it stopped.
 			f.reason, f.rule = Expired, "x3-aborted"

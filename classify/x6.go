@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -15,12 +14,12 @@ func init() {
 
 var (
 	x6Signature = markers("we had trouble delivering your message. full details follow:")
-	x6LineRe    = regexp.MustCompile(`(?i)the following recipients returned (permanent|temporary) errors:\s*(.+?)\.\s+Reason:\s*(.+)`)
-	x6BracketRe = regexp.MustCompile(`\[([245]\d\d[^\]]*)\]`)
+	x6LineRe    = mustFastRe(`(?i)the following recipients returned (permanent|temporary) errors:\s*(.+?)\.\s+Reason:\s*(.+)`)
+	x6BracketRe = mustFastRe(`\[([245]\d\d[^\]]*)\]`)
 )
 
 func decodeX6(m *message) []Verdict {
-	if !x6Signature.MatchString(m.text) {
+	if !m.textMatches(x6Signature) {
 		return nil
 	}
 	senders := senderAddresses(m, "")

@@ -33,7 +33,7 @@ func isYahooHost(f finding) bool {
 const yahooIntro = "sorry, we were unable to deliver your message to the following address"
 
 func decodeYahoo(m *message) []Verdict {
-	lower := strings.ToLower(m.text)
+	lower := m.lowerText()
 	if !strings.Contains(lower, yahooIntro) {
 		return nil
 	}

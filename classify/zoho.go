@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -17,7 +16,7 @@ func init() {
 var (
 	zohoWarning = markers("this is a warning message only")
 	zohoEnd     = markers("received:from", "received: from", "----- transcript of session follows -----")
-	zohoDelayRe = regexp.MustCompile(`(?i)\[Status: ([^,\]]*), Address: <([^<>\s]+)>, ResponseCode (\d{3})?,([^\]]*)\]`)
+	zohoDelayRe = mustFastRe(`(?i)\[Status: ([^,\]]*), Address: <([^<>\s]+)>, ResponseCode (\d{3})?,([^\]]*)\]`)
 )
 
 func decodeZoho(m *message) []Verdict {
@@ -25,7 +24,7 @@ func decodeZoho(m *message) []Verdict {
 		!strings.Contains(strings.ToLower(m.get("From")), "zoho.com") {
 		return nil
 	}
-	text := cutAtRe(m.text, zohoEnd)
+	text := m.textBefore(zohoEnd)
 	senders := senderAddresses(m, "")
 	var out []Verdict
 	if zohoWarning.MatchString(text) {

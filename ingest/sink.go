@@ -37,6 +37,10 @@ type Sink struct {
 	Signer *verp.Signer
 	// Classify replaces the classifier, for tests.
 	Classify func(raw []byte, in classify.Input) []classify.Verdict
+	// Recorded, when set, is told the observations of every message Deliver
+	// has put on disk (serve counts verdicts with it; replays through
+	// Observe are not told). It runs before the SMTP reply: keep it quick.
+	Recorded func(obs []store.Observation)
 }
 
 // Deliver classifies raw and records it with its verdicts in one
@@ -58,6 +62,9 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	})
 	if err != nil {
 		return fmt.Errorf("ingest: record message: %w", err)
+	}
+	if s.Recorded != nil {
+		s.Recorded(obs)
 	}
 	log.LogAttrs(ctx, slog.LevelDebug, "message recorded",
 		slog.Uint64("store_id", id), slog.Int("observations", len(obs)))

@@ -1,9 +1,8 @@
 // Package ingest turns one received message into stored state: it decodes
 // the VERP tags of the envelope (checking signed ones, see signed.go),
 // classifies the bytes and records the message with all its verdicts in one
-// store transaction. The SMTP server
-// calls it for every accepted message; the reclassify command replays stored
-// messages through Observe.
+// store transaction. The SMTP server calls it for every accepted message;
+// the reclassify command replays stored messages through Observe.
 package ingest
 
 import (

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"errors"
+	"net"
 
 	"github.com/emersion/go-smtp"
 )
@@ -14,6 +15,23 @@ var (
 		Message: "Line too long"}
 	errTryLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary local problem, try again later"}
+
+	// A DATA transfer that could not be read to its end closes the
+	// connection: what is left of the body must not be read as commands.
+	errDataTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+		Message: "Timeout reading the message, closing connection"}
+	errDataBroken = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 0},
+		Message: "Error reading the message, closing connection"}
+	errTooManyBad = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many refused commands, closing connection"}
+
+	// With require_signed, RCPT to a return path without a valid signature.
+	errUnsigned = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Return path is not signed; this host only accepts bounces for signed return paths"}
+	errSignatureExpired = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Return path signature has expired"}
+	errBadSignature = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Return path signature is not valid"}
 )
 
 // reply turns any error met while handling a command into the SMTP reply
@@ -32,4 +50,25 @@ func reply(err error) error {
 		return errLineTooLong
 	}
 	return errTryLater
+}
+
+// readReply is the reply to a DATA whose body could not be read, and
+// whether the connection must close after it. Only a size overrun leaves
+// the session usable: go-smtp then reads the rest of the body up to the
+// CRLF.CRLF that ends it (and if that read fails, conn closes the
+// connection). After any other failure the stream is at an unknown point
+// of the body.
+func readReply(err error) (reply error, closeConn bool) {
+	switch ne, isNet := errors.AsType[net.Error](err); {
+	case errors.Is(err, smtp.ErrDataTooLarge):
+		return smtp.ErrDataTooLarge, false
+	case errors.Is(err, smtp.ErrDataReset): // RSET during BDAT: go-smtp sends no reply
+		return err, false
+	case errors.Is(err, smtp.ErrTooLongLine):
+		return errLineTooLong, true
+	case isNet && ne.Timeout():
+		return errDataTimeout, true
+	default: // io.ErrUnexpectedEOF, a reset: no one is listening anyway
+		return errDataBroken, true
+	}
 }

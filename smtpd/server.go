@@ -3,6 +3,12 @@
 // return paths, keeps nothing but envelope state, and hands each message to
 // a Deliverer; it replies 250 to DATA only once the Deliverer has returned,
 // that is, once the message is on disk. It never relays.
+//
+// It is meant for the open internet: every limit has a finite default
+// (connections in total and per client, idle and session timeouts, message
+// size, recipients, commands), a DATA transfer that fails closes the
+// connection so the rest of its body is never read as commands (conn.go),
+// and with a verp.Signer it can refuse every return path not signed by us.
 package smtpd
 
 import (
@@ -18,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/verp"
 )
 
 // Deliverer takes an accepted message. A nil error means it is stored
@@ -36,6 +43,19 @@ const (
 	DefaultMaxLineLength   = 2000            // twice RFC 5321 s4.5.3.1.6's 1000, as go-smtp does
 	DefaultReadTimeout     = 5 * time.Minute // RFC 5321 s4.5.3.2.7 server timeout
 	DefaultWriteTimeout    = time.Minute
+
+	// Slowloris and abuse limits. MTAs send each command as soon as they
+	// have the reply and stream DATA, so a minute of silence means a broken
+	// or hostile client (chasquid uses the same); a session is cut after
+	// half an hour and the MTA reconnects for the rest of its queue.
+	DefaultIdleTimeout    = time.Minute
+	DefaultSessionTimeout = 30 * time.Minute
+	// Postfix's defaults: its process limit, its per-client connection
+	// limit for outsiders, its junk-command and hard-error limits.
+	DefaultMaxConnections      = 100
+	DefaultMaxConnectionsPerIP = 20
+	DefaultMaxCommands         = 100
+	DefaultMaxBadCommands      = 20
 )
 
 // DefaultAccept is the return-path list used when none is configured: any
@@ -53,13 +73,34 @@ type Options struct {
 	MaxMessageBytes int64 // larger messages get 552 5.3.4
 	MaxRecipients   int   // more RCPTs per message get 452 4.5.3
 	MaxLineLength   int   // longer lines end the connection
-	// ReadTimeout bounds the wait for each command, and for the whole DATA
-	// transfer after the DATA command.
+	// ReadTimeout bounds the time one command line, or one whole DATA
+	// transfer after the DATA command, may take.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// IdleTimeout bounds every wait for the client's next bytes;
+	// SessionTimeout the whole connection.
+	IdleTimeout    time.Duration
+	SessionTimeout time.Duration
+	// MaxConnections caps the open connections; MaxConnectionsPerIP those
+	// from one IPv4 address or IPv6 /64 (loopback is exempt). A connection
+	// over a cap is answered 421 4.7.0 and closed.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// MaxCommands caps the commands a connection may send since its last
+	// accepted message (or its start); MaxBadCommands the commands refused
+	// or failed in a session (RCPT to a foreign or unsigned address, an
+	// oversized message). Either ends the connection with a 421.
+	MaxCommands    int
+	MaxBadCommands int
 	// TLSConfig enables STARTTLS when set.
 	TLSConfig *tls.Config
-	Logger    *slog.Logger
+	// Signer, when set with RequireSigned, makes RCPT refuse (550 5.7.1)
+	// every address without a valid signed return path.
+	Signer        *verp.Signer
+	RequireSigned bool
+	// Now is the clock signatures are checked against; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -87,6 +128,27 @@ func (o Options) withDefaults() Options {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = DefaultSessionTimeout
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxConnectionsPerIP <= 0 {
+		o.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if o.MaxCommands <= 0 {
+		o.MaxCommands = DefaultMaxCommands
+	}
+	if o.MaxBadCommands <= 0 {
+		o.MaxBadCommands = DefaultMaxBadCommands
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -98,7 +160,7 @@ type Server struct {
 	smtp    *smtp.Server
 	deliver Deliverer
 	accept  *acceptList
-	sep     string
+	opts    Options
 	log     *slog.Logger
 
 	// Each DATA holds a read lock while it delivers; Shutdown takes the
@@ -114,7 +176,10 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{deliver: d, accept: accept, sep: opts.VERPSeparator, log: opts.Logger}
+	if opts.RequireSigned && opts.Signer == nil {
+		return nil, errors.New("smtpd: RequireSigned without a Signer")
+	}
+	s := &Server{deliver: d, accept: accept, opts: opts, log: opts.Logger}
 	srv := smtp.NewServer(s)
 	srv.Domain = opts.Hostname
 	srv.MaxMessageBytes = opts.MaxMessageBytes
@@ -129,10 +194,12 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts connections on l until Shutdown.
+// Serve accepts connections on l until Shutdown, within the connection
+// caps and timeouts of the Options.
 func (s *Server) Serve(l net.Listener) error {
-	s.log.Info("smtp listening", slog.String("addr", l.Addr().String()))
-	if err := s.smtp.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+	s.log.Info("smtp listening", slog.String("addr", l.Addr().String()),
+		slog.Bool("starttls", s.opts.TLSConfig != nil), slog.Bool("require_signed", s.opts.RequireSigned))
+	if err := s.smtp.Serve(newListener(l, s.opts, s.log)); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 		return fmt.Errorf("smtpd: serve: %w", err)
 	}
 	return nil

@@ -2,8 +2,7 @@ package smtpd
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,26 +11,32 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/verp"
 )
 
-// NewSession implements smtp.Backend.
+// NewSession implements smtp.Backend. go-smtp makes a new session at the
+// first HELO or EHLO, and again after STARTTLS; the connection state that
+// must outlive a session (its id, its counters) lives in conn.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	id := connID()
+	nc := netConn(c.Conn())
+	if nc == nil {
+		return nil, errors.New("smtpd: connection not accepted by Server.Serve")
+	}
+	_, tls := c.TLSConnectionState()
+	log := s.log.With(slog.String("conn_id", nc.id))
+	log.Debug("smtp session", slog.String("helo", c.Hostname()), slog.Bool("tls", tls))
 	ctx, cancel := context.WithCancel(context.Background())
-	log := s.log.With(slog.String("conn_id", id))
-	log.Info("smtp connection", slog.String("remote", c.Conn().RemoteAddr().String()))
-	return &session{srv: s, id: id, ctx: ctx, cancel: cancel, log: log}, nil
+	return &session{srv: s, conn: nc, ctx: ctx, cancel: cancel, log: log}, nil
 }
 
 // session holds one connection's envelope state; everything else is the
 // Deliverer's business.
 type session struct {
 	srv    *Server
-	id     string
+	conn   *conn
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
 	log    *slog.Logger
-	nmsg   int
 
 	from string
 	to   []string
@@ -43,7 +48,7 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error {
 	s.cancel()
-	s.log.Debug("smtp connection closed", slog.Int("messages", s.nmsg))
+	s.log.Debug("smtp session closed")
 	return nil
 }
 
@@ -57,29 +62,64 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !s.srv.accept.accepts(to) {
 		s.log.Info("recipient refused", slog.String("rcpt", to), slog.String("from", s.from))
-		return errNoSuchUser
+		return s.refuse(errNoSuchUser)
+	}
+	if s.srv.opts.RequireSigned {
+		if _, err := s.srv.opts.Signer.Verify(to, s.srv.opts.Now()); err != nil {
+			s.log.Info("recipient refused: return path not signed", slog.String("rcpt", to),
+				slog.String("from", s.from), slog.String("why", err.Error()))
+			return s.refuse(signatureReply(err))
+		}
 	}
 	s.to = append(s.to, to)
 	return nil
 }
 
+func signatureReply(err error) *smtp.SMTPError {
+	switch {
+	case errors.Is(err, verp.ErrUnsigned):
+		return errUnsigned
+	case errors.Is(err, verp.ErrExpired):
+		return errSignatureExpired
+	default:
+		return errBadSignature
+	}
+}
+
+// refuse counts a refused command and returns its reply, or once the
+// session has had too many, a 421 that closes the connection.
+func (s *session) refuse(reply error) error {
+	if s.conn.refused() {
+		s.log.Warn("too many refused commands; closing connection")
+		s.conn.closeAfterReply(errors.New("too many refused commands"))
+		return errTooManyBad
+	}
+	return reply
+}
+
 // Data reads the message and delivers it. Its return value is the reply to
-// DATA: nil (250) only after the Deliverer has stored the message.
+// DATA: nil (250) only after the Deliverer has stored the message. A panic
+// anywhere in handling the message is this message's 451, not the server's
+// end.
 func (s *session) Data(r io.Reader) (err error) {
-	s.nmsg++
-	id := fmt.Sprintf("%s.%d", s.id, s.nmsg)
+	id := fmt.Sprintf("%s.%d", s.conn.id, s.conn.nextMessage())
 	log := s.log.With(slog.String("msg_id", id))
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("panic while handling message", slog.Any("panic", p))
-			err = reply(fmt.Errorf("panic: %v", p))
+			err = errTryLater
 		}
 	}()
 
 	raw, err := io.ReadAll(r)
 	if err != nil {
-		log.Warn("message not received", slog.Any("err", err))
-		return reply(err)
+		reply, closeConn := readReply(err)
+		log.Warn("message not received", slog.Any("err", err), slog.Bool("closing", closeConn))
+		if closeConn {
+			s.conn.closeAfterReply(fmt.Errorf("message not received: %w", err))
+			return reply
+		}
+		return s.refuse(reply)
 	}
 	env := ingest.Envelope{From: s.from, To: slices.Clone(s.to), ID: id}
 
@@ -94,13 +134,7 @@ func (s *session) Data(r io.Reader) (err error) {
 			slog.Any("to", env.To), slog.Int("bytes", len(raw)))
 		return reply(err)
 	}
+	s.conn.accepted()
 	log.Info("message stored", slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw)))
 	return nil
-}
-
-// connID returns a short random id naming one connection in the logs.
-func connID() string {
-	var b [6]byte
-	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
-	return hex.EncodeToString(b[:])
 }

@@ -1,0 +1,245 @@
+package smtpd
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// listener caps the connections go-smtp gets to see: in total and per
+// client. A connection over a cap is answered 421 4.7.0 and closed here;
+// go-smtp never hears of it. Every connection it does pass on is a *conn.
+type listener struct {
+	net.Listener
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	total    int
+	byClient map[string]int
+}
+
+func newListener(l net.Listener, opts Options, log *slog.Logger) *listener {
+	return &listener{Listener: l, opts: opts, log: log, byClient: map[string]int{}}
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		raw, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		client, loopback := clientKey(raw.RemoteAddr())
+		if why := l.admit(client, loopback); why != "" {
+			l.log.Warn("smtp connection refused", slog.String("remote", raw.RemoteAddr().String()),
+				slog.String("reason", why))
+			go l.refuse(raw, why)
+			continue
+		}
+		c := &conn{Conn: raw, l: l, client: client, id: connID(),
+			end: time.Now().Add(l.opts.SessionTimeout)}
+		l.log.Info("smtp connection", slog.String("conn_id", c.id), slog.String("remote", raw.RemoteAddr().String()))
+		return c, nil
+	}
+}
+
+// admit counts a new connection from client in, or says why it may not come in.
+func (l *listener) admit(client string, loopback bool) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.opts.MaxConnections {
+		return "too many connections"
+	}
+	// Loopback is exempt, as Postfix exempts $mynetworks: a local forwarding
+	// MTA or load tool legitimately opens many connections from one address.
+	if !loopback && l.byClient[client] >= l.opts.MaxConnectionsPerIP {
+		return "too many connections from your address"
+	}
+	l.total++
+	l.byClient[client]++
+	return ""
+}
+
+func (l *listener) release(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.byClient[client]--; l.byClient[client] <= 0 {
+		delete(l.byClient, client)
+	}
+}
+
+// refuse answers a connection over a cap and closes it. RFC 5321 s3.1
+// lets a server open with 421 instead of 220.
+func (l *listener) refuse(c net.Conn, why string) {
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(l.opts.WriteTimeout))
+	fmt.Fprintf(c, "421 4.7.0 %s %s, try again later\r\n", l.opts.Hostname, why)
+}
+
+// clientKey names the client a connection counts against: its IP address,
+// or for IPv6 its /64, which one host commonly holds whole.
+func clientKey(addr net.Addr) (key string, loopback bool) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return addr.String(), false
+	}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String(), ip.IsLoopback()
+	}
+	return ip.String(), ip.IsLoopback()
+}
+
+// errTooManyCommands ends a session that keeps sending commands without
+// getting a message accepted; go-smtp answers it 421 4.4.0 and closes.
+var errTooManyCommands = errors.New("smtpd: too many commands without an accepted message")
+
+// conn is one client connection as go-smtp sees it. Beyond releasing its
+// slot on Close, it enforces what go-smtp cannot:
+//
+//   - An idle timeout on every read and a deadline for the whole session,
+//     on top of the deadline go-smtp sets for each command line and for a
+//     whole DATA transfer (a slowloris client trickling bytes is cut off).
+//   - No command is read after a failed read. go-smtp answers DATA and goes
+//     back to reading commands even when the body could not be read to its
+//     end (a timeout, a broken connection), so the rest of the body would be
+//     taken as commands (emersion/go-smtp issue 196). Once a read has failed,
+//     or the session has asked for it with closeAfterReply, the next command
+//     read closes the connection instead.
+//   - A cap on the commands read since the last accepted message.
+//
+// go-smtp calls SetReadDeadline exactly once before reading each command
+// line (its readLine; the server always has a ReadTimeout), also under TLS,
+// whose SetReadDeadline is passed through to this conn. That call is where
+// commands are counted and where a poisoned connection is closed, before
+// any buffered bytes can be parsed.
+type conn struct {
+	net.Conn
+	l       *listener
+	client  string
+	id      string    // names the connection in logs, across STARTTLS
+	end     time.Time // the session deadline
+	release sync.Once
+
+	mu           sync.Mutex
+	readDeadline time.Time // as go-smtp last set it
+	commands     int       // command reads since the last accepted message
+	bad          int       // refused or failed commands in the session
+	messages     int       // DATA transfers begun, for message ids
+	failed       error     // set once no further command may be read
+}
+
+// netConn returns the *conn under c, which go-smtp may have wrapped in TLS.
+func netConn(c net.Conn) *conn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	nc, _ := c.(*conn)
+	return nc
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	failed, d := c.failed, c.readDeadline
+	c.mu.Unlock()
+	if failed != nil {
+		return 0, failed
+	}
+	if idle := time.Now().Add(c.l.opts.IdleTimeout); d.IsZero() || idle.Before(d) {
+		d = idle
+	}
+	if c.end.Before(d) {
+		d = c.end
+	}
+	if err := c.Conn.SetReadDeadline(d); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.fail(err)
+	}
+	return n, err
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed != nil {
+		c.Conn.Close()
+		// go-smtp ends the session quietly on net.ErrClosed.
+		return fmt.Errorf("smtpd: connection closed after %v: %w", c.failed, net.ErrClosed)
+	}
+	c.commands++
+	if c.commands > c.l.opts.MaxCommands {
+		c.failed = errTooManyCommands
+		return errTooManyCommands
+	}
+	c.readDeadline = t
+	return nil
+}
+
+// SetDeadline is not used by go-smtp; it must not count as a command read.
+func (c *conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.readDeadline = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *conn) Close() error {
+	c.release.Do(func() { c.l.release(c.client) })
+	return c.Conn.Close()
+}
+
+// fail records that no further command may be read from c.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if c.failed == nil {
+		c.failed = err
+	}
+	c.mu.Unlock()
+}
+
+// closeAfterReply closes the connection once the reply to the current
+// command is written.
+func (c *conn) closeAfterReply(why error) { c.fail(why) }
+
+// refused counts a refused or failed command and reports whether the
+// session has now had too many.
+func (c *conn) refused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bad++
+	return c.bad >= c.l.opts.MaxBadCommands
+}
+
+// accepted notes an accepted message, which restarts the command count.
+func (c *conn) accepted() {
+	c.mu.Lock()
+	c.commands = 0
+	c.mu.Unlock()
+}
+
+// nextMessage returns the number of a new DATA transfer on c.
+func (c *conn) nextMessage() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.messages++
+	return c.messages
+}
+
+// connID returns a short random id naming one connection in the logs.
+func connID() string {
+	var b [6]byte
+	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return hex.EncodeToString(b[:])
+}

@@ -101,6 +101,8 @@ type Options struct {
 	// Now is the clock signatures are checked against; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, when set, is told of every session and reply (metrics).
+	Observer Observer
 }
 
 func (o Options) withDefaults() Options {
@@ -180,7 +182,11 @@ func New(d Deliverer, opts Options) (*Server, error) {
 		return nil, errors.New("smtpd: RequireSigned without a Signer")
 	}
 	s := &Server{deliver: d, accept: accept, opts: opts, log: opts.Logger}
-	srv := smtp.NewServer(s)
+	var backend smtp.Backend = s
+	if opts.Observer != nil {
+		backend = observedBackend{Server: s, obs: opts.Observer}
+	}
+	srv := smtp.NewServer(backend)
 	srv.Domain = opts.Hostname
 	srv.MaxMessageBytes = opts.MaxMessageBytes
 	srv.MaxRecipients = opts.MaxRecipients

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -14,71 +15,167 @@ const (
 	adminLift     = "lift"
 )
 
+// ManualSuppression is a suppression that an admin or an import asks for.
+type ManualSuppression struct {
+	Address string
+	Reason  string    // the Suppression's Reason: "manual" when empty; imports say "import"
+	Detail  string    // why, in a word or a line
+	Since   time.Time // zero or later than now means now
+	Note    string    // kept in the address's history and in the audit trail
+}
+
+// SuppressResult says what SuppressMany did with one ManualSuppression.
+type SuppressResult struct {
+	Suppression Suppression // the suppression in force: the new one, or the one that stands
+	Added       bool        // false when the address was suppressed already
+	Err         error       // an invalid address (wraps ErrInvalidAddress): nothing done
+}
+
 // Suppress puts addr on the suppression list by hand, with Reason "manual"
 // and Detail reason; note goes into the address's history. If addr is
 // already suppressed, that suppression stands and is returned unchanged.
+// The audit trail names ActorAdmin; SuppressAs names another actor.
 func (db *DB) Suppress(ctx context.Context, addr, reason, note string) (Suppression, error) {
-	if err := ctx.Err(); err != nil {
-		return Suppression{}, fmt.Errorf("store: suppress: %w", err)
-	}
-	key, err := Normalize(addr)
+	s, _, err := db.SuppressAs(ctx, ActorAdmin, ManualSuppression{Address: addr, Detail: reason, Note: note})
+	return s, err
+}
+
+// SuppressAs is Suppress for m, recorded in the audit trail as done by
+// actor. It reports whether it added the suppression.
+func (db *DB) SuppressAs(ctx context.Context, actor string, m ManualSuppression) (Suppression, bool, error) {
+	res, err := db.SuppressMany(ctx, actor, []ManualSuppression{m})
 	if err != nil {
-		return Suppression{}, err
+		return Suppression{}, false, err
+	}
+	return res[0].Suppression, res[0].Added, res[0].Err
+}
+
+// SuppressMany applies a list of manual suppressions in one transaction
+// (an import's chunk: one fsync for all), each as SuppressAs would. The
+// result has one entry per input, in order. An invalid address fails only
+// its own entry; a storage failure fails the call and writes nothing.
+func (db *DB) SuppressMany(ctx context.Context, actor string, list []ManualSuppression) ([]SuppressResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: suppress: %w", err)
+	}
+	if actor == "" {
+		actor = ActorAdmin
+	}
+	now := db.now().UTC().Round(0)
+	res := make([]SuppressResult, len(list))
+	todo := make([]Suppression, len(list))
+	for i, m := range list {
+		key, err := Normalize(m.Address)
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		s := Suppression{Address: key, Reason: cmp.Or(m.Reason, reasonManual), Detail: m.Detail, Since: m.Since.UTC().Round(0)}
+		if s.Since.IsZero() || s.Since.After(now) {
+			s.Since = now
+		}
+		todo[i] = s
 	}
 	if !db.writers.TryRLock() {
-		return Suppression{}, fmt.Errorf("store: suppress %s: %w", key, ErrRebuilding)
+		return nil, fmt.Errorf("store: suppress: %w", ErrRebuilding)
 	}
 	defer db.writers.RUnlock()
-	now := db.now().UTC().Round(0)
-	s := Suppression{Address: key, Reason: "manual", Detail: reason, Since: now}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketSuppressions).Get([]byte(key)); v != nil {
-			s, err = decodeSuppression([]byte(key), v)
-			return err
+	added := false
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		state := liveState(tx)
+		added = false
+		for i, s := range todo {
+			if res[i].Err != nil {
+				continue
+			}
+			if v := state.suppressions.Get([]byte(s.Address)); v != nil {
+				old, err := decodeSuppression([]byte(s.Address), v)
+				if err != nil {
+					return err
+				}
+				res[i] = SuppressResult{Suppression: old}
+				continue
+			}
+			// The event keeps the reason and detail too, so that Rebuild
+			// can restore the suppression as it was.
+			ev := adminEvent(s.Address, adminSuppress, list[i].Note)
+			ev.Diagnostic = s.Detail
+			if s.Reason != reasonManual {
+				ev.Rule = s.Reason
+			}
+			if err := applySuppress(state, s, ev); err != nil {
+				return fmt.Errorf("%s: %w", s.Address, err)
+			}
+			err := db.appendAudit(state, AuditEntry{Address: s.Address, Action: AuditSuppress, Actor: actor,
+				After: &s, Note: list[i].Note})
+			if err != nil {
+				return err
+			}
+			res[i] = SuppressResult{Suppression: s, Added: true}
+			added = true
 		}
-		// The event keeps the reason too, so that Rebuild can restore the
-		// suppression as it was.
-		ev := adminEvent(key, adminSuppress, note)
-		ev.Diagnostic = reason
-		return applySuppress(liveState(tx), s, ev)
+		return nil
 	})
 	if err != nil {
-		return Suppression{}, fmt.Errorf("store: suppress %s: %w", key, err)
+		return nil, fmt.Errorf("store: suppress: %w", err)
 	}
-	return s, nil
+	if added {
+		db.notifyAudit()
+	}
+	return res, nil
 }
+
+// reasonManual is the Reason of a suppression made by hand.
+const reasonManual = "manual"
 
 // Lift takes addr off the suppression list and resets what the policy
 // counts (hard and soft streaks, complaints), so that it takes a fresh
 // run of bounces to suppress it again; note goes into its history. The
 // lifetime Counts stay. Lift works on an address that is not suppressed
 // too (an admin vouching for it); it returns ErrNotFound only for an
-// address the store has never seen.
+// address the store has never seen. The audit trail names ActorAdmin;
+// LiftAs names another actor.
 func (db *DB) Lift(ctx context.Context, addr, note string) error {
+	_, err := db.LiftAs(ctx, ActorAdmin, addr, note)
+	return err
+}
+
+// LiftAs is Lift, recorded in the audit trail as done by actor. It returns
+// the suppression it lifted, nil if the address was not suppressed.
+func (db *DB) LiftAs(ctx context.Context, actor, addr, note string) (*Suppression, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("store: lift: %w", err)
+		return nil, fmt.Errorf("store: lift: %w", err)
 	}
 	key, err := Normalize(addr)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if actor == "" {
+		actor = ActorAdmin
 	}
 	if !db.writers.TryRLock() {
-		return fmt.Errorf("store: lift %s: %w", key, ErrRebuilding)
+		return nil, fmt.Errorf("store: lift %s: %w", key, ErrRebuilding)
 	}
 	defer db.writers.RUnlock()
 	now := db.now().UTC().Round(0)
+	var lifted *Suppression
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		state := liveState(tx)
 		known := state.suppressions.Get([]byte(key)) != nil || state.recipients.Get([]byte(key)) != nil
 		if !known {
 			return ErrNotFound
 		}
-		return applyLift(state, key, now, adminEvent(key, adminLift, note))
+		var err error
+		if lifted, err = applyLift(state, key, now, adminEvent(key, adminLift, note)); err != nil {
+			return err
+		}
+		return db.appendAudit(state, AuditEntry{Address: key, Action: AuditLift, Actor: actor, Before: lifted, Note: note})
 	})
 	if err != nil {
-		return fmt.Errorf("store: lift %s: %w", key, err)
+		return nil, fmt.Errorf("store: lift %s: %w", key, err)
 	}
-	return nil
+	db.notifyAudit()
+	return lifted, nil
 }
 
 func adminEvent(addr, action, note string) Observation {
@@ -95,26 +192,28 @@ func applySuppress(b stateBuckets, s Suppression, ev Observation) error {
 	if err := appendEvent(b.events, s.Address, s.Since, 0, ev); err != nil {
 		return err
 	}
-	if err := suppressTx(b, s); err != nil {
+	if _, err := suppressTx(b, s); err != nil {
 		return err
 	}
 	return saveRecipient(b.recipients, r)
 }
 
 // applyLift records the admin event ev, removes addr's suppression and
-// forgets what the policy counted up to at.
-func applyLift(b stateBuckets, addr string, at time.Time, ev Observation) error {
-	if err := unsuppressTx(b, addr); err != nil {
-		return err
+// forgets what the policy counted up to at. It returns the suppression it
+// removed, nil if there was none.
+func applyLift(b stateBuckets, addr string, at time.Time, ev Observation) (*Suppression, error) {
+	lifted, err := unsuppressTx(b, addr)
+	if err != nil {
+		return nil, err
 	}
 	r, err := loadRecipient(b.recipients, addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.Complaints = 0
 	r.clearStreaks(at)
 	if err := appendEvent(b.events, addr, at, 0, ev); err != nil {
-		return err
+		return nil, err
 	}
-	return saveRecipient(b.recipients, r)
+	return lifted, saveRecipient(b.recipients, r)
 }

@@ -69,7 +69,7 @@ func BenchmarkCheck100k(b *testing.B) {
 				return err
 			}
 			if i%(recipients/suppressed) == 0 {
-				if err := suppressTx(state, Suppression{Address: addr, Reason: "hard", Detail: "user-unknown", Since: t0}); err != nil {
+				if _, err := suppressTx(state, Suppression{Address: addr, Reason: "hard", Detail: "user-unknown", Since: t0}); err != nil {
 					return err
 				}
 			}

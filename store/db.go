@@ -19,14 +19,19 @@ const schemaVersion = 1
 
 // The buckets, all created by Open.
 var (
-	bucketMeta         = []byte("meta")         // "schema" -> decimal version; counters, see stats.go
-	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> JSON messageRecord
-	bucketRaw          = []byte("raw")          // id -> compressed raw message
-	bucketRecipients   = []byte("recipients")   // address -> JSON Recipient
-	bucketEvents       = []byte("events")       // address 0x00 seq (8 bytes BE) -> JSON eventRecord
-	bucketSuppressions = []byte("suppressions") // address -> compact suppression, see codec.go
-	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents, bucketSuppressions}
-	keySchema          = []byte("schema")
+	bucketMeta         = []byte("meta")          // "schema" -> decimal version; counters, see stats.go
+	bucketMessages     = []byte("messages")      // id (8 bytes BE) -> JSON messageRecord
+	bucketRaw          = []byte("raw")           // id -> compressed raw message
+	bucketRecipients   = []byte("recipients")    // address -> JSON Recipient
+	bucketEvents       = []byte("events")        // address 0x00 seq (8 bytes BE) -> JSON eventRecord
+	bucketSuppressions = []byte("suppressions")  // address -> compact suppression, see codec.go
+	bucketBySince      = []byte("by_since")      // since (8 bytes BE) address -> nothing, see index.go
+	bucketCounters     = []byte("counters")      // period, class, reason, domain -> count, see counters.go
+	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
+	bucketAuditByAddr  = []byte("audit_by_addr") // address 0x00 seq -> nothing
+	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
+		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr}
+	keySchema = []byte("schema")
 
 	// bucketRebuild holds a Rebuild's work in progress: new copies of
 	// bucketMessages, bucketRecipients, bucketEvents and
@@ -71,6 +76,11 @@ type DB struct {
 	// writing by Rebuild, whose swap would drop what they wrote meanwhile.
 	writers sync.RWMutex
 
+	// auditMu guards auditCh, closed and replaced after every commit
+	// that appended to the audit trail (see AuditChanged).
+	auditMu sync.Mutex
+	auditCh chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -104,15 +114,15 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := b.Update(initSchema); err != nil {
+	if err := b.Update(func(tx *bolt.Tx) error { return initSchema(tx, now()) }); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: b, policy: policy, now: now}, nil
+	return &DB{bolt: b, policy: policy, now: now, auditCh: make(chan struct{})}, nil
 }
 
 // initSchema creates the buckets and checks or stamps the schema version.
-func initSchema(tx *bolt.Tx) error {
+func initSchema(tx *bolt.Tx, now time.Time) error {
 	if tx.Bucket(bucketRebuild) != nil {
 		// An interrupted Rebuild: the live buckets were never touched.
 		if err := tx.DeleteBucket(bucketRebuild); err != nil {
@@ -134,7 +144,16 @@ func initSchema(tx *bolt.Tx) error {
 		return fmt.Errorf("schema version %q, this build reads %d", v, schemaVersion)
 	}
 	if meta.Get(keyCounted) == nil {
-		return countAll(tx)
+		if err := countAll(tx); err != nil {
+			return err
+		}
+	}
+	// Files written before the time index and the activity counters
+	// existed get them once, from the data they derive from.
+	if meta.Get(keyIndexed) == nil {
+		if err := indexAll(tx, now); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -141,6 +141,9 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Ob
 	if err := db.bolt.Update(r.swap); err != nil {
 		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
+	if r.stats.Added+r.stats.Removed+r.stats.Changed > 0 {
+		db.notifyAudit()
+	}
 	return r.stats, nil
 }
 
@@ -187,7 +190,7 @@ func (r *rebuild) start(tx *bolt.Tx) error {
 }
 
 // rebuiltBuckets are the buckets a Rebuild writes anew and swaps in.
-var rebuiltBuckets = [][]byte{bucketMessages, bucketRecipients, bucketEvents, bucketSuppressions}
+var rebuiltBuckets = [][]byte{bucketMessages, bucketRecipients, bucketEvents, bucketSuppressions, bucketCounters}
 
 func stagingState(tx *bolt.Tx) stateBuckets {
 	stage := tx.Bucket(bucketRebuild)
@@ -195,6 +198,7 @@ func stagingState(tx *bolt.Tx) stateBuckets {
 		recipients:   stage.Bucket(bucketRecipients),
 		events:       stage.Bucket(bucketEvents),
 		suppressions: stage.Bucket(bucketSuppressions),
+		counters:     stage.Bucket(bucketCounters),
 	}
 }
 
@@ -237,7 +241,7 @@ func (r *rebuild) chunk() (int, error) {
 				return fmt.Errorf("message %d: %w", p.id, err)
 			}
 			for _, t := range p.targets {
-				if err := r.db.observe(state, p.id, p.received, t.addr, t.obs); err != nil {
+				if _, err := r.db.observe(state, p.id, p.received, t.addr, t.obs); err != nil {
 					return fmt.Errorf("message %d: %s: %w", p.id, t.addr, err)
 				}
 			}
@@ -300,8 +304,21 @@ func (r *rebuild) finish(tx *bolt.Tx) error {
 func (r *rebuild) swap(tx *bolt.Tx) error {
 	stage := tx.Bucket(bucketRebuild)
 	state := stagingState(tx)
-	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions)
+	audit, byAddr := tx.Bucket(bucketAudit), tx.Bucket(bucketAuditByAddr)
+	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions, func(c SuppressionChange) error {
+		e := AuditEntry{Address: c.Address, Actor: ActorReclassify, Before: c.Before, After: c.After, Action: AuditChange}
+		switch {
+		case c.Before == nil:
+			e.Action = AuditSuppress
+		case c.After == nil:
+			e.Action = AuditLift
+		}
+		return r.db.writeAudit(audit, byAddr, e)
+	})
 	if err != nil {
+		return err
+	}
+	if err := rebuildSinceIndex(tx, state.suppressions); err != nil {
 		return err
 	}
 	meta := tx.Bucket(bucketMeta)

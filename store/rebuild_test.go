@@ -537,7 +537,7 @@ func recordMany(t testing.TB, db *DB, msgs []Message) {
 			if err != nil {
 				return err
 			}
-			if _, err := db.recordTx(tx, at, head, db.compress(m.Raw), targets); err != nil {
+			if _, _, err := db.recordTx(tx, at, head, db.compress(m.Raw), targets); err != nil {
 				return err
 			}
 		}

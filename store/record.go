@@ -53,17 +53,23 @@ func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 
 	// Batch may run the closure more than once, so it reads all it needs
 	// from tx and only hands back its result.
-	var id uint64
+	var (
+		id      uint64
+		changed bool
+	)
 	err = db.bolt.Batch(func(tx *bolt.Tx) error {
-		n, err := db.recordTx(tx, at, head, raw, targets)
+		n, c, err := db.recordTx(tx, at, head, raw, targets)
 		if err != nil {
 			return err
 		}
-		id = n
+		id, changed = n, c
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	if changed {
+		db.notifyAudit()
 	}
 	return id, nil
 }
@@ -83,35 +89,42 @@ func encodeHead(rec messageRecord, obs []Observation) ([]byte, []target, error) 
 	return head, targets, err
 }
 
-// recordTx stores one message and its observations in tx.
-func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []target) (uint64, error) {
+// recordTx stores one message and its observations in tx, and reports
+// whether the policy suppressed an address.
+func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []target) (id uint64, suppressed bool, err error) {
 	messages := tx.Bucket(bucketMessages)
-	id, err := messages.NextSequence()
+	id, err = messages.NextSequence()
 	if err != nil {
-		return 0, fmt.Errorf("message id: %w", err)
+		return 0, false, fmt.Errorf("message id: %w", err)
 	}
 	if err := messages.Put(u64(id), head); err != nil {
-		return 0, fmt.Errorf("message %d: %w", id, err)
+		return 0, false, fmt.Errorf("message %d: %w", id, err)
 	}
 	if err := tx.Bucket(bucketRaw).Put(u64(id), raw); err != nil {
-		return 0, fmt.Errorf("message %d: raw: %w", id, err)
+		return 0, false, fmt.Errorf("message %d: raw: %w", id, err)
 	}
 	state := liveState(tx)
-	for _, t := range targets {
-		if err := db.observe(state, id, at, t.addr, t.obs); err != nil {
-			return 0, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
-		}
+	if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
+		return 0, false, err
 	}
-	return id, nil
+	for _, t := range targets {
+		added, err := db.observe(state, id, at, t.addr, t.obs)
+		if err != nil {
+			return 0, false, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
+		}
+		suppressed = suppressed || added
+	}
+	return id, suppressed, nil
 }
 
 // stateBuckets hold what the policy derives from the messages: the live
 // buckets, or the copies a Rebuild fills before it swaps them in.
 type stateBuckets struct {
-	recipients, events, suppressions *bolt.Bucket
-	// meta keeps the suppression counters (stats.go); nil in a Rebuild,
-	// which counts when it swaps.
-	meta *bolt.Bucket
+	recipients, events, suppressions, counters *bolt.Bucket
+	// meta keeps the suppression counters (stats.go), bySince the time
+	// index (index.go), audit and auditByAddr the audit trail (audit.go);
+	// all nil in a Rebuild, which indexes, counts and audits when it swaps.
+	meta, bySince, audit, auditByAddr *bolt.Bucket
 }
 
 func liveState(tx *bolt.Tx) stateBuckets {
@@ -119,28 +132,43 @@ func liveState(tx *bolt.Tx) stateBuckets {
 		recipients:   tx.Bucket(bucketRecipients),
 		events:       tx.Bucket(bucketEvents),
 		suppressions: tx.Bucket(bucketSuppressions),
+		counters:     tx.Bucket(bucketCounters),
 		meta:         tx.Bucket(bucketMeta),
+		bySince:      tx.Bucket(bucketBySince),
+		audit:        tx.Bucket(bucketAudit),
+		auditByAddr:  tx.Bucket(bucketAuditByAddr),
 	}
 }
 
-// observe appends one observation to addr's history, updates its record
-// and suppresses it if the policy says so.
-func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o Observation) error {
+// observe appends one observation to addr's history, counts it, updates
+// its record and suppresses it if the policy says so, reporting whether it did.
+func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o Observation) (bool, error) {
 	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
-		return err
+		return false, err
+	}
+	if err := countObservation(b.counters, db.now(), at, addr, o); err != nil {
+		return false, err
 	}
 	r, err := loadRecipient(b.recipients, addr)
 	if err != nil {
-		return err
+		return false, err
 	}
 	noteLatest(&r, o, at)
-	reason := db.policy.apply(&r, o, at)
-	if reason != "" {
-		if err := suppressTx(b, Suppression{Address: addr, Reason: reason, Detail: detailOf(o), Since: at}); err != nil {
-			return err
+	added := false
+	if reason := db.policy.apply(&r, o, at); reason != "" {
+		s := Suppression{Address: addr, Reason: reason, Detail: detailOf(o), Since: at}
+		if added, err = suppressTx(b, s); err != nil {
+			return false, err
+		}
+		if added {
+			err := db.appendAudit(b, AuditEntry{Address: addr, Action: AuditSuppress, Actor: ActorPolicy,
+				After: &s, MessageID: msgID, Verdict: &o})
+			if err != nil {
+				return false, err
+			}
 		}
 	}
-	return saveRecipient(b.recipients, r)
+	return added, saveRecipient(b.recipients, r)
 }
 
 // noteLatest counts o and updates the first, last and Last* fields.
@@ -220,36 +248,46 @@ func saveRecipient(recipients *bolt.Bucket, r Recipient) error {
 	return nil
 }
 
-// suppressTx adds s unless its address is already suppressed: the first
-// reason stands until a Lift.
-func suppressTx(b stateBuckets, s Suppression) error {
+// suppressTx adds s unless its address is already suppressed (the first
+// reason stands until a Lift), and reports whether it did.
+func suppressTx(b stateBuckets, s Suppression) (bool, error) {
 	if b.suppressions.Get([]byte(s.Address)) != nil {
-		return nil
+		return false, nil
 	}
 	if err := b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
-		return fmt.Errorf("suppression: %w", err)
+		return false, fmt.Errorf("suppression: %w", err)
+	}
+	if b.bySince != nil {
+		if err := b.bySince.Put(sinceKey(s.Since, s.Address), nil); err != nil {
+			return false, fmt.Errorf("time index: %w", err)
+		}
 	}
 	if b.meta != nil {
-		return addSuppressed(b.meta, s.Reason, 1)
+		return true, addSuppressed(b.meta, s.Reason, 1)
 	}
-	return nil
+	return true, nil
 }
 
-// unsuppressTx removes addr's suppression, if it has one.
-func unsuppressTx(b stateBuckets, addr string) error {
+// unsuppressTx removes addr's suppression, if it has one, and returns it.
+func unsuppressTx(b stateBuckets, addr string) (*Suppression, error) {
 	v := b.suppressions.Get([]byte(addr))
 	if v == nil {
-		return nil
+		return nil, nil
 	}
 	s, err := decodeSuppression([]byte(addr), v)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.suppressions.Delete([]byte(addr)); err != nil {
-		return fmt.Errorf("suppression: %w", err)
+		return nil, fmt.Errorf("suppression: %w", err)
+	}
+	if b.bySince != nil {
+		if err := b.bySince.Delete(sinceKey(s.Since, addr)); err != nil {
+			return nil, fmt.Errorf("time index: %w", err)
+		}
 	}
 	if b.meta != nil {
-		return addSuppressed(b.meta, s.Reason, -1)
+		return &s, addSuppressed(b.meta, s.Reason, -1)
 	}
-	return nil
+	return &s, nil
 }

@@ -63,7 +63,7 @@ func manualDetail(suppressions *bolt.Bucket, addr string, e Event) string {
 		return ""
 	}
 	s, err := decodeSuppression([]byte(addr), v)
-	if err != nil || s.Reason != "manual" || !s.Since.Equal(e.Time) {
+	if err != nil || s.Reason != cmp.Or(e.Rule, reasonManual) || !s.Since.Equal(e.Time) {
 		return ""
 	}
 	return s.Detail
@@ -77,9 +77,10 @@ func (r *rebuild) replayAdmin(b stateBuckets, due func(adminAction) bool) error 
 		var err error
 		switch a.ev.Reason {
 		case adminSuppress:
-			err = applySuppress(b, Suppression{Address: a.addr, Reason: "manual", Detail: a.detail, Since: a.at}, a.ev)
+			// Rule names the Reason when it is not "manual" (an import).
+			err = applySuppress(b, Suppression{Address: a.addr, Reason: cmp.Or(a.ev.Rule, reasonManual), Detail: a.detail, Since: a.at}, a.ev)
 		case adminLift:
-			err = applyLift(b, a.addr, a.at, a.ev)
+			_, err = applyLift(b, a.addr, a.at, a.ev)
 		default:
 			// An action this build does not know: keep it in the history.
 			err = appendEvent(b.events, a.addr, a.at, 0, a.ev)
@@ -98,9 +99,9 @@ func (r *rebuild) replayAdmin(b stateBuckets, due func(adminAction) bool) error 
 }
 
 // diffSuppressions counts the suppressions in old and new and lists the
-// addresses whose suppression appeared, went or changed its reason. It
-// returns new's counts by reason.
-func diffSuppressions(st *RebuildStats, old, new *bolt.Bucket) (map[string]int, error) {
+// addresses whose suppression appeared, went or changed its reason,
+// calling changed for each of them. It returns new's counts by reason.
+func diffSuppressions(st *RebuildStats, old, new *bolt.Bucket, changed func(SuppressionChange) error) (map[string]int, error) {
 	counts := make(map[string]int)
 	co, cn := old.Cursor(), new.Cursor()
 	ko, vo := co.First()
@@ -146,12 +147,18 @@ func diffSuppressions(st *RebuildStats, old, new *bolt.Bucket) (map[string]int, 
 			ko, vo = co.Next()
 			kn, vn = cn.Next()
 		}
-		if (before != nil || after != nil) && len(st.Changes) < MaxRebuildChanges {
+		if before != nil || after != nil {
 			addr := before
 			if addr == nil {
 				addr = after
 			}
-			st.Changes = append(st.Changes, SuppressionChange{Address: addr.Address, Before: before, After: after})
+			c := SuppressionChange{Address: addr.Address, Before: before, After: after}
+			if len(st.Changes) < MaxRebuildChanges {
+				st.Changes = append(st.Changes, c)
+			}
+			if err := changed(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return counts, nil

@@ -1,0 +1,285 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// bucketCounters counts observations by period, so that GET /v1/stats
+// reads a few thousand counters instead of every event. A key is:
+//
+//	granularity  'd' (UTC day) or 'h' (hour)
+//	period       days or hours since 1970, 4 bytes big-endian
+//	kind         'c' class | 'r' class 0x00 reason | 'm' domain 0x00 class
+//
+// and its value an 8-byte count. Day counters are kept for ever (a few
+// hundred keys a day per active domain); hour counters only for
+// keepHours, which the 24-hour window needs: Record drops older ones.
+// Observations are counted at their message's receipt time; admin
+// actions are not observations and are not counted.
+const (
+	granDay  = 'd'
+	granHour = 'h'
+
+	kindClass  = 'c'
+	kindReason = 'r'
+	kindDomain = 'm'
+
+	keepHours = 48
+)
+
+// keyHoursPruned in bucketMeta is the hour (4 bytes) below which Record
+// last dropped the hour counters.
+var keyHoursPruned = []byte("hours_pruned")
+
+func periodKey(gran byte, period uint32, kind byte, names ...string) []byte {
+	k := make([]byte, 0, 6+32)
+	k = append(k, gran)
+	k = binary.BigEndian.AppendUint32(k, period)
+	k = append(k, kind)
+	for i, n := range names {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, n...)
+	}
+	return k
+}
+
+func dayOf(t time.Time) uint32  { return uint32(max(t.Unix(), 0) / 86400) }
+func hourOf(t time.Time) uint32 { return uint32(max(t.Unix(), 0) / 3600) }
+
+func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
+
+// countObservation counts o about addr received at at; hour counters only
+// when at is within keepHours of now.
+func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o Observation) error {
+	class := o.Class
+	if class == "" {
+		class = classUnknown
+	}
+	domain := domainOf(addr)
+	grans := []struct {
+		g byte
+		p uint32
+	}{{granDay, dayOf(at)}}
+	if h := hourOf(at); h+keepHours > hourOf(now) {
+		grans = append(grans, struct {
+			g byte
+			p uint32
+		}{granHour, h})
+	}
+	for _, gp := range grans {
+		for _, k := range [][]byte{
+			periodKey(gp.g, gp.p, kindClass, class),
+			periodKey(gp.g, gp.p, kindReason, class, o.Reason),
+			periodKey(gp.g, gp.p, kindDomain, domain, class),
+		} {
+			n := getU64(counters, k) + 1
+			if err := counters.Put(k, u64(n)); err != nil {
+				return fmt.Errorf("counter: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// pruneHours drops the hour counters older than keepHours before now, at
+// most once an hour.
+func pruneHours(meta, counters *bolt.Bucket, now time.Time) error {
+	cutoff := hourOf(now) - min(hourOf(now), keepHours)
+	if v := meta.Get(keyHoursPruned); len(v) == 4 && binary.BigEndian.Uint32(v) >= cutoff {
+		return nil
+	}
+	c := counters.Cursor()
+	end := periodKey(granHour, cutoff, 0)
+	for k, _ := c.Seek([]byte{granHour}); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Seek([]byte{granHour}) {
+		if err := c.Delete(); err != nil {
+			return fmt.Errorf("prune counters: %w", err)
+		}
+	}
+	return meta.Put(keyHoursPruned, binary.BigEndian.AppendUint32(nil, cutoff))
+}
+
+// countEvents counts every observation in events, for a file written
+// before the counters existed.
+func countEvents(events, counters *bolt.Bucket, now time.Time) error {
+	return events.ForEach(func(k, v []byte) error {
+		e, err := decodeEvent(k, v)
+		if err != nil || e.Class == classAdmin {
+			return err
+		}
+		return countObservation(counters, now, e.Time, string(k[:len(k)-9]), e.Observation)
+	})
+}
+
+// ActivityOptions configure Activity; zero values mean the defaults.
+type ActivityOptions struct {
+	Days int // days in the daily series: 30 by default, at most 400
+	Top  int // domains listed per window: 10 by default, at most 1000
+}
+
+// Activity counts the observations (verdicts) recorded recently.
+type Activity struct {
+	Now     time.Time        `json:"now"`
+	Windows []WindowActivity `json:"windows"` // 24h, 7d, 30d
+	// Daily is the series of the last Days UTC days, oldest first, today last.
+	Daily []DayActivity `json:"daily"`
+	// TopBlockDomains are the recipient domains with the most block
+	// verdicts in the 24h window: a whole domain refusing the sender shows
+	// here rather than as thousands of suppressions (blocks never suppress).
+	TopBlockDomains []DomainCount `json:"top_block_domains"`
+}
+
+// WindowActivity counts the observations of one window. The 24h window is
+// the current hour and the 23 before it; 7d and 30d are whole UTC days,
+// today and the 6 (29) before it.
+type WindowActivity struct {
+	Window     string                    `json:"window"`
+	Start      time.Time                 `json:"start"`
+	Total      int                       `json:"total"`
+	ByClass    map[string]int            `json:"by_class"`
+	ByReason   map[string]map[string]int `json:"by_reason"`   // class -> reason -> count
+	Domains    int                       `json:"domains"`     // with at least one observation
+	TopDomains []DomainCount             `json:"top_domains"` // by total, the most first
+}
+
+// DomainCount counts one recipient domain's observations.
+type DomainCount struct {
+	Domain  string         `json:"domain"`
+	Total   int            `json:"total"`
+	ByClass map[string]int `json:"by_class"`
+}
+
+// DayActivity counts one UTC day's observations.
+type DayActivity struct {
+	Day     string         `json:"day"` // 2006-01-02
+	Total   int            `json:"total"`
+	ByClass map[string]int `json:"by_class"`
+}
+
+// Activity reads the counters Record keeps (see bucketCounters), at the
+// DB's clock. Its cost grows with the number of recipient domains seen in
+// the last 30 days, not with the number of events.
+func (db *DB) Activity(ctx context.Context, opts ActivityOptions) (Activity, error) {
+	if err := ctx.Err(); err != nil {
+		return Activity{}, fmt.Errorf("store: activity: %w", err)
+	}
+	if opts.Days <= 0 {
+		opts.Days = 30
+	}
+	opts.Days = min(opts.Days, 400)
+	if opts.Top <= 0 {
+		opts.Top = 10
+	}
+	opts.Top = min(opts.Top, 1000)
+	now := db.now().UTC()
+	act := Activity{Now: now}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		counters := tx.Bucket(bucketCounters)
+		hour, today := hourOf(now), dayOf(now)
+		windows := []struct {
+			name     string
+			gran     byte
+			from, to uint32
+			start    time.Time
+		}{
+			{"24h", granHour, hour - 23, hour, time.Unix(int64(hour-23)*3600, 0)},
+			{"7d", granDay, today - 6, today, time.Unix(int64(today-6)*86400, 0)},
+			{"30d", granDay, today - 29, today, time.Unix(int64(today-29)*86400, 0)},
+		}
+		for i, w := range windows {
+			wa, domains := sumWindow(counters, w.gran, w.from, w.to)
+			wa.Window, wa.Start = w.name, w.start.UTC()
+			wa.TopDomains = top(domains, opts.Top, func(d DomainCount) int { return d.Total })
+			act.Windows = append(act.Windows, wa)
+			if i == 0 {
+				act.TopBlockDomains = top(domains, opts.Top, func(d DomainCount) int { return d.ByClass["block"] })
+			}
+		}
+		first := today - uint32(opts.Days-1)
+		act.Daily = dailySeries(counters, first, today)
+		return nil
+	})
+	if err != nil {
+		return Activity{}, fmt.Errorf("store: activity: %w", err)
+	}
+	return act, nil
+}
+
+// sumWindow adds up the counters of the periods from..to of gran.
+func sumWindow(counters *bolt.Bucket, gran byte, from, to uint32) (WindowActivity, map[string]*DomainCount) {
+	wa := WindowActivity{ByClass: map[string]int{}, ByReason: map[string]map[string]int{}}
+	domains := map[string]*DomainCount{}
+	c := counters.Cursor()
+	end := periodKey(gran, to+1, 0)
+	for k, v := c.Seek(periodKey(gran, from, 0)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
+		if len(k) < 6 || len(v) != 8 {
+			continue
+		}
+		n := int(binary.BigEndian.Uint64(v))
+		a, b, _ := strings.Cut(string(k[6:]), "\x00")
+		switch k[5] {
+		case kindClass:
+			wa.ByClass[a] += n
+			wa.Total += n
+		case kindReason:
+			if wa.ByReason[a] == nil {
+				wa.ByReason[a] = map[string]int{}
+			}
+			wa.ByReason[a][b] += n
+		case kindDomain:
+			d := domains[a]
+			if d == nil {
+				d = &DomainCount{Domain: a, ByClass: map[string]int{}}
+				domains[a] = d
+			}
+			d.Total += n
+			d.ByClass[b] += n
+		}
+	}
+	wa.Domains = len(domains)
+	return wa, domains
+}
+
+// top returns the n domains with the highest positive by, highest first,
+// ties in domain order.
+func top(domains map[string]*DomainCount, n int, by func(DomainCount) int) []DomainCount {
+	list := []DomainCount{}
+	for _, d := range domains {
+		if by(*d) > 0 {
+			list = append(list, *d)
+		}
+	}
+	slices.SortFunc(list, func(a, b DomainCount) int {
+		return cmp.Or(cmp.Compare(by(b), by(a)), strings.Compare(a.Domain, b.Domain))
+	})
+	return list[:min(n, len(list))]
+}
+
+// dailySeries returns one entry per day from first to last, zeros included.
+func dailySeries(counters *bolt.Bucket, first, last uint32) []DayActivity {
+	series := make([]DayActivity, 0, last-first+1)
+	for d := first; d <= last; d++ {
+		day := DayActivity{Day: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), ByClass: map[string]int{}}
+		c := counters.Cursor()
+		prefix := periodKey(granDay, d, kindClass)
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) == 8 {
+				n := int(binary.BigEndian.Uint64(v))
+				day.ByClass[string(k[len(prefix):])] += n
+				day.Total += n
+			}
+		}
+		series = append(series, day)
+	}
+	return series
+}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/verp"
 )
 
 // Config is the whole configuration of bouncesink serve. Its defaults live
@@ -22,6 +25,7 @@ type Config struct {
 	HTTP   HTTPConfig   `toml:"http"`
 	Store  StoreConfig  `toml:"store"`
 	Policy PolicyConfig `toml:"policy"`
+	VERP   VERPConfig   `toml:"verp"`
 	Log    LogConfig    `toml:"log"`
 }
 
@@ -35,6 +39,30 @@ type SMTPConfig struct {
 	MaxLineLength   int      `toml:"max_line_length"`
 	ReadTimeout     Duration `toml:"read_timeout"`
 	WriteTimeout    Duration `toml:"write_timeout"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	SessionTimeout  Duration `toml:"session_timeout"`
+
+	MaxConnections      int `toml:"max_connections"`
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	MaxCommands         int `toml:"max_commands"`
+	MaxBadCommands      int `toml:"max_bad_commands"`
+
+	TLSCert string `toml:"tls_cert"` // PEM files; both set enable STARTTLS
+	TLSKey  string `toml:"tls_key"`
+}
+
+// VERPConfig is the [verp] section: signed return paths.
+type VERPConfig struct {
+	RequireSigned bool          `toml:"require_signed"`
+	Lifetime      Duration      `toml:"lifetime"`
+	Keys          []VERPKeyConf `toml:"keys"`
+}
+
+// VERPKeyConf is one signing key; the first in the list signs.
+type VERPKeyConf struct {
+	ID        string `toml:"id"`
+	Secret    string `toml:"secret"`
+	SecretEnv string `toml:"secret_env"` // name of an environment variable holding the secret
 }
 
 type HTTPConfig struct {
@@ -72,6 +100,13 @@ func defaultConfig() Config {
 			MaxLineLength:   smtpd.DefaultMaxLineLength,
 			ReadTimeout:     Duration{smtpd.DefaultReadTimeout},
 			WriteTimeout:    Duration{smtpd.DefaultWriteTimeout},
+			IdleTimeout:     Duration{smtpd.DefaultIdleTimeout},
+			SessionTimeout:  Duration{smtpd.DefaultSessionTimeout},
+
+			MaxConnections:      smtpd.DefaultMaxConnections,
+			MaxConnectionsPerIP: smtpd.DefaultMaxConnectionsPerIP,
+			MaxCommands:         smtpd.DefaultMaxCommands,
+			MaxBadCommands:      smtpd.DefaultMaxBadCommands,
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025"},
 		Store: StoreConfig{Path: "./data/bouncesink.db"},
@@ -83,7 +118,8 @@ func defaultConfig() Config {
 			SoftMinSpan:        Duration{p.SoftMinSpan},
 			SoftWindow:         Duration{p.SoftWindow},
 		},
-		Log: LogConfig{Level: "info"},
+		VERP: VERPConfig{Lifetime: Duration{verp.DefaultLifetime}, Keys: []VERPKeyConf{}},
+		Log:  LogConfig{Level: "info"},
 	}
 }
 
@@ -130,8 +166,25 @@ func (c Config) validate() error {
 	if c.SMTP.MaxLineLength < 1000 {
 		bad("smtp.max_line_length %d: RFC 5321 s4.5.3.1.6 requires at least 1000", c.SMTP.MaxLineLength)
 	}
-	if c.SMTP.ReadTimeout.Duration <= 0 || c.SMTP.WriteTimeout.Duration <= 0 {
-		bad("smtp.read_timeout and smtp.write_timeout must be positive")
+	if c.SMTP.ReadTimeout.Duration <= 0 || c.SMTP.WriteTimeout.Duration <= 0 ||
+		c.SMTP.IdleTimeout.Duration <= 0 || c.SMTP.SessionTimeout.Duration <= 0 {
+		bad("smtp.read_timeout, write_timeout, idle_timeout and session_timeout must be positive")
+	}
+	if c.SMTP.MaxConnections <= 0 || c.SMTP.MaxConnectionsPerIP <= 0 || c.SMTP.MaxCommands <= 0 || c.SMTP.MaxBadCommands <= 0 {
+		bad("smtp.max_connections, max_connections_per_ip, max_commands and max_bad_commands must be positive")
+	}
+	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
+		bad("smtp.tls_cert and smtp.tls_key: set both (STARTTLS) or neither")
+	} else if c.SMTP.TLSCert != "" {
+		if _, err := c.tlsConfig(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.VERP.Lifetime.Duration < time.Hour {
+		bad("verp.lifetime %s: want at least an hour", c.VERP.Lifetime.Duration)
+	}
+	if _, err := c.signer(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Store.Path == "" {
 		bad("store.path is empty")
@@ -143,6 +196,48 @@ func (c Config) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// signer returns the signer of return paths the [verp] keys make, or nil
+// when there are none.
+func (c Config) signer() (*verp.Signer, error) {
+	v := c.VERP
+	if len(v.Keys) == 0 {
+		if v.RequireSigned {
+			return nil, errors.New("verp.require_signed is set but verp.keys is empty")
+		}
+		return nil, nil
+	}
+	keys := make([]verp.Key, len(v.Keys))
+	for i, k := range v.Keys {
+		secret := k.Secret
+		switch {
+		case k.Secret != "" && k.SecretEnv != "":
+			return nil, fmt.Errorf("verp key %q: set secret or secret_env, not both", k.ID)
+		case k.SecretEnv != "":
+			if secret = os.Getenv(k.SecretEnv); secret == "" {
+				return nil, fmt.Errorf("verp key %q: environment variable %s is empty or unset", k.ID, k.SecretEnv)
+			}
+		}
+		keys[i] = verp.Key{ID: k.ID, Secret: []byte(secret)}
+	}
+	s, err := verp.NewSigner(verp.SignerOptions{Keys: keys, Lifetime: v.Lifetime.Duration, Separator: c.SMTP.VERPSeparator})
+	if err != nil {
+		return nil, fmt.Errorf("verp.keys: %w", err)
+	}
+	return s, nil
+}
+
+// tlsConfig loads the STARTTLS certificate, or returns nil without one.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if c.SMTP.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.SMTP.TLSCert, c.SMTP.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("smtp.tls_cert, smtp.tls_key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (c Config) policy() store.Policy {

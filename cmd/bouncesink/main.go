@@ -5,12 +5,14 @@
 //	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
 //	bouncesink classify [--json] [--rcpt ADDR] FILE...
 //	bouncesink check [--api URL] ADDR...
+//	bouncesink verp sign|verify [--config FILE] ADDR...
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 const usage = `usage:
@@ -25,6 +27,10 @@ const usage = `usage:
   bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
       re-run the classifier over every stored message and rebuild
       recipient state and suppressions (stop the server first)
+  bouncesink verp sign [--config FILE] [--return-path ADDR] RECIPIENT...
+      print the signed return path for each recipient ([verp] keys)
+  bouncesink verp verify [--config FILE] RETURN-PATH...
+      check signed return paths; exit 0 if all are valid, 1 if not
 
 Run "bouncesink COMMAND -h" for a command's flags.
 `
@@ -47,6 +53,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "reclassify":
 		return cmdReclassify(args[1:], stdout, stderr)
+	case "verp":
+		return cmdVERP(args[1:], stdout, stderr, time.Now)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

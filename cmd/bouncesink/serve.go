@@ -151,16 +151,34 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		w = o.WrapWriter(db)
 	}
 	sink := newSink(cfg, w, o.Now, log)
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cfg.signer()
+	if err != nil {
+		return nil, err
+	}
 	smtpSrv, err := smtpd.New(sink, smtpd.Options{
-		Hostname:        cfg.SMTP.Hostname,
-		Accept:          cfg.SMTP.Accept,
-		VERPSeparator:   cfg.SMTP.VERPSeparator,
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
-		MaxRecipients:   cfg.SMTP.MaxRecipients,
-		MaxLineLength:   cfg.SMTP.MaxLineLength,
-		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
-		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
-		Logger:          log,
+		Hostname:            cfg.SMTP.Hostname,
+		Accept:              cfg.SMTP.Accept,
+		VERPSeparator:       cfg.SMTP.VERPSeparator,
+		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:       cfg.SMTP.MaxRecipients,
+		MaxLineLength:       cfg.SMTP.MaxLineLength,
+		ReadTimeout:         cfg.SMTP.ReadTimeout.Duration,
+		WriteTimeout:        cfg.SMTP.WriteTimeout.Duration,
+		IdleTimeout:         cfg.SMTP.IdleTimeout.Duration,
+		SessionTimeout:      cfg.SMTP.SessionTimeout.Duration,
+		MaxConnections:      cfg.SMTP.MaxConnections,
+		MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
+		MaxCommands:         cfg.SMTP.MaxCommands,
+		MaxBadCommands:      cfg.SMTP.MaxBadCommands,
+		TLSConfig:           tlsConfig,
+		Signer:              signer,
+		RequireSigned:       cfg.VERP.RequireSigned,
+		Now:                 o.Now,
+		Logger:              log,
 	})
 	if err != nil {
 		return nil, err

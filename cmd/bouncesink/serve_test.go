@@ -390,6 +390,9 @@ func TestStoreFailureReplies451(t *testing.T) {
 	if code := getJSON(t, ts.http+"/v1/recipients/"+alice, nil); code != 404 {
 		t.Errorf("GET recipient after a failed store = %d, want 404", code)
 	}
+	if code := getJSON(t, ts.http+"/healthz", nil); code != 200 {
+		t.Errorf("GET /healthz while writes fail = %d, want 200: reads go on", code)
+	}
 
 	// The sending MTA retries once the disk has room again.
 	fw.fail.Store(false)

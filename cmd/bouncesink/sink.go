@@ -12,5 +12,6 @@ import (
 // reclassify share it, so a stored message is judged on replay exactly as
 // it would be on arrival.
 func newSink(cfg Config, w store.Writer, now func() time.Time, log *slog.Logger) *ingest.Sink {
-	return &ingest.Sink{Store: w, Now: now, VERPSeparator: cfg.SMTP.VERPSeparator, Logger: log}
+	signer, _ := cfg.signer() // cfg.validate has reported its error
+	return &ingest.Sink{Store: w, Now: now, VERPSeparator: cfg.SMTP.VERPSeparator, Logger: log, Signer: signer}
 }

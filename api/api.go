@@ -33,14 +33,19 @@ type Options struct {
 	// Metrics counts requests and serves /metrics; nil means a registry of
 	// the API's own.
 	Metrics *Metrics
+	// MaxImportBytes bounds a POST /v1/import body; zero means
+	// DefaultMaxImportBytes.
+	MaxImportBytes int64
 }
 
 type api struct {
-	store   store.Reader
-	maxBody int64
-	log     *slog.Logger
-	auth    *Auth
-	metrics *Metrics
+	store     store.Reader
+	admin     store.Admin // the store's other side, if it has one (admin.go)
+	maxBody   int64
+	maxImport int64
+	log       *slog.Logger
+	auth      *Auth
+	metrics   *Metrics
 }
 
 // route is one endpoint of the API.
@@ -56,6 +61,14 @@ type route struct {
 func (a *api) routes() []route {
 	return []route{
 		{http.MethodGet, "/v1/suppressions/{address}", RoleRead, a.suppression},
+		{http.MethodPut, "/v1/suppressions/{address}", RoleAdmin, a.suppress},
+		{http.MethodDelete, "/v1/suppressions/{address}", RoleAdmin, a.lift},
+		{http.MethodGet, "/v1/suppressions", RoleRead, a.listSuppressions},
+		{http.MethodGet, "/v1/audit", RoleRead, a.audit},
+		{http.MethodGet, "/v1/events", RoleRead, a.events},
+		{http.MethodGet, "/v1/stats", RoleRead, a.stats},
+		{http.MethodGet, "/v1/export", RoleRead, a.export},
+		{http.MethodPost, "/v1/import", RoleAdmin, a.importList},
 		{http.MethodPost, "/v1/check", RoleRead, a.check},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
 		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},
@@ -70,9 +83,13 @@ func NewHandler(r store.Reader, opts Options) http.Handler {
 }
 
 func newAPI(r store.Reader, opts Options) *api {
-	a := &api{store: r, maxBody: opts.MaxBodyBytes, log: opts.Logger, auth: opts.Auth, metrics: opts.Metrics}
+	a := &api{store: r, maxBody: opts.MaxBodyBytes, maxImport: opts.MaxImportBytes, log: opts.Logger, auth: opts.Auth, metrics: opts.Metrics}
+	a.admin, _ = r.(store.Admin)
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
+	}
+	if a.maxImport <= 0 {
+		a.maxImport = DefaultMaxImportBytes
 	}
 	if a.log == nil {
 		a.log = slog.Default()

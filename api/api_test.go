@@ -257,7 +257,7 @@ func TestBadRequests(t *testing.T) {
 		{"too large", "POST", "/v1/check", `{"addresses": ["` + strings.Repeat("a", 2000) + `@example.org"]}`, 413, "larger than 1024 bytes"},
 		{"bad address", "GET", "/v1/suppressions/alice", "", 400, `invalid address "alice"`},
 		{"wrong method on check", "GET", "/v1/check", "", 405, "use POST"},
-		{"wrong method on suppression", "DELETE", "/v1/suppressions/alice@example.org", "", 405, "use GET"},
+		{"wrong method on suppression", "PATCH", "/v1/suppressions/alice@example.org", "", 405, "use GET, PUT, DELETE"},
 		{"unknown endpoint", "GET", "/v2/check", "", 404, "no such endpoint"},
 	}
 	h := handler(t, newFake(), Options{MaxBodyBytes: 1024})

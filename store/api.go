@@ -134,3 +134,25 @@ type Reader interface {
 	RawMessage(ctx context.Context, id uint64) ([]byte, error)              // decompressed; ErrNotFound
 	Ping(ctx context.Context) error
 }
+
+// Admin is what the admin and integration endpoints of the API need
+// besides Reader: changing the suppression list on someone's behalf,
+// listing it, the audit trail and its feed, and the counters.
+type Admin interface {
+	SuppressAs(ctx context.Context, actor string, m ManualSuppression) (Suppression, bool, error)
+	SuppressMany(ctx context.Context, actor string, list []ManualSuppression) ([]SuppressResult, error)
+	LiftAs(ctx context.Context, actor, addr, note string) (*Suppression, error)
+	ListSuppressions(ctx context.Context, f SuppressionFilter, cursor string, limit int) ([]ListedSuppression, string, error)
+	Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) // address order, for exports
+	Audit(ctx context.Context, f AuditFilter, before uint64, limit int) ([]AuditEntry, uint64, error)
+	AuditAfter(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	AuditChanged() <-chan struct{}
+	Stats(ctx context.Context) (Stats, error)
+	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)
+}
+
+var (
+	_ Reader = (*DB)(nil)
+	_ Writer = (*DB)(nil)
+	_ Admin  = (*DB)(nil)
+)

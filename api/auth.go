@@ -104,26 +104,35 @@ func NewAuth(tokens []Token) (*Auth, error) {
 // Open reports whether no token is configured, so every request is let in.
 func (a *Auth) Open() bool { return a == nil || len(a.tokens) == 0 }
 
-// Authenticate says who made r: the name and role of the token in its
-// "Authorization: Bearer" header, or failing that in its bouncesink_token
-// cookie (the admin web page signs browsers in with it). ok is false when
-// r carries no valid token. When no token is configured every request is
-// ok, as AnonymousActor with RoleAdmin.
+// Authenticate says who made r: the name and role ("read" or "admin") of
+// the token in its "Authorization: Bearer" header, or failing that in its
+// bouncesink_token cookie (the admin web page signs browsers in with it).
+// ok is false when r carries no valid token. When no token is configured
+// every request is ok, as AnonymousActor with RoleAdmin. Its signature is
+// admin.Options.Authorize's.
 //
 // The API itself reads only the header: a cookie is sent by the browser on
 // any site's behalf, so a page that accepts it must also check a CSRF token
 // on every change it makes.
-func (a *Auth) Authenticate(r *http.Request) (name string, role Role, ok bool) {
+func (a *Auth) Authenticate(r *http.Request) (name, role string, ok bool) {
+	n, rl, ok := a.authenticateHeader(r)
+	if !ok {
+		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+			n, rl, ok = a.lookup(c.Value)
+		}
+	}
+	return n, string(rl), ok
+}
+
+// CheckToken returns the name and role of the token whose value is token,
+// for a sign-in form (admin.Options.CheckToken). With no token configured
+// nothing signs in: everyone is let in already.
+func (a *Auth) CheckToken(token string) (name, role string, ok bool) {
 	if a.Open() {
-		return AnonymousActor, RoleAdmin, true
+		return "", "", false
 	}
-	if v, found := bearer(r); found {
-		return a.lookup(v)
-	}
-	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
-		return a.lookup(c.Value)
-	}
-	return "", "", false
+	n, rl, ok := a.lookup(token)
+	return n, string(rl), ok
 }
 
 // authenticateHeader is Authenticate without the cookie, for the API.

@@ -19,8 +19,8 @@ import (
 // sink's keys made it, so a bounce to it cannot be forged to name someone
 // else:
 //
-//	bounces+alice=example.org.cz5x.a3hmfq6n4k5b2e@bounce.example.com
-//	<base >+<recipient tag  >.<exp>.<key id><mac       >@<domain          >
+//	bounces+alice=example.org.apd3.aoqlrhftkuu4jc@bounce.example.com
+//	base   +recipient tag    .exp .key id "a", then the MAC @domain
 //
 // The expiry is a time in whole hours since 1970, base 36. The key id is
 // 1 to 8 of [a-z0-9], written straight before the MAC: the first 64 bits

@@ -22,12 +22,12 @@ func init() {
 
 func decodeARF(m *message) []Verdict {
 	report := m.partsOf("message/feedback-report")
-	embedded, hasEmbedded := m.embeddedHeader()
 	switch {
 	case len(report) > 0 || strings.EqualFold(m.params["report-type"], "feedback-report"):
+		embedded, hasEmbedded := m.embeddedHeader()
 		return arfVerdicts(m, report, embedded, hasEmbedded)
-	case hasEmbedded && embedded.Get("X-HmXmrOriginalRecipient") != "":
-		return []Verdict{complaint(embedded.Get("X-HmXmrOriginalRecipient"), "abuse", "jmrp-original-recipient")}
+	case m.embeddedField("X-HmXmrOriginalRecipient") != "":
+		return []Verdict{complaint(m.embeddedField("X-HmXmrOriginalRecipient"), "abuse", "jmrp-original-recipient")}
 	case strings.EqualFold(m.get("X-Apple-Unsubscribe"), "true"):
 		return []Verdict{complaint(firstAddress(m.get("From")), "unsubscribe", "unsubscribe-request")}
 	}

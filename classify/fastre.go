@@ -3,8 +3,10 @@ package classify
 import (
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Literal prefilters. Most of the classifier's patterns are alternations
@@ -20,9 +22,10 @@ import (
 type fastRe struct {
 	*regexp.Regexp
 	lits []string // nil: no prefilter possible, always run the regexp
-	// fold: the pattern is case-insensitive somewhere, so lits are looked
-	// for in the lower-cased text (see mayMatchLower).
+	// fold: the pattern is case-insensitive somewhere, so lits are what
+	// matches become lower-cased (see mayMatchLower).
 	fold bool
+	ac   *acMatcher // see prefilterScanner
 }
 
 func mustFastRe(pattern string) *fastRe {
@@ -30,6 +33,9 @@ func mustFastRe(pattern string) *fastRe {
 	if parsed, err := syntax.Parse(pattern, syntax.Perl); err == nil {
 		f.fold = hasFoldCase(parsed)
 		f.lits = requiredLiterals(parsed.Simplify(), f.fold)
+		if f.lits != nil {
+			f.ac = prefilterScanner(f.lits, f.fold)
+		}
 	}
 	return f
 }
@@ -96,10 +102,12 @@ func (f *fastRe) FindAllStringSubmatchIndex(s string, n int) [][]int {
 
 // mayMatch is the prefilter: false only if s contains none of the literals.
 func (f *fastRe) mayMatch(s string) bool {
-	if f.lits == nil {
+	switch {
+	case f.lits == nil:
 		return true
-	}
-	if f.fold {
+	case f.ac != nil:
+		return f.ac.any(s)
+	case f.fold:
 		return f.mayMatchLower(strings.ToLower(s))
 	}
 	return containsAny(s, f.lits)
@@ -111,7 +119,40 @@ func (f *fastRe) mayMatch(s string) bool {
 // (U+017F), which case-insensitive matching equates with "s": a text that
 // contains one is always let through.
 func (f *fastRe) mayMatchLower(lower string) bool {
-	return f.lits == nil || containsAny(lower, f.lits) || strings.Contains(lower, "ſ")
+	switch {
+	case f.lits == nil:
+		return true
+	case f.ac != nil && len(f.lits) > fewLiterals:
+		return f.ac.any(lower) // the long s is one of its strings
+	}
+	return containsAny(lower, f.lits) || strings.Contains(lower, "ſ")
+}
+
+// fewLiterals is how many literals substring searches (fast, but one pass
+// each) look for before one pass of an acMatcher is cheaper.
+const fewLiterals = 3
+
+// prefilterScanner returns the acMatcher that looks for a pattern's
+// literals in any text, or nil where substring searches do better. For a
+// case-insensitive pattern it compares ASCII letters without regard to
+// case, so the literals must be ASCII; besides them it looks for the three
+// runes that lower-case or fold to an ASCII letter (İ, K, ſ), in whose
+// presence the literals prove nothing.
+func prefilterScanner(lits []string, fold bool) *acMatcher {
+	if !fold {
+		if len(lits) <= fewLiterals {
+			return nil
+		}
+		return newACMatcher(lits, false)
+	}
+	for _, l := range lits {
+		for i := 0; i < len(l); i++ {
+			if l[i] >= utf8.RuneSelf {
+				return nil
+			}
+		}
+	}
+	return newACMatcher(append(slices.Clip(lits), "\u0130", "\u212a", "\u017f"), true)
 }
 
 func containsAny(s string, lits []string) bool {

@@ -45,6 +45,9 @@ type message struct {
 	text  string
 	lower string // text lower-cased, made on first use: see lowerText
 	in    Input
+	// the returned message's header, read on first use: see embeddedHeader
+	embedded                  gomessage.Header
+	hasEmbedded, embeddedRead bool
 }
 
 // parseMessage never fails: what cannot be read as MIME is treated as a
@@ -226,11 +229,19 @@ func (m *message) partsOf(types ...string) []part {
 }
 
 // embeddedHeader returns the header of the returned original message, from
-// a message/rfc822 or text/rfc822-headers part, if there is one.
+// a message/rfc822 or text/rfc822-headers part, if there is one. It is
+// read on first use and kept.
 func (m *message) embeddedHeader() (gomessage.Header, bool) {
-	for _, p := range m.parts {
-		switch p.mediaType {
-		case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+	if !m.embeddedRead {
+		m.embedded, m.hasEmbedded = readEmbeddedHeader(m.parts)
+		m.embeddedRead = true
+	}
+	return m.embedded, m.hasEmbedded
+}
+
+func readEmbeddedHeader(parts []part) (gomessage.Header, bool) {
+	for _, p := range parts {
+		if isEmbeddedType(p.mediaType) {
 			h := looseHeader(p.body)
 			if h.Len() > 0 {
 				return h, true
@@ -238,6 +249,65 @@ func (m *message) embeddedHeader() (gomessage.Header, bool) {
 		}
 	}
 	return gomessage.Header{}, false
+}
+
+func isEmbeddedType(mt string) bool {
+	switch mt {
+	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+		return true
+	}
+	return false
+}
+
+// embeddedField returns a field of the returned message's header. Most
+// returned messages never name the field, which a search of their bytes
+// shows more cheaply than reading their header.
+func (m *message) embeddedField(key string) string {
+	for _, p := range m.parts {
+		if isEmbeddedType(p.mediaType) && containsFoldASCII(p.body, key) {
+			h, _ := m.embeddedHeader()
+			return h.Get(key)
+		}
+	}
+	return ""
+}
+
+// containsFoldASCII reports whether b contains s, ASCII letters matching
+// in either case.
+func containsFoldASCII(b []byte, s string) bool {
+	// Anchor the search on a byte of s without case, which IndexByte finds fast.
+	k := strings.IndexFunc(s, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') })
+	if k < 0 {
+		return bytes.Contains(bytes.ToLower(b), []byte(strings.ToLower(s)))
+	}
+	for i := k; i < len(b); {
+		j := bytes.IndexByte(b[i:], s[k])
+		if j < 0 {
+			return false
+		}
+		start := i + j - k
+		if start+len(s) <= len(b) && equalFoldASCII(b[start:start+len(s)], s) {
+			return true
+		}
+		i += j + 1
+	}
+	return false
+}
+
+func equalFoldASCII(b []byte, s string) bool {
+	for i := range len(s) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // looseHeader reads a header block leniently, stopping at the first line

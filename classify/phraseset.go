@@ -63,7 +63,7 @@ func newPhraseSet(patterns []string) *phraseSet {
 			})
 		}
 	}
-	ps.lits = newACMatcher(lits)
+	ps.lits = newACMatcher(lits, false)
 	return ps
 }
 
@@ -104,7 +104,8 @@ func (b bitset) set(i int32)      { b[i>>6] |= 1 << (i & 63) }
 // An acMatcher finds which of a set of strings occur in a text in one pass
 // (Aho and Corasick, "Efficient string matching", 1975): a trie of the
 // strings whose every state also knows where to go on any byte, so the
-// scan is one table look-up per byte of text.
+// scan is one table look-up per byte of text. With fold, ASCII letters
+// match either case.
 type acMatcher struct {
 	strs  []string
 	class [256]byte // byte -> column; 0 for bytes no string contains
@@ -113,14 +114,23 @@ type acMatcher struct {
 	out   [][]int32 // state -> ids of the strings that end there
 }
 
-func newACMatcher(strs []string) *acMatcher {
+func newACMatcher(strs []string, fold bool) *acMatcher {
 	ac := &acMatcher{strs: strs, cols: 1}
 	for _, s := range strs {
 		for i := 0; i < len(s); i++ {
-			if ac.class[s[i]] == 0 {
-				ac.class[s[i]] = byte(ac.cols)
+			c := s[i]
+			if fold && 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if ac.class[c] == 0 {
+				ac.class[c] = byte(ac.cols)
 				ac.cols++
 			}
+		}
+	}
+	if fold {
+		for c := 'A'; c <= 'Z'; c++ {
+			ac.class[c] = ac.class[c+'a'-'A']
 		}
 	}
 	// The trie; 0 in next means "no edge" until the links are filled in.
@@ -164,6 +174,19 @@ func newACMatcher(strs []string) *acMatcher {
 		}
 	}
 	return ac
+}
+
+// any reports whether any of the strings occurs in s.
+func (ac *acMatcher) any(s string) bool {
+	st := int32(0)
+	cols := int32(ac.cols)
+	for i := 0; i < len(s); i++ {
+		st = ac.next[st*cols+int32(ac.class[s[i]])]
+		if len(ac.out[st]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // find returns the set of ids of the strings that occur in s.

@@ -71,7 +71,10 @@ func decide(decoder string, f finding) Verdict {
 	if f.command == "" && v.Recipient != "" && repliesAbout(v.Diagnostic, v.Recipient) {
 		f.command = "RCPT"
 	}
-	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, v.Diagnostic, inferred)
+	// The rules read the server's words, not the address it quotes: a
+	// local part like "blocked@" or "filtered@" says nothing.
+	words := withoutAddress(v.Diagnostic, v.Recipient)
+	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, words, inferred)
 	if v.Reason == UserUnknown && !strings.HasPrefix(v.Evidence.Rule, "status-") && f.reason == "" && addressAccepted(v.Status, f.command) {
 		// "User unknown" after the server accepted the address, under a
 		// status that says the mailbox exists (X.2.0) or that delivery was
@@ -108,7 +111,12 @@ func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
 	st, known := statusReason[statusSubject(status)]
 	r := matchText(diag)
 	if known && st.strong && !inferred {
-		if ClassOf(st.reason) == Hard && r != nil && overridesDeadStatus[r.reason] {
+		if ClassOf(st.reason) == Hard {
+			// Only the server's sentence may overrule its code, not the
+			// path of a help link it appends.
+			r = matchTextWhere(urlRe.ReplaceAllString(diag, " "), func(r *textRule) bool { return overridesDeadStatus[r.reason] })
+		}
+		if r != nil && overridesDeadStatus[r.reason] && ClassOf(st.reason) == Hard {
 			// "5.1.1" over a text that plainly says something else (a
 			// local delivery program failed, the recipient's filter
 			// refused, relaying was denied): the code is the MTA's
@@ -260,6 +268,25 @@ func normCommand(s string) string {
 		return "HELO"
 	}
 	return ""
+}
+
+// withoutAddress removes every mention of addr from a diagnostic.
+func withoutAddress(diag, addr string) string {
+	if addr == "" {
+		return diag
+	}
+	lower := lowerASCII(diag)
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, addr)
+		if i < 0 {
+			b.WriteString(diag)
+			return b.String()
+		}
+		b.WriteString(diag[:i])
+		b.WriteString("ADDRESS")
+		diag, lower = diag[i+len(addr):], lower[i+len(addr):]
+	}
 }
 
 // lowerASCII lower-cases only ASCII letters, so an index found in its

@@ -89,3 +89,31 @@ func matchText(diag string) *textRule {
 func foldText(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
 }
+
+// matchTextWhere returns the first rule that matches a diagnostic among
+// those keep accepts, or nil.
+func matchTextWhere(diag string, keep func(*textRule) bool) *textRule {
+	if diag == "" {
+		return nil
+	}
+	if i := textRuleSet.firstWhere(foldText(diag), func(i int) bool { return keep(&textRules[i]) }); i >= 0 {
+		return &textRules[i]
+	}
+	return nil
+}
+
+// firstWhere is first restricted to the patterns keep accepts.
+func (ps *phraseSet) firstWhere(s string, keep func(int) bool) int {
+	seen := ps.lits.find(s)
+	for i, branches := range ps.branches {
+		if !keep(i) {
+			continue
+		}
+		for _, b := range branches {
+			if b.matches(s, seen) {
+				return i
+			}
+		}
+	}
+	return -1
+}

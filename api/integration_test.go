@@ -25,7 +25,7 @@ import (
 
 const (
 	aliceToken = "admin-token-0123456789"
-	robotToken  = "read-token-0123456789"
+	robotToken = "read-token-0123456789"
 )
 
 // clock is a settable time for the store.
@@ -34,7 +34,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

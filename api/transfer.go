@@ -1,11 +1,13 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,6 +197,9 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	// The store rejects a chunk's addresses after the reader rejected
+	// later rows: put them back in file order.
+	slices.SortStableFunc(res.Rejected, func(a, b ImportRejected) int { return cmp.Compare(a.Line, b.Line) })
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -5,6 +5,8 @@
 //	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
 //	bouncesink classify [--json] [--rcpt ADDR] FILE...
 //	bouncesink check [--api URL] ADDR...
+//	bouncesink export [--format csv|jsonl] [--api URL | --db PATH] [--output FILE]
+//	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
 package main
 
@@ -27,6 +29,11 @@ const usage = `usage:
   bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
       re-run the classifier over every stored message and rebuild
       recipient state and suppressions (stop the server first)
+  bouncesink export [--format csv|jsonl] [--api URL | --db PATH] [--output FILE]
+      write the whole suppression list, from a running server or a database
+  bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE
+      send a suppression list (our export, or SES, SendGrid, Mailgun or
+      Postmark CSV) to a running server; exit 1 if rows were rejected
   bouncesink verp sign [--config FILE] [--return-path ADDR] RECIPIENT...
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
@@ -53,6 +60,10 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "reclassify":
 		return cmdReclassify(args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(args[1:], stdout, stderr)
+	case "import":
+		return cmdImport(args[1:], stdin, stdout, stderr)
 	case "verp":
 		return cmdVERP(args[1:], stdout, stderr, time.Now)
 	case "help", "-h", "-help", "--help":

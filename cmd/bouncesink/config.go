@@ -27,6 +27,8 @@ type Config struct {
 	Policy PolicyConfig `toml:"policy"`
 	VERP   VERPConfig   `toml:"verp"`
 	Log    LogConfig    `toml:"log"`
+	// Webhooks are told of every change of the suppression list (access.go).
+	Webhooks []WebhookConfig `toml:"webhooks"`
 }
 
 type SMTPConfig struct {
@@ -66,7 +68,8 @@ type VERPKeyConf struct {
 }
 
 type HTTPConfig struct {
-	Listen string `toml:"listen"`
+	Listen string        `toml:"listen"`
+	Tokens []TokenConfig `toml:"tokens"` // none: open, on loopback only (access.go)
 }
 
 type StoreConfig struct {
@@ -108,7 +111,7 @@ func defaultConfig() Config {
 			MaxCommands:         smtpd.DefaultMaxCommands,
 			MaxBadCommands:      smtpd.DefaultMaxBadCommands,
 		},
-		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025"},
+		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}},
 		Store: StoreConfig{Path: "./data/bouncesink.db"},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
@@ -188,6 +191,15 @@ func (c Config) validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path is empty")
+	}
+	if _, err := c.auth(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkOpenAPI(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.webhookEndpoints(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := c.logLevel(); err != nil {
 		errs = append(errs, err)

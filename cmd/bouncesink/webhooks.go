@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/webhook"
+)
+
+// webhooks runs the webhook dispatcher beside the servers. A nil
+// *webhooks (none configured) does nothing.
+type webhooks struct {
+	d      *webhook.Dispatcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newWebhooks(cfg Config, db *store.DB, log *slog.Logger) (*webhooks, error) {
+	eps, err := cfg.webhookEndpoints()
+	if err != nil || len(eps) == 0 {
+		return nil, err
+	}
+	d, err := webhook.New(webhook.Options{Feed: db, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &webhooks{d: d}, nil
+}
+
+// start follows the audit trail in the background until stop.
+func (h *webhooks) start() {
+	if h == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan struct{})
+	go func() {
+		defer close(h.done)
+		h.d.Run(ctx)
+	}()
+}
+
+// stop ends the deliveries in flight (they are sent again after a
+// restart) and returns once the dispatcher no longer reads the database.
+func (h *webhooks) stop() {
+	if h == nil || h.cancel == nil {
+		return
+	}
+	h.cancel()
+	<-h.done
+}

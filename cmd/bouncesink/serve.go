@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bouncesink/bouncesink/admin"
 	"github.com/bouncesink/bouncesink/api"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
@@ -123,7 +124,6 @@ type server struct {
 	httpAddr net.Addr
 	errc     chan error // a server that stopped on its own
 	log      *slog.Logger
-	hooks    *webhooks
 }
 
 // start opens the database and starts both servers. It returns once both
@@ -147,25 +147,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		}
 	}()
 
-	m, err := newMetrics(db.Stats)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := cfg.auth()
-	if err != nil {
-		return nil, err
-	}
-	hooks, err := newWebhooks(cfg, db, log)
-	if err != nil {
-		return nil, err
-	}
-
 	var w store.Writer = db
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink := newSink(cfg, m.timed(w), o.Now, log)
-	sink.Recorded = m.recorded
+	sink := newSink(cfg, w, o.Now, log)
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -194,7 +180,6 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		RequireSigned:       cfg.VERP.RequireSigned,
 		Now:                 o.Now,
 		Logger:              log,
-		Observer:            m,
 	})
 	if err != nil {
 		return nil, err
@@ -212,12 +197,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	s = &server{
 		db:       db,
 		smtp:     smtpSrv,
-		http:     api.NewServer(api.NewHandler(db, api.Options{Logger: log, Auth: auth, Metrics: m.api}), log),
+		http:     api.NewServer(routes(db, api.Options{Logger: log}), log),
 		smtpAddr: smtpLn.Addr(),
 		httpAddr: httpLn.Addr(),
 		errc:     make(chan error, 2),
 		log:      log,
-		hooks:    hooks,
 	}
 	go func() {
 		if err := smtpSrv.Serve(smtpLn); err != nil {
@@ -230,14 +214,25 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 			s.errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
-	if auth.Open() {
-		log.Warn("the HTTP API has no tokens: anyone who reaches it may read and change the suppression list "+
-			"(allowed on loopback only; see [[http.tokens]])", "http", s.httpAddr.String())
-	}
-	s.hooks.start()
 	log.Info("bouncesink started", "smtp", s.smtpAddr.String(), "http", s.httpAddr.String(),
-		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
+		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept)
 	return s, nil
+}
+
+// routes serves the API with o, and the admin page under /admin/ ("/"
+// redirects there). The admin page takes the API's tokens (o.Auth), a
+// browser signing in with a token that it keeps in an HttpOnly cookie;
+// with no Auth at all it is open on loopback only.
+func routes(db *store.DB, o api.Options) http.Handler {
+	adminOpts := admin.Options{Logger: o.Logger}
+	if o.Auth != nil {
+		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", admin.New(admin.FromDB(db), adminOpts))
+	mux.HandleFunc("GET /{$}", admin.RedirectRoot)
+	mux.Handle("/", api.NewHandler(db, o))
+	return mux
 }
 
 // shutdown stops both servers, waiting for work in flight until ctx is
@@ -256,6 +251,5 @@ func (s *server) shutdown(ctx context.Context) error {
 	if smtpErr != nil {
 		smtpErr = fmt.Errorf("smtp shutdown: %w", smtpErr)
 	}
-	s.hooks.stop() // it reads the database
 	return errors.Join(smtpErr, s.db.Close())
 }

@@ -1,0 +1,225 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bouncesink/bouncesink/store"
+)
+
+// Store is what the admin page reads and changes. FromDB adapts a
+// *store.DB to it; tests may pass a fake.
+type Store interface {
+	// ListSuppressions returns one page of the suppressions matching q,
+	// sorted as q says, and how many match in all.
+	ListSuppressions(ctx context.Context, q Query) (Page, error)
+	Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) // store.ErrNotFound
+	// Audit returns the latest changes of addr's suppression state, newest first.
+	Audit(ctx context.Context, addr string, limit int) ([]store.AuditEntry, error)
+	RawMessage(ctx context.Context, id uint64) ([]byte, error) // store.ErrNotFound
+	// Suppress and Lift change the list; actor names who did it in the
+	// audit trail.
+	Suppress(ctx context.Context, actor, addr, reason, note string) (store.Suppression, error)
+	Lift(ctx context.Context, actor, addr, note string) error // store.ErrNotFound for an address never seen
+	// Activity counts the verdicts of the last days UTC days, today included.
+	Activity(ctx context.Context, days int) (Activity, error)
+	Totals(ctx context.Context) (store.Stats, error)
+}
+
+// Query selects and orders suppressions.
+type Query struct {
+	Search string // substring of the address
+	Reason string // suppression reason: hard, soft, complaint, manual, import; "" for any
+	Domain string // exact recipient domain; "" for any
+	Sort   string // "since" (default), "address", "reason" or "detail"
+	Desc   bool
+	Offset int
+	Limit  int
+}
+
+// Page is one page of a suppression listing.
+type Page struct {
+	Items []store.ListedSuppression
+	Total int // matching suppressions, on every page
+}
+
+// Activity is what the statistics page draws.
+type Activity struct {
+	Days         []DayCount     // one per UTC day of the period, oldest first
+	Domains      []DomainCount  // over the period, most failures first
+	BlockDomains []DomainCount  // over the last 24 hours, most blocks first
+	ByReason     map[string]int // verdicts per reason token over the period
+}
+
+// DayCount is the verdicts of one UTC day per class.
+type DayCount struct {
+	Day     time.Time
+	ByClass map[string]int
+}
+
+// DomainCount is the failing verdicts about one recipient domain.
+type DomainCount struct {
+	Domain   string
+	Failures int // hard, soft and block verdicts
+	Blocks   int // of which block
+}
+
+// FromDB adapts db to Store.
+func FromDB(db *store.DB) Store { return dbStore{db} }
+
+type dbStore struct{ db *store.DB }
+
+func (s dbStore) Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) {
+	return s.db.Recipient(ctx, addr)
+}
+
+func (s dbStore) Audit(ctx context.Context, addr string, limit int) ([]store.AuditEntry, error) {
+	list, _, err := s.db.Audit(ctx, store.AuditFilter{Address: addr}, 0, limit)
+	return list, err
+}
+
+func (s dbStore) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
+	return s.db.RawMessage(ctx, id)
+}
+
+func (s dbStore) Suppress(ctx context.Context, actor, addr, reason, note string) (store.Suppression, error) {
+	sup, _, err := s.db.SuppressAs(ctx, actor, store.ManualSuppression{Address: addr, Detail: reason, Note: note})
+	return sup, err
+}
+
+func (s dbStore) Lift(ctx context.Context, actor, addr, note string) error {
+	_, err := s.db.LiftAs(ctx, actor, addr, note)
+	return err
+}
+
+func (s dbStore) Totals(ctx context.Context) (store.Stats, error) { return s.db.Stats(ctx) }
+
+// ListSuppressions filters in the store and sorts here: the store lists
+// newest first with cursors, and the page lets people sort by any column,
+// so it reads every match (one pass over the time index) and pages by
+// offset. Fine for the lists people page through; the API's cursors are
+// the way to walk a huge list.
+func (s dbStore) ListSuppressions(ctx context.Context, q Query) (Page, error) {
+	f := store.SuppressionFilter{Search: q.Search, Reason: q.Reason, Domain: q.Domain}
+	var all []store.ListedSuppression
+	cursor := ""
+	for {
+		page, next, err := s.db.ListSuppressions(ctx, f, cursor, store.MaxListPage)
+		if err != nil {
+			return Page{}, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	q.sort(all)
+	p := Page{Total: len(all)}
+	lo := min(max(q.Offset, 0), len(all))
+	hi := len(all)
+	if q.Limit > 0 {
+		hi = min(lo+q.Limit, len(all))
+	}
+	p.Items = all[lo:hi]
+	return p, nil
+}
+
+// sort orders list by q's column, then by address so pages are stable.
+func (q Query) sort(list []store.ListedSuppression) {
+	key := func(a, b store.ListedSuppression) int {
+		switch q.Sort {
+		case "reason":
+			return cmp.Compare(a.Reason, b.Reason)
+		case "detail":
+			return cmp.Compare(a.Detail, b.Detail)
+		case "since":
+			return a.Since.Compare(b.Since)
+		}
+		return 0
+	}
+	slices.SortStableFunc(list, func(a, b store.ListedSuppression) int {
+		c := key(a, b)
+		if c == 0 {
+			c = cmp.Compare(a.Address, b.Address)
+		}
+		if q.Desc {
+			c = -c
+		}
+		return c
+	})
+}
+
+// domainOf returns the domain of a normalised address.
+func domainOf(addr string) string {
+	_, d, _ := strings.Cut(addr, "@")
+	return d
+}
+
+// activityTop is how many domains Activity asks the store for: the store
+// ranks them by all verdicts, the page by failures, so it reads more than
+// it shows.
+const activityTop = 200
+
+// Activity reads the store's counters (store.DB.Activity).
+func (s dbStore) Activity(ctx context.Context, days int) (Activity, error) {
+	act, err := s.db.Activity(ctx, store.ActivityOptions{Days: days, Top: activityTop})
+	if err != nil {
+		return Activity{}, err
+	}
+	out := Activity{ByReason: make(map[string]int)}
+	for _, d := range act.Daily {
+		day, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			return Activity{}, errors.New("admin: store activity: bad day " + d.Day)
+		}
+		out.Days = append(out.Days, DayCount{Day: day, ByClass: d.ByClass})
+	}
+	// The widest window is the period the page shows.
+	var period *store.WindowActivity
+	for i := range act.Windows {
+		if period == nil || act.Windows[i].Start.Before(period.Start) {
+			period = &act.Windows[i]
+		}
+	}
+	if period != nil {
+		for _, reasons := range period.ByReason {
+			for r, n := range reasons {
+				out.ByReason[r] += n
+			}
+		}
+		out.Domains = failing(period.TopDomains, func(d DomainCount) int { return d.Failures })
+	}
+	out.BlockDomains = failing(act.TopBlockDomains, func(d DomainCount) int { return d.Blocks })
+	return out, nil
+}
+
+// failing turns the store's domain counts into failure counts, keeping
+// those where by is positive, highest first.
+func failing(list []store.DomainCount, by func(DomainCount) int) []DomainCount {
+	var out []DomainCount
+	for _, d := range list {
+		dc := DomainCount{Domain: d.Domain, Blocks: d.ByClass["block"],
+			Failures: d.ByClass["hard"] + d.ByClass["soft"] + d.ByClass["block"]}
+		if by(dc) > 0 {
+			out = append(out, dc)
+		}
+	}
+	slices.SortFunc(out, func(a, b DomainCount) int {
+		if c := cmp.Compare(by(b), by(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Domain, b.Domain)
+	})
+	return out
+}
+
+// dayOf returns the start of t's UTC day.
+func dayOf(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}

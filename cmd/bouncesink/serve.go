@@ -124,6 +124,7 @@ type server struct {
 	httpAddr net.Addr
 	errc     chan error // a server that stopped on its own
 	log      *slog.Logger
+	hooks    *webhooks
 }
 
 // start opens the database and starts both servers. It returns once both
@@ -147,11 +148,25 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		}
 	}()
 
+	m, err := newMetrics(db.Stats)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := cfg.auth()
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := newWebhooks(cfg, db, log)
+	if err != nil {
+		return nil, err
+	}
+
 	var w store.Writer = db
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink := newSink(cfg, w, o.Now, log)
+	sink := newSink(cfg, m.timed(w), o.Now, log)
+	sink.Recorded = m.recorded
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -180,6 +195,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		RequireSigned:       cfg.VERP.RequireSigned,
 		Now:                 o.Now,
 		Logger:              log,
+		Observer:            m,
 	})
 	if err != nil {
 		return nil, err
@@ -197,11 +213,12 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	s = &server{
 		db:       db,
 		smtp:     smtpSrv,
-		http:     api.NewServer(routes(db, api.Options{Logger: log}), log),
+		http:     api.NewServer(routes(db, api.Options{Logger: log, Auth: auth, Metrics: m.api}), log),
 		smtpAddr: smtpLn.Addr(),
 		httpAddr: httpLn.Addr(),
 		errc:     make(chan error, 2),
 		log:      log,
+		hooks:    hooks,
 	}
 	go func() {
 		if err := smtpSrv.Serve(smtpLn); err != nil {
@@ -214,8 +231,13 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 			s.errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	if auth.Open() {
+		log.Warn("the HTTP API has no tokens: anyone who reaches it may read and change the suppression list "+
+			"(allowed on loopback only; see [[http.tokens]])", "http", s.httpAddr.String())
+	}
+	s.hooks.start()
 	log.Info("bouncesink started", "smtp", s.smtpAddr.String(), "http", s.httpAddr.String(),
-		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept)
+		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
 	return s, nil
 }
 
@@ -251,5 +273,6 @@ func (s *server) shutdown(ctx context.Context) error {
 	if smtpErr != nil {
 		smtpErr = fmt.Errorf("smtp shutdown: %w", smtpErr)
 	}
+	s.hooks.stop() // it reads the database
 	return errors.Join(smtpErr, s.db.Close())
 }

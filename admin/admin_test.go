@@ -335,17 +335,24 @@ func TestSuppressNeedsCSRF(t *testing.T) {
 
 func TestReadRoleCannotChange(t *testing.T) {
 	db := fixture(t)
-	c := newClient(t, newTestHandler(t, db, Options{Authorize: asReader}))
+	role := RoleAdmin
+	c := newClient(t, newTestHandler(t, db, Options{Authorize: func(*http.Request) (string, string, bool) {
+		return "someone", role, true
+	}}))
 	path := "/admin/recipient/alice@example.org"
+	tok := c.token(path) // a valid token, taken while an admin
+	role = RoleRead
 	_, body := c.get(path)
 	wantIn(t, body, "Read-only")
-	wantNotIn(t, body, `id="lift-form"`)
-	tok := c.token(path) // the logout form still carries one
+	wantNotIn(t, body, `id="lift-form"`, `name="csrf"`)
 	if w := c.post(path+"/lift", url.Values{"csrf": {tok}}); w.Code != http.StatusForbidden {
 		t.Errorf("lift as reader: %d, want 403", w.Code)
 	}
 	if _, err := db.Suppression(context.Background(), "alice@example.org"); err != nil {
 		t.Fatal("a reader lifted a suppression")
+	}
+	if w := c.post("/admin/suppress", url.Values{"csrf": {tok}, "address": {"x@example.org"}}); w.Code != http.StatusForbidden {
+		t.Errorf("suppress as reader: %d, want 403", w.Code)
 	}
 }
 

@@ -21,7 +21,10 @@ type view struct {
 	Nav   string // the highlighted navigation entry
 	Title string
 	Flash string // a T key to show once, after an action
-	Data  any    // the page's own
+	// SignedIn is true when the browser holds a sign-in cookie, so the
+	// page offers to sign out.
+	SignedIn bool
+	Data     any // the page's own
 }
 
 var funcs = template.FuncMap{
@@ -69,6 +72,9 @@ func parsePages() map[string]*template.Template {
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.L = pickLang(r)
 	v.T = v.L.T
+	if ck, err := r.Cookie(tokenCookie); err == nil && ck.Value != "" && h.opts.CheckToken != nil {
+		v.SignedIn = true
+	}
 	if v.CSRF == "" {
 		v.CSRF = h.csrf.token(w, r)
 	}

@@ -26,50 +26,57 @@ type fastRe struct {
 	// matches become lower-cased (see mayMatchLower).
 	fold bool
 	ac   *acMatcher // see prefilterScanner
+	alts *alternatives
 }
+
+// fastRes lists every fastRe made, for the test that each finds what its
+// regexp finds.
+var fastRes []*fastRe
 
 func mustFastRe(pattern string) *fastRe {
 	f := &fastRe{Regexp: regexp.MustCompile(pattern)}
+	fastRes = append(fastRes, f)
 	if parsed, err := syntax.Parse(pattern, syntax.Perl); err == nil {
 		f.fold = hasFoldCase(parsed)
 		f.lits = requiredLiterals(parsed.Simplify(), f.fold)
 		if f.lits != nil {
 			f.ac = prefilterScanner(f.lits, f.fold)
 		}
+		f.alts = splitAlternatives(parsed, f.fold)
 	}
 	return f
 }
 
 func (f *fastRe) MatchString(s string) bool {
-	return f.mayMatch(s) && f.Regexp.MatchString(s)
+	return f.mayMatch(s) && f.match(s)
 }
 
 func (f *fastRe) FindString(s string) string {
-	if !f.mayMatch(s) {
-		return ""
+	if loc := f.FindStringIndex(s); loc != nil {
+		return s[loc[0]:loc[1]]
 	}
-	return f.Regexp.FindString(s)
+	return ""
 }
 
 func (f *fastRe) FindStringIndex(s string) []int {
 	if !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindStringIndex(s)
+	return f.index(s)
 }
 
 func (f *fastRe) FindStringSubmatch(s string) []string {
 	if !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindStringSubmatch(s)
+	return f.submatch(s)
 }
 
 func (f *fastRe) FindStringSubmatchIndex(s string) []int {
 	if !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindStringSubmatchIndex(s)
+	return f.submatchIndex(s)
 }
 
 func (f *fastRe) FindAllString(s string, n int) []string {

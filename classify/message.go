@@ -168,7 +168,7 @@ func (m *message) mayContain(re *fastRe) bool {
 
 // textMatches reports whether re matches the text.
 func (m *message) textMatches(re *fastRe) bool {
-	return m.mayContain(re) && re.Regexp.MatchString(m.text)
+	return m.mayContain(re) && re.match(m.text)
 }
 
 // textAfter returns the text after the first match of re, and whether
@@ -177,7 +177,7 @@ func (m *message) textAfter(re *fastRe) (string, bool) {
 	if !m.mayContain(re) {
 		return m.text, false
 	}
-	if loc := re.Regexp.FindStringIndex(m.text); loc != nil {
+	if loc := re.index(m.text); loc != nil {
 		return m.text[loc[1]:], true
 	}
 	return m.text, false
@@ -189,7 +189,7 @@ func (m *message) textBefore(re *fastRe) string {
 	if !m.mayContain(re) {
 		return m.text
 	}
-	if loc := re.Regexp.FindStringIndex(m.text); loc != nil {
+	if loc := re.index(m.text); loc != nil {
 		return m.text[:loc[0]]
 	}
 	return m.text
@@ -200,7 +200,7 @@ func (m *message) textSubmatch(re *fastRe) []string {
 	if !m.mayContain(re) {
 		return nil
 	}
-	return re.Regexp.FindStringSubmatch(m.text)
+	return re.submatch(m.text)
 }
 
 // get returns a top-level header field, RFC 2047 decoded where possible.

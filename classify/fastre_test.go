@@ -1,0 +1,68 @@
+package classify
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fastReTexts are texts to try the patterns on: the fixtures' texts and
+// diagnostics, their lines, and texts built around the text rules' literals.
+func fastReTexts(tb testing.TB) []string {
+	texts := phraseSamples(textRuleSet, 3000)
+	emls, _ := filepath.Glob(filepath.Join(goldenDir, "*.eml"))
+	for _, eml := range emls {
+		raw, err := os.ReadFile(eml)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m := parseMessage(raw, Input{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+		texts = append(texts, m.text, m.get("Subject"))
+		texts = append(texts, textLines(m.text)...)
+		for _, v := range Classify(raw, Input{}) {
+			texts = append(texts, v.Diagnostic)
+		}
+	}
+	for _, s := range []string{"İN REPLY TO RCPT TO", "\u212aNOWN after rcpt to", "ſender was rejected", "AFTER END OF DATA"} {
+		texts = append(texts, s, strings.ToLower(s))
+	}
+	return texts
+}
+
+// Every fastRe finds what its regexp finds: its literals never rule out a
+// match, and its alternatives, run on their own, agree with the whole.
+func TestFastReSameAsRegexp(t *testing.T) {
+	texts := fastReTexts(t)
+	for _, f := range fastRes {
+		for _, s := range texts {
+			checkFastRe(t, f, s)
+		}
+	}
+}
+
+func checkFastRe(t *testing.T, f *fastRe, s string) {
+	t.Helper()
+	if got, want := f.FindStringSubmatchIndex(s), f.Regexp.FindStringSubmatchIndex(s); !slices.Equal(got, want) {
+		t.Fatalf("%s on %q: %v, want %v", f, s, got, want)
+	}
+	if got, want := f.MatchString(s), f.Regexp.MatchString(s); got != want {
+		t.Fatalf("%s matches %q: %v, want %v", f, s, got, want)
+	}
+	if f.fold && f.Regexp.MatchString(s) && !f.mayMatchLower(strings.ToLower(s)) {
+		t.Fatalf("%s: literals %q rule out lower-cased %q, which matches", f, f.lits, s)
+	}
+}
+
+func FuzzFastRe(f *testing.F) {
+	for _, s := range fastReTexts(f)[2900:3100] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, re := range fastRes {
+			checkFastRe(t, re, s)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -283,3 +284,25 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// configure is how every subcommand gets its configuration: the built-in
+// defaults, or the file at path; then the command-line overrides; then
+// validation. It prints what went wrong and reports false.
+func configure(path string, overrides func(*Config), stderr io.Writer) (Config, bool) {
+	cfg := defaultConfig()
+	if path != "" {
+		var err error
+		if cfg, err = loadConfig(path); err != nil {
+			fmt.Fprintln(stderr, "bouncesink:", err)
+			return Config{}, false
+		}
+	}
+	if overrides != nil {
+		overrides(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintln(stderr, "bouncesink: invalid configuration:", err)
+		return Config{}, false
+	}
+	return cfg, true
+}

@@ -39,17 +39,8 @@ func cmdReclassify(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg := defaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			fmt.Fprintln(stderr, "bouncesink:", err)
-			return 2
-		}
-	}
-	override(&cfg.Store.Path, *dbPath)
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "bouncesink: invalid configuration:", err)
+	cfg, ok := configure(*configPath, func(c *Config) { override(&c.Store.Path, *dbPath) }, stderr)
+	if !ok {
 		return 2
 	}
 	if _, err := os.Stat(cfg.Store.Path); err != nil {

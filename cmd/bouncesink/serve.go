@@ -45,19 +45,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 		return 2
 	}
 
-	cfg := defaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			fmt.Fprintln(stderr, "bouncesink:", err)
-			return 2
-		}
-	}
-	override(&cfg.SMTP.Listen, *smtpAddr)
-	override(&cfg.HTTP.Listen, *httpAddr)
-	override(&cfg.Store.Path, *dbPath)
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "bouncesink: invalid configuration:", err)
+	cfg, ok := configure(*configPath, func(c *Config) {
+		override(&c.SMTP.Listen, *smtpAddr)
+		override(&c.HTTP.Listen, *httpAddr)
+		override(&c.Store.Path, *dbPath)
+	}, stderr)
+	if !ok {
 		return 2
 	}
 	level, _ := cfg.logLevel()

@@ -37,16 +37,8 @@ func cmdVERP(args []string, stdout, stderr io.Writer, now func() time.Time) int 
 		fs.Usage()
 		return 2
 	}
-	cfg := defaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			fmt.Fprintln(stderr, "bouncesink:", err)
-			return 2
-		}
-	}
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "bouncesink: invalid configuration:", err)
+	cfg, ok := configure(*configPath, nil, stderr)
+	if !ok {
 		return 2
 	}
 	signer, _ := cfg.signer()

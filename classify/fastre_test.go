@@ -66,3 +66,20 @@ func FuzzFastRe(f *testing.F) {
 		}
 	})
 }
+
+// The one-pass and ASCII shortcuts of the text helpers say what the plain
+// forms say.
+func TestFoldShortcuts(t *testing.T) {
+	for _, s := range fastReTexts(t) {
+		for _, v := range []string{s, "  " + s + "\v\f ", strings.ToUpper(s)} {
+			if got, want := foldText(v), strings.Join(strings.Fields(strings.ToLower(v)), " "); got != want {
+				t.Fatalf("foldText(%q) = %q, want %q", v, got, want)
+			}
+			for _, mk := range []string{"was not delivered to:", "because:", "technical details of", "", "abc", "a b", "ſ", "x-unix"} {
+				if got, want := containsLower(v, mk), strings.Contains(strings.ToLower(v), mk); got != want {
+					t.Fatalf("containsLower(%q, %q) = %v, want %v", v, mk, got, want)
+				}
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	nettextproto "net/textproto"
+	"slices"
 	"strings"
 
 	gomessage "github.com/emersion/go-message"
@@ -70,6 +71,7 @@ func parseMessage(raw []byte, in Input) *message {
 		m.mediaType = "text/plain"
 	}
 	total := 0
+	var scratch []byte
 	_ = ent.Walk(func(path []int, e *gomessage.Entity, err error) error {
 		if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
 			return nil
@@ -90,7 +92,8 @@ func parseMessage(raw []byte, in Input) *message {
 			m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header})
 			return nil
 		}
-		body, _ := io.ReadAll(io.LimitReader(e.Body, int64(n)))
+		var body []byte
+		body, scratch = readPart(e.Body, n, scratch)
 		total += len(body)
 		m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header, body: body})
 		return nil
@@ -100,6 +103,25 @@ func parseMessage(raw []byte, in Input) *message {
 		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
 	}
 	return m
+}
+
+// readPart reads at most n bytes of r, as io.ReadAll of an io.LimitReader
+// would, but into scratch, which it grows and hands back for the next part,
+// and returns a copy of exactly the size read: one allocation per part
+// instead of ReadAll's run of doublings.
+func readPart(r io.Reader, n int, scratch []byte) (body, grown []byte) {
+	buf := scratch[:0]
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(cap(buf), 4096), n-len(buf)))
+		}
+		k, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			break
+		}
+	}
+	return append([]byte{}, buf...), buf
 }
 
 func partLimit(mt string) int {
@@ -313,7 +335,10 @@ func equalFoldASCII(b []byte, s string) bool {
 // looseHeader reads a header block leniently, stopping at the first line
 // that is not a header field.
 func looseHeader(b []byte) gomessage.Header {
-	r := bufio.NewReader(bytes.NewReader(limit(b, maxHeaderBytes)))
+	b = limit(b, maxHeaderBytes)
+	// A buffer larger than the input is never filled, whatever its size:
+	// no need for bufio's 4 KiB for a short header.
+	r := bufio.NewReaderSize(bytes.NewReader(b), min(len(b)+1, 4096))
 	h, err := textproto.ReadHeader(r)
 	if err == nil {
 		return gomessage.Header{Header: h}

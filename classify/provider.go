@@ -2,6 +2,8 @@ package classify
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Shared pieces of the mailbox-provider and gateway decoders: per-provider
@@ -102,14 +104,49 @@ func firstAddrIn(s string) string {
 // markers (compared case-insensitively), from line start on, or -1.
 func indexLine(lines []string, start int, markers ...string) int {
 	for i := start; i >= 0 && i < len(lines); i++ {
-		l := strings.ToLower(lines[i])
 		for _, mk := range markers {
-			if strings.Contains(l, mk) {
+			if containsLower(lines[i], mk) {
 				return i
 			}
 		}
 	}
 	return -1
+}
+
+// containsLower reports whether strings.ToLower(s) contains sub, without
+// lower-casing s when s is ASCII and sub has no upper-case letter: the
+// common case, where a comparison that ignores case says the same.
+func containsLower(s, sub string) bool {
+	if !isASCII(s) || strings.ContainsFunc(sub, unicode.IsUpper) {
+		return strings.Contains(strings.ToLower(s), sub)
+	}
+	// Anchor the search on a byte of sub without case, which IndexByte
+	// finds fast; lacking one, on its first byte in either case.
+	k := strings.IndexFunc(sub, func(r rune) bool { return unicode.ToUpper(r) == r })
+	if k < 0 {
+		return strings.Contains(lowerASCII(s), sub)
+	}
+	for i := k; i < len(s); {
+		j := strings.IndexByte(s[i:], sub[k])
+		if j < 0 {
+			return false
+		}
+		start := i + j - k
+		if start+len(sub) <= len(s) && strings.EqualFold(s[start:start+len(sub)], sub) {
+			return true
+		}
+		i += j + 1
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // fromHeader returns the lower-cased From field of the message.

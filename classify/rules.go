@@ -87,7 +87,28 @@ func matchText(diag string) *textRule {
 
 // foldText lower-cases and folds runs of white space into one space.
 func foldText(s string) string {
-	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	if !isASCII(s) {
+		return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	}
+	// The same in one pass, for the common case.
+	b := make([]byte, 0, len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || '\t' <= c && c <= '\r':
+			space = len(b) > 0
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if space {
+			b = append(b, ' ')
+			space = false
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // matchTextWhere returns the first rule that matches a diagnostic among

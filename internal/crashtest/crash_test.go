@@ -89,6 +89,9 @@ func TestCrashLosesNothing(t *testing.T) {
 				tg.set(srv.smtp)
 			case <-srv.exited:
 				t.Fatalf("round %d: %v", i, srv.diedOnItsOwn())
+			case <-time.After(time.Minute):
+				srv.kill()
+				t.Fatalf("round %d: no %q log line with smtp= and http= addresses within a minute", i, "bouncesink started")
 			}
 			time.Sleep(time.Duration(20+rng.IntN(300)) * time.Millisecond)
 		}

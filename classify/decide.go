@@ -109,22 +109,22 @@ func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
 		return f.reason, f.rule
 	}
 	st, known := statusReason[statusSubject(status)]
-	r := matchText(diag)
 	if known && st.strong && !inferred {
 		if ClassOf(st.reason) == Hard {
 			// Only the server's sentence may overrule its code, not the
 			// path of a help link it appends.
-			r = matchTextWhere(urlRe.ReplaceAllString(diag, " "), func(r *textRule) bool { return overridesDeadStatus[r.reason] })
-		}
-		if r != nil && overridesDeadStatus[r.reason] && ClassOf(st.reason) == Hard {
-			// "5.1.1" over a text that plainly says something else (a
-			// local delivery program failed, the recipient's filter
-			// refused, relaying was denied): the code is the MTA's
-			// default for any refusal of the recipient.
-			return r.reason, "text-" + r.name + "+over-status-" + status
+			r := matchTextWhere(urlRe.ReplaceAllString(diag, " "), func(r *textRule) bool { return overridesDeadStatus[r.reason] })
+			if r != nil && overridesDeadStatus[r.reason] {
+				// "5.1.1" over a text that plainly says something else (a
+				// local delivery program failed, the recipient's filter
+				// refused, relaying was denied): the code is the MTA's
+				// default for any refusal of the recipient.
+				return r.reason, "text-" + r.name + "+over-status-" + status
+			}
 		}
 		return st.reason, "status-" + status
 	}
+	r := matchText(diag)
 	if r != nil && !r.catchAll {
 		return r.reason, "text-" + r.name
 	}

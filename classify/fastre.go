@@ -107,6 +107,13 @@ func (f *fastRe) FindAllStringSubmatchIndex(s string, n int) [][]int {
 	return f.Regexp.FindAllStringSubmatchIndex(s, n)
 }
 
+func (f *fastRe) ReplaceAllString(src, repl string) string {
+	if !f.mayMatch(src) {
+		return src
+	}
+	return f.Regexp.ReplaceAllString(src, repl)
+}
+
 // mayMatch is the prefilter: false only if s contains none of the literals.
 func (f *fastRe) mayMatch(s string) bool {
 	switch {

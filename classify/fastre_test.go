@@ -51,6 +51,9 @@ func checkFastRe(t *testing.T, f *fastRe, s string) {
 	if got, want := f.MatchString(s), f.Regexp.MatchString(s); got != want {
 		t.Fatalf("%s matches %q: %v, want %v", f, s, got, want)
 	}
+	if got, want := f.ReplaceAllString(s, "<$0>"), f.Regexp.ReplaceAllString(s, "<$0>"); got != want {
+		t.Fatalf("%s replacing in %q: %q, want %q", f, s, got, want)
+	}
 	if f.fold && f.Regexp.MatchString(s) && !f.mayMatchLower(strings.ToLower(s)) {
 		t.Fatalf("%s: literals %q rule out lower-cased %q, which matches", f, f.lits, s)
 	}

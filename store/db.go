@@ -65,9 +65,10 @@ type Options struct {
 
 // DB is the bbolt-backed store. It implements Writer and Reader.
 type DB struct {
-	bolt   *bolt.DB
-	policy Policy
-	now    func() time.Time
+	bolt    *bolt.DB
+	commits *groupCommit // Record's shared transactions
+	policy  Policy
+	now     func() time.Time
 
 	flaters   sync.Pool // *flate.Writer; each one allocates about a megabyte
 	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
@@ -118,7 +119,7 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: b, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
 }
 
 // initSchema creates the buckets and checks or stamps the schema version.

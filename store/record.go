@@ -21,7 +21,7 @@ type target struct {
 //
 // Observations without a valid recipient are kept in the message but
 // create no recipient state. Concurrent calls share a transaction, and so
-// an fsync (bbolt's Batch). While a Rebuild runs it fails with ErrRebuilding.
+// an fsync (see groupCommit). While a Rebuild runs it fails with ErrRebuilding.
 func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
@@ -51,13 +51,13 @@ func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
 
-	// Batch may run the closure more than once, so it reads all it needs
-	// from tx and only hands back its result.
+	// The group commit may run the closure more than once, so it reads all
+	// it needs from tx and only hands back its result.
 	var (
 		id      uint64
 		changed bool
 	)
-	err = db.bolt.Batch(func(tx *bolt.Tx) error {
+	err = db.commits.do(func(tx *bolt.Tx) error {
 		n, c, err := db.recordTx(tx, at, head, raw, targets)
 		if err != nil {
 			return err

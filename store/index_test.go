@@ -232,7 +232,7 @@ func TestActivity(t *testing.T) {
 	record(t, db, bounce("a@blocky.example", "block", now.Add(-time.Hour)))
 	record(t, db, bounce("b@blocky.example", "block", now.Add(-2*time.Hour)))
 	record(t, db, bounce("c@other.example", "block", now.Add(-3*time.Hour)))
-	record(t, db, bounce("d@other.example", "hard", now.Add(-25*time.Hour)))  // outside 24h
+	record(t, db, bounce("d@other.example", "hard", now.Add(-25*time.Hour)))   // outside 24h
 	record(t, db, bounce("e@other.example", "soft", now.Add(-5*24*time.Hour))) // within 7d
 	record(t, db, bounce("f@other.example", "soft", now.Add(-20*24*time.Hour)))
 	record(t, db, bounce("g@other.example", "soft", now.Add(-50*24*time.Hour))) // outside all

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
 )
 
@@ -94,15 +94,8 @@ func newFake() *fakeStore {
 }
 
 func handler(t *testing.T, s store.Reader, opts Options) http.Handler {
-	opts.Logger = slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Logger = testlog.New(t)
 	return NewHandler(s, opts)
-}
-
-type tlog struct{ t *testing.T }
-
-func (w tlog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // do runs one request and decodes the JSON answer into out (when not nil).

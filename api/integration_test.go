@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
 )
 
@@ -57,7 +57,7 @@ func newServer(t *testing.T, opts Options) *testServer {
 		t.Fatal(err)
 	}
 	opts.Auth = auth
-	opts.Logger = slog.New(slog.NewTextHandler(tlog{t}, nil))
+	opts.Logger = testlog.New(t)
 	srv := httptest.NewServer(NewHandler(db, opts))
 	t.Cleanup(func() {
 		srv.Close()

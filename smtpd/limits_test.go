@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/internal/testlog"
 )
 
 func TestConnectionCapRefusesWith421(t *testing.T) {
@@ -28,7 +29,7 @@ func TestConnectionCapRefusesWith421(t *testing.T) {
 }
 
 func TestPerClientCap(t *testing.T) {
-	l := newListener(nil, Options{MaxConnections: 100, MaxConnectionsPerIP: 2}, testLogger(t))
+	l := newListener(nil, Options{MaxConnections: 100, MaxConnectionsPerIP: 2}, testlog.New(t))
 	v4, _ := clientKey(&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1})
 	v4b, _ := clientKey(&net.TCPAddr{IP: net.ParseIP("192.0.2.2"), Port: 1})
 	v6, _ := clientKey(&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 1})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/internal/testlog"
 )
 
 // deliverFunc adapts a function to Deliverer.
@@ -45,32 +45,10 @@ func (m *memory) count() int {
 	return len(m.envs)
 }
 
-// testLogger routes logs to t.Log, dropping those written after the test.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
 // start runs a server on a free loopback port and returns it and its address.
 func start(t *testing.T, d Deliverer, opts Options) (*Server, string) {
 	t.Helper()
-	opts.Logger = testLogger(t)
+	opts.Logger = testlog.New(t)
 	srv, err := New(d, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
 )
 
@@ -114,32 +114,12 @@ func (r *receiver) wait(t *testing.T, n int) {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(&tlog{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tlog struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *tlog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
 // run starts a dispatcher and stops it at the end of the test.
 func run(t *testing.T, f Feed, cursorPath string, eps ...Endpoint) {
 	t.Helper()
-	log := &tlog{t: t}
+	log := testlog.New(t) // before the cleanup below, so the dispatcher stops first
 	d, err := New(Options{Feed: f, Endpoints: eps, CursorPath: cursorPath,
-		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +129,6 @@ func run(t *testing.T, f Feed, cursorPath string, eps ...Endpoint) {
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		log.mu.Lock()
-		log.done = true
-		log.mu.Unlock()
 	})
 }
 
@@ -233,7 +210,7 @@ func TestOrderPreservedAndResumed(t *testing.T) {
 	cursorPath := filepath.Join(t.TempDir(), "cursors.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := New(Options{Feed: f, Endpoints: []Endpoint{{URL: srv.URL}}, CursorPath: cursorPath,
-		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: testLogger(t)})
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
 )
 
@@ -55,7 +55,7 @@ type testServer struct {
 func startServer(t *testing.T, cfg Config, o runOptions) *testServer {
 	t.Helper()
 	if o.Logger == nil {
-		o.Logger = testLogger(t)
+		o.Logger = testlog.New(t)
 	}
 	if o.Now == nil {
 		o.Now = stepClock()
@@ -85,28 +85,6 @@ func (ts *testServer) stop(t *testing.T) {
 		t.Errorf("a server stopped on its own: %v", err)
 	default:
 	}
-}
-
-// testLogger routes logs to t.Log, dropping lines written after the test.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
 }
 
 // fixture reads testdata/smtp/name. When to is set, the recipient the file
@@ -531,7 +509,7 @@ func TestRunCreatesDatabaseAndStopsOnCancel(t *testing.T) {
 	cfg := testConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := run(ctx, cfg, runOptions{Logger: testLogger(t)}); err != nil {
+	if err := run(ctx, cfg, runOptions{Logger: testlog.New(t)}); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if _, err := os.Stat(cfg.Store.Path); err != nil {

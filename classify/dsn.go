@@ -68,7 +68,7 @@ func dsnFindings(m *message) []finding {
 		}
 		near := ""
 		if !fromText {
-			near = textNear(m.text, cleanAddress(f.recipient))
+			near = textNear(m.text, m.lowerASCIIText(), cleanAddress(f.recipient))
 		}
 		if f.diagnostic == "" {
 			f.diagnostic = near
@@ -155,12 +155,12 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 // of an address: many reports put the server's reply there and leave
 // Diagnostic-Code out. Of the first few mentions it keeps the one with the
 // most to say (a Sendmail report lists the bare address first and the
-// reason in its transcript).
-func textNear(text, addr string) string {
+// reason in its transcript). lower is lowerASCII(text), which callers with
+// several addresses to look up make once.
+func textNear(text, lower, addr string) string {
 	if addr == "" || text == "" {
 		return ""
 	}
-	lower := lowerASCII(text)
 	best := ""
 	from := 0
 	for n := 0; n < 5; n++ {

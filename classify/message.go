@@ -45,7 +45,10 @@ type message struct {
 	// them, the text/html parts stripped of tags), joined.
 	text  string
 	lower string // text lower-cased, made on first use: see lowerText
-	in    Input
+	// text with only ASCII letters lower-cased, so offsets into it are
+	// offsets into text; made on first use: see lowerASCIIText
+	lowerASCII string
+	in         Input
 	// the returned message's header, read on first use: see embeddedHeader
 	embedded                  gomessage.Header
 	hasEmbedded, embeddedRead bool
@@ -173,6 +176,15 @@ func (m *message) lowerText() string {
 		m.lower = strings.ToLower(m.text)
 	}
 	return m.lower
+}
+
+// lowerASCIIText returns lowerASCII(text), made once for the searches
+// whose offsets are used to cut the text itself.
+func (m *message) lowerASCIIText() string {
+	if m.lowerASCII == "" {
+		m.lowerASCII = lowerASCII(m.text)
+	}
+	return m.lowerASCII
 }
 
 // The decoders look for their patterns in the text through these, which

@@ -68,9 +68,16 @@ func newPhraseSet(patterns []string) *phraseSet {
 }
 
 // first returns the index of the first pattern that matches s, or -1.
-func (ps *phraseSet) first(s string) int {
+func (ps *phraseSet) first(s string) int { return ps.firstWhere(s, nil) }
+
+// firstWhere is first restricted to the patterns keep accepts (all of
+// them when keep is nil).
+func (ps *phraseSet) firstWhere(s string, keep func(int) bool) int {
 	seen := ps.lits.find(s)
 	for i, branches := range ps.branches {
+		if keep != nil && !keep(i) {
+			continue
+		}
 		for _, b := range branches {
 			if b.matches(s, seen) {
 				return i

@@ -122,19 +122,3 @@ func matchTextWhere(diag string, keep func(*textRule) bool) *textRule {
 	}
 	return nil
 }
-
-// firstWhere is first restricted to the patterns keep accepts.
-func (ps *phraseSet) firstWhere(s string, keep func(int) bool) int {
-	seen := ps.lits.find(s)
-	for i, branches := range ps.branches {
-		if !keep(i) {
-			continue
-		}
-		for _, b := range branches {
-			if b.matches(s, seen) {
-				return i
-			}
-		}
-	}
-	return -1
-}

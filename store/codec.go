@@ -10,6 +10,8 @@ import (
 	"io"
 	"time"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Records are JSON, with their own field names so that the file format does
@@ -139,40 +141,32 @@ func truncate(s string, n int) string {
 }
 
 // A raw message value starts with a byte naming its encoding. Messages
-// that deflate would not shrink (tiny or already compressed) stay as they are.
+// that compression would not shrink (tiny or already compressed) stay as
+// they are. Stores written before S2 hold deflate values, which still read.
 const (
 	rawStored  = 0
 	rawDeflate = 1
+	rawS2      = 2
 )
 
-// compress encodes raw for bucketRaw. Writers are pooled because each
-// allocates about a megabyte of tables. BestSpeed: compression runs on the
-// SMTP path before the 250, where the default level cost a fifth of the
-// server's CPU, and bounces (text, headers, base64) shrink well at any level.
+// compress encodes raw for bucketRaw with S2 (a faster Snappy). It runs on
+// the SMTP path before the 250: deflate, even at its fastest level, took
+// 54 µs per bounce of the corpus and a sixth of the server's CPU; S2 takes
+// 5 µs, for values about a quarter larger (ratio 1.87 against 2.36).
 func (db *DB) compress(raw []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(raw)/3 + 64)
-	buf.WriteByte(rawDeflate)
-	w, _ := db.flaters.Get().(*flate.Writer)
-	if w == nil {
-		w, _ = flate.NewWriter(&buf, flate.BestSpeed) // the level is valid: no error
-	} else {
-		w.Reset(&buf)
-	}
-	// Writing to a bytes.Buffer cannot fail, so neither can the writer.
-	w.Write(raw)
-	w.Close()
-	db.flaters.Put(w)
-	if buf.Len() > len(raw) {
+	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)))
+	out[0] = rawS2
+	enc := s2.Encode(out[1:], raw)
+	if len(enc) >= len(raw) {
 		return append([]byte{rawStored}, raw...)
 	}
-	return buf.Bytes()
+	return out[:1+len(enc)]
 }
 
 const maxSizeHint = 64 << 20
 
 // decompress decodes a bucketRaw value; size, if known, is the length of
-// the result. Readers are pooled: each holds a 32 KB window.
+// the result. Flate readers are pooled: each holds a 32 KB window.
 func (db *DB) decompress(v []byte, size int) ([]byte, error) {
 	if len(v) == 0 {
 		return nil, errors.New("empty raw message value")
@@ -180,6 +174,16 @@ func (db *DB) decompress(v []byte, size int) ([]byte, error) {
 	switch v[0] {
 	case rawStored:
 		return bytes.Clone(v[1:]), nil
+	case rawS2:
+		// A length from a damaged value must not allocate gigabytes.
+		if n, err := s2.DecodedLen(v[1:]); err != nil || n > maxSizeHint {
+			return nil, fmt.Errorf("s2 raw message: bad length %d: %v", n, err)
+		}
+		out, err := s2.Decode(nil, v[1:])
+		if err != nil {
+			return nil, fmt.Errorf("s2 raw message: %w", err)
+		}
+		return out, nil
 	case rawDeflate:
 		src := bytes.NewReader(v[1:])
 		r, _ := db.inflaters.Get().(io.ReadCloser)

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 )
@@ -42,5 +45,46 @@ func TestEventRecordFormat(t *testing.T) {
 	}
 	if want := (Event{Seq: 9, Time: t0, MessageID: 3, Observation: o}); e != want {
 		t.Errorf("decoded %+v, want %+v", e, want)
+	}
+}
+
+// New raw values are S2; values written by earlier versions (deflate, or
+// stored as they are) still read; a damaged value is an error, not a huge
+// allocation or a panic.
+func TestRawCodec(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	text := bytes.Repeat([]byte("Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"), 100)
+
+	v := db.compress(text)
+	if v[0] != rawS2 || len(v) >= len(text)/2 {
+		t.Errorf("compress: encoding %d, %d bytes from %d; want S2 and under half", v[0], len(v), len(text))
+	}
+	var deflated bytes.Buffer
+	deflated.WriteByte(rawDeflate)
+	w, _ := flate.NewWriter(&deflated, flate.BestSpeed)
+	w.Write(text)
+	w.Close()
+	for name, v := range map[string][]byte{
+		"s2":      v,
+		"deflate": deflated.Bytes(),
+		"stored":  append([]byte{rawStored}, text...),
+	} {
+		got, err := db.decompress(v, len(text))
+		if err != nil || !bytes.Equal(got, text) {
+			t.Errorf("%s: %d bytes, %v; want the %d bytes back", name, len(got), err, len(text))
+		}
+	}
+
+	huge := append([]byte{rawS2}, binary.AppendUvarint(nil, 1<<40)...)
+	for name, v := range map[string][]byte{
+		"s2 truncated":     v[:len(v)/2],
+		"s2 huge length":   huge,
+		"deflate cut":      deflated.Bytes()[:deflated.Len()/2],
+		"unknown encoding": {9, 1, 2},
+		"empty":            nil,
+	} {
+		if got, err := db.decompress(v, 0); err == nil {
+			t.Errorf("%s: %d bytes and no error", name, len(got))
+		}
 	}
 }

@@ -70,7 +70,6 @@ type DB struct {
 	policy  Policy
 	now     func() time.Time
 
-	flaters   sync.Pool // *flate.Writer; each one allocates about a megabyte
 	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
 
 	// writers is held for reading by Record, Suppress and Lift, and for

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/api"
 	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
 )
@@ -232,6 +233,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	logPath := fs.String("log", "", "append the log to `file` instead of stderr")
 	parent := fs.Bool("parent", false, "stop when standard input closes")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole run to `file` (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write the server's allocations over its whole run to `file` when it stops (go tool pprof -sample_index=alloc_space)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -265,6 +267,19 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "bouncebench serve: memory profile:", err)
+			}
+		}()
+	}
+	gctune.Apply() // as bouncesink serve does, for the discard server too
 	s, err := startServer(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncebench serve:", err)

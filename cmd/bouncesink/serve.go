@@ -17,6 +17,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/admin"
 	"github.com/bouncesink/bouncesink/api"
+	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
 )
@@ -55,6 +56,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	level, _ := cfg.logLevel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log.Info("garbage collector", "settings", gctune.Apply())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

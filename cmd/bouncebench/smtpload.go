@@ -121,7 +121,9 @@ func (f *smtpFlags) run(stdout io.Writer, discard bool) (float64, error) {
 	if err := t.resetHeap(); err != nil {
 		return 0, err
 	}
+	cpu := startCPU(t.pid)
 	r := sendBounces(t.smtp, f.domain, prefix, f.n, f.c)
+	cpuLine := cpu.line(r.ok + r.failed)
 	rate := float64(r.ok) / r.elapsed.Seconds()
 	fmt.Fprintf(stdout, "   %d messages over %d connections in %.2fs: %.0f msg/s; %d failed\n",
 		r.ok, f.c, r.elapsed.Seconds(), rate, r.failed)
@@ -129,6 +131,7 @@ func (f *smtpFlags) run(stdout io.Writer, discard bool) (float64, error) {
 		fmt.Fprintf(stdout, "   first failure: %v\n", r.firstErr)
 	}
 	fmt.Fprintf(stdout, "   latency (MAIL FROM to the reply after DATA): %s\n", r.lat.summary())
+	fmt.Fprintf(stdout, "   %s\n", cpuLine)
 	fmt.Fprintf(stdout, "   %s\n", t.heapLine())
 	if !discard && t.http != "" {
 		if err := spotCheck(t.http, prefix, f.n, r.acked); err != nil {

@@ -22,6 +22,7 @@ type target struct {
 	desc       string // for the report
 	heapServed bool   // /debug/bench/heap answers
 	inProcess  bool   // its heap includes the load client's
+	pid        int    // the child process, if the server is one
 	stop       func() error
 }
 
@@ -31,6 +32,7 @@ type serverFlags struct {
 	logLevel  string
 	logPath   string
 	profile   string
+	memprof   string
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet) {
@@ -38,6 +40,7 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "server log `level` (info is bouncesink's default: a line per connection and per message)")
 	fs.StringVar(&f.logPath, "log", "", "server log `file` (default: a new file in the temporary directory)")
 	fs.StringVar(&f.profile, "cpuprofile", "", "write the child server's CPU profile to `file`")
+	fs.StringVar(&f.memprof, "memprofile", "", "write the child server's allocation profile to `file` when it stops")
 }
 
 // start runs the server o describes, as f says.
@@ -96,6 +99,9 @@ func (f *serverFlags) spawn(o serveOptions, what string) (*target, error) {
 	if f.profile != "" {
 		args = append(args, "--cpuprofile", f.profile)
 	}
+	if f.memprof != "" {
+		args = append(args, "--memprofile", f.memprof)
+	}
 	if o.Discard {
 		args = append(args, "--discard")
 	} else {
@@ -115,7 +121,7 @@ func (f *serverFlags) spawn(o serveOptions, what string) (*target, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	t := &target{heapServed: true, desc: fmt.Sprintf("%s, child process %d; log %s", what, cmd.Process.Pid, f.logPath)}
+	t := &target{heapServed: true, pid: cmd.Process.Pid, desc: fmt.Sprintf("%s, child process %d; log %s", what, cmd.Process.Pid, f.logPath)}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), " ")

@@ -1,0 +1,107 @@
+package classify
+
+import (
+	"testing"
+)
+
+// Replies as mail servers word them, each wrapped in the same minimal DSN
+// (Status X.0.0 or none, so that the words decide): the text rules must
+// read each phrase the way it reads across providers, not only in the
+// corpus files they were written from. A reply here is a provider's
+// documented or commonly seen wording, not a corpus file's.
+func TestReplyPhrases(t *testing.T) {
+	cases := []struct {
+		status, reply string
+		want          Class
+	}{
+		{"5.0.0", "550 No such user here", Hard},
+		{"5.0.0", "550 Requested action not taken: mailbox unavailable", Hard},
+		{"5.0.0", "550 Recipient not found", Hard},
+		{"5.0.0", "550 Invalid mailbox", Hard},
+		{"5.0.0", "550 User doesn't exist", Hard},
+		{"5.0.0", "550 This account has been disabled or discontinued", Hard},
+		{"5.0.0", "550 Mailbox disabled for this recipient", Hard},
+		{"5.0.0", "552 Mailbox quota exceeded", Soft},
+		{"5.0.0", "552 Requested mail action aborted: exceeded storage allocation", Soft},
+		{"5.0.0", "554 Message size exceeds fixed maximum message size", Block},
+		{"5.0.0", "550 Message rejected as spam", Block},
+		{"5.0.0", "554 IP listed in Spamhaus", Block},
+		{"5.0.0", "550 Sender IP reputation too low", Block},
+		{"5.0.0", "550 DMARC policy violation", Block},
+		{"5.0.0", "550 SPF check failed", Block},
+		{"5.0.0", "550 Reverse DNS lookup failed for host", Block},
+		{"5.0.0", "421 Too many connections from your IP", Block},
+		{"5.0.0", "554 Relay access denied", Block},
+		{"5.0.0", "530 Must issue a STARTTLS command first", Block},
+		{"5.0.0", "Host or domain name not found. Name service error for name=example.org type=MX: Host not found", Hard},
+		{"4.0.0", "451 Temporary local problem - please try later", Soft},
+		{"5.0.0", "550 5.7.1 Unauthenticated email from example.com is not accepted due to domain's DMARC policy", Block},
+		{"", "550-5.1.1 The email account that you tried to reach does not exist.", Hard},
+		{"", "552-5.2.2 The email account that you tried to reach is over quota.", Soft},
+		{"", "550 5.7.1 Our system has detected that this message is likely unsolicited mail", Block},
+		{"", "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints", Block},
+		{"", "554 30 Sorry, your message to x@yahoo.com cannot be delivered. This mailbox is disabled (554.30).", Hard},
+		{"", "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302)", Hard},
+		{"", "550 5.7.606 Access denied, banned sending IP [192.0.2.1]", Block},
+		{"", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", Hard},
+		{"", "452 4.2.2 Mailbox full", Soft},
+		{"", "550 5.2.1 The email account that you tried to reach is disabled.", Hard},
+		{"", "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", Block},
+		{"", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", Hard},
+		{"", "550 5.7.1 Service unavailable, Client host [192.0.2.1] blocked using Spamhaus", Block},
+		{"", "554 5.7.9 Message not accepted for policy reasons", Block},
+		{"", "550 Message contains a virus", Block},
+		{"", "552 5.3.4 Message too big", Block},
+		{"", "450 4.1.8 <x@bad.example>: Sender address rejected: Domain not found", Block},
+		{"", "421 4.4.2 Connection timed out", Soft},
+		{"", "550 5.1.1 <someone@example.org>: Recipient address rejected: User unknown in virtual alias table", Hard},
+		{"", "550 5.7.26 This mail has been blocked because the sender is unauthenticated.", Block},
+		{"", "550 5.7.25 The IP address sending this message does not have a PTR record setup", Block},
+		{"", "421 4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address", Block},
+		{"", "552 5.2.3 Message size exceeds maximum permitted", Soft},
+		{"", "554 5.7.1 Message rejected because of unacceptable content", Block},
+		{"", "550 5.7.0 Local Policy Violation", Block},
+		{"", "550 5.7.350 Remote server returned message detected as spam", Block},
+		{"", "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP", Block},
+		{"", "553 5.1.2 The recipient address <someone@example> is not a valid RFC-5321 address.", Hard},
+		{"", "550 sorry, no mailbox here by that name. (#5.1.1)", Hard},
+		{"", "554 5.7.1 Rejected by DMARC policy", Block},
+		{"", "554 Message not allowed - [PH01] Email not accepted for policy reasons", Block},
+		{"", "553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list", Block},
+		{"", "421 4.7.0 [TS01] Messages from 192.0.2.1 temporarily deferred due to user complaints", Block},
+		{"", "550 5.1.1 bad address someone@example.org", Hard},
+		{"", "554 5.7.5 Permanent error evaluating DMARC policy", Block},
+		{"", "550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant", Block},
+		{"", "550 5.4.300 Message expired", Delayed},
+		{"", "550 5.1.0 Address rejected", Hard},
+		{"", "552 5.2.2 Quota exceeded (mailbox for user is full)", Soft},
+		{"", "550 High probability of spam", Block},
+		{"", "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using bl.spamcop.net", Block},
+		{"", "550 5.7.1 Email rejected per SPAM policy", Block},
+		{"", "550 5.1.1 Recipient address rejected: User unknown in relay recipient table", Hard},
+		{"", "550 5.5.0 Invalid recipient", Hard},
+		{"", "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150)", Block},
+		{"", "554 5.7.1 Your message was rejected because it contains a prohibited attachment", Block},
+		{"", "550 relay not permitted", Block},
+		{"", "551 User not local; please try <forward@example.com>", Hard},
+		{"", "550 5.1.6 Recipient mailbox has moved", Hard},
+		{"", "452 Too many recipients received this hour", Block},
+		{"", "450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered", Soft},
+		{"", "550 5.2.1 This mailbox has been suspended", Hard},
+	}
+	for _, c := range cases {
+		raw := "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@sink.example\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+			"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n" +
+			"--BB\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n\r\n" +
+			"--BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
+			"Final-Recipient: rfc822; someone@example.org\r\nAction: failed\r\n"
+		if c.status != "" {
+			raw += "Status: " + c.status + "\r\n"
+		}
+		raw += "Diagnostic-Code: smtp; " + c.reply + "\r\n\r\n--BB--\r\n"
+		v := Classify([]byte(raw), Input{})
+		if len(v) != 1 || v[0].Class != c.want || v[0].Recipient != "someone@example.org" {
+			t.Errorf("%q (Status %q): got %+v, want class %s for someone@example.org", c.reply, c.status, v, c.want)
+		}
+	}
+}

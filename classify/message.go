@@ -59,19 +59,38 @@ type message struct {
 func parseMessage(raw []byte, in Input) *message {
 	m := &message{in: in}
 	raw = stripMboxLine(raw)
-	ent, err := gomessage.ReadWithOptions(bytes.NewReader(raw), &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
-	if ent == nil {
+	w := newWalker(m)
+	h, body, err := w.readTopHeader(raw)
+	if err != nil {
 		// Not even a header: keep whatever text follows the first blank line, or all of it.
 		m.header = looseHeader(raw)
 		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
 		m.mediaType = "text/plain"
 		return m
 	}
-	_ = err // an unknown charset still leaves a usable entity
-	m.header = ent.Header
-	m.mediaType, m.params, _ = ent.Header.ContentType()
+	m.header = h
+	mt, params, _ := h.ContentType()
+	m.mediaType, m.params = mt, params
 	if m.mediaType == "" {
 		m.mediaType = "text/plain"
+	}
+	if w.entity(h, mt, params, body) == errLeaveToGoMessage {
+		m.parts = nil
+		walkGoMessage(m, raw)
+	}
+	m.text = humanText(m.parts)
+	if m.text == "" && len(m.parts) == 0 {
+		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
+	}
+	return m
+}
+
+// walkGoMessage reads the parts of a message with go-message's Entity.Walk,
+// for the input whose reading the walker (mimewalk.go) does not reproduce.
+func walkGoMessage(m *message, raw []byte) {
+	ent, _ := gomessage.ReadWithOptions(bytes.NewReader(raw), &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	if ent == nil {
+		return // not reached: the walker read the same header
 	}
 	total := 0
 	var scratch []byte
@@ -101,11 +120,6 @@ func parseMessage(raw []byte, in Input) *message {
 		m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header, body: body})
 		return nil
 	})
-	m.text = humanText(m.parts)
-	if m.text == "" && len(m.parts) == 0 {
-		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
-	}
-	return m
 }
 
 // readPart reads at most n bytes of r, as io.ReadAll of an io.LimitReader

@@ -97,6 +97,11 @@ func (a *alternatives) candidates(s string) ([]int, bool) {
 }
 
 func (f *fastRe) match(s string) bool {
+	if f.phrases != nil {
+		if loc, ok := f.phrases.index(s); ok {
+			return loc != nil
+		}
+	}
 	if f.alts == nil {
 		return f.Regexp.MatchString(s)
 	}
@@ -113,6 +118,11 @@ func (f *fastRe) match(s string) bool {
 }
 
 func (f *fastRe) index(s string) []int {
+	if f.phrases != nil {
+		if loc, ok := f.phrases.index(s); ok {
+			return loc
+		}
+	}
 	if f.alts == nil {
 		return f.Regexp.FindStringIndex(s)
 	}
@@ -139,6 +149,11 @@ func (f *fastRe) submatch(s string) []string {
 
 // submatchIndex is FindStringSubmatchIndex without the prefilter.
 func (f *fastRe) submatchIndex(s string) []int {
+	if f.phrases != nil {
+		if loc, ok := f.phrases.index(s); ok {
+			return loc // markers have no groups
+		}
+	}
 	if f.alts == nil {
 		return f.Regexp.FindStringSubmatchIndex(s)
 	}

@@ -27,6 +27,9 @@ type fastRe struct {
 	fold bool
 	ac   *acMatcher // see prefilterScanner
 	alts *alternatives
+	// phrases, for the patterns markers makes, finds their matches
+	// without the regexp engine.
+	phrases *foldPhrases
 }
 
 // fastRes lists every fastRe made, for the test that each finds what its

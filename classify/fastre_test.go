@@ -26,7 +26,11 @@ func fastReTexts(tb testing.TB) []string {
 			texts = append(texts, v.Diagnostic)
 		}
 	}
-	for _, s := range []string{"İN REPLY TO RCPT TO", "\u212aNOWN after rcpt to", "ſender was rejected", "AFTER END OF DATA"} {
+	for _, s := range []string{"İN REPLY TO RCPT TO", "\u212aNOWN after rcpt to", "ſender was rejected", "AFTER END OF DATA",
+		// markers: runs of white space, case, overlapping phrases
+		"Delivery\r\n  FAILED for the\tfollowing REASON:", "delivery failedfor the following reason:",
+		"------- This is a copy of the message", "x ----- this is a copy of the body\n------ this is a copy of the message",
+		"the following address(es) failed:\n\n  a@example.org", "The  following\vaddress failed:"} {
 		texts = append(texts, s, strings.ToLower(s))
 	}
 	return texts

@@ -76,7 +76,9 @@ func markers(phrases ...string) *fastRe {
 	for i, p := range phrases {
 		alts[i] = strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`)
 	}
-	return mustFastRe(`(?i)` + strings.Join(alts, "|"))
+	f := mustFastRe(`(?i)` + strings.Join(alts, "|"))
+	f.phrases = newFoldPhrases(phrases)
+	return f
 }
 
 // cutAt returns s up to the first of the markers (matched

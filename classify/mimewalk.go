@@ -144,9 +144,19 @@ func (w *walker) entity(h gomessage.Header, mt string, params map[string]string,
 // that need neither are the input's own bytes, not copied: no decoder
 // writes to a part's body.
 func (w *walker) decode(h gomessage.Header, mt string, params map[string]string, body stream, n int) ([]byte, error) {
+	// RFC 2046 s4.1.2: a charset applies to text/* only.
+	charset := ""
+	if ch, ok := params["charset"]; ok && strings.HasPrefix(mt, "text/") {
+		if ch = strings.ToLower(ch); ch != "utf-8" && ch != "us-ascii" && gomessage.CharsetReader != nil {
+			charset = ch
+		}
+	}
 	var r io.Reader
 	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
 	case "quoted-printable":
+		if charset == "" {
+			return decodeQP(body, n), nil
+		}
 		w.sr = streamReader{s: body}
 		w.br.Reset(&w.sr)
 		r = quotedprintable.NewReader(w.br) // reads through w.br itself: it is a bufio.Reader of the default size
@@ -157,17 +167,13 @@ func (w *walker) decode(h gomessage.Header, mt string, params map[string]string,
 		w.sr = streamReader{s: body}
 		r = base64.NewDecoder(base64.StdEncoding, blanksToNewlines{&w.sr})
 	}
-	// RFC 2046 s4.1.2: a charset applies to text/* only. An unknown one
-	// leaves the bytes as they are.
-	if ch, ok := params["charset"]; ok && strings.HasPrefix(mt, "text/") {
-		if ch = strings.ToLower(ch); ch != "utf-8" && ch != "us-ascii" && gomessage.CharsetReader != nil {
-			if r == nil {
-				w.sr = streamReader{s: body}
-				r = &w.sr
-			}
-			if cr, err := gomessage.CharsetReader(ch, r); err == nil {
-				r = cr
-			}
+	if charset != "" {
+		if r == nil {
+			w.sr = streamReader{s: body}
+			r = &w.sr
+		}
+		if cr, err := gomessage.CharsetReader(charset, r); err == nil {
+			r = cr // an unknown charset leaves the bytes as they are
 		}
 	}
 	if r == nil {

@@ -3,6 +3,8 @@ package classify
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"mime/quotedprintable"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -165,4 +167,42 @@ func FuzzWalker(f *testing.F) {
 			t.Error(d)
 		}
 	})
+}
+
+// qpCases are quoted-printable bodies for decodeQP.
+var qpCases = []string{
+	"", "plain\r\n", "soft=\r\nbreak", "soft=  \r\nbreak", "soft= x\r\n", "end=", "=", "a=\r", "=3D=3d=e9=E9",
+	"bad =ZZ escape", "=4\n", "=\r\n=", "x=4", "trailing   \r\nspace\t\n", "ctl \x01 byte", "del \x7f", "high \xe9\xff",
+	"cr\rin line\r\n", "a=\rb\n", "=\n\n\n", strings.Repeat("y", 5000) + "\nnext", strings.Repeat("q", 4095) + "=\nx",
+}
+
+// decodeQP says what mime/quotedprintable's Reader says, as the walker
+// would read it through its buffer, whatever the input's end.
+func TestDecodeQP(t *testing.T) {
+	for _, s := range qpCases {
+		checkDecodeQP(t, []byte(s))
+	}
+}
+
+func FuzzDecodeQP(f *testing.F) {
+	for _, s := range qpCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkDecodeQP(t, b) })
+}
+
+func checkDecodeQP(t *testing.T, b []byte) {
+	t.Helper()
+	for _, end := range []error{io.EOF, io.ErrUnexpectedEOF} {
+		for _, n := range []int{1 << 20, 7} {
+			s := stream{b: b, end: end}
+			w := newWalker(&message{})
+			w.sr = streamReader{s: s}
+			w.br.Reset(&w.sr)
+			want, _ := readPart(quotedprintable.NewReader(w.br), n, nil)
+			if got := decodeQP(s, n); !bytes.Equal(got, want) {
+				t.Fatalf("decodeQP(%q, %v, %d) = %q, want %q", b, end, n, got, want)
+			}
+		}
+	}
 }

@@ -38,7 +38,7 @@ func dsnFindings(m *message) []finding {
 	}
 	if body == nil {
 		// Some MTAs put the fields in a text part.
-		if !strings.Contains(m.lowerText(), "final-recipient:") {
+		if !m.containsLower("final-recipient:") {
 			return nil
 		}
 		body = []byte(m.text)

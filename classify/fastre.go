@@ -145,6 +145,34 @@ func (f *fastRe) mayMatchLower(lower string) bool {
 	return containsAny(lower, f.lits) || strings.Contains(lower, "ſ")
 }
 
+// mayMatchASCII is mayMatchLower(strings.ToLower(s)) for an ASCII s,
+// which it searches without regard to case instead of lower-casing it.
+func (f *fastRe) mayMatchASCII(s string) bool {
+	switch {
+	case f.lits == nil:
+		return true
+	case f.ac != nil && len(f.lits) > fewLiterals:
+		return f.ac.any(s) // it folds ASCII letters itself
+	}
+	for _, l := range f.lits {
+		// Lower-cased ASCII holds no other literal.
+		if isLowerASCII(l) && (l == "" || containsFoldASCIIString(s, l)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLowerASCII reports whether s is ASCII without upper-case letters.
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
 // fewLiterals is how many literals substring searches (fast, but one pass
 // each) look for before one pass of an acMatcher is cheaper.
 const fewLiterals = 3

@@ -61,6 +61,9 @@ func checkFastRe(t *testing.T, f *fastRe, s string) {
 	if f.fold && f.Regexp.MatchString(s) && !f.mayMatchLower(strings.ToLower(s)) {
 		t.Fatalf("%s: literals %q rule out lower-cased %q, which matches", f, f.lits, s)
 	}
+	if f.fold && isASCII(s) && f.mayMatchASCII(s) != f.mayMatchLower(strings.ToLower(s)) {
+		t.Fatalf("%s: literals %q in ASCII %q: mayMatchASCII says %v", f, f.lits, s, f.mayMatchASCII(s))
+	}
 }
 
 func FuzzFastRe(f *testing.F) {
@@ -85,6 +88,10 @@ func TestFoldShortcuts(t *testing.T) {
 			for _, mk := range []string{"was not delivered to:", "because:", "technical details of", "", "abc", "a b", "ſ", "x-unix"} {
 				if got, want := containsLower(v, mk), strings.Contains(strings.ToLower(v), mk); got != want {
 					t.Fatalf("containsLower(%q, %q) = %v, want %v", v, mk, got, want)
+				}
+				m := &message{text: v}
+				if got, want := m.containsLower(mk), strings.Contains(strings.ToLower(v), mk); got != want {
+					t.Fatalf("message{%q}.containsLower(%q) = %v, want %v", v, mk, got, want)
 				}
 			}
 		}

@@ -98,9 +98,9 @@ type foldFinder struct {
 	nextLo, nextUp int // -1: none left; -2: not looked for yet
 }
 
-func newFoldFinder(s, w string) *foldFinder {
+func newFoldFinder(s, w string) foldFinder {
 	k := strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' })
-	return &foldFinder{s: s, w: w, k: k, nextLo: -2, nextUp: -2}
+	return foldFinder{s: s, w: w, k: k, nextLo: -2, nextUp: -2}
 }
 
 // next returns the first index at or after from where the word occurs, or -1.
@@ -136,6 +136,13 @@ func (f *foldFinder) next(from int) int {
 		from = i + 1
 	}
 	return -1
+}
+
+// containsFoldASCIIString reports whether s contains w, a lower-case
+// ASCII word, ASCII letters of s matching in either case.
+func containsFoldASCIIString(s, w string) bool {
+	f := newFoldFinder(s, w)
+	return f.next(0) >= 0
 }
 
 // nextByte returns the first index of c in s at or after from, given the

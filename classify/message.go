@@ -45,6 +45,9 @@ type message struct {
 	// them, the text/html parts stripped of tags), joined.
 	text  string
 	lower string // text lower-cased, made on first use: see lowerText
+	// ascii: text is all ASCII, so that ASCII case folding is
+	// lower-casing; known once asciiKnown (see textIsASCII)
+	ascii, asciiKnown bool
 	// text with only ASCII letters lower-cased, so offsets into it are
 	// offsets into text; made on first use: see lowerASCIIText
 	lowerASCII string
@@ -205,13 +208,34 @@ func (m *message) lowerASCIIText() string {
 // rule a pattern out from its literals and the lower-cased text made once,
 // instead of lower-casing the text for each pattern.
 
+// textIsASCII reports whether the text is all ASCII, found on first use.
+func (m *message) textIsASCII() bool {
+	if !m.asciiKnown {
+		m.ascii, m.asciiKnown = isASCII(m.text), true
+	}
+	return m.ascii
+}
+
+// containsLower reports whether the lower-cased text contains sub
+// (containsLower(m.text, sub)). An ASCII text is searched without regard
+// to case instead of being lower-cased.
+func (m *message) containsLower(sub string) bool {
+	if m.textIsASCII() && isLowerASCII(sub) {
+		return sub == "" || containsFoldASCIIString(m.text, sub)
+	}
+	return strings.Contains(m.lowerText(), sub)
+}
+
 // mayContain reports whether re may match the text: false only when the
 // text lacks all of re's literals.
 func (m *message) mayContain(re *fastRe) bool {
-	if re.fold {
-		return re.mayMatchLower(m.lowerText())
+	switch {
+	case !re.fold:
+		return re.mayMatch(m.text)
+	case m.textIsASCII():
+		return re.mayMatchASCII(m.text)
 	}
-	return re.mayMatch(m.text)
+	return re.mayMatchLower(m.lowerText())
 }
 
 // textMatches reports whether re matches the text.

@@ -33,8 +33,7 @@ func isYahooHost(f finding) bool {
 const yahooIntro = "sorry, we were unable to deliver your message to the following address"
 
 func decodeYahoo(m *message) []Verdict {
-	lower := m.lowerText()
-	if !strings.Contains(lower, yahooIntro) {
+	if !m.containsLower(yahooIntro) {
 		return nil
 	}
 	lines := textLines(cutAt(m.text, "--- Below this line is a copy of the message"))

@@ -97,6 +97,10 @@ func (a *alternatives) candidates(s string) ([]int, bool) {
 }
 
 func (f *fastRe) match(s string) bool {
+	if f.start != nil {
+		k := f.start(s)
+		return k >= 0 && f.Regexp.MatchString(s[k:])
+	}
 	if f.phrases != nil {
 		if loc, ok := f.phrases.index(s); ok {
 			return loc != nil
@@ -118,6 +122,12 @@ func (f *fastRe) match(s string) bool {
 }
 
 func (f *fastRe) index(s string) []int {
+	if f.start != nil {
+		if k := f.start(s); k >= 0 {
+			return shift(f.Regexp.FindStringIndex(s[k:]), k)
+		}
+		return nil
+	}
 	if f.phrases != nil {
 		if loc, ok := f.phrases.index(s); ok {
 			return loc
@@ -149,6 +159,12 @@ func (f *fastRe) submatch(s string) []string {
 
 // submatchIndex is FindStringSubmatchIndex without the prefilter.
 func (f *fastRe) submatchIndex(s string) []int {
+	if f.start != nil {
+		if k := f.start(s); k >= 0 {
+			return shift(f.Regexp.FindStringSubmatchIndex(s[k:]), k)
+		}
+		return nil
+	}
 	if f.phrases != nil {
 		if loc, ok := f.phrases.index(s); ok {
 			return loc // markers have no groups

@@ -30,6 +30,11 @@ type fastRe struct {
 	// phrases, for the patterns markers makes, finds their matches
 	// without the regexp engine.
 	phrases *foldPhrases
+	// start, when set, returns the first index at which a match can
+	// begin, or -1 when none can. The pattern has no assertion that looks
+	// before a match (^, \b), so the regexp run on the text from there
+	// finds the same matches, without trying the bytes before.
+	start func(string) int
 }
 
 // fastRes lists every fastRe made, for the test that each finds what its
@@ -83,31 +88,62 @@ func (f *fastRe) FindStringSubmatchIndex(s string) []int {
 }
 
 func (f *fastRe) FindAllString(s string, n int) []string {
-	if !f.mayMatch(s) {
+	k := f.from(s)
+	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindAllString(s, n)
+	return f.Regexp.FindAllString(s[k:], n)
 }
 
 func (f *fastRe) FindAllStringIndex(s string, n int) [][]int {
-	if !f.mayMatch(s) {
+	k := f.from(s)
+	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindAllStringIndex(s, n)
+	return shiftAll(f.Regexp.FindAllStringIndex(s[k:], n), k)
 }
 
 func (f *fastRe) FindAllStringSubmatch(s string, n int) [][]string {
-	if !f.mayMatch(s) {
+	k := f.from(s)
+	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindAllStringSubmatch(s, n)
+	return f.Regexp.FindAllStringSubmatch(s[k:], n)
 }
 
 func (f *fastRe) FindAllStringSubmatchIndex(s string, n int) [][]int {
-	if !f.mayMatch(s) {
+	k := f.from(s)
+	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
-	return f.Regexp.FindAllStringSubmatchIndex(s, n)
+	return shiftAll(f.Regexp.FindAllStringSubmatchIndex(s[k:], n), k)
+}
+
+// from is where a match can begin in s (see start), or -1.
+func (f *fastRe) from(s string) int {
+	if f.start == nil {
+		return 0
+	}
+	return f.start(s)
+}
+
+// shift adds k to the indices of loc that are not -1 (an unmatched group).
+func shift(loc []int, k int) []int {
+	if k != 0 {
+		for i := range loc {
+			if loc[i] >= 0 {
+				loc[i] += k
+			}
+		}
+	}
+	return loc
+}
+
+func shiftAll(locs [][]int, k int) [][]int {
+	for _, loc := range locs {
+		shift(loc, k)
+	}
+	return locs
 }
 
 func (f *fastRe) ReplaceAllString(src, repl string) string {

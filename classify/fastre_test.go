@@ -45,12 +45,50 @@ func TestFastReSameAsRegexp(t *testing.T) {
 			checkFastRe(t, f, s)
 		}
 	}
+	for _, s := range append(texts, statusTexts...) {
+		checkCodeScanners(t, s)
+	}
+}
+
+// statusTexts try the edges of the status and reply code scanners.
+var statusTexts = []string{
+	"5.1.1", "x5.1.1", "15.1.1", ".5.1.1", "5.1.1.", "5.1.1234", "5.1234.1", "5.1.1 5.2.2", "5.1.1  5.2.2", "é5.1.1é",
+	"\xe25.1.1\xff", "\xc3\xa9\xa95.1.1", "550 5.1.1", "550-5.7.1", "#550 x", "550", "x550-", "5505", "265 ", "4.4.7\n4.0.0",
+}
+
+// The status and reply code scanners find what statusRe and replyCodeRe find.
+func checkCodeScanners(t *testing.T, s string) {
+	t.Helper()
+	var got [][]int
+	for pos := 0; ; {
+		loc, ok := nextStatus(s, pos)
+		if !ok {
+			break
+		}
+		got, pos = append(got, loc[:]), loc[1]
+	}
+	if want := statusRe.Regexp.FindAllStringSubmatchIndex(s, -1); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("nextStatus on %q: %v, want %v", s, got, want)
+	}
+	want := -1
+	if loc := replyCodeRe.Regexp.FindStringSubmatchIndex(s); loc != nil {
+		want = loc[2]
+	}
+	if got := replyCodeIndex(s); got != want {
+		t.Fatalf("replyCodeIndex(%q) = %d, want %d", s, got, want)
+	}
 }
 
 func checkFastRe(t *testing.T, f *fastRe, s string) {
 	t.Helper()
 	if got, want := f.FindStringSubmatchIndex(s), f.Regexp.FindStringSubmatchIndex(s); !slices.Equal(got, want) {
 		t.Fatalf("%s on %q: %v, want %v", f, s, got, want)
+	}
+	if got, want := f.FindAllStringSubmatchIndex(s, -1), f.Regexp.FindAllStringSubmatchIndex(s, -1); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("%s on %q: all %v, want %v", f, s, got, want)
+	}
+	if got, want := f.FindAllString(s, -1), f.Regexp.FindAllString(s, -1); !slices.Equal(got, want) {
+		t.Fatalf("%s on %q: all %q, want %q", f, s, got, want)
 	}
 	if got, want := f.MatchString(s), f.Regexp.MatchString(s); got != want {
 		t.Fatalf("%s matches %q: %v, want %v", f, s, got, want)
@@ -70,10 +108,14 @@ func FuzzFastRe(f *testing.F) {
 	for _, s := range fastReTexts(f)[2900:3100] {
 		f.Add(s)
 	}
+	for _, s := range statusTexts {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, re := range fastRes {
 			checkFastRe(t, re, s)
 		}
+		checkCodeScanners(t, s)
 	})
 }
 

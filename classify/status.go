@@ -3,6 +3,7 @@ package classify
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // statusReason maps an enhanced status code's subject.detail (RFC 3463 s3,
@@ -99,11 +100,63 @@ var (
 // ("5.1.1 (user unknown)" -> "5.1.1").
 func parseStatus(s string) string {
 	s = strings.TrimSpace(s)
-	m := statusRe.FindStringSubmatch(s)
-	if m == nil {
+	loc, ok := nextStatus(s, 0)
+	if !ok {
 		return ""
 	}
-	return m[1] + "." + trimZeros(m[2]) + "." + trimZeros(m[3])
+	return statusOf(s, loc)
+}
+
+// statusOf is the normalised status of a match of nextStatus.
+func statusOf(s string, loc [8]int) string {
+	return s[loc[2]:loc[3]] + "." + trimZeros(s[loc[4]:loc[5]]) + "." + trimZeros(s[loc[6]:loc[7]])
+}
+
+// nextStatus finds the first match of statusRe in s from pos on, pos
+// being 0 or the end of the match before, as FindAllStringSubmatchIndex
+// steps; loc is the match and its three groups. It does what the regexp
+// does, without trying the regexp at every byte: a class digit, a dot,
+// one to three digits, a dot, one to three digits, not within a longer
+// run of digits and dots; the match takes the character before (unless
+// the code opens the text) and the one after (unless it ends it).
+func nextStatus(s string, pos int) (loc [8]int, ok bool) {
+	for i := pos; i+1 < len(s); i++ {
+		if c := s[i]; c != '2' && c != '4' && c != '5' || s[i+1] != '.' {
+			continue
+		}
+		start := 0
+		if i > 0 {
+			// One rune, not a digit nor a dot, from pos on.
+			r, w := utf8.DecodeLastRuneInString(s[pos:i])
+			if w == 0 || '0' <= r && r <= '9' || r == '.' {
+				continue
+			}
+			start = i - w
+		}
+		j := digitsFrom(s, i+2)
+		if n := j - (i + 2); n < 1 || n > 3 || j == len(s) || s[j] != '.' {
+			continue
+		}
+		k := digitsFrom(s, j+1)
+		if n := k - (j + 1); n < 1 || n > 3 || k < len(s) && s[k] == '.' {
+			continue
+		}
+		end := k
+		if k < len(s) {
+			_, w := utf8.DecodeRuneInString(s[k:])
+			end += w
+		}
+		return [8]int{start, end, i, i + 1, i + 2, j, j + 1, k}, true
+	}
+	return loc, false
+}
+
+// digitsFrom returns the end of the run of ASCII digits at s[i:].
+func digitsFrom(s string, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func trimZeros(s string) string {
@@ -123,8 +176,14 @@ func trimZeros(s string) string {
 // reply code that preceded the chosen status, or 0.
 func statusInText(s string) (string, int) {
 	first, specific := "", ""
-	for _, loc := range statusRe.FindAllStringSubmatchIndex(s, 8) {
-		st := s[loc[2]:loc[3]] + "." + trimZeros(s[loc[4]:loc[5]]) + "." + trimZeros(s[loc[6]:loc[7]])
+	pos := 0
+	for range 8 { // as FindAllStringSubmatchIndex(s, 8)
+		loc, ok := nextStatus(s, pos)
+		if !ok {
+			break
+		}
+		pos = loc[1]
+		st := statusOf(s, loc)
 		if first == "" {
 			first = st
 		}
@@ -160,12 +219,34 @@ func replyCodeBefore(prefix string) int {
 
 // replyCodeInText finds an SMTP reply code (RFC 5321 s4.2) in a text.
 func replyCodeInText(s string) int {
-	m := replyCodeRe.FindStringSubmatch(s)
-	if m == nil {
+	i := replyCodeIndex(s)
+	if i < 0 {
 		return 0
 	}
-	n, _ := strconv.Atoi(m[1])
+	n, _ := strconv.Atoi(s[i : i+3])
 	return n
+}
+
+// replyCodeIndex returns where replyCodeRe's group, the code, first
+// matches in s, or -1: three digits, the first a class (2, 4, 5) and the
+// second 0 to 5, after the start of the text or a rune that is not a
+// digit, a dot or "#", and before a space, a hyphen or the end.
+func replyCodeIndex(s string) int {
+	for i := 0; i+2 < len(s); i++ {
+		if c := s[i]; c != '2' && c != '4' && c != '5' || s[i+1] < '0' || s[i+1] > '5' || s[i+2] < '0' || s[i+2] > '9' {
+			continue
+		}
+		if i+3 < len(s) && s[i+3] != ' ' && s[i+3] != '-' {
+			continue
+		}
+		if i > 0 {
+			if c := s[i-1]; '0' <= c && c <= '9' || c == '.' || c == '#' {
+				continue
+			}
+		}
+		return i
+	}
+	return -1
 }
 
 func isGenericStatus(st string) bool {

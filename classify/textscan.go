@@ -12,7 +12,30 @@ import (
 
 // addrRe finds an e-mail address in free text. It is deliberately plain
 // (no quoted local parts, no comments): bounce texts print bare addresses.
-var addrRe = mustFastRe(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`)
+var addrRe = func() *fastRe {
+	f := mustFastRe(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+`)
+	f.start = addrStart
+	return f
+}()
+
+// addrStart is where addrRe's first match can begin: at the run of
+// local-part bytes before the first "@", since no run crosses an "@" nor
+// any byte outside the class.
+func addrStart(s string) int {
+	at := strings.IndexByte(s, '@')
+	if at < 0 {
+		return -1
+	}
+	i := at
+	for i > 0 && isLocalPartByte(s[i-1]) {
+		i--
+	}
+	return i
+}
+
+func isLocalPartByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".!#$%&'*+/=?^_{|}~-", c) >= 0
+}
 
 // textLines splits a text into lines without their line ends.
 func textLines(s string) []string {

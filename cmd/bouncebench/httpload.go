@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,7 +168,7 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 	defer t.stop()
 	fmt.Fprintf(stdout, "bouncebench lookup: GET /v1/suppressions/ADDR at %d/s for %s, store of %d recipients, %s\n== %s\n",
 		*rate, *duration, f.recipients, machine(), t.desc)
-	l := &lookupLoad{base: "http://" + t.http, recipients: f.recipients, workers: *workers}
+	l := &lookupLoad{addr: t.http, recipients: f.recipients, workers: *workers}
 	if *warmup > 0 {
 		l.run(*rate, *warmup)
 	}
@@ -189,10 +195,9 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 // scheduled time, and its latency counts from then, so a slow answer that
 // delays the next requests is charged to them too (no coordinated omission).
 type lookupLoad struct {
-	base       string
+	addr       string // host:port of the API
 	recipients int
 	workers    int
-	client     *http.Client
 }
 
 type lookupResult struct {
@@ -204,10 +209,6 @@ type lookupResult struct {
 }
 
 func (l *lookupLoad) run(rate int, d time.Duration) lookupResult {
-	if l.client == nil {
-		l.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			MaxIdleConns: l.workers, MaxIdleConnsPerHost: l.workers, DisableCompression: true}}
-	}
 	interval := time.Second / time.Duration(rate)
 	total := int(d / interval)
 	jobs := make(chan time.Time, total)
@@ -220,6 +221,8 @@ func (l *lookupLoad) run(rate int, d time.Duration) lookupResult {
 	for w := range l.workers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			conn := &httpConn{addr: l.addr}
+			defer conn.close()
 			var sched, service latencies
 			var found, notFound, failed, late int
 			var firstErr error
@@ -232,24 +235,20 @@ func (l *lookupLoad) run(rate int, d time.Duration) lookupResult {
 				if t0.Sub(due) > 100*time.Millisecond {
 					late++
 				}
-				resp, err := l.client.Get(l.base + "/v1/suppressions/" + url.PathEscape(addr))
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
+				status, err := conn.get("/v1/suppressions/" + url.PathEscape(addr))
 				end := time.Now()
 				switch {
 				case err != nil:
 					failed++
 					firstErr = err
 					continue
-				case resp.StatusCode == http.StatusOK:
+				case status == http.StatusOK:
 					found++
-				case resp.StatusCode == http.StatusNotFound:
+				case status == http.StatusNotFound:
 					notFound++
 				default:
 					failed++
-					firstErr = fmt.Errorf("%s: %s", addr, resp.Status)
+					firstErr = fmt.Errorf("%s: HTTP status %d", addr, status)
 				}
 				sched = append(sched, end.Sub(due))
 				service = append(service, end.Sub(t0))
@@ -267,14 +266,17 @@ func (l *lookupLoad) run(rate int, d time.Duration) lookupResult {
 			}
 		})
 	}
-	// The schedule: request i is due at start + i*interval. Sleeping until
-	// each is due would cost more than the requests; sending whatever is
-	// due every few hundred microseconds keeps to the rate.
+	// The schedule: request i is due at start + i*interval, and is handed
+	// to an idle worker then. Go's time.Sleep wakes up to a millisecond
+	// late on an idle machine (the runtime's poller sleeps in whole
+	// milliseconds), which would be counted as the server's latency; this
+	// goroutine keeps an OS thread of its own and sleeps in nanosleep(2),
+	// which wakes within about 0.1 ms.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for i := 0; i < total; {
 		due := start.Add(time.Duration(i) * interval)
-		if wait := time.Until(due); wait > 0 {
-			time.Sleep(wait)
-		}
+		preciseSleep(time.Until(due))
 		for now := time.Now(); i < total && !start.Add(time.Duration(i)*interval).After(now); i++ {
 			jobs <- start.Add(time.Duration(i) * interval)
 		}
@@ -283,4 +285,97 @@ func (l *lookupLoad) run(rate int, d time.Duration) lookupResult {
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	return res
+}
+
+// httpConn is one keep-alive HTTP/1.1 connection that sends GET requests
+// and reads their answers by hand. net/http's client (its transport's
+// goroutines, channels and header maps) cost the load tool about as much
+// CPU per request as the server spends answering it; on two CPUs shared
+// with the server that was measured as the server's latency.
+type httpConn struct {
+	addr string
+	conn net.Conn
+	r    *bufio.Reader
+	req  []byte
+}
+
+// get sends GET path and reads the whole answer; it returns the status
+// code. After any error the connection is closed, and the next get dials.
+func (c *httpConn) get(path string) (int, error) {
+	if c.conn == nil {
+		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		c.conn, c.r = conn, bufio.NewReaderSize(conn, 16<<10)
+	}
+	status, err := c.roundTrip(path)
+	if err != nil {
+		c.close()
+	}
+	return status, err
+}
+
+func (c *httpConn) roundTrip(path string) (int, error) {
+	c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	c.req = append(append(append(append(c.req[:0], "GET "...), path...), " HTTP/1.1\r\nHost: "...), c.addr...)
+	c.req = append(c.req, "\r\n\r\n"...)
+	if _, err := c.conn.Write(c.req); err != nil {
+		return 0, err
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	// "HTTP/1.1 200 OK"
+	f := bytes.Fields(line)
+	if len(f) < 2 || !bytes.HasPrefix(f[0], []byte("HTTP/1.")) {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	status, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	length, chunked, closing := int64(-1), false, false
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
+				return 0, fmt.Errorf("bad Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			closing = bytes.EqualFold(value, []byte("close"))
+		}
+	}
+	switch {
+	case chunked:
+		_, err = io.Copy(io.Discard, httputil.NewChunkedReader(c.r))
+	case length >= 0:
+		_, err = io.CopyN(io.Discard, c.r, length)
+	default:
+		return 0, errors.New("answer with neither a Content-Length nor chunks")
+	}
+	if err == nil && closing {
+		c.close()
+	}
+	return status, err
+}
+
+func (c *httpConn) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn, c.r = nil, nil
+	}
 }

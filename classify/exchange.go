@@ -84,6 +84,9 @@ func decideAll(name string, fs []finding) []Verdict {
 
 // exchange2003 reads the "did not reach the following recipient(s)" report.
 func exchange2003(m *message) []finding {
+	if !m.containsLower("did not reach the following recipient") {
+		return nil // no line holds it either
+	}
 	lines := textLines(m.text)
 	head := indexLine(lines, 0, "did not reach the following recipient")
 	if head < 0 {

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -33,7 +34,10 @@ var auPhrasesText = []phrase{
 
 func decodeAu(m *message) []Verdict {
 	from := m.fromLower()
-	if !hostIn(addrDomain(firstAddrIn(from)), auDomains...) {
+	// The sender's domain is a part of From: a From without any of the
+	// domains needs no address read from it.
+	if !slices.ContainsFunc(auDomains, func(d string) bool { return strings.Contains(from, d) }) ||
+		!hostIn(addrDomain(firstAddrIn(from)), auDomains...) {
 		return nil
 	}
 	lines := textLines(m.text)

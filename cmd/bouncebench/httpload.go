@@ -361,7 +361,11 @@ func (c *httpConn) roundTrip(path string) (int, error) {
 	}
 	switch {
 	case chunked:
-		_, err = io.Copy(io.Discard, httputil.NewChunkedReader(c.r))
+		// The chunk reader stops after the last chunk's size line; the
+		// trailer, down to its empty line, is left to read.
+		if _, err = io.Copy(io.Discard, httputil.NewChunkedReader(c.r)); err == nil {
+			err = c.skipTrailer()
+		}
 	case length >= 0:
 		_, err = io.CopyN(io.Discard, c.r, length)
 	default:
@@ -371,6 +375,18 @@ func (c *httpConn) roundTrip(path string) (int, error) {
 		c.close()
 	}
 	return status, err
+}
+
+func (c *httpConn) skipTrailer() error {
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			return nil
+		}
+	}
 }
 
 func (c *httpConn) close() {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -12,7 +13,7 @@ import (
 // uses, keeps the connection alive between them, and redials after the
 // server closes it.
 func TestHTTPConn(t *testing.T) {
-	dials := 0
+	var dials atomic.Int32 // the server counts its connections on its own goroutines
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/length":
@@ -30,7 +31,7 @@ func TestHTTPConn(t *testing.T) {
 	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
-			dials++
+			dials.Add(1)
 		}
 	}
 	srv.Start()
@@ -41,7 +42,7 @@ func TestHTTPConn(t *testing.T) {
 	for _, step := range []struct {
 		path  string
 		want  int
-		dials int
+		dials int32
 	}{
 		{"/length", 200, 1},
 		{"/chunked", 200, 1},
@@ -53,8 +54,8 @@ func TestHTTPConn(t *testing.T) {
 		if err != nil || got != step.want {
 			t.Fatalf("GET %s: %d, %v; want %d", step.path, got, err, step.want)
 		}
-		if dials != step.dials {
-			t.Errorf("after GET %s: %d connections, want %d", step.path, dials, step.dials)
+		if n := dials.Load(); n != step.dials {
+			t.Errorf("after GET %s: %d connections, want %d", step.path, n, step.dials)
 		}
 	}
 }

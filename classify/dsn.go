@@ -136,11 +136,11 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 			continue
 		}
 		i := strings.IndexByte(line, ':')
-		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+		if i <= 0 || strings.IndexByte(line[:i], ' ') >= 0 || strings.IndexByte(line[:i], '\t') >= 0 {
 			last = ""
 			continue
 		}
-		k := strings.ToLower(line[:i])
+		k := dsnKey(line[:i])
 		if cur[k] != nil && (k == "final-recipient" || k == "original-recipient" || k == "action" || k == "status") {
 			flush() // a second recipient without a blank line before it
 		}
@@ -149,6 +149,24 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 	}
 	flush()
 	return perMessage, recips
+}
+
+// dsnFieldNames are the fields of RFC 3464 s2.2 and s2.3, lower-cased.
+var dsnFieldNames = []string{
+	"reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "original-envelope-id",
+	"original-recipient", "final-recipient", "action", "status", "remote-mta", "diagnostic-code",
+	"last-attempt-date", "final-log-id", "will-retry-until", "x-postfix-queue-id", "x-postfix-sender",
+}
+
+// dsnKey is strings.ToLower(k), without making a string for the names
+// of RFC 3464's fields.
+func dsnKey(k string) string {
+	for _, name := range dsnFieldNames {
+		if len(k) == len(name) && equalFoldLower(k, name) {
+			return name
+		}
+	}
+	return strings.ToLower(k)
 }
 
 // textNear returns the lines of the human-readable text around a mention

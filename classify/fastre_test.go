@@ -139,3 +139,34 @@ func TestFoldShortcuts(t *testing.T) {
 		}
 	}
 }
+
+// dsnKey and hostIn's suffix test say what their plain forms say.
+func TestKeyAndHostShortcuts(t *testing.T) {
+	keys := []string{"Final-Recipient", "STATUS", "status", "Stat\u212aus", "Ac\u0130on", "X-Other", "diagnostic-code", "Remote-MTA", ""}
+	keys = append(keys, dsnFieldNames...)
+	for _, k := range keys {
+		if got, want := dsnKey(k), strings.ToLower(k); got != want {
+			t.Errorf("dsnKey(%q) = %q, want %q", k, got, want)
+		}
+	}
+	plain := func(host string, domains ...string) bool {
+		h := strings.ToLower(stripType(host))
+		if i := strings.IndexAny(h, " \t(["); i >= 0 {
+			h = h[:i]
+		}
+		h = strings.TrimSuffix(h, ".")
+		for _, d := range domains {
+			if h == d || strings.HasSuffix(h, "."+d) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, h := range []string{"mx.yahoo.com", "yahoo.com", "notyahoo.com", "dns; MX.Yahoo.COM.", "yahoo.com..", "", "."} {
+		for _, d := range []string{"yahoo.com", "com", ""} {
+			if got, want := hostIn(h, d), plain(h, d); got != want {
+				t.Errorf("hostIn(%q, %q) = %v, want %v", h, d, got, want)
+			}
+		}
+	}
+}

@@ -88,7 +88,8 @@ func hostIn(host string, domains ...string) bool {
 	}
 	h = strings.TrimSuffix(h, ".")
 	for _, d := range domains {
-		if h == d || strings.HasSuffix(h, "."+d) {
+		// h == d or h ends in "."+d
+		if strings.HasSuffix(h, d) && (len(h) == len(d) || h[len(h)-len(d)-1] == '.') {
 			return true
 		}
 	}

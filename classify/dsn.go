@@ -68,7 +68,7 @@ func dsnFindings(m *message) []finding {
 		}
 		near := ""
 		if !fromText {
-			near = textNear(m.text, m.lowerASCIIText(), cleanAddress(f.recipient))
+			near = textNear(m.text, cleanAddress(f.recipient))
 		}
 		if f.diagnostic == "" {
 			f.diagnostic = near
@@ -173,20 +173,20 @@ func dsnKey(k string) string {
 // of an address: many reports put the server's reply there and leave
 // Diagnostic-Code out. Of the first few mentions it keeps the one with the
 // most to say (a Sendmail report lists the bare address first and the
-// reason in its transcript). lower is lowerASCII(text), which callers with
-// several addresses to look up make once.
-func textNear(text, lower, addr string) string {
+// reason in its transcript). The address is looked for in lowerASCII(text)
+// (a foldFinder does that without making it).
+func textNear(text, addr string) string {
 	if addr == "" || text == "" {
 		return ""
 	}
 	best := ""
 	from := 0
+	mentions := newFoldFinder(text, addr)
 	for n := 0; n < 5; n++ {
-		i := strings.Index(lower[from:], addr)
+		i := mentions.next(from)
 		if i < 0 {
 			break
 		}
-		i += from
 		from = i + len(addr)
 		seg := text[i:min(i+600, len(text))]
 		if j := strings.Index(seg, "\n\n"); j > 0 {

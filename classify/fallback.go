@@ -147,7 +147,7 @@ func fbDiagnostic(rest string, below []string) string {
 // fbExplain finds the explanation for an address named only in the header:
 // the lines around its mention in the text, or the text's first reply.
 func fbExplain(text, addr string) string {
-	if near := textNear(text, lowerASCII(text), addr); near != "" {
+	if near := textNear(text, addr); near != "" {
 		return strings.Join(strings.Fields(near), " ")
 	}
 	if r := replyIn(text); r != "" {

@@ -87,8 +87,9 @@ func isRESpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
 
-// A foldFinder finds a lower-case ASCII word in s, ASCII letters of s
-// matching in either case. It anchors the search on a byte of the word
+// A foldFinder finds a word in s, ASCII letters of s matching in either
+// case: where the word occurs in lowerASCII(s). It is meant for a word
+// without upper-case ASCII letters, which lowerASCII(s) never holds. It anchors the search on a byte of the word
 // that has no case, which IndexByte finds fast; lacking one, on its first
 // letter, following the next lower-case and the next upper-case one in
 // turn so that no byte is looked at twice.

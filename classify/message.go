@@ -48,10 +48,7 @@ type message struct {
 	// ascii: text is all ASCII, so that ASCII case folding is
 	// lower-casing; known once asciiKnown (see textIsASCII)
 	ascii, asciiKnown bool
-	// text with only ASCII letters lower-cased, so offsets into it are
-	// offsets into text; made on first use: see lowerASCIIText
-	lowerASCII string
-	in         Input
+	in                Input
 	// the returned message's header, read on first use: see embeddedHeader
 	embedded                  gomessage.Header
 	hasEmbedded, embeddedRead bool
@@ -62,7 +59,7 @@ type message struct {
 func parseMessage(raw []byte, in Input) *message {
 	m := &message{in: in}
 	raw = stripMboxLine(raw)
-	w := newWalker(m)
+	w := newWalker(m, len(raw))
 	h, body, err := w.readTopHeader(raw)
 	if err != nil {
 		// Not even a header: keep whatever text follows the first blank line, or all of it.
@@ -163,6 +160,13 @@ func partLimit(mt string) int {
 // humanText joins the text/plain parts; without them, stripped text/html.
 func humanText(parts []part) string {
 	var b strings.Builder
+	n := 0
+	for _, p := range parts {
+		if p.mediaType == "text/plain" {
+			n += len(p.body) + 1
+		}
+	}
+	b.Grow(n) // one string, not a run of doublings
 	for _, p := range parts {
 		if p.mediaType == "text/plain" && !isAttachment(p.header) {
 			b.Write(p.body)
@@ -195,19 +199,6 @@ func (m *message) lowerText() string {
 	return m.lower
 }
 
-// lowerASCIIText returns lowerASCII(text), made once for the searches
-// whose offsets are used to cut the text itself.
-func (m *message) lowerASCIIText() string {
-	if m.lowerASCII == "" {
-		m.lowerASCII = lowerASCII(m.text)
-	}
-	return m.lowerASCII
-}
-
-// The decoders look for their patterns in the text through these, which
-// rule a pattern out from its literals and the lower-cased text made once,
-// instead of lower-casing the text for each pattern.
-
 // textIsASCII reports whether the text is all ASCII, found on first use.
 func (m *message) textIsASCII() bool {
 	if !m.asciiKnown {
@@ -225,6 +216,11 @@ func (m *message) containsLower(sub string) bool {
 	}
 	return strings.Contains(m.lowerText(), sub)
 }
+
+// The decoders look for their patterns in the text through these, which
+// rule a pattern out from its literals, looked for without regard to case
+// in an ASCII text and in the lower-cased text made once otherwise,
+// instead of lower-casing the text for each pattern.
 
 // mayContain reports whether re may match the text: false only when the
 // text lacks all of re's literals.

@@ -83,8 +83,11 @@ type walker struct {
 	scratch []byte
 }
 
-func newWalker(m *message) *walker {
-	return &walker{m: m, br: bufio.NewReaderSize(nil, goBufSize)}
+// newWalker returns the walker of a message of size bytes. Its buffer is
+// smaller than go-message's for a message shorter than goBufSize: a
+// buffer larger than its input reads it as any other does.
+func newWalker(m *message, size int) *walker {
+	return &walker{m: m, br: bufio.NewReaderSize(nil, min(size+1, goBufSize))}
 }
 
 // readHeader reads a header block at the start of s with go-message's
@@ -158,8 +161,9 @@ func (w *walker) decode(h gomessage.Header, mt string, params map[string]string,
 			return decodeQP(body, n), nil
 		}
 		w.sr = streamReader{s: body}
-		w.br.Reset(&w.sr)
-		r = quotedprintable.NewReader(w.br) // reads through w.br itself: it is a bufio.Reader of the default size
+		// The Reader's own buffer: the lines it takes as too long are
+		// those of its size.
+		r = quotedprintable.NewReader(&w.sr)
 	case "base64":
 		if paddingInside(body.b) {
 			return nil, errLeaveToGoMessage

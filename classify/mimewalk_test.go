@@ -19,7 +19,7 @@ import (
 func walkBoth(raw []byte) (lean, walked []part, left bool) {
 	raw = stripMboxLine(raw)
 	m := &message{}
-	w := newWalker(m)
+	w := newWalker(m, len(raw))
 	h, body, err := w.readTopHeader(raw)
 	if err != nil {
 		return nil, nil, false // parseMessage does not walk: nothing to compare
@@ -196,10 +196,7 @@ func checkDecodeQP(t *testing.T, b []byte) {
 	for _, end := range []error{io.EOF, io.ErrUnexpectedEOF} {
 		for _, n := range []int{1 << 20, 7} {
 			s := stream{b: b, end: end}
-			w := newWalker(&message{})
-			w.sr = streamReader{s: s}
-			w.br.Reset(&w.sr)
-			want, _ := readPart(quotedprintable.NewReader(w.br), n, nil)
+			want, _ := readPart(quotedprintable.NewReader(&streamReader{s: s}), n, nil)
 			if got := decodeQP(s, n); !bytes.Equal(got, want) {
 				t.Fatalf("decodeQP(%q, %v, %d) = %q, want %q", b, end, n, got, want)
 			}

@@ -22,6 +22,7 @@ type alternatives struct {
 
 type alternative struct {
 	re   *regexp.Regexp
+	lead *leadRe // nil: run re itself
 	lits []int32 // ids in scan
 	// caps maps re's groups (1, 2, ...) to the whole pattern's groups.
 	caps []int
@@ -42,7 +43,7 @@ func splitAlternatives(parsed *syntax.Regexp, fold bool) *alternatives {
 		if set == nil {
 			return nil
 		}
-		alt := alternative{re: regexp.MustCompile(sub.String()), caps: capsOf(sub, nil)}
+		alt := alternative{re: regexp.MustCompile(sub.String()), caps: capsOf(sub, nil), lead: newLeadRe(sub, sub.String(), fold)}
 		for _, l := range set {
 			id, ok := ids[l]
 			if !ok {
@@ -107,6 +108,11 @@ func (f *fastRe) match(s string) bool {
 		}
 	}
 	if f.alts == nil {
+		if f.lead != nil {
+			if loc, ok := f.lead.find(s); ok {
+				return loc != nil
+			}
+		}
 		return f.Regexp.MatchString(s)
 	}
 	cands, ok := f.alts.candidates(s)
@@ -114,11 +120,21 @@ func (f *fastRe) match(s string) bool {
 		return f.Regexp.MatchString(s)
 	}
 	for _, i := range cands {
-		if f.alts.alts[i].re.MatchString(s) {
+		if f.alts.alts[i].find(s) != nil {
 			return true
 		}
 	}
 	return false
+}
+
+// find is the alternative's FindStringSubmatchIndex.
+func (a *alternative) find(s string) []int {
+	if a.lead != nil {
+		if loc, ok := a.lead.find(s); ok {
+			return loc
+		}
+	}
+	return a.re.FindStringSubmatchIndex(s)
 }
 
 func (f *fastRe) index(s string) []int {
@@ -133,7 +149,7 @@ func (f *fastRe) index(s string) []int {
 			return loc
 		}
 	}
-	if f.alts == nil {
+	if f.alts == nil && f.lead == nil {
 		return f.Regexp.FindStringIndex(s)
 	}
 	if loc := f.submatchIndex(s); loc != nil {
@@ -171,6 +187,11 @@ func (f *fastRe) submatchIndex(s string) []int {
 		}
 	}
 	if f.alts == nil {
+		if f.lead != nil {
+			if loc, ok := f.lead.find(s); ok {
+				return loc
+			}
+		}
 		return f.Regexp.FindStringSubmatchIndex(s)
 	}
 	cands, ok := f.alts.candidates(s)
@@ -180,7 +201,7 @@ func (f *fastRe) submatchIndex(s string) []int {
 	var best []int
 	won := -1
 	for _, i := range cands {
-		loc := f.alts.alts[i].re.FindStringSubmatchIndex(s)
+		loc := f.alts.alts[i].find(s)
 		if loc != nil && (best == nil || loc[0] < best[0]) {
 			best, won = loc, i
 		}

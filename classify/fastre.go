@@ -35,6 +35,9 @@ type fastRe struct {
 	// before a match (^, \b), so the regexp run on the text from there
 	// finds the same matches, without trying the bytes before.
 	start func(string) int
+	// lead, for a pattern that is not split into alternatives, runs it
+	// only where its lead literal occurs (leadre.go).
+	lead *leadRe
 }
 
 // fastRes lists every fastRe made, for the test that each finds what its
@@ -51,6 +54,9 @@ func mustFastRe(pattern string) *fastRe {
 			f.ac = prefilterScanner(f.lits, f.fold)
 		}
 		f.alts = splitAlternatives(parsed, f.fold)
+		if f.alts == nil {
+			f.lead = newLeadRe(parsed, pattern, f.fold)
+		}
 	}
 	return f
 }

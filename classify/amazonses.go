@@ -138,6 +138,9 @@ func sesJSON(m *message) []Verdict {
 // SNS envelope. Mail transport may have folded long lines (sendmail breaks
 // them with "!" and a newline); raw line breaks are never part of JSON
 // strings, so they are dropped before parsing.
+// sesLineBreaks drops the line breaks a mail body puts in SES's JSON.
+var sesLineBreaks = strings.NewReplacer("!\r\n ", "", "!\n ", "", "\r", "", "\n", "")
+
 func parseSESNotification(text string) (sesNotification, bool) {
 	var n sesNotification
 	i := strings.IndexByte(text, '{')
@@ -146,7 +149,7 @@ func parseSESNotification(text string) (sesNotification, bool) {
 		return n, false
 	}
 	doc := text[i : j+1]
-	doc = strings.NewReplacer("!\r\n ", "", "!\n ", "", "\r", "", "\n", "").Replace(doc)
+	doc = sesLineBreaks.Replace(doc)
 	var env struct {
 		Type    string `json:"Type"`
 		Message string `json:"Message"`

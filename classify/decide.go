@@ -226,11 +226,46 @@ func cleanDiagnostic(s string) string {
 			s = keep + strings.TrimSpace(s[i+1:])
 		}
 	}
-	s = strings.Join(strings.Fields(s), " ")
+	s = joinFields(s)
 	if len(s) > 1000 {
 		s = s[:1000]
 	}
 	return s
+}
+
+// joinFields is strings.Join(strings.Fields(s), " "): s itself when an
+// ASCII s is so already, one pass over it otherwise.
+func joinFields(s string) string {
+	if !isASCII(s) {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	joined := true
+	for i := 0; i < len(s) && joined; i++ {
+		switch s[i] {
+		case '\t', '\n', '\v', '\f', '\r':
+			joined = false
+		case ' ':
+			joined = i > 0 && i < len(s)-1 && s[i+1] != ' '
+		}
+	}
+	if joined {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\t', '\n', '\v', '\f', '\r', ' ':
+			space = len(b) > 0
+		default:
+			if space {
+				b = append(b, ' ')
+				space = false
+			}
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 var (

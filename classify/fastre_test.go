@@ -127,9 +127,15 @@ func TestFoldShortcuts(t *testing.T) {
 			if got, want := foldText(v), strings.Join(strings.Fields(strings.ToLower(v)), " "); got != want {
 				t.Fatalf("foldText(%q) = %q, want %q", v, got, want)
 			}
-			for _, mk := range []string{"was not delivered to:", "because:", "technical details of", "", "abc", "a b", "ſ", "x-unix"} {
+			for _, mk := range []string{"was not delivered to:", "because:", "technical details of", "", "abc", "a b", "ſ", "x-unix", "lİ", " \t", "DIV"} {
 				if got, want := containsLower(v, mk), strings.Contains(strings.ToLower(v), mk); got != want {
 					t.Fatalf("containsLower(%q, %q) = %v, want %v", v, mk, got, want)
+				}
+				if got, want := joinFields(v+mk), strings.Join(strings.Fields(v+mk), " "); got != want {
+					t.Fatalf("joinFields(%q) = %q, want %q", v+mk, got, want)
+				}
+				if got, want := breaksLine(mk+v), slices.ContainsFunc(lineBreakTags, func(t string) bool { return strings.HasPrefix(strings.ToLower(mk+v), t) }); got != want {
+					t.Fatalf("breaksLine(%q) = %v, want %v", mk+v, got, want)
 				}
 				m := &message{text: v}
 				if got, want := m.containsLower(mk), strings.Contains(strings.ToLower(v), mk); got != want {

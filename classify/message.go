@@ -443,15 +443,14 @@ func limit(b []byte, n int) []byte {
 // the common characters are decoded, block ends become newlines.
 func stripHTML(s string) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	in := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '<':
 			in = true
-			rest := strings.ToLower(s[i+1 : min(i+4, len(s))])
-			if strings.HasPrefix(rest, "br") || strings.HasPrefix(rest, "p") || strings.HasPrefix(rest, "/p") ||
-				strings.HasPrefix(rest, "div") || strings.HasPrefix(rest, "/di") || strings.HasPrefix(rest, "tr") || strings.HasPrefix(rest, "li") {
+			if breaksLine(s[i+1 : min(i+4, len(s))]) {
 				b.WriteByte('\n')
 			}
 		case c == '>' && in:
@@ -461,8 +460,27 @@ func stripHTML(s string) string {
 			b.WriteByte(c)
 		}
 	}
-	r := strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", `"`, "&#39;", "'", "&nbsp;", " ")
-	return r.Replace(b.String())
+	return htmlEntities.Replace(b.String())
+}
+
+var htmlEntities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", `"`, "&#39;", "'", "&nbsp;", " ")
+
+// lineBreakTags are the tags after which stripHTML starts a line, by the
+// first (up to three) bytes of their names.
+var lineBreakTags = []string{"br", "p", "/p", "div", "/di", "tr", "li"}
+
+// breaksLine reports whether strings.ToLower(name) begins with one of
+// lineBreakTags, without lower-casing an ASCII name.
+func breaksLine(name string) bool {
+	if !isASCII(name) {
+		name = strings.ToLower(name) // "İ" lower-cases to "i"
+	}
+	for _, t := range lineBreakTags {
+		if len(name) >= len(t) && equalFoldLower(name[:len(t)], t) {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeWord decodes RFC 2047 encoded words in a header value, leaving it

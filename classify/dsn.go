@@ -98,7 +98,6 @@ func (f dsnFields) get(k string) string {
 // Final-Recipient / Original-Recipient field when the current block
 // already has one (reports that omit blank lines).
 func parseDSNFields(s string) (dsnFields, []dsnFields) {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
 	perMessage := dsnFields{}
 	var recips []dsnFields
 	cur := dsnFields{}
@@ -125,7 +124,9 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 		cur = dsnFields{}
 		last = ""
 	}
-	for _, line := range strings.Split(s, "\n") {
+	for rest, more := s, true; more; {
+		var line string
+		line, rest, more = cutTextLine(rest)
 		if strings.TrimSpace(line) == "" {
 			flush()
 			continue
@@ -149,6 +150,16 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 	}
 	flush()
 	return perMessage, recips
+}
+
+// cutTextLine cuts the first line off s, without its line end: the lines
+// of textLines(s), without making them all at once. more is false for the
+// last line.
+func cutTextLine(s string) (line, rest string, more bool) {
+	if j := strings.IndexByte(s, '\n'); j >= 0 {
+		return strings.TrimSuffix(s[:j], "\r"), s[j+1:], true
+	}
+	return s, "", false
 }
 
 // dsnFieldNames are the fields of RFC 3464 s2.2 and s2.3, lower-cased.

@@ -146,6 +146,21 @@ func TestFoldShortcuts(t *testing.T) {
 	}
 }
 
+// cutTextLine cuts the lines textLines makes.
+func TestCutTextLine(t *testing.T) {
+	for _, s := range append(fastReTexts(t), "", "\n", "a\r\r\nb", "a\rb\n", "\r\n\r\n", "x\r") {
+		var got []string
+		for rest, more := s, true; more; {
+			var line string
+			line, rest, more = cutTextLine(rest)
+			got = append(got, line)
+		}
+		if want := textLines(s); !slices.Equal(got, want) {
+			t.Fatalf("lines of %q: %q, want %q", s, got, want)
+		}
+	}
+}
+
 // dsnKey and hostIn's suffix test say what their plain forms say.
 func TestKeyAndHostShortcuts(t *testing.T) {
 	keys := []string{"Final-Recipient", "STATUS", "status", "Stat\u212aus", "Ac\u0130on", "X-Other", "diagnostic-code", "Remote-MTA", ""}

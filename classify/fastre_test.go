@@ -146,6 +146,35 @@ func TestFoldShortcuts(t *testing.T) {
 	}
 }
 
+// A foldFinder finds every place where its word occurs in lowerASCII(s).
+func TestFoldFinder(t *testing.T) {
+	words := []string{"a", "the", "sorry, we were unable", "final-recipient:", "user@example.org", "été", "k", "ſ", "", "-----", "550 5.1.1"}
+	for _, s := range append(fastReTexts(t), "THE the tHe", "aaaa", "Été ÉTÉ été") {
+		lower := lowerASCII(s)
+		for _, w := range words {
+			var got, want []int
+			f := newFoldFinder(s, w)
+			for from := 0; ; {
+				i := f.next(from)
+				if i < 0 {
+					break
+				}
+				got, from = append(got, i), i+1
+			}
+			for from := 0; from <= len(lower); {
+				i := strings.Index(lower[from:], w)
+				if i < 0 {
+					break
+				}
+				want, from = append(want, from+i), from+i+1
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%q in %q: %v, want %v", w, s, got, want)
+			}
+		}
+	}
+}
+
 // cutTextLine cuts the lines textLines makes.
 func TestCutTextLine(t *testing.T) {
 	for _, s := range append(fastReTexts(t), "", "\n", "a\r\r\nb", "a\rb\n", "\r\n\r\n", "x\r") {

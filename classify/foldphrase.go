@@ -89,52 +89,85 @@ func isRESpace(c byte) bool {
 
 // A foldFinder finds a word in s, ASCII letters of s matching in either
 // case: where the word occurs in lowerASCII(s). It is meant for a word
-// without upper-case ASCII letters, which lowerASCII(s) never holds. It anchors the search on a byte of the word
-// that has no case, which IndexByte finds fast; lacking one, on its first
-// letter, following the next lower-case and the next upper-case one in
-// turn so that no byte is looked at twice.
+// without upper-case ASCII letters, which lowerASCII(s) never holds. It
+// anchors the search on the byte of the word that is likely the rarest in
+// text, which IndexByte finds fast; a letter in both its cases, following
+// the next lower-case and the next upper-case one in turn so that no byte
+// is looked at twice.
 type foldFinder struct {
 	s, w           string
-	k              int // the anchor byte's index in w, or -1
-	nextLo, nextUp int // -1: none left; -2: not looked for yet
+	k              int  // the anchor byte's index in w
+	lo, up         byte // the anchor byte, in lower and upper case
+	nextLo, nextUp int  // -1: none left; -2: not looked for yet
 }
 
 func newFoldFinder(s, w string) foldFinder {
-	k := strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' })
-	return foldFinder{s: s, w: w, k: k, nextLo: -2, nextUp: -2}
+	k := 0
+	for i := 1; i < len(w); i++ {
+		if rarity(w[i]) > rarity(w[k]) {
+			k = i
+		}
+	}
+	lo, up := byte(0), byte(0)
+	if len(w) > 0 {
+		lo, up = w[k], w[k]
+		if 'a' <= lo && lo <= 'z' {
+			up = lo - ('a' - 'A')
+		}
+	}
+	return foldFinder{s: s, w: w, k: k, lo: lo, up: up, nextLo: -2, nextUp: -2}
+}
+
+// letterFrequency lists the letters from the most frequent in English text.
+const letterFrequency = "etaoinshrdlcumwfgypbvkjxqz"
+
+// rarity ranks a byte by how seldom text holds it: white space least, then
+// the letters by their frequency, punctuation and digits, other bytes.
+// A letter, looked for in both cases, ranks as if twice as frequent.
+func rarity(c byte) int {
+	switch {
+	case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		return 0
+	case 'a' <= c && c <= 'z':
+		return 1 + strings.IndexByte(letterFrequency, c)/2
+	case c >= 0x80 || 'A' <= c && c <= 'Z':
+		return 40
+	case c == ',' || c == '.' || c == '-':
+		return 10
+	}
+	return 20
 }
 
 // next returns the first index at or after from where the word occurs, or -1.
 func (f *foldFinder) next(from int) int {
 	s, w := f.s, f.w
-	if f.k >= 0 {
-		for i := from + f.k; i < len(s); {
-			j := strings.IndexByte(s[i:], w[f.k])
-			if j < 0 {
-				return -1
-			}
-			start := i + j - f.k
-			if start+len(w) <= len(s) && equalFoldLower(s[start:start+len(w)], w) {
-				return start
-			}
-			i += j + 1
+	if len(w) == 0 {
+		if from <= len(s) {
+			return from
 		}
 		return -1
 	}
 	for from+len(w) <= len(s) {
-		f.nextLo = nextByte(s, w[0], from, f.nextLo)
-		f.nextUp = nextByte(s, w[0]-('a'-'A'), from, f.nextUp)
+		at := from + f.k // the anchor is at or after at
+		f.nextLo = nextByte(s, f.lo, at, f.nextLo)
 		i := f.nextLo
-		if i < 0 || f.nextUp >= 0 && f.nextUp < i {
-			i = f.nextUp
+		if f.up != f.lo {
+			f.nextUp = nextByte(s, f.up, at, f.nextUp)
+			if i < 0 || f.nextUp >= 0 && f.nextUp < i {
+				i = f.nextUp
+			}
 		}
-		if i < 0 || i+len(w) > len(s) {
+		if i < 0 {
 			return -1
 		}
-		if equalFoldLower(s[i:i+len(w)], w) {
-			return i
+		start := i - f.k
+		if start+len(w) > len(s) {
+			return -1
 		}
-		from = i + 1
+		if equalFoldLower(s[start:start+len(w)], w) {
+			return start
+		}
+		from = start + 1
 	}
 	return -1
 }

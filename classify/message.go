@@ -48,6 +48,8 @@ type message struct {
 	// ascii: text is all ASCII, so that ASCII case folding is
 	// lower-casing; known once asciiKnown (see textIsASCII)
 	ascii, asciiKnown bool
+	from              string // the From field lower-cased, once fromRead: see fromLower
+	fromRead          bool
 	in                Input
 	// the returned message's header, read on first use: see embeddedHeader
 	embedded                  gomessage.Header

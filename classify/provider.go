@@ -161,5 +161,8 @@ func isASCII(s string) bool {
 
 // fromHeader returns the lower-cased From field of the message.
 func (m *message) fromLower() string {
-	return strings.ToLower(m.get("From"))
+	if !m.fromRead {
+		m.from, m.fromRead = strings.ToLower(m.get("From")), true
+	}
+	return m.from
 }

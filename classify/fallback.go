@@ -73,6 +73,12 @@ func decodeFallback(m *message) []Verdict {
 	}
 	lines := textLines(text)
 	intro := false // the previous paragraph announced a list
+	// Addresses listed with nothing beside them: the explanation, if the
+	// bounce gives one, is the paragraph after the list (Sendmail-like
+	// "addresses had delivery problems" lists, James's "Failed
+	// recipient(s):"), shared by all of them.
+	var unexplained []string
+	lastListed := 0
 	for i, line := range lines {
 		t := strings.TrimSpace(line)
 		if t == "" {
@@ -94,11 +100,50 @@ func decodeFallback(m *message) []Verdict {
 				fbLeadRe.MatchString(before)) {
 				continue
 			}
-			add(addr, fbDiagnostic(afterAddr, lines[i+1:]))
+			diag := fbDiagnostic(afterAddr, lines[i+1:])
+			if diag == "" {
+				unexplained, lastListed = append(unexplained, addr), i
+				continue
+			}
+			add(addr, diag)
 		}
 		intro = fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
 	}
+	if len(unexplained) > 0 {
+		why := fbAfterList(lines[lastListed+1:])
+		for _, a := range unexplained {
+			add(a, why)
+		}
+	}
 	return out
+}
+
+// fbAfterList returns the explanation that follows a list of failed
+// addresses: the SMTP reply in the lines below it, or else their first
+// paragraph of words, past blank lines and "----- ... -----" rulers.
+func fbAfterList(below []string) string {
+	var parts []string
+	for _, l := range below {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.Trim(t, "-=*_ ") == "" || strings.HasPrefix(t, "---") {
+			if len(parts) > 0 && t == "" {
+				break
+			}
+			continue
+		}
+		if _, _, ok := leadingAddress(t); ok || fbQuotedHeaderRe.MatchString(t) {
+			break
+		}
+		parts = append(parts, t)
+		if len(parts) >= 12 {
+			break
+		}
+	}
+	text := strings.Join(parts, "\n")
+	if r := replyIn(text); r != "" {
+		return joinReply(textLines(r))
+	}
+	return strings.Join(strings.Fields(text), " ")
 }
 
 // fbOwnAddresses are the addresses that cannot be the failed recipient:

@@ -181,7 +181,8 @@ func (w *walker) decode(h gomessage.Header, mt string, params map[string]string,
 		}
 	}
 	if r == nil {
-		return limit(body.b, n), nil
+		b := limit(body.b, n)
+		return b[:len(b):len(b)], nil // an append to it cannot write over the input
 	}
 	var b []byte
 	b, w.scratch = readPart(r, n, w.scratch)

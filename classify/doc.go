@@ -9,8 +9,9 @@
 //
 // # How a message is read
 //
-// The message is parsed once (message.go) into its header, its MIME leaves
-// (decoded, bounded in size) and its human-readable text. Decoders, one
+// The message is parsed once (message.go; its MIME parts read from the raw
+// bytes by mimewalk.go) into its header, its MIME leaves (decoded, bounded
+// in size) and its human-readable text. Decoders, one
 // file per format, each registered in its own init function, are tried in
 // order: feedback reports (ARF, RFC 5965), provider formats that override a
 // DSN, the RFC 3464 / RFC 6533 delivery-status decoder, plain-text bounces

@@ -20,7 +20,7 @@ func TestApplyDefaults(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	debug.SetGCPercent(100)
-	if got, want := Apply(), "GOGC=400 GOMEMLIMIT=1024MiB"; got != want {
+	if got, want := Apply(), "GOGC=200 GOMEMLIMIT=1024MiB"; got != want {
 		t.Errorf("Apply() = %q, want %q", got, want)
 	}
 	if gc := debug.SetGCPercent(100); gc != Percent {

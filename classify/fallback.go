@@ -18,7 +18,7 @@ func init() {
 
 var (
 	// fbFailureRe: without one of these words a text does not report a failure.
-	fbFailureRe = mustFastRe(`(?i)deliver|fail|reject|bounce|refused|denied|unknown|unable|error`)
+	fbFailureRe = mustFastRe(`(?i)deliver|fail|reject|bounce|refused|denied|unknown|unable|error|blocked`)
 	// fbOriginal opens the returned message or its header.
 	fbOriginal = mustFastRe(`(?im)^[ \t>-]*(?:-+ ?)?(?:original message|the original message (?:follows|headers?)|below (?:this line )?is (?:a copy of )?the (?:original )?message|this is a copy of the message|(?:un(?:sent|delivered)|returned) message|message headers follow|included is a copy|a copy of the (?:original )?message)|^(?:Received|Return-Path|DKIM-Signature|Message-I[Dd]|MIME-Version|X-[A-Za-z0-9-]+): `)
 	// fbSentenceRe: the sentences with which bounces say what they are.
@@ -113,6 +113,19 @@ func decodeFallback(m *message) []Verdict {
 		why := fbAfterList(lines[lastListed+1:])
 		for _, a := range unexplained {
 			add(a, why)
+		}
+	}
+	if len(out) == 1 && out[0].SMTPCode == 0 && out[0].Status == "" {
+		// One failed address, explained in the bounce's own words ("wasn't
+		// delivered to a@b because the address couldn't be found"), and
+		// the remote server's reply quoted further down ("The response
+		// from the remote server was:"): the reply is the evidence.
+		// Only a whole reply, its code first, counts: a bare status code in
+		// the bounce's prose is a summary, not the server's answer.
+		if r := replyIn(text); r != "" && replyCodeInText(r) != 0 {
+			diag := firstParagraph(r)
+			f := finding{recipient: out[0].Recipient, action: action, diagnostic: diag, remoteMTA: remoteHostIn(diag)}
+			out[0] = decideStaged("fallback", f, stageOf(diag), senders)
 		}
 	}
 	return out

@@ -88,6 +88,23 @@ func TestReplyPhrases(t *testing.T) {
 		{"", "452 Too many recipients received this hour", Block},
 		{"", "450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered", Soft},
 		{"", "550 5.2.1 This mailbox has been suspended", Hard},
+		// Localised replies.
+		{"5.0.0", "550 Benutzer unbekannt", Hard},
+		{"5.0.0", "550 Mailbox nicht gefunden", Hard},
+		{"5.0.0", "552 Postfach voll", Soft},
+		{"5.0.0", "550 Utilisateur inconnu", Hard},
+		{"5.0.0", "550 Adresse introuvable", Hard},
+		{"5.0.0", "552 Boîte aux lettres pleine", Soft},
+		{"5.0.0", "550 Usuario desconocido", Hard},
+		{"5.0.0", "552 Buzón lleno", Soft},
+		{"5.0.0", "550 Casella inesistente", Hard},
+		{"5.0.0", "550 宛先のメールアドレスは存在しません", Hard},
+		{"5.0.0", "552 メールボックスがいっぱいです", Soft},
+		{"5.0.0", "550 ドメインが存在しません", Hard},
+		{"5.0.0", "550 用户不存在", Hard},
+		{"5.0.0", "552 邮箱已满", Soft},
+		{"5.0.0", "550 Пользователь не найден", Hard},
+		{"5.0.0", "552 Почтовый ящик переполнен", Soft},
 	}
 	for _, c := range cases {
 		raw := "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@sink.example\r\nSubject: Undelivered Mail Returned to Sender\r\n" +

@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/bouncesink/bouncesink/internal/bouncegen"
+	"github.com/bouncesink/bouncesink/internal/testbin"
 	"github.com/bouncesink/bouncesink/store"
 )
 
@@ -46,7 +47,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	dir := t.TempDir()
-	bin := buildServer(t, dir)
+	bin := testbin.Bouncesink(t, dir)
 	db := filepath.Join(dir, "bouncesink.db")
 	logs, err := newTail(filepath.Join(dir, "server.log"))
 	if err != nil {

@@ -8,35 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 )
-
-// buildServer compiles cmd/bouncesink into dir and returns the binary's
-// path. It is built without -race, as it ships.
-func buildServer(t *testing.T, dir string) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "bouncesink")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/bouncesink")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/bouncesink: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // server is one run of "bouncesink serve", from start to its death.
 type server struct {

@@ -11,12 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bouncesink/bouncesink/internal/testbin"
 )
 
 // sinkDomain is the return-path domain the sink accepts.
@@ -43,7 +44,7 @@ var (
 // listen addresses; a cleanup stops it with SIGTERM.
 func startSink(t *testing.T, dir string) *sink {
 	t.Helper()
-	bin := buildSink(t, dir)
+	bin := testbin.Bouncesink(t, dir)
 	cfg := filepath.Join(dir, "bouncesink.toml")
 	conf := fmt.Sprintf("[smtp]\nhostname = %q\naccept = [%q]\n", "sink.example.com", "@"+sinkDomain)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
@@ -113,26 +114,6 @@ func (s *sink) logText() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
-}
-
-// buildSink compiles cmd/bouncesink into dir and returns the binary's path.
-func buildSink(t *testing.T, dir string) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "bouncesink")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/bouncesink")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/bouncesink: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // event is the part of a recipient's history entry (GET

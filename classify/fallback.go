@@ -132,31 +132,17 @@ func decodeFallback(m *message) []Verdict {
 }
 
 // fbAfterList returns the explanation that follows a list of failed
-// addresses: the SMTP reply in the lines below it, or else their first
-// paragraph of words, past blank lines and "----- ... -----" rulers.
+// addresses: past blank lines and "----- ... -----" rulers, what
+// fbDiagnostic reads below an address.
 func fbAfterList(below []string) string {
-	var parts []string
-	for _, l := range below {
+	for i, l := range below {
 		t := strings.TrimSpace(l)
 		if t == "" || strings.Trim(t, "-=*_ ") == "" || strings.HasPrefix(t, "---") {
-			if len(parts) > 0 && t == "" {
-				break
-			}
 			continue
 		}
-		if _, _, ok := leadingAddress(t); ok || fbQuotedHeaderRe.MatchString(t) {
-			break
-		}
-		parts = append(parts, t)
-		if len(parts) >= 12 {
-			break
-		}
+		return fbDiagnostic("", below[i:])
 	}
-	text := strings.Join(parts, "\n")
-	if r := replyIn(text); r != "" {
-		return joinReply(textLines(r))
-	}
-	return strings.Join(strings.Fields(text), " ")
+	return ""
 }
 
 // fbOwnAddresses are the addresses that cannot be the failed recipient:

@@ -176,8 +176,12 @@ func (db *DB) decompress(v []byte, size int) ([]byte, error) {
 		return bytes.Clone(v[1:]), nil
 	case rawS2:
 		// A length from a damaged value must not allocate gigabytes.
-		if n, err := s2.DecodedLen(v[1:]); err != nil || n > maxSizeHint {
-			return nil, fmt.Errorf("s2 raw message: bad length %d: %v", n, err)
+		n, err := s2.DecodedLen(v[1:])
+		if err != nil {
+			return nil, fmt.Errorf("s2 raw message: %w", err)
+		}
+		if n > maxSizeHint {
+			return nil, fmt.Errorf("s2 raw message: length %d over %d", n, maxSizeHint)
 		}
 		out, err := s2.Decode(nil, v[1:])
 		if err != nil {

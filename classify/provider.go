@@ -2,7 +2,6 @@ package classify
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -72,11 +71,7 @@ func applyRhost(f *finding) bool {
 
 // recipientDomain returns the lower-cased domain of a finding's recipient.
 func recipientDomain(f finding) string {
-	a := cleanAddress(f.recipient)
-	if i := strings.LastIndexByte(a, '@'); i >= 0 {
-		return a[i+1:]
-	}
-	return ""
+	return domainOf(cleanAddress(f.recipient))
 }
 
 // hostIn reports whether a host name (possibly with a "dns;" type or
@@ -115,30 +110,14 @@ func indexLine(lines []string, start int, markers ...string) int {
 }
 
 // containsLower reports whether strings.ToLower(s) contains sub, without
-// lower-casing s when s is ASCII and sub has no upper-case letter: the
-// common case, where a comparison that ignores case says the same.
+// lower-casing s when s is ASCII and sub is lower-case ASCII: the common
+// case, where a comparison that ignores ASCII case says the same (as
+// message.containsLower does for the text).
 func containsLower(s, sub string) bool {
-	if !isASCII(s) || strings.ContainsFunc(sub, unicode.IsUpper) {
-		return strings.Contains(strings.ToLower(s), sub)
+	if isASCII(s) && isLowerASCII(sub) {
+		return containsFoldASCIIString(s, sub)
 	}
-	// Anchor the search on a byte of sub without case, which IndexByte
-	// finds fast; lacking one, on its first byte in either case.
-	k := strings.IndexFunc(sub, func(r rune) bool { return unicode.ToUpper(r) == r })
-	if k < 0 {
-		return strings.Contains(lowerASCII(s), sub)
-	}
-	for i := k; i < len(s); {
-		j := strings.IndexByte(s[i:], sub[k])
-		if j < 0 {
-			return false
-		}
-		start := i + j - k
-		if start+len(sub) <= len(s) && strings.EqualFold(s[start:start+len(sub)], sub) {
-			return true
-		}
-		i += j + 1
-	}
-	return false
+	return strings.Contains(strings.ToLower(s), sub)
 }
 
 func isASCII(s string) bool {

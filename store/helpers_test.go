@@ -20,8 +20,6 @@ func openTest(t testing.TB, opts Options) (*DB, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A lone test goroutine would wait out the whole batch delay on every Record.
-	db.bolt.MaxBatchDelay = time.Millisecond
 	t.Cleanup(func() { db.Close() })
 	return db, path
 }

@@ -251,7 +251,6 @@ func TestNonComplaintsNeverTipTheThreshold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.bolt.MaxBatchDelay = time.Millisecond
 	record(t, db, feedback("auth-failure", 2))
 	if _, err := db.Suppression(ctx, "bob@example.com"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an auth-failure report suppressed bob: %v", err)

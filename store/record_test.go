@@ -74,11 +74,10 @@ func TestRecordRefuses(t *testing.T) {
 	}
 }
 
-// Concurrent SMTP sessions share batched transactions; none may lose or
+// Concurrent SMTP sessions share group-committed transactions; none may lose or
 // double an observation.
 func TestRecordConcurrent(t *testing.T) {
 	db, _ := openTest(t, Options{})
-	db.bolt.MaxBatchDelay = 5 * time.Millisecond
 	ctx := context.Background()
 	const (
 		workers = 50

@@ -32,35 +32,7 @@ func (a *api) suppression(w http.ResponseWriter, r *http.Request) {
 // recipientResponse is the body of GET /v1/recipients/{address}.
 type recipientResponse struct {
 	Recipient store.Recipient `json:"recipient"`
-	Events    []event         `json:"events"` // oldest first
-}
-
-// event is a store.Event with the snake_case keys the rest of the API uses
-// (store.Observation carries no JSON names of its own).
-type event struct {
-	Seq          uint64    `json:"seq"`
-	Time         time.Time `json:"time"`
-	MessageID    uint64    `json:"message_id"`
-	Recipient    string    `json:"recipient"` // as the message named it
-	Class        string    `json:"class"`
-	Reason       string    `json:"reason"`
-	Status       string    `json:"status"`
-	SMTPCode     int       `json:"smtp_code"`
-	Action       string    `json:"action"`
-	Diagnostic   string    `json:"diagnostic"`
-	RemoteMTA    string    `json:"remote_mta"`
-	FeedbackType string    `json:"feedback_type"`
-	Decoder      string    `json:"decoder"`
-	Rule         string    `json:"rule"`
-	Detail       string    `json:"detail"`
-}
-
-func newEvent(e store.Event) event {
-	o := e.Observation
-	return event{Seq: e.Seq, Time: e.Time, MessageID: e.MessageID, Recipient: o.Recipient,
-		Class: o.Class, Reason: o.Reason, Status: o.Status, SMTPCode: o.SMTPCode, Action: o.Action,
-		Diagnostic: o.Diagnostic, RemoteMTA: o.RemoteMTA, FeedbackType: o.FeedbackType,
-		Decoder: o.Decoder, Rule: o.Rule, Detail: o.Detail}
+	Events    []store.Event   `json:"events"` // oldest first
 }
 
 // recipient answers GET /v1/recipients/{address}: the address's state and
@@ -77,11 +49,10 @@ func (a *api) recipient(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.internalError(w, r, err)
 	default:
-		resp := recipientResponse{Recipient: rec, Events: make([]event, len(events))}
-		for i, e := range events {
-			resp.Events[i] = newEvent(e)
+		if events == nil {
+			events = []store.Event{}
 		}
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, recipientResponse{Recipient: rec, Events: events})
 	}
 }
 

@@ -114,7 +114,7 @@ func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
 			// Only the server's sentence may overrule its code, not the
 			// path of a help link it appends.
 			r := matchTextWhere(urlRe.ReplaceAllString(diag, " "), func(r *textRule) bool { return overridesDeadStatus[r.reason] })
-			if r != nil && overridesDeadStatus[r.reason] {
+			if r != nil {
 				// "5.1.1" over a text that plainly says something else (a
 				// local delivery program failed, the recipient's filter
 				// refused, relaying was denied): the code is the MTA's
@@ -218,7 +218,7 @@ func cleanDiagnostic(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, ';'); i > 0 && i < 12 && !strings.ContainsAny(s[:i], " @<") {
 		typ := strings.ToLower(strings.TrimSpace(s[:i]))
-		if typ == "smtp" || typ == "x-unix" || typ == "x-postfix" || strings.HasPrefix(typ, "x-") || typ == "unix" {
+		if typ == "smtp" || typ == "unix" || strings.HasPrefix(typ, "x-") {
 			keep := ""
 			if typ == "x-unix" {
 				keep = "x-unix; " // the mailer-error rule needs to see it

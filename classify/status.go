@@ -167,8 +167,6 @@ func trimZeros(s string) string {
 	return strconv.Itoa(n)
 }
 
-// statusInText finds the most specific enhanced status code in a text: the
-// first non-generic (not X.0.0) one, else the first one.
 // statusInText finds the most specific enhanced status code in a text: a
 // code that directly follows a reply code ("550 5.7.1", "550-'5.7.1") is
 // the remote server's own and beats one a relay wrapped around it; then the

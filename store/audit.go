@@ -226,23 +226,14 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter, before uint64, limit int
 			if before != 0 {
 				start = eventKey(f.Address, before)
 			}
-			k, _ := c.Seek(start)
-			first := true
+			k, _ := seekBelow(c, start)
 			seqs = func() uint64 {
-				if first {
-					first = false
-					if k == nil {
-						k, _ = c.Last()
-					} else {
-						k, _ = c.Prev()
-					}
-				} else {
-					k, _ = c.Prev()
-				}
 				if k == nil || !bytes.HasPrefix(k, prefix) {
 					return 0
 				}
-				return binary.BigEndian.Uint64(k[len(k)-8:])
+				seq := binary.BigEndian.Uint64(k[len(k)-8:])
+				k, _ = c.Prev()
+				return seq
 			}
 		} else {
 			seq := before

@@ -137,10 +137,8 @@ func (db *DB) ListSuppressions(ctx context.Context, f SuppressionFilter, cursor 
 		var k []byte
 		if start == nil {
 			k, _ = c.Last()
-		} else if k, _ = c.Seek(start); k == nil {
-			k, _ = c.Last()
 		} else {
-			k, _ = c.Prev() // the largest key below start: start itself was on the last page
+			k, _ = seekBelow(c, start) // start itself was on the last page
 		}
 		for n := 0; k != nil; k, _ = c.Prev() {
 			if n++; n%checkCtxEvery == 0 {

@@ -125,14 +125,8 @@ func (db *DB) Recipient(ctx context.Context, addr string) (Recipient, []Event, e
 func history(tx *bolt.Tx, addr string, limit int) ([]Event, error) {
 	prefix := eventPrefix(addr)
 	// Every key of addr sorts below addr+0x01: seek there and walk back.
-	end := append([]byte(addr), 1)
 	c := tx.Bucket(bucketEvents).Cursor()
-	k, v := c.Seek(end)
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
+	k, v := seekBelow(c, append([]byte(addr), 1))
 	var events []Event
 	for ; k != nil && bytes.HasPrefix(k, prefix) && len(events) < limit; k, v = c.Prev() {
 		e, err := decodeEvent(k, v)
@@ -143,6 +137,15 @@ func history(tx *bolt.Tx, addr string, limit int) ([]Event, error) {
 	}
 	slices.Reverse(events)
 	return events, nil
+}
+
+// seekBelow moves c to the largest key below key and returns it, or nil
+// if no key is below key.
+func seekBelow(c *bolt.Cursor, key []byte) ([]byte, []byte) {
+	if k, _ := c.Seek(key); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
 }
 
 // RawMessage returns the bytes of message id as received, or ErrNotFound.

@@ -123,11 +123,9 @@ func Open(path string, opts Options) (*DB, error) {
 
 // initSchema creates the buckets and checks or stamps the schema version.
 func initSchema(tx *bolt.Tx, now time.Time) error {
-	if tx.Bucket(bucketRebuild) != nil {
-		// An interrupted Rebuild: the live buckets were never touched.
-		if err := tx.DeleteBucket(bucketRebuild); err != nil {
-			return fmt.Errorf("drop unfinished rebuild: %w", err)
-		}
+	// An interrupted Rebuild: the live buckets were never touched.
+	if err := dropRebuild(tx); err != nil {
+		return err
 	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {

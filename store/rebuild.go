@@ -109,12 +109,7 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Ob
 		if err != nil {
 			// The live buckets are untouched; drop the half-built copies
 			// (Open would, if this fails too).
-			db.bolt.Update(func(tx *bolt.Tx) error {
-				if tx.Bucket(bucketRebuild) == nil {
-					return nil
-				}
-				return tx.DeleteBucket(bucketRebuild)
-			})
+			db.bolt.Update(dropRebuild)
 		}
 	}()
 	if opts.Progress != nil {
@@ -163,10 +158,8 @@ type rebuild struct {
 
 // start creates the staging buckets and collects the admin actions.
 func (r *rebuild) start(tx *bolt.Tx) error {
-	if tx.Bucket(bucketRebuild) != nil {
-		if err := tx.DeleteBucket(bucketRebuild); err != nil {
-			return fmt.Errorf("drop unfinished rebuild: %w", err)
-		}
+	if err := dropRebuild(tx); err != nil {
+		return err
 	}
 	stage, err := tx.CreateBucket(bucketRebuild)
 	if err != nil {
@@ -187,6 +180,17 @@ func (r *rebuild) start(tx *bolt.Tx) error {
 	r.admin, err = adminActions(tx)
 	r.stats.AdminActions = len(r.admin)
 	return err
+}
+
+// dropRebuild deletes the staging buckets of an unfinished Rebuild, if any.
+func dropRebuild(tx *bolt.Tx) error {
+	if tx.Bucket(bucketRebuild) == nil {
+		return nil
+	}
+	if err := tx.DeleteBucket(bucketRebuild); err != nil {
+		return fmt.Errorf("drop unfinished rebuild: %w", err)
+	}
+	return nil
 }
 
 // rebuiltBuckets are the buckets a Rebuild writes anew and swaps in.

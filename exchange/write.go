@@ -42,9 +42,8 @@ type exportRecord struct {
 // Writer writes suppressions in one of bouncesink's formats. The CSV
 // format starts with Header; both end each suppression with a newline.
 type Writer struct {
-	format string
-	csv    *csv.Writer
-	json   *json.Encoder
+	csv  *csv.Writer
+	json *json.Encoder
 }
 
 // NewWriter returns a Writer of format (CSV or JSONL) to w. The caller
@@ -56,11 +55,11 @@ func NewWriter(w io.Writer, format string) (*Writer, error) {
 		if err := cw.Write(Header); err != nil {
 			return nil, err
 		}
-		return &Writer{format: format, csv: cw}, nil
+		return &Writer{csv: cw}, nil
 	case JSONL:
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
-		return &Writer{format: format, json: enc}, nil
+		return &Writer{json: enc}, nil
 	}
 	return nil, fmt.Errorf("exchange: unknown format %q, want csv or jsonl", format)
 }

@@ -39,6 +39,9 @@ func decodeX3(m *message) []Verdict {
 	if m.textMatches(x3Delayed) {
 		action = "delayed"
 	}
+	// It gave up after hours of trying: the details say what it last
+	// met, the time limit is why it stopped.
+	aborted := m.textMatches(x3Aborted) && replyCodeInText(details) == 0
 	senders := senderAddresses(m, "")
 	var out []Verdict
 	for _, line := range textLines(list) {
@@ -51,9 +54,7 @@ func decodeX3(m *message) []Verdict {
 			continue
 		}
 		f := finding{recipient: addr, action: action, diagnostic: details}
-		if m.textMatches(x3Aborted) && replyCodeInText(details) == 0 {
-			// It gave up after hours of trying: the details say what it
-			// last met, the time limit is why it stopped.
+		if aborted {
 			f.reason, f.rule = Expired, "x3-aborted"
 		}
 		out = append(out, decideStaged("x3", f, stageOf(details), senders))

@@ -72,7 +72,10 @@ func reclassify(ctx context.Context, cfg Config, progress func(done, total int))
 		return store.RebuildStats{}, err
 	}
 	defer db.Close()
-	sink := newSink(cfg, db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sink, err := newSink(cfg, db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return store.RebuildStats{}, err
+	}
 	return db.Rebuild(ctx, func(m store.StoredMessage) ([]store.Observation, error) {
 		env := ingest.Envelope{From: m.EnvelopeFrom, To: m.EnvelopeTo, ID: fmt.Sprint(m.ID)}
 		return sink.Observe(env, m.Raw, m.Received), nil

@@ -160,13 +160,12 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink := newSink(cfg, m.timed(w), o.Now, log)
-	sink.Recorded = m.recorded
-	tlsConfig, err := cfg.tlsConfig()
+	sink, err := newSink(cfg, m.timed(w), o.Now, log)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := cfg.signer()
+	sink.Recorded = m.recorded
+	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +185,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		MaxCommands:         cfg.SMTP.MaxCommands,
 		MaxBadCommands:      cfg.SMTP.MaxBadCommands,
 		TLSConfig:           tlsConfig,
-		Signer:              signer,
+		Signer:              sink.Signer,
 		RequireSigned:       cfg.VERP.RequireSigned,
 		Now:                 o.Now,
 		Logger:              log,

@@ -394,7 +394,7 @@ func looseHeader(b []byte) gomessage.Header {
 	// Fall back to collecting the well-formed leading fields by hand.
 	var fields = map[string][]string{}
 	var last string
-	for _, line := range strings.Split(string(limit(b, maxHeaderBytes)), "\n") {
+	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimRight(line, "\r")
 		if line == "" {
 			break

@@ -67,27 +67,24 @@ func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o O
 		class = classUnknown
 	}
 	domain := domainOf(addr)
-	grans := []struct {
-		g byte
-		p uint32
-	}{{granDay, dayOf(at)}}
-	if h := hourOf(at); h+keepHours > hourOf(now) {
-		grans = append(grans, struct {
-			g byte
-			p uint32
-		}{granHour, h})
-	}
-	for _, gp := range grans {
+	count := func(gran byte, period uint32) error {
 		for _, k := range [][]byte{
-			periodKey(gp.g, gp.p, kindClass, class),
-			periodKey(gp.g, gp.p, kindReason, class, o.Reason),
-			periodKey(gp.g, gp.p, kindDomain, domain, class),
+			periodKey(gran, period, kindClass, class),
+			periodKey(gran, period, kindReason, class, o.Reason),
+			periodKey(gran, period, kindDomain, domain, class),
 		} {
 			n := getU64(counters, k) + 1
 			if err := counters.Put(k, u64(n)); err != nil {
 				return fmt.Errorf("counter: %w", err)
 			}
 		}
+		return nil
+	}
+	if err := count(granDay, dayOf(at)); err != nil {
+		return err
+	}
+	if h := hourOf(at); h+keepHours > hourOf(now) {
+		return count(granHour, h)
 	}
 	return nil
 }

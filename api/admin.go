@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -143,14 +142,9 @@ func (a *api) listSuppressions(w http.ResponseWriter, r *http.Request) {
 // decodeOptional decodes a JSON body into v if there is one; an empty
 // body leaves v as it is. It answers 400 or 413 when it cannot.
 func (a *api) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err := decodeJSON(w, r, 64<<10, v)
 	if errors.Is(err, io.EOF) {
 		return true
-	}
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("unexpected data after the JSON object")
 	}
 	var tooLarge *http.MaxBytesError
 	switch {

@@ -114,12 +114,7 @@ func (a *api) check(w http.ResponseWriter, r *http.Request) {
 // named when it cannot.
 func (a *api) decodeCheck(w http.ResponseWriter, r *http.Request) (checkRequest, bool) {
 	var req checkRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("unexpected data after the JSON object")
-	}
+	err := decodeJSON(w, r, a.maxBody, &req)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -137,6 +132,19 @@ func (a *api) decodeCheck(w http.ResponseWriter, r *http.Request) (checkRequest,
 		return req, true
 	}
 	return req, false
+}
+
+// decodeJSON decodes the one JSON object of r's body, at most limit bytes,
+// into v. It fails on unknown fields and on anything after the object; an
+// empty body is io.EOF, one over the limit an *http.MaxBytesError.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("unexpected data after the JSON object")
+	}
+	return err
 }
 
 // health answers GET /healthz: 200 when the store answers.

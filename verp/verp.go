@@ -25,11 +25,10 @@ func Split(addr, sep string) (base, tag string, ok bool) {
 	if sep == "" {
 		return "", "", false
 	}
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 {
+	local, domain, ok := splitAddr(addr)
+	if !ok {
 		return "", "", false
 	}
-	local, domain := addr[:at], addr[at+1:]
 	base, tag, found := strings.Cut(local, sep)
 	if !found || base == "" || tag == "" {
 		return "", "", false

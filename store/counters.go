@@ -62,10 +62,7 @@ func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')
 // countObservation counts o about addr received at at; hour counters only
 // when at is within keepHours of now.
 func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o Observation) error {
-	class := o.Class
-	if class == "" {
-		class = classUnknown
-	}
+	class := cmp.Or(o.Class, classUnknown)
 	domain := domainOf(addr)
 	count := func(gran byte, period uint32) error {
 		for _, k := range [][]byte{

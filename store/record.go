@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -173,10 +174,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 
 // noteLatest counts o and updates the first, last and Last* fields.
 func noteLatest(r *Recipient, o Observation, at time.Time) {
-	class := o.Class
-	if class == "" {
-		class = classUnknown
-	}
+	class := cmp.Or(o.Class, classUnknown)
 	r.Counts[class]++
 	if r.FirstBounce.IsZero() || at.Before(r.FirstBounce) {
 		r.FirstBounce = at

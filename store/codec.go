@@ -62,6 +62,9 @@ func eventKey(addr string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(eventPrefix(addr), seq)
 }
 
+// eventAddr is the address of an event key.
+func eventAddr(k []byte) string { return string(k[:len(k)-9]) }
+
 func encodeEvent(at time.Time, msgID uint64, o Observation) ([]byte, error) {
 	return json.Marshal(eventRecord{Time: at, MessageID: msgID, observationRecord: observationRecord(o)})
 }

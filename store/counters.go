@@ -111,7 +111,7 @@ func countEvents(events, counters *bolt.Bucket, now time.Time) error {
 		if err != nil || e.Class == classAdmin {
 			return err
 		}
-		return countObservation(counters, now, e.Time, string(k[:len(k)-9]), e.Observation)
+		return countObservation(counters, now, e.Time, eventAddr(k), e.Observation)
 	})
 }
 

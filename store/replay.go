@@ -35,7 +35,7 @@ func adminActions(tx *bolt.Tx) ([]adminAction, error) {
 		if err != nil || e.Class != classAdmin {
 			return err
 		}
-		a := adminAction{addr: string(k[:len(k)-9]), at: e.Time, seq: e.Seq, ev: e.Observation}
+		a := adminAction{addr: eventAddr(k), at: e.Time, seq: e.Seq, ev: e.Observation}
 		if e.Reason == adminSuppress {
 			a.detail = manualDetail(suppressions, a.addr, e)
 		}

@@ -262,9 +262,9 @@ func top(domains map[string]*DomainCount, n int, by func(DomainCount) int) []Dom
 // dailySeries returns one entry per day from first to last, zeros included.
 func dailySeries(counters *bolt.Bucket, first, last uint32) []DayActivity {
 	series := make([]DayActivity, 0, last-first+1)
+	c := counters.Cursor()
 	for d := first; d <= last; d++ {
 		day := DayActivity{Day: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), ByClass: map[string]int{}}
-		c := counters.Cursor()
 		prefix := periodKey(granDay, d, kindClass)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(v) == 8 {

@@ -84,18 +84,12 @@ func postCheck(base string, addrs []string) (checkAnswer, error) {
 		return ans, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ans, apiError(resp)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return ans, fmt.Errorf("reading answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return ans, fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
-		}
-		return ans, fmt.Errorf("server answered %s", resp.Status)
 	}
 	if err := json.Unmarshal(data, &ans); err != nil {
 		return ans, fmt.Errorf("decoding answer: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -208,7 +209,7 @@ func sendBounces(addr, domain, prefix string, n, c int) smtpResult {
 				rp := bouncegen.VERP(rcpt, domain)
 				msg := bouncegen.Message(bouncegen.Mixed(i), rcpt, rp, i, at)
 				t0 := time.Now()
-				err := sendOne(cl, rp, msg)
+				err := cl.SendMail("", []string{rp}, bytes.NewReader(msg)) // from the null sender, as bounces come
 				if err != nil {
 					fail(err)
 					var se *smtp.SMTPError
@@ -242,25 +243,6 @@ func dialSMTP(addr string) (*smtp.Client, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// sendOne sends msg from the null sender, as bounces come.
-func sendOne(c *smtp.Client, rcpt string, msg []byte) error {
-	if err := c.Mail("", nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
 
 // spotCheck asks the API about 50 acknowledged recipients: a fast sink

@@ -124,20 +124,7 @@ func dialSMTP(t *testing.T, addr string) *smtp.Client {
 
 // send runs one mail transaction on c and returns the first failure.
 func send(c *smtp.Client, from, rcpt string, msg []byte) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		return err
-	}
-	return w.Close()
+	return c.SendMail(from, []string{rcpt}, bytes.NewReader(msg))
 }
 
 // bounce sends msg as a bounce (null sender) on a new connection; it fails

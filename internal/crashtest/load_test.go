@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -139,21 +140,7 @@ func dial(addr string) (*smtp.Client, error) {
 // send delivers one new bounce and records whether it got 250.
 func send(c *smtp.Client, s *sent) error {
 	id, a := s.next()
-	if err := c.Mail("", nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(a.verp, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(message(id, a)); err != nil {
-		w.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := c.SendMail("", []string{a.verp}, bytes.NewReader(message(id, a))); err != nil {
 		return err
 	}
 	s.ack(id)

@@ -8,10 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/bouncesink/bouncesink/internal/testbin"
 )
 
 // server is one run of "bouncesink serve", from start to its death.
@@ -23,12 +24,6 @@ type server struct {
 	killed atomic.Bool
 	err    error // Wait's result, valid after exited
 }
-
-var (
-	reStarted = regexp.MustCompile(`msg="?bouncesink started`)
-	reSMTP    = regexp.MustCompile(` smtp=(\S+)`)
-	reHTTP    = regexp.MustCompile(` http=(\S+)`)
-)
 
 // launch starts bouncesink serve on loopback ports the kernel picks; the
 // server's log (read for its addresses, no sleep) is appended to logw.
@@ -48,10 +43,9 @@ func launch(bin, db string, logw *tail) (*server, error) {
 		for sc.Scan() {
 			line := sc.Text()
 			logw.add(line)
-			if s.smtp == "" && reStarted.MatchString(line) {
-				m, h := reSMTP.FindStringSubmatch(line), reHTTP.FindStringSubmatch(line)
-				if m != nil && h != nil {
-					s.smtp = m[1]
+			if s.smtp == "" {
+				if addr, _, ok := testbin.Started(line); ok {
+					s.smtp = addr
 					close(s.ready)
 				}
 			}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,12 +30,6 @@ type sink struct {
 	mu  sync.Mutex
 	log strings.Builder
 }
-
-var (
-	reStarted = regexp.MustCompile(`msg="?bouncesink started`)
-	reSMTP    = regexp.MustCompile(` smtp=(\S+)`)
-	reHTTP    = regexp.MustCompile(` http=(\S+)`)
-)
 
 // startSink builds cmd/bouncesink (as it ships, without -race) and serves
 // from a database in dir on loopback ports the kernel picks, accepting
@@ -71,10 +64,9 @@ func startSink(t *testing.T, dir string) *sink {
 			s.mu.Lock()
 			s.log.WriteString(line + "\n")
 			s.mu.Unlock()
-			if m, h := reSMTP.FindStringSubmatch(line), reHTTP.FindStringSubmatch(line); !started &&
-				reStarted.MatchString(line) && m != nil && h != nil {
+			if m, h, ok := testbin.Started(line); !started && ok {
 				started = true
-				ready <- [2]string{m[1], h[1]}
+				ready <- [2]string{m, h}
 			}
 		}
 		io.Copy(io.Discard, stderr)

@@ -37,8 +37,9 @@ func fillObservation(i int) store.Observation {
 // cmdFill writes recipients straight into a store, through its public
 // API: store.Open, then Record of messages each carrying --batch
 // observations (one per recipient), from --workers goroutines so that
-// bbolt's Batch also merges their transactions. It is the fast path to a
-// store of a million recipients; no server may have the file open.
+// the store's group commit also merges their transactions. It is the fast
+// path to a store of a million recipients; no server may have the file
+// open.
 func cmdFill(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fill", flag.ContinueOnError)
 	fs.SetOutput(stderr)

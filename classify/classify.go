@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -39,7 +40,15 @@ func register(d decoder) {
 // auto-reply, or anything at all) and returns one verdict per recipient it
 // names. It never panics and never fails: input it cannot read yields a
 // single verdict of class Unknown. It always returns at least one verdict.
-func Classify(raw []byte, in Input) (out []Verdict) {
+func Classify(raw []byte, in Input) []Verdict {
+	return ClassifyContext(context.Background(), raw, in)
+}
+
+// ClassifyContext is Classify with a context: once ctx is done, it stops
+// between decoders and returns a single Unknown verdict whose evidence
+// says so (rule "cancelled"), so a caller can bound the time one message
+// may take and cancel the work when the client or the server goes away.
+func ClassifyContext(ctx context.Context, raw []byte, in Input) (out []Verdict) {
 	defer func() {
 		if p := recover(); p != nil {
 			out = []Verdict{unknownVerdict(in, "panic", fmt.Sprint(p))}
@@ -47,6 +56,9 @@ func Classify(raw []byte, in Input) (out []Verdict) {
 	}()
 	m := parseMessage(raw, in)
 	for _, d := range decoders {
+		if err := ctx.Err(); err != nil {
+			return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
+		}
 		vs := d.decode(m)
 		if len(vs) == 0 {
 			continue

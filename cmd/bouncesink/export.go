@@ -47,7 +47,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	var file *os.File
 	if *output != "" {
 		var err error
-		if file, err = os.Create(*output); err != nil {
+		if file, err = createPrivate(*output); err != nil {
 			fmt.Fprintln(stderr, "bouncesink export:", err)
 			return 1
 		}
@@ -67,6 +67,21 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// createPrivate creates (or truncates) path readable by its owner only:
+// a suppression list is personal data. A file that was there keeps its
+// owner but loses the other permissions.
+func createPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // defaultAPI is where the CLI finds a server started with the defaults.

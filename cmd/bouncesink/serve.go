@@ -160,10 +160,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink, err := newSink(cfg, m.timed(w), o.Now, log)
+	signer, err := cfg.keySigner(true, log)
 	if err != nil {
 		return nil, err
 	}
+	sink := newSink(cfg, m.timed(w), signer, o.Now, log)
 	sink.Recorded = m.recorded
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {

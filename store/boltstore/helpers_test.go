@@ -1,7 +1,8 @@
-package store
+package boltstore
 
 import (
 	"context"
+	"github.com/bouncesink/bouncesink/store"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,17 +26,17 @@ func openTest(t testing.TB, opts Options) (*DB, string) {
 }
 
 // bounce is a message with one observation of class for addr.
-func bounce(addr, class string, at time.Time) Message {
-	return Message{
+func bounce(addr, class string, at time.Time) store.Message {
+	return store.Message{
 		Received:     at,
 		EnvelopeFrom: "",
 		EnvelopeTo:   []string{"bounces@bounce.example.com"},
 		Raw:          []byte("Subject: Undelivered Mail Returned to Sender\r\n\r\n" + addr + " " + class + "\r\n"),
-		Observations: []Observation{{Recipient: addr, Class: class, Reason: class + "-reason", Status: "5.1.1"}},
+		Observations: []store.Observation{{Recipient: addr, Class: class, Reason: class + "-reason", Status: "5.1.1"}},
 	}
 }
 
-func record(t testing.TB, db *DB, m Message) uint64 {
+func record(t testing.TB, db *DB, m store.Message) uint64 {
 	t.Helper()
 	id, err := db.Record(context.Background(), m)
 	if err != nil {

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"strings"
 	"time"
 
@@ -65,34 +66,6 @@ func rebuildSinceIndex(tx *bolt.Tx, suppressions *bolt.Bucket) error {
 	})
 }
 
-// SuppressionFilter selects suppressions for ListSuppressions. Zero
-// fields select everything.
-type SuppressionFilter struct {
-	Reason string    // the Suppression's Reason: hard, soft, complaint, manual, import
-	Class  string    // the class of the address's latest verdict (Recipient.LastClass)
-	Domain string    // the recipient domain, exactly (normalised like an address's)
-	Since  time.Time // suppressed at or after
-	Until  time.Time // suppressed at or before
-	Search string    // a substring of the address, case-insensitive
-}
-
-// ListedSuppression is a suppression with what the address's record says
-// of its latest verdict, for a list people read.
-type ListedSuppression struct {
-	Suppression
-	LastClass  string    `json:"last_class"`
-	LastReason string    `json:"last_reason"`
-	LastStatus string    `json:"last_status"`
-	LastBounce time.Time `json:"last_bounce,omitzero"`
-}
-
-// MaxListPage is the most suppressions ListSuppressions returns at once.
-const MaxListPage = 1000
-
-// ErrBadCursor is wrapped by the errors of a cursor that was not handed out
-// by the listing it is given to.
-var ErrBadCursor = errors.New("store: bad cursor")
-
 // ListSuppressions lists the suppressions f selects, newest first (by
 // Since, then address in reverse order), at most limit of them (MaxListPage
 // when limit is not positive or larger). cursor is "" for the first page,
@@ -103,17 +76,17 @@ var ErrBadCursor = errors.New("store: bad cursor")
 // while a client pages through the list (which are newer, so sort before
 // the first page) or lifted meanwhile neither shift nor repeat the rows
 // of later pages.
-func (db *DB) ListSuppressions(ctx context.Context, f SuppressionFilter, cursor string, limit int) (page []ListedSuppression, next string, err error) {
+func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, cursor string, limit int) (page []store.ListedSuppression, next string, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", fmt.Errorf("store: list suppressions: %w", err)
 	}
-	if limit <= 0 || limit > MaxListPage {
-		limit = MaxListPage
+	if limit <= 0 || limit > store.MaxListPage {
+		limit = store.MaxListPage
 	}
 	var start []byte
 	if cursor != "" {
 		if start, err = base64.RawURLEncoding.DecodeString(cursor); err != nil || len(start) < 8 {
-			return nil, "", fmt.Errorf("store: list suppressions: %w %q", ErrBadCursor, cursor)
+			return nil, "", fmt.Errorf("store: list suppressions: %w %q", store.ErrBadCursor, cursor)
 		}
 	}
 	if !f.Until.IsZero() {
@@ -165,7 +138,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f SuppressionFilter, cursor 
 			if f.Reason != "" && s.Reason != f.Reason {
 				continue
 			}
-			item := ListedSuppression{Suppression: s}
+			item := store.ListedSuppression{Suppression: s}
 			if v := recipients.Get(k[8:]); v != nil {
 				r, err := decodeRecipient(v)
 				if err != nil {

@@ -1,51 +1,29 @@
-package store
+package boltstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// The Reason of an admin event names the action; Rebuild replays them.
-const (
-	adminSuppress = "suppress"
-	adminLift     = "lift"
-)
-
-// ManualSuppression is a suppression that an admin or an import asks for.
-type ManualSuppression struct {
-	Address string
-	Reason  string    // the Suppression's Reason: "manual" when empty; imports say "import"
-	Detail  string    // why, in a word or a line
-	Since   time.Time // zero or later than now means now
-	Note    string    // kept in the address's history and in the audit trail
-}
-
-// SuppressResult says what SuppressMany did with one ManualSuppression.
-type SuppressResult struct {
-	Suppression Suppression // the suppression in force: the new one, or the one that stands
-	Added       bool        // false when the address was suppressed already
-	Err         error       // an invalid address (wraps ErrInvalidAddress): nothing done
-}
-
 // Suppress puts addr on the suppression list by hand, with Reason "manual"
 // and Detail reason; note goes into the address's history. If addr is
 // already suppressed, that suppression stands and is returned unchanged.
 // The audit trail names ActorAdmin; SuppressAs names another actor.
-func (db *DB) Suppress(ctx context.Context, addr, reason, note string) (Suppression, error) {
-	s, _, err := db.SuppressAs(ctx, ActorAdmin, ManualSuppression{Address: addr, Detail: reason, Note: note})
+func (db *DB) Suppress(ctx context.Context, addr, reason, note string) (store.Suppression, error) {
+	s, _, err := db.SuppressAs(ctx, store.ActorAdmin, store.ManualSuppression{Address: addr, Detail: reason, Note: note})
 	return s, err
 }
 
 // SuppressAs is Suppress for m, recorded in the audit trail as done by
 // actor. It reports whether it added the suppression.
-func (db *DB) SuppressAs(ctx context.Context, actor string, m ManualSuppression) (Suppression, bool, error) {
-	res, err := db.SuppressMany(ctx, actor, []ManualSuppression{m})
+func (db *DB) SuppressAs(ctx context.Context, actor string, m store.ManualSuppression) (store.Suppression, bool, error) {
+	res, err := db.SuppressMany(ctx, actor, []store.ManualSuppression{m})
 	if err != nil {
-		return Suppression{}, false, err
+		return store.Suppression{}, false, err
 	}
 	return res[0].Suppression, res[0].Added, res[0].Err
 }
@@ -54,30 +32,26 @@ func (db *DB) SuppressAs(ctx context.Context, actor string, m ManualSuppression)
 // (an import's chunk: one fsync for all), each as SuppressAs would. The
 // result has one entry per input, in order. An invalid address fails only
 // its own entry; a storage failure fails the call and writes nothing.
-func (db *DB) SuppressMany(ctx context.Context, actor string, list []ManualSuppression) ([]SuppressResult, error) {
+func (db *DB) SuppressMany(ctx context.Context, actor string, list []store.ManualSuppression) ([]store.SuppressResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: suppress: %w", err)
 	}
 	if actor == "" {
-		actor = ActorAdmin
+		actor = store.ActorAdmin
 	}
-	now := db.now().UTC().Round(0)
-	res := make([]SuppressResult, len(list))
-	todo := make([]Suppression, len(list))
+	now := db.now()
+	res := make([]store.SuppressResult, len(list))
+	todo := make([]store.Suppression, len(list))
 	for i, m := range list {
-		key, err := Normalize(m.Address)
+		s, err := m.Resolve(now)
 		if err != nil {
 			res[i].Err = err
 			continue
 		}
-		s := Suppression{Address: key, Reason: cmp.Or(m.Reason, reasonManual), Detail: m.Detail, Since: m.Since.UTC().Round(0)}
-		if s.Since.IsZero() || s.Since.After(now) {
-			s.Since = now
-		}
 		todo[i] = s
 	}
 	if !db.writers.TryRLock() {
-		return nil, fmt.Errorf("store: suppress: %w", ErrRebuilding)
+		return nil, fmt.Errorf("store: suppress: %w", store.ErrRebuilding)
 	}
 	defer db.writers.RUnlock()
 	added := false
@@ -93,25 +67,18 @@ func (db *DB) SuppressMany(ctx context.Context, actor string, list []ManualSuppr
 				if err != nil {
 					return err
 				}
-				res[i] = SuppressResult{Suppression: old}
+				res[i] = store.SuppressResult{Suppression: old}
 				continue
 			}
-			// The event keeps the reason and detail too, so that Rebuild
-			// can restore the suppression as it was.
-			ev := adminEvent(s.Address, adminSuppress, list[i].Note)
-			ev.Diagnostic = s.Detail
-			if s.Reason != reasonManual {
-				ev.Rule = s.Reason
-			}
-			if err := applySuppress(state, s, ev); err != nil {
+			if err := applySuppress(state, s, store.SuppressEvent(s, list[i].Note)); err != nil {
 				return fmt.Errorf("%s: %w", s.Address, err)
 			}
-			err := db.appendAudit(state, AuditEntry{Address: s.Address, Action: AuditSuppress, Actor: actor,
+			err := db.appendAudit(state, store.AuditEntry{Address: s.Address, Action: store.AuditSuppress, Actor: actor,
 				After: &s, Note: list[i].Note})
 			if err != nil {
 				return err
 			}
-			res[i] = SuppressResult{Suppression: s, Added: true}
+			res[i] = store.SuppressResult{Suppression: s, Added: true}
 			added = true
 		}
 		return nil
@@ -125,9 +92,6 @@ func (db *DB) SuppressMany(ctx context.Context, actor string, list []ManualSuppr
 	return res, nil
 }
 
-// reasonManual is the Reason of a suppression made by hand.
-const reasonManual = "manual"
-
 // Lift takes addr off the suppression list and resets what the policy
 // counts (hard and soft streaks, complaints), so that it takes a fresh
 // run of bounces to suppress it again; note goes into its history. The
@@ -136,40 +100,40 @@ const reasonManual = "manual"
 // address the store has never seen. The audit trail names ActorAdmin;
 // LiftAs names another actor.
 func (db *DB) Lift(ctx context.Context, addr, note string) error {
-	_, err := db.LiftAs(ctx, ActorAdmin, addr, note)
+	_, err := db.LiftAs(ctx, store.ActorAdmin, addr, note)
 	return err
 }
 
 // LiftAs is Lift, recorded in the audit trail as done by actor. It returns
 // the suppression it lifted, nil if the address was not suppressed.
-func (db *DB) LiftAs(ctx context.Context, actor, addr, note string) (*Suppression, error) {
+func (db *DB) LiftAs(ctx context.Context, actor, addr, note string) (*store.Suppression, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: lift: %w", err)
 	}
-	key, err := Normalize(addr)
+	key, err := store.Normalize(addr)
 	if err != nil {
 		return nil, err
 	}
 	if actor == "" {
-		actor = ActorAdmin
+		actor = store.ActorAdmin
 	}
 	if !db.writers.TryRLock() {
-		return nil, fmt.Errorf("store: lift %s: %w", key, ErrRebuilding)
+		return nil, fmt.Errorf("store: lift %s: %w", key, store.ErrRebuilding)
 	}
 	defer db.writers.RUnlock()
 	now := db.now().UTC().Round(0)
-	var lifted *Suppression
+	var lifted *store.Suppression
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		state := liveState(tx)
 		known := state.suppressions.Get([]byte(key)) != nil || state.recipients.Get([]byte(key)) != nil
 		if !known {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		var err error
-		if lifted, err = applyLift(state, key, now, adminEvent(key, adminLift, note)); err != nil {
+		if lifted, err = applyLift(state, key, now, store.AdminEvent(key, store.AdminLift, note)); err != nil {
 			return err
 		}
-		return db.appendAudit(state, AuditEntry{Address: key, Action: AuditLift, Actor: actor, Before: lifted, Note: note})
+		return db.appendAudit(state, store.AuditEntry{Address: key, Action: store.AuditLift, Actor: actor, Before: lifted, Note: note})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: lift %s: %w", key, err)
@@ -178,13 +142,9 @@ func (db *DB) LiftAs(ctx context.Context, actor, addr, note string) (*Suppressio
 	return lifted, nil
 }
 
-func adminEvent(addr, action, note string) Observation {
-	return Observation{Recipient: addr, Class: classAdmin, Reason: action, Decoder: "admin", Detail: note}
-}
-
 // applySuppress records the admin event ev and suppresses s.Address with s
 // unless it is already suppressed.
-func applySuppress(b stateBuckets, s Suppression, ev Observation) error {
+func applySuppress(b stateBuckets, s store.Suppression, ev store.Observation) error {
 	r, err := loadRecipient(b.recipients, s.Address)
 	if err != nil {
 		return err
@@ -201,7 +161,7 @@ func applySuppress(b stateBuckets, s Suppression, ev Observation) error {
 // applyLift records the admin event ev, removes addr's suppression and
 // forgets what the policy counted up to at. It returns the suppression it
 // removed, nil if there was none.
-func applyLift(b stateBuckets, addr string, at time.Time, ev Observation) (*Suppression, error) {
+func applyLift(b stateBuckets, addr string, at time.Time, ev store.Observation) (*store.Suppression, error) {
 	lifted, err := unsuppressTx(b, addr)
 	if err != nil {
 		return nil, err
@@ -210,8 +170,7 @@ func applyLift(b stateBuckets, addr string, at time.Time, ev Observation) (*Supp
 	if err != nil {
 		return nil, err
 	}
-	r.Complaints = 0
-	r.clearStreaks(at)
+	r.ResetPolicy(at)
 	if err := appendEvent(b.events, addr, at, 0, ev); err != nil {
 		return nil, err
 	}

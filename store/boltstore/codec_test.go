@@ -1,16 +1,17 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/bouncesink/bouncesink/store"
 	"testing"
 )
 
 // The API prints events with snake_case keys straight from Event.
 func TestEventJSON(t *testing.T) {
-	e := Event{Seq: 7, Time: t0, MessageID: 3, Observation: Observation{
+	e := store.Event{Seq: 7, Time: t0, MessageID: 3, Observation: store.Observation{
 		Recipient: "a@example.com", Class: "hard", Reason: "user-unknown", Status: "5.1.1", SMTPCode: 550,
 		Action: "failed", Diagnostic: "smtp; 550 no such user", RemoteMTA: "mx.example.com",
 		FeedbackType: "abuse", Decoder: "postfix", Rule: "status-5.1.1", Detail: "d",
@@ -30,7 +31,7 @@ func TestEventJSON(t *testing.T) {
 // The database keeps its own records: files written before Observation had
 // JSON names read the same, and new files are written the same way.
 func TestEventRecordFormat(t *testing.T) {
-	o := Observation{Recipient: "<A@example.com>", Class: "hard", Reason: "user-unknown", SMTPCode: 550, RemoteMTA: "mx.example.com"}
+	o := store.Observation{Recipient: "<A@example.com>", Class: "hard", Reason: "user-unknown", SMTPCode: 550, RemoteMTA: "mx.example.com"}
 	const stored = `{"time":"2026-03-01T12:00:00Z","message_id":3,"recipient":"\u003cA@example.com\u003e","class":"hard","reason":"user-unknown","smtp_code":550,"remote_mta":"mx.example.com"}`
 	v, err := encodeEvent(t0, 3, o)
 	if err != nil {
@@ -43,7 +44,7 @@ func TestEventRecordFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Event{Seq: 9, Time: t0, MessageID: 3, Observation: o}); e != want {
+	if want := (store.Event{Seq: 9, Time: t0, MessageID: 3, Observation: o}); e != want {
 		t.Errorf("decoded %+v, want %+v", e, want)
 	}
 }

@@ -1,9 +1,10 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"slices"
 	"time"
 
@@ -15,13 +16,13 @@ type adminAction struct {
 	addr   string
 	at     time.Time
 	seq    uint64
-	ev     Observation
+	ev     store.Observation
 	detail string // a manual suppression's Detail
 }
 
 // adminMarker is in every admin event's record, and in few others: it
 // spares decoding every event of the store to find them.
-var adminMarker = []byte(`"class":"` + classAdmin + `"`)
+var adminMarker = []byte(`"class":"` + store.ClassAdmin + `"`)
 
 // adminActions returns every admin event in the live history, oldest first.
 func adminActions(tx *bolt.Tx) ([]adminAction, error) {
@@ -32,11 +33,11 @@ func adminActions(tx *bolt.Tx) ([]adminAction, error) {
 			return nil
 		}
 		e, err := decodeEvent(k, v)
-		if err != nil || e.Class != classAdmin {
+		if err != nil || e.Class != store.ClassAdmin {
 			return err
 		}
 		a := adminAction{addr: eventAddr(k), at: e.Time, seq: e.Seq, ev: e.Observation}
-		if e.Reason == adminSuppress {
+		if e.Reason == store.AdminSuppress {
 			a.detail = manualDetail(suppressions, a.addr, e)
 		}
 		list = append(list, a)
@@ -54,7 +55,7 @@ func adminActions(tx *bolt.Tx) ([]adminAction, error) {
 // manualDetail is the Detail that the manual suppression of event e had.
 // Suppress keeps it in the event's Diagnostic; events written before it did
 // have it only in the suppression itself, if that is still the one e made.
-func manualDetail(suppressions *bolt.Bucket, addr string, e Event) string {
+func manualDetail(suppressions *bolt.Bucket, addr string, e store.Event) string {
 	if e.Diagnostic != "" {
 		return e.Diagnostic
 	}
@@ -63,7 +64,7 @@ func manualDetail(suppressions *bolt.Bucket, addr string, e Event) string {
 		return ""
 	}
 	s, err := decodeSuppression([]byte(addr), v)
-	if err != nil || s.Reason != cmp.Or(e.Rule, reasonManual) || !s.Since.Equal(e.Time) {
+	if err != nil || s.Reason != cmp.Or(e.Rule, store.ReasonManual) || !s.Since.Equal(e.Time) {
 		return ""
 	}
 	return s.Detail
@@ -76,16 +77,16 @@ func (r *rebuild) replayAdmin(b stateBuckets, due func(adminAction) bool) error 
 		a := r.admin[r.next]
 		var err error
 		switch a.ev.Reason {
-		case adminSuppress:
+		case store.AdminSuppress:
 			// Rule names the Reason when it is not "manual" (an import).
-			err = applySuppress(b, Suppression{Address: a.addr, Reason: cmp.Or(a.ev.Rule, reasonManual), Detail: a.detail, Since: a.at}, a.ev)
-		case adminLift:
+			err = applySuppress(b, store.Suppression{Address: a.addr, Reason: cmp.Or(a.ev.Rule, store.ReasonManual), Detail: a.detail, Since: a.at}, a.ev)
+		case store.AdminLift:
 			_, err = applyLift(b, a.addr, a.at, a.ev)
 		default:
 			// An action this build does not know: keep it in the history.
 			err = appendEvent(b.events, a.addr, a.at, 0, a.ev)
 			if err == nil {
-				var rec Recipient
+				var rec store.Recipient
 				if rec, err = loadRecipient(b.recipients, a.addr); err == nil {
 					err = saveRecipient(b.recipients, rec)
 				}
@@ -101,13 +102,13 @@ func (r *rebuild) replayAdmin(b stateBuckets, due func(adminAction) bool) error 
 // diffSuppressions counts the suppressions in old and new and lists the
 // addresses whose suppression appeared, went or changed its reason,
 // calling changed for each of them. It returns new's counts by reason.
-func diffSuppressions(st *RebuildStats, old, new *bolt.Bucket, changed func(SuppressionChange) error) (map[string]int, error) {
+func diffSuppressions(st *store.RebuildStats, old, new *bolt.Bucket, changed func(store.SuppressionChange) error) (map[string]int, error) {
 	counts := make(map[string]int)
 	co, cn := old.Cursor(), new.Cursor()
 	ko, vo := co.First()
 	kn, vn := cn.First()
 	for ko != nil || kn != nil {
-		var before, after *Suppression
+		var before, after *store.Suppression
 		switch c := compareKeys(ko, kn); {
 		case c < 0:
 			s, err := decodeSuppression(ko, vo)
@@ -152,8 +153,8 @@ func diffSuppressions(st *RebuildStats, old, new *bolt.Bucket, changed func(Supp
 			if addr == nil {
 				addr = after
 			}
-			c := SuppressionChange{Address: addr.Address, Before: before, After: after}
-			if len(st.Changes) < MaxRebuildChanges {
+			c := store.SuppressionChange{Address: addr.Address, Before: before, After: after}
+			if len(st.Changes) < store.MaxRebuildChanges {
 				st.Changes = append(st.Changes, c)
 			}
 			if err := changed(c); err != nil {

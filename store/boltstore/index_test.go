@@ -1,8 +1,9 @@
-package store
+package boltstore
 
 import (
 	"context"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"slices"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestListSuppressionsPagesWhileChanging(t *testing.T) {
 	var got []string
 	cursor := ""
 	for page := 0; ; page++ {
-		list, next, err := db.ListSuppressions(ctx, SuppressionFilter{}, cursor, 7)
+		list, next, err := db.ListSuppressions(ctx, store.SuppressionFilter{}, cursor, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,18 +71,18 @@ func TestListSuppressionsFilters(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		f    SuppressionFilter
+		f    store.SuppressionFilter
 		want []string
 	}{
-		{"all", SuppressionFilter{}, []string{"manual@a.example", "spam@b.example", "hard1@a.example"}},
-		{"reason", SuppressionFilter{Reason: "complaint"}, []string{"spam@b.example"}},
-		{"class", SuppressionFilter{Class: "block"}, []string{"hard1@a.example"}},
-		{"domain", SuppressionFilter{Domain: "A.example"}, []string{"manual@a.example", "hard1@a.example"}},
-		{"since", SuppressionFilter{Since: day(3)}, []string{"manual@a.example", "spam@b.example"}},
-		{"until", SuppressionFilter{Until: day(2)}, []string{"hard1@a.example"}},
-		{"since and until", SuppressionFilter{Since: day(3), Until: day(5)}, []string{"spam@b.example"}},
-		{"search", SuppressionFilter{Search: "HARD"}, []string{"hard1@a.example"}},
-		{"nothing", SuppressionFilter{Reason: "soft"}, nil},
+		{"all", store.SuppressionFilter{}, []string{"manual@a.example", "spam@b.example", "hard1@a.example"}},
+		{"reason", store.SuppressionFilter{Reason: "complaint"}, []string{"spam@b.example"}},
+		{"class", store.SuppressionFilter{Class: "block"}, []string{"hard1@a.example"}},
+		{"domain", store.SuppressionFilter{Domain: "A.example"}, []string{"manual@a.example", "hard1@a.example"}},
+		{"since", store.SuppressionFilter{Since: day(3)}, []string{"manual@a.example", "spam@b.example"}},
+		{"until", store.SuppressionFilter{Until: day(2)}, []string{"hard1@a.example"}},
+		{"since and until", store.SuppressionFilter{Since: day(3), Until: day(5)}, []string{"spam@b.example"}},
+		{"search", store.SuppressionFilter{Search: "HARD"}, []string{"hard1@a.example"}},
+		{"nothing", store.SuppressionFilter{Reason: "soft"}, nil},
 	}
 	for _, tt := range tests {
 		list, next, err := db.ListSuppressions(ctx, tt.f, "", 0)
@@ -96,11 +97,11 @@ func TestListSuppressionsFilters(t *testing.T) {
 			t.Errorf("%s: %v next %q, want %v", tt.name, got, next, tt.want)
 		}
 	}
-	list, _, _ := db.ListSuppressions(ctx, SuppressionFilter{Class: "block"}, "", 0)
+	list, _, _ := db.ListSuppressions(ctx, store.SuppressionFilter{Class: "block"}, "", 0)
 	if len(list) == 1 && (list[0].LastClass != "block" || list[0].Reason != "hard" || !list[0].LastBounce.Equal(day(3))) {
 		t.Errorf("listed %+v, want the suppression with its last verdict", list[0])
 	}
-	if _, _, err := db.ListSuppressions(ctx, SuppressionFilter{}, "!!", 0); err == nil {
+	if _, _, err := db.ListSuppressions(ctx, store.SuppressionFilter{}, "!!", 0); err == nil {
 		t.Error("a bad cursor was accepted")
 	}
 }
@@ -126,11 +127,11 @@ func TestAuditTrail(t *testing.T) {
 	if _, err := db.LiftAs(ctx, "alice-token", "ann@example.com", "wrong bounce"); err != nil {
 		t.Fatal(err)
 	}
-	if _, added, err := db.SuppressAs(ctx, "bob-token", ManualSuppression{Address: "ann@example.com", Detail: "asked", Note: "phone"}); err != nil || !added {
+	if _, added, err := db.SuppressAs(ctx, "bob-token", store.ManualSuppression{Address: "ann@example.com", Detail: "asked", Note: "phone"}); err != nil || !added {
 		t.Fatal(added, err)
 	}
 	// Suppressing again changes nothing and is not audited.
-	if _, added, err := db.SuppressAs(ctx, "bob-token", ManualSuppression{Address: "ann@example.com"}); err != nil || added {
+	if _, added, err := db.SuppressAs(ctx, "bob-token", store.ManualSuppression{Address: "ann@example.com"}); err != nil || added {
 		t.Fatal(added, err)
 	}
 
@@ -142,33 +143,33 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("audit %+v, want 3 entries", all)
 	}
 	p, l, m := all[0], all[1], all[2]
-	if p.Seq != 1 || p.Actor != ActorPolicy || p.Action != AuditSuppress || p.Before != nil || p.After == nil ||
+	if p.Seq != 1 || p.Actor != store.ActorPolicy || p.Action != store.AuditSuppress || p.Before != nil || p.After == nil ||
 		p.After.Reason != "hard" || p.MessageID != id2 || p.Verdict == nil || p.Verdict.Class != "hard" || !p.Time.Equal(day(10)) {
 		t.Errorf("policy entry %+v", p)
 	}
 	_ = id1
-	if l.Actor != "alice-token" || l.Action != AuditLift || l.Before == nil || l.Before.Reason != "hard" || l.After != nil || l.Note != "wrong bounce" {
+	if l.Actor != "alice-token" || l.Action != store.AuditLift || l.Before == nil || l.Before.Reason != "hard" || l.After != nil || l.Note != "wrong bounce" {
 		t.Errorf("lift entry %+v", l)
 	}
-	if m.Actor != "bob-token" || m.Action != AuditSuppress || m.After == nil || m.After.Reason != "manual" || m.After.Detail != "asked" || m.Note != "phone" {
+	if m.Actor != "bob-token" || m.Action != store.AuditSuppress || m.After == nil || m.After.Reason != "manual" || m.After.Detail != "asked" || m.Note != "phone" {
 		t.Errorf("manual entry %+v", m)
 	}
 	if after, _ := db.AuditAfter(ctx, 2, 0); len(after) != 1 || after[0].Seq != 3 {
 		t.Errorf("AuditAfter(2) = %+v", after)
 	}
 
-	newest, next, err := db.Audit(ctx, AuditFilter{}, 0, 2)
+	newest, next, err := db.Audit(ctx, store.AuditFilter{}, 0, 2)
 	if err != nil || len(newest) != 2 || newest[0].Seq != 3 || next != 2 {
 		t.Fatalf("Audit page 1 = %+v next %d, %v", newest, next, err)
 	}
-	rest, next, err := db.Audit(ctx, AuditFilter{}, next, 2)
+	rest, next, err := db.Audit(ctx, store.AuditFilter{}, next, 2)
 	if err != nil || len(rest) != 1 || rest[0].Seq != 1 || next != 0 {
 		t.Errorf("Audit page 2 = %+v next %d, %v", rest, next, err)
 	}
-	byActor, _, _ := db.Audit(ctx, AuditFilter{Actor: "alice-token"}, 0, 0)
-	bySince, _, _ := db.Audit(ctx, AuditFilter{Since: day(11)}, 0, 0)
-	byAddr, _, _ := db.Audit(ctx, AuditFilter{Address: "ANN@example.com"}, 0, 0)
-	other, _, _ := db.Audit(ctx, AuditFilter{Address: "zed@example.com"}, 0, 0)
+	byActor, _, _ := db.Audit(ctx, store.AuditFilter{Actor: "alice-token"}, 0, 0)
+	bySince, _, _ := db.Audit(ctx, store.AuditFilter{Since: day(11)}, 0, 0)
+	byAddr, _, _ := db.Audit(ctx, store.AuditFilter{Address: "ANN@example.com"}, 0, 0)
+	other, _, _ := db.Audit(ctx, store.AuditFilter{Address: "zed@example.com"}, 0, 0)
 	if len(byActor) != 1 || len(bySince) != 2 || len(byAddr) != 3 || byAddr[0].Seq != 3 || len(other) != 0 {
 		t.Errorf("filtered: actor %d, since %d, address %d, other %d", len(byActor), len(bySince), len(byAddr), len(other))
 	}
@@ -180,7 +181,7 @@ func TestRebuildKeepsImportsAndAudits(t *testing.T) {
 	clock := day(20)
 	db, _ := openTest(t, Options{Now: func() time.Time { return clock }})
 	ctx := context.Background()
-	res, err := db.SuppressMany(ctx, "import", []ManualSuppression{
+	res, err := db.SuppressMany(ctx, "import", []store.ManualSuppression{
 		{Address: "old@example.com", Reason: "import", Detail: "ses:bounce", Since: day(1)},
 		{Address: "not an address"},
 		{Address: "old@example.com", Reason: "import", Detail: "dup"},
@@ -195,28 +196,28 @@ func TestRebuildKeepsImportsAndAudits(t *testing.T) {
 	record(t, db, bounce("wrong@example.com", "hard", day(3)))
 
 	// The new classifier says the bounces of wrong@ were blocks.
-	if _, err := db.Rebuild(ctx, func(m StoredMessage) ([]Observation, error) {
+	if _, err := db.Rebuild(ctx, func(m store.StoredMessage) ([]store.Observation, error) {
 		obs := slices.Clone(m.Observations)
 		for i := range obs {
 			obs[i].Class = "block"
 		}
 		return obs, nil
-	}, RebuildOptions{}); err != nil {
+	}, store.RebuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := db.Suppression(ctx, "old@example.com")
 	if err != nil || s.Reason != "import" || s.Detail != "ses:bounce" || !s.Since.Equal(day(1)) {
 		t.Errorf("imported suppression after Rebuild: %+v, %v", s, err)
 	}
-	list, _, err := db.ListSuppressions(ctx, SuppressionFilter{}, "", 0)
+	list, _, err := db.ListSuppressions(ctx, store.SuppressionFilter{}, "", 0)
 	if err != nil || len(list) != 1 || list[0].Address != "old@example.com" {
 		t.Errorf("time index after Rebuild: %+v, %v", list, err)
 	}
-	entries, _, _ := db.Audit(ctx, AuditFilter{Actor: ActorReclassify}, 0, 0)
-	if len(entries) != 1 || entries[0].Address != "wrong@example.com" || entries[0].Action != AuditLift || entries[0].Before == nil {
+	entries, _, _ := db.Audit(ctx, store.AuditFilter{Actor: store.ActorReclassify}, 0, 0)
+	if len(entries) != 1 || entries[0].Address != "wrong@example.com" || entries[0].Action != store.AuditLift || entries[0].Before == nil {
 		t.Errorf("reclassify audit entries %+v", entries)
 	}
-	act, err := db.Activity(ctx, ActivityOptions{})
+	act, err := db.Activity(ctx, store.ActivityOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestActivity(t *testing.T) {
 	record(t, db, bounce("f@other.example", "soft", now.Add(-20*24*time.Hour)))
 	record(t, db, bounce("g@other.example", "soft", now.Add(-50*24*time.Hour))) // outside all
 
-	act, err := db.Activity(ctx, ActivityOptions{Days: 7, Top: 1})
+	act, err := db.Activity(ctx, store.ActivityOptions{Days: 7, Top: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,11 +287,11 @@ func TestOpenIndexesOldFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	list, _, err := db.ListSuppressions(ctx, SuppressionFilter{}, "", 0)
+	list, _, err := db.ListSuppressions(ctx, store.SuppressionFilter{}, "", 0)
 	if err != nil || len(list) != 1 {
 		t.Errorf("list after reopening: %+v, %v", list, err)
 	}
-	act, err := db.Activity(ctx, ActivityOptions{})
+	act, err := db.Activity(ctx, store.ActivityOptions{})
 	if err != nil || act.Windows[2].ByClass["hard"] != 2 {
 		t.Errorf("activity after reopening: %+v, %v", act.Windows, err)
 	}

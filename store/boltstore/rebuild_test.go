@@ -1,10 +1,11 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -16,16 +17,16 @@ import (
 
 // verdicts maps message ids to the observations a new classifier makes of
 // them; ids it lacks keep their stored observations.
-type verdicts map[uint64][]Observation
+type verdicts map[uint64][]store.Observation
 
-func (v verdicts) reobserve(m StoredMessage) ([]Observation, error) {
+func (v verdicts) reobserve(m store.StoredMessage) ([]store.Observation, error) {
 	if obs, ok := v[m.ID]; ok {
 		return obs, nil
 	}
 	return m.Observations, nil
 }
 
-func keepObservations(m StoredMessage) ([]Observation, error) { return m.Observations, nil }
+func keepObservations(m store.StoredMessage) ([]store.Observation, error) { return m.Observations, nil }
 
 // A classifier fix turns wrong suppressions into right ones, keeps what
 // admins did, and keeps every message.
@@ -33,39 +34,39 @@ func TestRebuildFollowsNewVerdicts(t *testing.T) {
 	clock := t0
 	db, path := openTest(t, Options{Now: func() time.Time { return clock }})
 	ctx := context.Background()
-	o := func(addr, class string) Observation {
-		return Observation{Recipient: addr, Class: class, Reason: class + "-reason", Decoder: "test"}
+	o := func(addr, class string) store.Observation {
+		return store.Observation{Recipient: addr, Class: class, Reason: class + "-reason", Decoder: "test"}
 	}
-	complaint := func(addr, feedback string) Observation {
-		return Observation{Recipient: addr, Class: "complaint", FeedbackType: feedback}
+	complaint := func(addr, feedback string) store.Observation {
+		return store.Observation{Recipient: addr, Class: "complaint", FeedbackType: feedback}
 	}
 	type step struct {
 		at     float64
-		before []Observation // as recorded
-		after  []Observation // after the classifier fix
+		before []store.Observation // as recorded
+		after  []store.Observation // after the classifier fix
 		admin  func()
 	}
 	steps := []step{
-		{at: 0, before: []Observation{o("alice@example.com", "hard")}, after: []Observation{o("alice@example.com", "soft")}},
-		{at: 0.2, before: []Observation{o("bob@example.com", "block")}, after: []Observation{o("bob@example.com", "hard")}},
-		{at: 0.4, before: []Observation{o("erin@example.com", "block")}, after: []Observation{o("erin@example.com", "hard")}},
-		{at: 1, before: []Observation{o("alice@example.com", "hard")}, after: []Observation{o("alice@example.com", "soft")}},
-		{at: 1.2, before: []Observation{o("erin@example.com", "block")}, after: []Observation{o("erin@example.com", "hard")}},
+		{at: 0, before: []store.Observation{o("alice@example.com", "hard")}, after: []store.Observation{o("alice@example.com", "soft")}},
+		{at: 0.2, before: []store.Observation{o("bob@example.com", "block")}, after: []store.Observation{o("bob@example.com", "hard")}},
+		{at: 0.4, before: []store.Observation{o("erin@example.com", "block")}, after: []store.Observation{o("erin@example.com", "hard")}},
+		{at: 1, before: []store.Observation{o("alice@example.com", "hard")}, after: []store.Observation{o("alice@example.com", "soft")}},
+		{at: 1.2, before: []store.Observation{o("erin@example.com", "block")}, after: []store.Observation{o("erin@example.com", "hard")}},
 		{at: 1.5, admin: func() {
 			if err := db.Lift(ctx, "erin@example.com", "vouched"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{at: 2, before: []Observation{o("bob@example.com", "block")}, after: []Observation{o("bob@example.com", "hard")}},
-		{at: 2.2, before: []Observation{o("erin@example.com", "block")}, after: []Observation{o("erin@example.com", "hard")}},
+		{at: 2, before: []store.Observation{o("bob@example.com", "block")}, after: []store.Observation{o("bob@example.com", "hard")}},
+		{at: 2.2, before: []store.Observation{o("erin@example.com", "block")}, after: []store.Observation{o("erin@example.com", "hard")}},
 		{at: 3, admin: func() {
 			if _, err := db.Suppress(ctx, "carol@example.com", "asked", "ticket 1"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{at: 4, before: []Observation{{Recipient: "undisclosed-recipients:;", Class: "complaint"}}, after: []Observation{complaint("frank@example.com", "abuse")}},
-		{at: 4.1, before: []Observation{complaint("gina@example.com", "abuse")}, after: []Observation{complaint("gina@example.com", "auth-failure")}},
-		{at: 5, before: []Observation{o("carol@example.com", "block")}, after: []Observation{o("carol@example.com", "hard"), o("carol@example.com", "hard")}},
+		{at: 4, before: []store.Observation{{Recipient: "undisclosed-recipients:;", Class: "complaint"}}, after: []store.Observation{complaint("frank@example.com", "abuse")}},
+		{at: 4.1, before: []store.Observation{complaint("gina@example.com", "abuse")}, after: []store.Observation{complaint("gina@example.com", "auth-failure")}},
+		{at: 5, before: []store.Observation{o("carol@example.com", "block")}, after: []store.Observation{o("carol@example.com", "hard"), o("carol@example.com", "hard")}},
 	}
 	newVerdicts := verdicts{}
 	raws := map[uint64][]byte{}
@@ -90,7 +91,7 @@ func TestRebuildFollowsNewVerdicts(t *testing.T) {
 	_, oldEvents, _ := db.Recipient(ctx, "alice@example.com")
 
 	var calls [][2]int
-	st, err := db.Rebuild(ctx, newVerdicts.reobserve, RebuildOptions{
+	st, err := db.Rebuild(ctx, newVerdicts.reobserve, store.RebuildOptions{
 		Progress:      func(done, total int) { calls = append(calls, [2]int{done, total}) },
 		ChunkMessages: 4,
 	})
@@ -130,7 +131,7 @@ func TestRebuildFollowsNewVerdicts(t *testing.T) {
 		var got []string
 		counts := map[string]int{}
 		for _, e := range events {
-			if e.Class == classAdmin {
+			if e.Class == store.ClassAdmin {
 				got = append(got, "admin/"+e.Reason)
 				continue
 			}
@@ -174,7 +175,7 @@ func TestRebuildFollowsNewVerdicts(t *testing.T) {
 		}
 	}
 
-	want := RebuildStats{
+	want := store.RebuildStats{
 		Messages: 10, Observations: 11, AdminActions: 2, Recipients: 6,
 		SuppressedBefore: 3, SuppressedAfter: 3, Added: 2, Removed: 2,
 	}
@@ -214,7 +215,7 @@ func TestRebuildFollowsNewVerdicts(t *testing.T) {
 	}
 }
 
-func reasonOf(s *Suppression) string {
+func reasonOf(s *store.Suppression) string {
 	if s == nil {
 		return ""
 	}
@@ -254,7 +255,7 @@ func TestRebuildIdentity(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	classes := []string{"hard", "hard", "soft", "soft", "soft", "block", "complaint", "delivered", "autoreply", "delayed"}
-	var msgs []Message
+	var msgs []store.Message
 	flush := func() {
 		recordMany(t, db, msgs)
 		msgs = nil
@@ -267,13 +268,13 @@ func TestRebuildIdentity(t *testing.T) {
 			addr := fmt.Sprintf("user%d@example.com", rng.IntN(30))
 			if rng.IntN(2) == 0 {
 				db.Suppress(ctx, addr, "asked", "note")
-			} else if err := db.Lift(ctx, addr, "note"); err != nil && !errors.Is(err, ErrNotFound) {
+			} else if err := db.Lift(ctx, addr, "note"); err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatal(err)
 			}
 		}
-		m := Message{Received: at, Raw: fmt.Appendf(nil, "message %d", i)}
+		m := store.Message{Received: at, Raw: fmt.Appendf(nil, "message %d", i)}
 		for range 1 + rng.IntN(3) {
-			o := Observation{Recipient: fmt.Sprintf("User%d@example.com", rng.IntN(30)), Class: classes[rng.IntN(len(classes))], Reason: "r"}
+			o := store.Observation{Recipient: fmt.Sprintf("User%d@example.com", rng.IntN(30)), Class: classes[rng.IntN(len(classes))], Reason: "r"}
 			if o.Class == "complaint" && rng.IntN(3) == 0 {
 				o.FeedbackType = "auth-failure"
 			}
@@ -289,7 +290,7 @@ func TestRebuildIdentity(t *testing.T) {
 	if len(before.suppressions) < 10 {
 		t.Fatalf("only %d suppressions: the workload tests little", len(before.suppressions))
 	}
-	st, err := db.Rebuild(ctx, keepObservations, RebuildOptions{ChunkMessages: 100})
+	st, err := db.Rebuild(ctx, keepObservations, store.RebuildOptions{ChunkMessages: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,20 +311,20 @@ func TestRebuildChunked(t *testing.T) {
 	db.bolt.NoSync, ref.bolt.NoSync = true, true // speed; durability is not under test
 	rng := rand.New(rand.NewPCG(5, 6))
 	classes := []string{"hard", "soft", "soft", "block", "complaint", "delivered", "autoreply"}
-	var before, after []Message
+	var before, after []store.Message
 	newVerdicts := verdicts{}
 	for i := range n {
 		at := t0.Add(time.Duration(i) * 13 * time.Minute)
-		pick := func() []Observation {
-			var obs []Observation
+		pick := func() []store.Observation {
+			var obs []store.Observation
 			for range rng.IntN(3) {
-				obs = append(obs, Observation{Recipient: fmt.Sprintf("u%d@example.%d.com", rng.IntN(400), rng.IntN(3)), Class: classes[rng.IntN(len(classes))]})
+				obs = append(obs, store.Observation{Recipient: fmt.Sprintf("u%d@example.%d.com", rng.IntN(400), rng.IntN(3)), Class: classes[rng.IntN(len(classes))]})
 			}
 			return obs
 		}
 		raw := bytes.Repeat(fmt.Appendf(nil, "line of message %d\r\n", i), 1+rng.IntN(50))
-		before = append(before, Message{Received: at, Raw: raw, Observations: pick()})
-		m := Message{Received: at, Raw: raw, Observations: pick()}
+		before = append(before, store.Message{Received: at, Raw: raw, Observations: pick()})
+		m := store.Message{Received: at, Raw: raw, Observations: pick()}
 		after = append(after, m)
 		newVerdicts[uint64(i+1)] = m.Observations
 	}
@@ -331,7 +332,7 @@ func TestRebuildChunked(t *testing.T) {
 	recordMany(t, ref, after)
 
 	chunks := 0
-	st, err := db.Rebuild(context.Background(), newVerdicts.reobserve, RebuildOptions{
+	st, err := db.Rebuild(context.Background(), newVerdicts.reobserve, store.RebuildOptions{
 		ChunkMessages: 128,
 		Progress: func(done, total int) {
 			if total != n || done < 0 || done > n {
@@ -364,15 +365,15 @@ func TestRebuildChunked(t *testing.T) {
 func TestRebuildChunkBytes(t *testing.T) {
 	db, _ := openTest(t, Options{})
 	db.bolt.NoSync = true
-	var msgs []Message
+	var msgs []store.Message
 	for i := range 10 {
 		raw := make([]byte, 1000) // zeros deflate to almost nothing: use noise
 		rand.NewChaCha8([32]byte{byte(i)}).Read(raw)
-		msgs = append(msgs, Message{Received: day(float64(i)), Raw: raw})
+		msgs = append(msgs, store.Message{Received: day(float64(i)), Raw: raw})
 	}
 	recordMany(t, db, msgs)
 	var calls []int
-	_, err := db.Rebuild(context.Background(), keepObservations, RebuildOptions{
+	_, err := db.Rebuild(context.Background(), keepObservations, store.RebuildOptions{
 		ChunkBytes: 2500,
 		Progress:   func(done, _ int) { calls = append(calls, done) },
 	})
@@ -389,30 +390,30 @@ func TestRebuildFailureChangesNothing(t *testing.T) {
 	boom := errors.New("classifier exploded")
 	tests := []struct {
 		name      string
-		reobserve func(context.CancelFunc) func(StoredMessage) ([]Observation, error)
+		reobserve func(context.CancelFunc) func(store.StoredMessage) ([]store.Observation, error)
 		want      error
 	}{
-		{"reobserve error", func(context.CancelFunc) func(StoredMessage) ([]Observation, error) {
-			return func(m StoredMessage) ([]Observation, error) {
+		{"reobserve error", func(context.CancelFunc) func(store.StoredMessage) ([]store.Observation, error) {
+			return func(m store.StoredMessage) ([]store.Observation, error) {
 				if m.ID == 150 {
 					return nil, boom
 				}
-				return []Observation{{Recipient: "victim@example.com", Class: "hard"}}, nil
+				return []store.Observation{{Recipient: "victim@example.com", Class: "hard"}}, nil
 			}
 		}, boom},
-		{"cancelled", func(cancel context.CancelFunc) func(StoredMessage) ([]Observation, error) {
-			return func(m StoredMessage) ([]Observation, error) {
+		{"cancelled", func(cancel context.CancelFunc) func(store.StoredMessage) ([]store.Observation, error) {
+			return func(m store.StoredMessage) ([]store.Observation, error) {
 				if m.ID == 150 {
 					cancel()
 				}
-				return []Observation{{Recipient: "victim@example.com", Class: "hard"}}, nil
+				return []store.Observation{{Recipient: "victim@example.com", Class: "hard"}}, nil
 			}
 		}, context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db, path := openTest(t, Options{})
-			var msgs []Message
+			var msgs []store.Message
 			for i := range 200 {
 				msgs = append(msgs, bounce(fmt.Sprintf("u%d@example.com", i%7), "soft", day(float64(i)/10)))
 			}
@@ -420,12 +421,12 @@ func TestRebuildFailureChangesNothing(t *testing.T) {
 			before := snapshot(t, db)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			_, err := db.Rebuild(ctx, tt.reobserve(cancel), RebuildOptions{ChunkMessages: 50})
+			_, err := db.Rebuild(ctx, tt.reobserve(cancel), store.RebuildOptions{ChunkMessages: 50})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Rebuild: %v, want %v", err, tt.want)
 			}
 			compareSnapshots(t, before, snapshot(t, db))
-			if _, err := db.Suppression(context.Background(), "victim@example.com"); !errors.Is(err, ErrNotFound) {
+			if _, err := db.Suppression(context.Background(), "victim@example.com"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("half a rebuild leaked: victim %v", err)
 			}
 			db.bolt.View(func(tx *bolt.Tx) error {
@@ -490,7 +491,7 @@ func TestRebuildRefusesWriters(t *testing.T) {
 	ctx := context.Background()
 	record(t, db, bounce("a@example.com", "hard", t0))
 	var errs []error
-	_, err := db.Rebuild(ctx, func(m StoredMessage) ([]Observation, error) {
+	_, err := db.Rebuild(ctx, func(m store.StoredMessage) ([]store.Observation, error) {
 		_, err := db.Record(ctx, bounce("b@example.com", "hard", t0))
 		errs = append(errs, err)
 		_, err = db.Suppress(ctx, "c@example.com", "", "")
@@ -501,12 +502,12 @@ func TestRebuildRefusesWriters(t *testing.T) {
 			t.Errorf("read during rebuild: %v", err)
 		}
 		return m.Observations, nil
-	}, RebuildOptions{})
+	}, store.RebuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range errs {
-		if !errors.Is(err, ErrRebuilding) {
+		if !errors.Is(err, store.ErrRebuilding) {
 			t.Errorf("write %d during rebuild: %v, want ErrRebuilding", i, err)
 		}
 	}
@@ -517,18 +518,18 @@ func TestRebuildRefusesWriters(t *testing.T) {
 
 func TestRebuildEmptyStore(t *testing.T) {
 	db, _ := openTest(t, Options{})
-	st, err := db.Rebuild(context.Background(), keepObservations, RebuildOptions{})
+	st, err := db.Rebuild(context.Background(), keepObservations, store.RebuildOptions{})
 	if err != nil || st.Messages != 0 || st.Recipients != 0 {
 		t.Errorf("Rebuild of an empty store: %+v, %v", st, err)
 	}
-	if _, err := db.Rebuild(context.Background(), nil, RebuildOptions{}); err == nil {
+	if _, err := db.Rebuild(context.Background(), nil, store.RebuildOptions{}); err == nil {
 		t.Error("Rebuild without a function succeeded")
 	}
 }
 
 // recordMany records msgs in order in one transaction, as Record would one
 // by one: tests need thousands of messages without thousands of fsyncs.
-func recordMany(t testing.TB, db *DB, msgs []Message) {
+func recordMany(t testing.TB, db *DB, msgs []store.Message) {
 	t.Helper()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, m := range msgs {
@@ -551,15 +552,15 @@ func recordMany(t testing.TB, db *DB, msgs []Message) {
 // state is everything a user can see of a store but event numbers.
 type state struct {
 	recipients   map[string]string // address -> stored JSON
-	suppressions map[string]Suppression
-	events       map[string][]Event // Seq zeroed
-	messages     map[uint64]string  // id -> stored head
+	suppressions map[string]store.Suppression
+	events       map[string][]store.Event // Seq zeroed
+	messages     map[uint64]string        // id -> stored head
 	raw          map[uint64]string
 }
 
 func snapshot(t testing.TB, db *DB) state {
 	t.Helper()
-	s := state{map[string]string{}, map[string]Suppression{}, map[string][]Event{}, map[uint64]string{}, map[uint64]string{}}
+	s := state{map[string]string{}, map[string]store.Suppression{}, map[string][]store.Event{}, map[uint64]string{}, map[uint64]string{}}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		live := liveState(tx)
 		live.recipients.ForEach(func(k, v []byte) error {

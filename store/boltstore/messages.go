@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -6,35 +6,21 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"time"
+	"github.com/bouncesink/bouncesink/store"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// StoredMessage is a recorded message read back: its raw bytes
-// decompressed and the observations recorded with it.
-type StoredMessage struct {
-	ID           uint64        `json:"id"`
-	Received     time.Time     `json:"received"`
-	EnvelopeFrom string        `json:"envelope_from"`
-	EnvelopeTo   []string      `json:"envelope_to"`
-	Raw          []byte        `json:"raw"`
-	Observations []Observation `json:"observations"`
-}
-
-// MaxMessagesPage is the most messages Messages returns at once.
-const MaxMessagesPage = 1000
 
 // Messages lists recorded messages in id order, starting after id after (0
 // for the first page), at most limit of them (MaxMessagesPage when limit
 // is not positive or larger). Since each one carries its raw bytes, a
 // caller reading a large store pages through it.
-func (db *DB) Messages(ctx context.Context, after uint64, limit int) ([]StoredMessage, error) {
+func (db *DB) Messages(ctx context.Context, after uint64, limit int) ([]store.StoredMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
-	if limit <= 0 || limit > MaxMessagesPage {
-		limit = MaxMessagesPage
+	if limit <= 0 || limit > store.MaxMessagesPage {
+		limit = store.MaxMessagesPage
 	}
 	var page []storedBytes
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -45,7 +31,7 @@ func (db *DB) Messages(ctx context.Context, after uint64, limit int) ([]StoredMe
 	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
-	out := make([]StoredMessage, len(page))
+	out := make([]store.StoredMessage, len(page))
 	for i, sb := range page {
 		if out[i], err = db.decode(sb); err != nil {
 			return nil, fmt.Errorf("store: messages: %w", err)
@@ -88,16 +74,16 @@ func readMessages(tx *bolt.Tx, after uint64, limit, maxBytes int) ([]storedBytes
 }
 
 // decode parses the head and inflates the raw bytes.
-func (db *DB) decode(sb storedBytes) (StoredMessage, error) {
+func (db *DB) decode(sb storedBytes) (store.StoredMessage, error) {
 	rec, err := decodeHead(sb.id, sb.head)
 	if err != nil {
-		return StoredMessage{}, err
+		return store.StoredMessage{}, err
 	}
 	raw, err := db.decompress(sb.raw, rec.RawSize)
 	if err != nil {
-		return StoredMessage{}, fmt.Errorf("message %d: %w", sb.id, err)
+		return store.StoredMessage{}, fmt.Errorf("message %d: %w", sb.id, err)
 	}
-	m := StoredMessage{
+	m := store.StoredMessage{
 		ID:           sb.id,
 		Received:     rec.Received,
 		EnvelopeFrom: rec.EnvelopeFrom,
@@ -105,7 +91,7 @@ func (db *DB) decode(sb storedBytes) (StoredMessage, error) {
 		Raw:          raw,
 	}
 	for _, o := range rec.Observations {
-		m.Observations = append(m.Observations, Observation(o))
+		m.Observations = append(m.Observations, store.Observation(o))
 	}
 	return m, nil
 }

@@ -1,8 +1,9 @@
-package store
+package boltstore
 
 import (
 	"context"
 	"errors"
+	"github.com/bouncesink/bouncesink/store"
 	"testing"
 	"time"
 )
@@ -16,7 +17,7 @@ func TestSuppressAndLift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Suppression{Address: "dave@example.com", Reason: "manual", Detail: "asked by phone", Since: clock}
+	want := store.Suppression{Address: "dave@example.com", Reason: "manual", Detail: "asked by phone", Since: clock}
 	if s != want {
 		t.Errorf("Suppress = %+v, want %+v", s, want)
 	}
@@ -31,7 +32,7 @@ func TestSuppressAndLift(t *testing.T) {
 	if err := db.Lift(ctx, "dave@example.com", "customer re-subscribed"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Suppression(ctx, "dave@example.com"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Suppression(ctx, "dave@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after Lift: %v, want ErrNotFound", err)
 	}
 	_, events, err := db.Recipient(ctx, "dave@example.com")
@@ -41,7 +42,7 @@ func TestSuppressAndLift(t *testing.T) {
 	if len(events) != 2 || events[0].Reason != "suppress" || events[1].Reason != "lift" || events[1].Detail != "customer re-subscribed" {
 		t.Errorf("history %+v, want the suppress and the lift", events)
 	}
-	if err := db.Lift(ctx, "stranger@example.com", ""); !errors.Is(err, ErrNotFound) {
+	if err := db.Lift(ctx, "stranger@example.com", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Lift(unknown): %v, want ErrNotFound", err)
 	}
 }
@@ -65,12 +66,12 @@ func TestLiftResetsCounters(t *testing.T) {
 	}
 
 	record(t, db, bounce("erin@example.com", "hard", day(11)))
-	if _, err := db.Suppression(ctx, "erin@example.com"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Suppression(ctx, "erin@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("one hard bounce after the lift suppressed again: %v", err)
 	}
 	// A late report of a bounce from before the lift does not count either.
 	record(t, db, bounce("erin@example.com", "hard", day(2)))
-	if _, err := db.Suppression(ctx, "erin@example.com"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Suppression(ctx, "erin@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a pre-lift bounce suppressed again: %v", err)
 	}
 	record(t, db, bounce("erin@example.com", "hard", day(12)))

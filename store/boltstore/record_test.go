@@ -1,10 +1,11 @@
-package store
+package boltstore
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +17,10 @@ import (
 func TestRecordSkipsInvalidRecipients(t *testing.T) {
 	db, _ := openTest(t, Options{})
 	ctx := context.Background()
-	m := Message{
+	m := store.Message{
 		Received: t0,
 		Raw:      []byte("report"),
-		Observations: []Observation{
+		Observations: []store.Observation{
 			{Recipient: "not an address", Class: "hard"},
 			{Recipient: "", Class: "complaint"},
 			{Recipient: "<Carol@Example.com>", Class: "hard", Reason: "user-unknown"},
@@ -39,7 +40,7 @@ func TestRecordSkipsInvalidRecipients(t *testing.T) {
 	if events[0].MessageID != id || events[0].Recipient != "<Carol@Example.com>" || events[0].Seq >= events[1].Seq {
 		t.Errorf("first event %+v", events[0])
 	}
-	if _, _, err := db.Recipient(ctx, "not an address"); !errors.Is(err, ErrInvalidAddress) {
+	if _, _, err := db.Recipient(ctx, "not an address"); !errors.Is(err, store.ErrInvalidAddress) {
 		t.Errorf("Recipient(garbage): %v, want ErrInvalidAddress", err)
 	}
 
@@ -69,7 +70,7 @@ func TestRecordRefuses(t *testing.T) {
 	if _, err := db.Record(context.Background(), bounce("a@example.com", "hard", time.Time{})); err == nil {
 		t.Error("Record without a received time succeeded")
 	}
-	if _, _, err := db.Recipient(context.Background(), "a@example.com"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := db.Recipient(context.Background(), "a@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("refused messages left state: %v", err)
 	}
 }
@@ -90,7 +91,7 @@ func TestRecordConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				m := bounce(fmt.Sprintf("user%d@example.com", (w+i)%addrs), "delayed", day(float64(i)))
-				m.Observations = append(m.Observations, Observation{Recipient: "shared@example.com", Class: "soft"})
+				m.Observations = append(m.Observations, store.Observation{Recipient: "shared@example.com", Class: "soft"})
 				id, err := db.Record(ctx, m)
 				if err != nil {
 					t.Error(err)

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,38 +21,6 @@ import (
 // bucketAudit keys are sequence numbers from its own bucket sequence, so
 // they increase with every entry and are never reused; bucketAuditByAddr
 // indexes them by address (address 0x00 seq -> nothing).
-
-// Actors the store names itself. The API passes its token names.
-const (
-	ActorAdmin      = "admin"      // Suppress and Lift, which take no actor
-	ActorPolicy     = "policy"     // Record: the policy suppressed the address
-	ActorReclassify = "reclassify" // Rebuild changed the suppression
-)
-
-// Audit actions.
-const (
-	AuditSuppress = "suppress"
-	AuditLift     = "lift"
-	AuditChange   = "change" // a Rebuild suppressed the address for another reason
-)
-
-// AuditEntry is one change of an address's suppression state.
-type AuditEntry struct {
-	Seq     uint64    `json:"seq"` // increases with every entry; never reused
-	Time    time.Time `json:"time"`
-	Address string    `json:"address"`
-	Action  string    `json:"action"` // suppress, lift, change
-	// Actor is who made the change: an API token's name, "admin",
-	// "policy", "reclassify", or what an importer calls itself.
-	Actor  string       `json:"actor"`
-	Before *Suppression `json:"before"` // nil where it was not suppressed
-	After  *Suppression `json:"after"`  // nil where it is not suppressed
-	Note   string       `json:"note"`
-	// For the policy: the message and the verdict in it that tipped the
-	// address over (the earlier ones are in its history).
-	MessageID uint64       `json:"message_id,omitempty"`
-	Verdict   *Observation `json:"verdict,omitempty"`
-}
 
 // auditRecord is an AuditEntry as stored; the sequence is the key.
 type auditRecord struct {
@@ -72,30 +41,30 @@ type suppressionRecord struct {
 	Since  time.Time `json:"since"`
 }
 
-func toRecord(s *Suppression) *suppressionRecord {
+func toRecord(s *store.Suppression) *suppressionRecord {
 	if s == nil {
 		return nil
 	}
 	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since}
 }
 
-func fromRecord(addr string, r *suppressionRecord) *Suppression {
+func fromRecord(addr string, r *suppressionRecord) *store.Suppression {
 	if r == nil {
 		return nil
 	}
-	return &Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since}
+	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since}
 }
 
 // appendAudit adds e to the trail, if b has one (a Rebuild's staging
 // buckets do not), stamping it with the DB's clock.
-func (db *DB) appendAudit(b stateBuckets, e AuditEntry) error {
+func (db *DB) appendAudit(b stateBuckets, e store.AuditEntry) error {
 	if b.audit == nil {
 		return nil
 	}
 	return db.writeAudit(b.audit, b.auditByAddr, e)
 }
 
-func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e AuditEntry) error {
+func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
 	seq, err := audit.NextSequence()
 	if err != nil {
 		return fmt.Errorf("audit sequence: %w", err)
@@ -119,21 +88,21 @@ func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e AuditEntry) error {
 	return nil
 }
 
-func decodeAudit(k, v []byte) (AuditEntry, error) {
+func decodeAudit(k, v []byte) (store.AuditEntry, error) {
 	var rec auditRecord
 	if len(k) != 8 {
-		return AuditEntry{}, fmt.Errorf("audit key %x: not a sequence", k)
+		return store.AuditEntry{}, fmt.Errorf("audit key %x: not a sequence", k)
 	}
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return AuditEntry{}, fmt.Errorf("audit %d: %w", binary.BigEndian.Uint64(k), err)
+		return store.AuditEntry{}, fmt.Errorf("audit %d: %w", binary.BigEndian.Uint64(k), err)
 	}
-	e := AuditEntry{
+	e := store.AuditEntry{
 		Seq: binary.BigEndian.Uint64(k), Time: rec.Time, Address: rec.Address, Action: rec.Action,
 		Actor: rec.Actor, Before: fromRecord(rec.Address, rec.Before), After: fromRecord(rec.Address, rec.After),
 		Note: rec.Note, MessageID: rec.MessageID,
 	}
 	if rec.Verdict != nil {
-		o := Observation(*rec.Verdict)
+		o := store.Observation(*rec.Verdict)
 		e.Verdict = &o
 	}
 	return e, nil
@@ -158,22 +127,19 @@ func (db *DB) AuditChanged() <-chan struct{} {
 	return db.auditCh
 }
 
-// MaxAuditPage is the most entries Audit and AuditAfter return at once.
-const MaxAuditPage = 1000
-
 // AuditAfter returns the audit entries with a sequence number above after,
 // oldest first, at most limit of them (MaxAuditPage when limit is not
 // positive or larger). It is the feed of suppression changes: a consumer
 // keeps the Seq of the last entry it handled and asks for what follows,
 // waiting on AuditChanged when nothing does.
-func (db *DB) AuditAfter(ctx context.Context, after uint64, limit int) ([]AuditEntry, error) {
+func (db *DB) AuditAfter(ctx context.Context, after uint64, limit int) ([]store.AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: audit after %d: %w", after, err)
 	}
-	if limit <= 0 || limit > MaxAuditPage {
-		limit = MaxAuditPage
+	if limit <= 0 || limit > store.MaxAuditPage {
+		limit = store.MaxAuditPage
 	}
-	var list []AuditEntry
+	var list []store.AuditEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(list) < limit; k, v = c.Next() {
@@ -191,27 +157,20 @@ func (db *DB) AuditAfter(ctx context.Context, after uint64, limit int) ([]AuditE
 	return list, nil
 }
 
-// AuditFilter selects entries for Audit; zero fields select all.
-type AuditFilter struct {
-	Address string    // normalised by Audit
-	Actor   string    // exactly
-	Since   time.Time // entries at or after
-}
-
 // Audit lists the audit entries f selects, newest first, starting below
 // sequence number before (0 for the newest), at most limit of them
 // (MaxAuditPage when limit is not positive or larger). next is the before
 // of the following page, 0 after the last one. New entries get higher
 // numbers, so they never shift a later page.
-func (db *DB) Audit(ctx context.Context, f AuditFilter, before uint64, limit int) (list []AuditEntry, next uint64, err error) {
+func (db *DB) Audit(ctx context.Context, f store.AuditFilter, before uint64, limit int) (list []store.AuditEntry, next uint64, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("store: audit: %w", err)
 	}
-	if limit <= 0 || limit > MaxAuditPage {
-		limit = MaxAuditPage
+	if limit <= 0 || limit > store.MaxAuditPage {
+		limit = store.MaxAuditPage
 	}
 	if f.Address != "" {
-		if f.Address, err = Normalize(f.Address); err != nil {
+		if f.Address, err = store.Normalize(f.Address); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -1,8 +1,9 @@
-package store
+package boltstore
 
 import (
 	"context"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"reflect"
 	"testing"
 	"time"
@@ -14,14 +15,14 @@ func TestStats(t *testing.T) {
 	clock := day(10)
 	db, _ := openTest(t, Options{Now: func() time.Time { return clock }})
 	ctx := context.Background()
-	if st, err := db.Stats(ctx); err != nil || !reflect.DeepEqual(st, Stats{SuppressedByReason: map[string]int{}}) {
+	if st, err := db.Stats(ctx); err != nil || !reflect.DeepEqual(st, store.Stats{SuppressedByReason: map[string]int{}}) {
 		t.Errorf("empty store: %+v, %v", st, err)
 	}
 	record(t, db, bounce("a@example.com", "hard", day(0)))
 	record(t, db, bounce("a@example.com", "hard", day(1)))
 	record(t, db, bounce("b@example.com", "complaint", day(1)))
 	record(t, db, bounce("c@example.com", "soft", day(1)))
-	record(t, db, Message{Received: day(2), Observations: []Observation{{Recipient: "nobody", Class: "hard"}}})
+	record(t, db, store.Message{Received: day(2), Observations: []store.Observation{{Recipient: "nobody", Class: "hard"}}})
 	db.Suppress(ctx, "d@example.com", "asked", "")
 	db.Suppress(ctx, "a@example.com", "already suppressed: no change", "")
 	if err := db.Lift(ctx, "b@example.com", ""); err != nil {
@@ -32,7 +33,7 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Stats{Messages: 5, Recipients: 4, Events: 7, Suppressed: 2, SuppressedByReason: map[string]int{"hard": 1, "manual": 1}}
+	want := store.Stats{Messages: 5, Recipients: 4, Events: 7, Suppressed: 2, SuppressedByReason: map[string]int{"hard": 1, "manual": 1}}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}
@@ -84,7 +85,7 @@ func checkCounters(t *testing.T, db *DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want Stats
+	var want store.Stats
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		want.Messages = tx.Bucket(bucketMessages).Stats().KeyN
 		want.Recipients = tx.Bucket(bucketRecipients).Stats().KeyN
@@ -104,12 +105,12 @@ func checkCounters(t *testing.T, db *DB) {
 	}
 }
 
-// Measured (go test ./store -run XXX -bench Stats -count 3, 2 vCPU VM):
+// Measured (go test ./store/boltstore -run XXX -bench Stats -count 3, 2 vCPU VM):
 // 1.2 µs whatever the size of the store. Counting keys with bbolt's
 // Bucket.Stats instead walks every page: 32 ms for a million events.
 func BenchmarkStats(b *testing.B) {
 	db, _ := openTest(b, Options{})
-	var msgs []Message
+	var msgs []store.Message
 	for i := range 10_000 {
 		msgs = append(msgs, bounce(fmt.Sprintf("user%d@example.com", i%3000), "hard", t0.Add(time.Duration(i)*time.Minute)))
 	}

@@ -1,37 +1,35 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// MaxHistory is the most events Recipient returns: the latest ones.
-const MaxHistory = 1000
-
 // Suppression returns addr's suppression, or ErrNotFound if it is not suppressed.
-func (db *DB) Suppression(ctx context.Context, addr string) (Suppression, error) {
+func (db *DB) Suppression(ctx context.Context, addr string) (store.Suppression, error) {
 	if err := ctx.Err(); err != nil {
-		return Suppression{}, fmt.Errorf("store: suppression: %w", err)
+		return store.Suppression{}, fmt.Errorf("store: suppression: %w", err)
 	}
-	key, err := Normalize(addr)
+	key, err := store.Normalize(addr)
 	if err != nil {
-		return Suppression{}, err
+		return store.Suppression{}, err
 	}
-	var s Suppression
+	var s store.Suppression
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSuppressions).Get([]byte(key))
 		if v == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		s, err = decodeSuppression([]byte(key), v)
 		return err
 	})
 	if err != nil {
-		return Suppression{}, fmt.Errorf("store: suppression %s: %w", key, err)
+		return store.Suppression{}, fmt.Errorf("store: suppression %s: %w", key, err)
 	}
 	return s, nil
 }
@@ -43,17 +41,17 @@ const checkCtxEvery = 4096
 // per input address, in order, nil where the address is not suppressed or
 // not valid. It normalises outside the read transaction and looks every
 // address up in that one transaction.
-func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error) {
+func (db *DB) Check(ctx context.Context, addrs []string) ([]*store.Suppression, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
 	}
 	keys := make([][]byte, len(addrs))
 	for i, a := range addrs {
-		if k, err := Normalize(a); err == nil {
+		if k, err := store.Normalize(a); err == nil {
 			keys[i] = []byte(k)
 		}
 	}
-	out := make([]*Suppression, len(addrs))
+	out := make([]*store.Suppression, len(addrs))
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		// One cursor for all: Bucket.Get would make one per address.
 		c := tx.Bucket(bucketSuppressions).Cursor()
@@ -85,22 +83,22 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*Suppression, error)
 // Recipient returns addr's record and its latest MaxHistory events in the
 // order they were recorded, or ErrNotFound if the store has never seen the
 // address.
-func (db *DB) Recipient(ctx context.Context, addr string) (Recipient, []Event, error) {
+func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) {
 	if err := ctx.Err(); err != nil {
-		return Recipient{}, nil, fmt.Errorf("store: recipient: %w", err)
+		return store.Recipient{}, nil, fmt.Errorf("store: recipient: %w", err)
 	}
-	key, err := Normalize(addr)
+	key, err := store.Normalize(addr)
 	if err != nil {
-		return Recipient{}, nil, err
+		return store.Recipient{}, nil, err
 	}
 	var (
-		r      Recipient
-		events []Event
+		r      store.Recipient
+		events []store.Event
 	)
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRecipients).Get([]byte(key))
 		if v == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		if r, err = decodeRecipient(v); err != nil {
 			return err
@@ -112,22 +110,22 @@ func (db *DB) Recipient(ctx context.Context, addr string) (Recipient, []Event, e
 			}
 			r.Suppressed, r.Suppression = true, &s
 		}
-		events, err = history(tx, key, MaxHistory)
+		events, err = history(tx, key, store.MaxHistory)
 		return err
 	})
 	if err != nil {
-		return Recipient{}, nil, fmt.Errorf("store: recipient %s: %w", key, err)
+		return store.Recipient{}, nil, fmt.Errorf("store: recipient %s: %w", key, err)
 	}
 	return r, events, nil
 }
 
 // history returns the latest limit events of addr, oldest first.
-func history(tx *bolt.Tx, addr string, limit int) ([]Event, error) {
+func history(tx *bolt.Tx, addr string, limit int) ([]store.Event, error) {
 	prefix := eventPrefix(addr)
 	// Every key of addr sorts below addr+0x01: seek there and walk back.
 	c := tx.Bucket(bucketEvents).Cursor()
 	k, v := seekBelow(c, append([]byte(addr), 1))
-	var events []Event
+	var events []store.Event
 	for ; k != nil && bytes.HasPrefix(k, prefix) && len(events) < limit; k, v = c.Prev() {
 		e, err := decodeEvent(k, v)
 		if err != nil {
@@ -157,7 +155,7 @@ func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRaw).Get(u64(id))
 		if v == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		stored = bytes.Clone(v) // inflate after the transaction, not while holding it
 		return nil
@@ -175,14 +173,14 @@ func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 // Suppressions lists suppressed addresses in address order, starting after
 // the address after ("" for the first page), at most limit of them (at most
 // MaxHistory when limit is not positive).
-func (db *DB) Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) {
+func (db *DB) Suppressions(ctx context.Context, after string, limit int) ([]store.Suppression, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: suppressions: %w", err)
 	}
-	if limit <= 0 || limit > MaxHistory {
-		limit = MaxHistory
+	if limit <= 0 || limit > store.MaxHistory {
+		limit = store.MaxHistory
 	}
-	var list []Suppression
+	var list []store.Suppression
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSuppressions).Cursor()
 		k, v := c.Seek([]byte(after))

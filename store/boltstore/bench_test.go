@@ -1,10 +1,11 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
@@ -19,7 +20,7 @@ import (
 // (commit.go) lets them share a transaction and its fsync, so the figure is
 // throughput, not latency.
 //
-// Measured (go test ./store -run '^$' -bench 'Record$' -benchmem -count 3,
+// Measured (go test ./store/boltstore -run '^$' -bench 'Record$' -benchmem -count 3,
 // 2 vCPU VM, with other work running): 117-190 µs/op, 25 KB and about 180
 // allocations per message; the spread is the machine's, not the code's.
 func BenchmarkRecord(b *testing.B) {
@@ -31,12 +32,12 @@ func BenchmarkRecord(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			m := Message{
+			m := store.Message{
 				Received:     t0.Add(time.Duration(i) * time.Second),
 				EnvelopeFrom: "",
 				EnvelopeTo:   []string{"bounces@bounce.example.com"},
 				Raw:          raw,
-				Observations: []Observation{
+				Observations: []store.Observation{
 					{Recipient: fmt.Sprintf("user%d@example.com", i%5000), Class: "soft", Reason: "mailbox-full", Status: "4.2.2"},
 					{Recipient: fmt.Sprintf("user%d@example.org", i%777), Class: "hard", Reason: "user-unknown", Status: "5.1.1"},
 				},
@@ -53,7 +54,7 @@ func BenchmarkRecord(b *testing.B) {
 // unknown, a few garbage) against a store of 200,000 recipients of which
 // 20,000 are suppressed.
 //
-// Measured (go test ./store -run XXX -bench Check100k -benchmem -count 3,
+// Measured (go test ./store/boltstore -run XXX -bench Check100k -benchmem -count 3,
 // same VM): 53-60 ms per 100,000 addresses (outlier 185 ms under load),
 // 11 MB and 3 allocs per address. About half is Normalize, half the seeks.
 func BenchmarkCheck100k(b *testing.B) {
@@ -63,12 +64,12 @@ func BenchmarkCheck100k(b *testing.B) {
 		state := liveState(tx)
 		for i := range recipients {
 			addr := fmt.Sprintf("user%07d@example.com", i)
-			r := Recipient{Address: addr, Counts: map[string]int{"hard": 1}, FirstBounce: t0, LastBounce: t0, LastClass: "hard", HardTimes: []time.Time{t0}}
+			r := store.Recipient{Address: addr, Counts: map[string]int{"hard": 1}, FirstBounce: t0, LastBounce: t0, LastClass: "hard", HardTimes: []time.Time{t0}}
 			if err := saveRecipient(state.recipients, r); err != nil {
 				return err
 			}
 			if i%(recipients/suppressed) == 0 {
-				if _, err := suppressTx(state, Suppression{Address: addr, Reason: "hard", Detail: "user-unknown", Since: t0}); err != nil {
+				if _, err := suppressTx(state, store.Suppression{Address: addr, Reason: "hard", Detail: "user-unknown", Since: t0}); err != nil {
 					return err
 				}
 			}
@@ -107,16 +108,10 @@ func BenchmarkCheck100k(b *testing.B) {
 	b.ReportMetric(float64(hits), "suppressed/op")
 }
 
-func BenchmarkNormalize(b *testing.B) {
-	for b.Loop() {
-		Normalize("<Alice.Smith+news@Mail.Example.COM>")
-	}
-}
-
 // The suppression encoding, against the JSON it replaced: Check decodes one
 // per suppressed address it meets.
 func BenchmarkSuppressionDecode(b *testing.B) {
-	s := Suppression{Address: "alice@example.com", Reason: "hard", Detail: "user-unknown", Since: t0}
+	s := store.Suppression{Address: "alice@example.com", Reason: "hard", Detail: "user-unknown", Since: t0}
 	addr := []byte(s.Address)
 	b.Run("binary", func(b *testing.B) {
 		v := encodeSuppression(s)
@@ -130,7 +125,7 @@ func BenchmarkSuppressionDecode(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		v, _ := json.Marshal(s)
 		for b.Loop() {
-			var got Suppression
+			var got store.Suppression
 			if err := json.Unmarshal(v, &got); err != nil {
 				b.Fatal(err)
 			}
@@ -145,7 +140,7 @@ func BenchmarkSuppressionDecode(b *testing.B) {
 // Measured: 11 µs for a 431-byte record, about 2% of a Record's share of
 // a batch; fsync dominates, so records stay JSON, readable with bbolt's CLI.
 func BenchmarkRecipientJSON(b *testing.B) {
-	r := Recipient{
+	r := store.Recipient{
 		Address: "alice@example.com", Counts: map[string]int{"hard": 1, "soft": 4, "delayed": 2},
 		FirstBounce: t0, LastBounce: day(3), LastClass: "soft", LastReason: "mailbox-full", LastStatus: "4.2.2",
 		LastDiagnostic: "smtp; 452 4.2.2 Mailbox full",
@@ -169,7 +164,7 @@ func BenchmarkRecipientJSON(b *testing.B) {
 // every verdict, so every recipient and suppression changes; the cost of
 // a real classifier comes on top.
 //
-// Measured (go test ./store -run XXX -bench Rebuild10k -benchmem -count 3,
+// Measured (go test ./store/boltstore -run XXX -bench Rebuild10k -benchmem -count 3,
 // 2 vCPU VM): 0.80-0.96 s per rebuild, 10,400-12,500 messages/s, 26 KB
 // and 149 allocs per message, with fsync on every chunk commit. Pooling
 // the flate readers took it from 8,000 messages/s and 72 KB. What is left
@@ -179,12 +174,12 @@ func BenchmarkRebuild10k(b *testing.B) {
 	db, _ := openTest(b, Options{})
 	const n = 10_000
 	raw := bytes.Repeat([]byte("Diagnostic-Code: smtp; 550 5.1.1 <someone@example.com>: Recipient address rejected\r\n"), 48)
-	var msgs []Message
+	var msgs []store.Message
 	for i := range n {
-		msgs = append(msgs, Message{
+		msgs = append(msgs, store.Message{
 			Received: t0.Add(time.Duration(i) * time.Minute),
 			Raw:      raw,
-			Observations: []Observation{
+			Observations: []store.Observation{
 				{Recipient: fmt.Sprintf("user%d@example.com", i%5000), Class: "soft", Reason: "mailbox-full", Status: "4.2.2"},
 				{Recipient: fmt.Sprintf("user%d@example.org", i%777), Class: "hard", Reason: "user-unknown", Status: "5.1.1"},
 			},
@@ -192,7 +187,7 @@ func BenchmarkRebuild10k(b *testing.B) {
 	}
 	recordMany(b, db, msgs)
 	swap := map[string]string{"soft": "hard", "hard": "soft"}
-	reobserve := func(m StoredMessage) ([]Observation, error) {
+	reobserve := func(m store.StoredMessage) ([]store.Observation, error) {
 		obs := slices.Clone(m.Observations)
 		for i := range obs {
 			obs[i].Class = swap[obs[i].Class]
@@ -201,7 +196,7 @@ func BenchmarkRebuild10k(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := db.Rebuild(ctx, reobserve, RebuildOptions{}); err != nil {
+		if _, err := db.Rebuild(ctx, reobserve, store.RebuildOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,9 +1,15 @@
-package store
+// Package boltstore is the embedded engine of the store: all of
+// bouncesink's state in one bbolt file, which one process holds at a time.
+// It implements the contract of package store (store.Store) and is the
+// default; several hosts sharing one suppression list need an engine with
+// a database server instead.
+package boltstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,13 +46,6 @@ var (
 	bucketRebuild = []byte("rebuild")
 )
 
-// ErrLocked is wrapped by Open when another process holds the database.
-var ErrLocked = errors.New("store: database is locked by another process")
-
-// ErrRebuilding is wrapped by the write methods while a Rebuild runs in
-// the same process; the write may be retried once it is done.
-var ErrRebuilding = errors.New("store: rebuild in progress")
-
 // DefaultLockTimeout is how long Open waits for the file lock by default.
 const DefaultLockTimeout = 2 * time.Second
 
@@ -54,7 +53,7 @@ const DefaultLockTimeout = 2 * time.Second
 type Options struct {
 	// Policy decides suppressions; the zero Policy means DefaultPolicy.
 	// Any other value must pass Policy.Validate.
-	Policy Policy
+	Policy store.Policy
 	// LockTimeout bounds the wait for the file lock that another process
 	// may hold; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
@@ -63,11 +62,13 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DB is the bbolt-backed store. It implements Writer and Reader.
+var _ store.Store = (*DB)(nil)
+
+// DB is the bbolt-backed store.
 type DB struct {
 	bolt    *bolt.DB
 	commits *groupCommit // Record's shared transactions
-	policy  Policy
+	policy  store.Policy
 	now     func() time.Time
 
 	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
@@ -88,8 +89,8 @@ type DB struct {
 // Open opens (creating if needed, with its parent directory) the database file.
 func Open(path string, opts Options) (*DB, error) {
 	policy := opts.Policy
-	if policy == (Policy{}) {
-		policy = DefaultPolicy()
+	if policy == (store.Policy{}) {
+		policy = store.DefaultPolicy()
 	}
 	if err := policy.Validate(); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -109,7 +110,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, ErrLocked, timeout)
+		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -1,10 +1,11 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,7 +40,7 @@ func TestOpenCreatesPrivateFile(t *testing.T) {
 func TestOpenLocked(t *testing.T) {
 	_, path := openTest(t, Options{})
 	_, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second Open: %v, want ErrLocked", err)
 	}
 }

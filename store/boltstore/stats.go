@@ -1,31 +1,23 @@
-package store
+package boltstore
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Stats are the sizes of the store.
-type Stats struct {
-	Messages           int            `json:"messages"`
-	Recipients         int            `json:"recipients"`
-	Events             int            `json:"events"`
-	Suppressed         int            `json:"suppressed"`
-	SuppressedByReason map[string]int `json:"suppressed_by_reason"` // "hard", "soft", "complaint", "manual"
-}
-
 // Stats returns the sizes of the store. It reads counters kept up to date
 // by every write, not the data, so its cost does not grow with the store
 // (fit for a health check).
-func (db *DB) Stats(ctx context.Context) (Stats, error) {
+func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 	if err := ctx.Err(); err != nil {
-		return Stats{}, fmt.Errorf("store: stats: %w", err)
+		return store.Stats{}, fmt.Errorf("store: stats: %w", err)
 	}
-	st := Stats{SuppressedByReason: make(map[string]int)}
+	st := store.Stats{SuppressedByReason: make(map[string]int)}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.Messages = int(tx.Bucket(bucketMessages).Sequence())
@@ -41,7 +33,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		return nil
 	})
 	if err != nil {
-		return Stats{}, fmt.Errorf("store: stats: %w", err)
+		return store.Stats{}, fmt.Errorf("store: stats: %w", err)
 	}
 	return st, nil
 }

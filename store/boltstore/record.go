@@ -1,11 +1,11 @@
-package store
+package boltstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,7 +14,7 @@ import (
 // target is an observation whose recipient normalised, ready to record.
 type target struct {
 	addr string
-	obs  Observation
+	obs  store.Observation
 }
 
 // Record commits the message and all its observations in one transaction,
@@ -23,12 +23,12 @@ type target struct {
 // Observations without a valid recipient are kept in the message but
 // create no recipient state. Concurrent calls share a transaction, and so
 // an fsync (see groupCommit). While a Rebuild runs it fails with ErrRebuilding.
-func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
+func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
 	if !db.writers.TryRLock() {
-		return 0, fmt.Errorf("store: record: %w", ErrRebuilding)
+		return 0, fmt.Errorf("store: record: %w", store.ErrRebuilding)
 	}
 	defer db.writers.RUnlock()
 	if m.Received.IsZero() {
@@ -77,12 +77,12 @@ func (db *DB) Record(ctx context.Context, m Message) (uint64, error) {
 
 // encodeHead encodes rec with the observations obs, and returns those of
 // them whose recipient normalises as targets.
-func encodeHead(rec messageRecord, obs []Observation) ([]byte, []target, error) {
+func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
 	var targets []target
 	rec.Observations = nil
 	for _, o := range obs {
 		rec.Observations = append(rec.Observations, observationRecord(o))
-		if addr, err := Normalize(o.Recipient); err == nil {
+		if addr, err := store.Normalize(o.Recipient); err == nil {
 			targets = append(targets, target{addr, o})
 		}
 	}
@@ -143,7 +143,7 @@ func liveState(tx *bolt.Tx) stateBuckets {
 
 // observe appends one observation to addr's history, counts it, updates
 // its record and suppresses it if the policy says so, reporting whether it did.
-func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o Observation) (bool, error) {
+func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o store.Observation) (bool, error) {
 	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
 		return false, err
 	}
@@ -154,16 +154,14 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	if err != nil {
 		return false, err
 	}
-	noteLatest(&r, o, at)
 	added := false
-	if reason := db.policy.apply(&r, o, at); reason != "" {
-		s := Suppression{Address: addr, Reason: reason, Detail: detailOf(o), Since: at}
-		if added, err = suppressTx(b, s); err != nil {
+	if s := db.policy.Observe(&r, o, at); s != nil {
+		if added, err = suppressTx(b, *s); err != nil {
 			return false, err
 		}
 		if added {
-			err := db.appendAudit(b, AuditEntry{Address: addr, Action: AuditSuppress, Actor: ActorPolicy,
-				After: &s, MessageID: msgID, Verdict: &o})
+			err := db.appendAudit(b, store.AuditEntry{Address: addr, Action: store.AuditSuppress, Actor: store.ActorPolicy,
+				After: s, MessageID: msgID, Verdict: &o})
 			if err != nil {
 				return false, err
 			}
@@ -172,34 +170,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	return added, saveRecipient(b.recipients, r)
 }
 
-// noteLatest counts o and updates the first, last and Last* fields.
-func noteLatest(r *Recipient, o Observation, at time.Time) {
-	class := cmp.Or(o.Class, classUnknown)
-	r.Counts[class]++
-	if r.FirstBounce.IsZero() || at.Before(r.FirstBounce) {
-		r.FirstBounce = at
-	}
-	if !at.Before(r.LastBounce) {
-		r.LastBounce = at
-		r.LastClass = class
-		r.LastReason = o.Reason
-		r.LastStatus = o.Status
-		r.LastDiagnostic = o.Diagnostic
-	}
-}
-
-// detailOf says in one token which verdict tipped an address over.
-func detailOf(o Observation) string {
-	switch {
-	case o.Reason != "":
-		return o.Reason
-	case o.Status != "":
-		return o.Status
-	}
-	return o.Class
-}
-
-func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o Observation) error {
+func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o store.Observation) error {
 	seq, err := events.NextSequence()
 	if err != nil {
 		return fmt.Errorf("event sequence: %w", err)
@@ -215,12 +186,12 @@ func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o
 }
 
 // loadRecipient returns addr's record, or a fresh one if it has none.
-func loadRecipient(recipients *bolt.Bucket, addr string) (Recipient, error) {
-	r := Recipient{Address: addr}
+func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, error) {
+	r := store.Recipient{Address: addr}
 	if v := recipients.Get([]byte(addr)); v != nil {
 		var err error
 		if r, err = decodeRecipient(v); err != nil {
-			return Recipient{}, err
+			return store.Recipient{}, err
 		}
 	}
 	if r.Counts == nil {
@@ -230,7 +201,7 @@ func loadRecipient(recipients *bolt.Bucket, addr string) (Recipient, error) {
 }
 
 // saveRecipient stores r, counting it in the bucket's sequence if new.
-func saveRecipient(recipients *bolt.Bucket, r Recipient) error {
+func saveRecipient(recipients *bolt.Bucket, r store.Recipient) error {
 	v, err := encodeRecipient(r)
 	if err != nil {
 		return fmt.Errorf("recipient: %w", err)
@@ -248,7 +219,7 @@ func saveRecipient(recipients *bolt.Bucket, r Recipient) error {
 
 // suppressTx adds s unless its address is already suppressed (the first
 // reason stands until a Lift), and reports whether it did.
-func suppressTx(b stateBuckets, s Suppression) (bool, error) {
+func suppressTx(b stateBuckets, s store.Suppression) (bool, error) {
 	if b.suppressions.Get([]byte(s.Address)) != nil {
 		return false, nil
 	}
@@ -267,7 +238,7 @@ func suppressTx(b stateBuckets, s Suppression) (bool, error) {
 }
 
 // unsuppressTx removes addr's suppression, if it has one, and returns it.
-func unsuppressTx(b stateBuckets, addr string) (*Suppression, error) {
+func unsuppressTx(b stateBuckets, addr string) (*store.Suppression, error) {
 	v := b.suppressions.Get([]byte(addr))
 	if v == nil {
 		return nil, nil

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"io"
 	"time"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -65,34 +65,34 @@ func eventKey(addr string, seq uint64) []byte {
 // eventAddr is the address of an event key.
 func eventAddr(k []byte) string { return string(k[:len(k)-9]) }
 
-func encodeEvent(at time.Time, msgID uint64, o Observation) ([]byte, error) {
+func encodeEvent(at time.Time, msgID uint64, o store.Observation) ([]byte, error) {
 	return json.Marshal(eventRecord{Time: at, MessageID: msgID, observationRecord: observationRecord(o)})
 }
 
-func decodeEvent(k, v []byte) (Event, error) {
+func decodeEvent(k, v []byte) (store.Event, error) {
 	var rec eventRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return Event{}, fmt.Errorf("event %q: %w", k, err)
+		return store.Event{}, fmt.Errorf("event %q: %w", k, err)
 	}
-	return Event{
+	return store.Event{
 		Seq:         binary.BigEndian.Uint64(k[len(k)-8:]),
 		Time:        rec.Time,
 		MessageID:   rec.MessageID,
-		Observation: Observation(rec.observationRecord),
+		Observation: store.Observation(rec.observationRecord),
 	}, nil
 }
 
 // encodeRecipient stores r without its suppression: bucketSuppressions is
 // the one place that says whether an address is suppressed.
-func encodeRecipient(r Recipient) ([]byte, error) {
+func encodeRecipient(r store.Recipient) ([]byte, error) {
 	r.Suppressed, r.Suppression = false, nil
 	return json.Marshal(r)
 }
 
-func decodeRecipient(v []byte) (Recipient, error) {
-	var r Recipient
+func decodeRecipient(v []byte) (store.Recipient, error) {
+	var r store.Recipient
 	if err := json.Unmarshal(v, &r); err != nil {
-		return Recipient{}, fmt.Errorf("recipient: %w", err)
+		return store.Recipient{}, fmt.Errorf("recipient: %w", err)
 	}
 	return r, nil
 }
@@ -103,12 +103,12 @@ func decodeRecipient(v []byte) (Recipient, error) {
 // takes 1 µs (BenchmarkSuppressionDecode).
 const (
 	suppressionFormat = 1
-	maxDetailLen      = 512
+	MaxDetailLen      = 512
 )
 
-func encodeSuppression(s Suppression) []byte {
-	reason := truncate(s.Reason, 255)
-	detail := truncate(s.Detail, maxDetailLen)
+func encodeSuppression(s store.Suppression) []byte {
+	reason := store.Clip(s.Reason, 255)
+	detail := store.Clip(s.Detail, store.MaxDetailLen)
 	v := make([]byte, 0, 10+len(reason)+len(detail))
 	v = append(v, suppressionFormat)
 	v = binary.BigEndian.AppendUint64(v, uint64(s.Since.UnixNano()))
@@ -119,28 +119,17 @@ func encodeSuppression(s Suppression) []byte {
 
 var errBadSuppression = errors.New("malformed suppression")
 
-func decodeSuppression(addr, v []byte) (Suppression, error) {
+func decodeSuppression(addr, v []byte) (store.Suppression, error) {
 	if len(v) < 10 || v[0] != suppressionFormat || len(v) < 10+int(v[9]) {
-		return Suppression{}, fmt.Errorf("suppression %q: %w", addr, errBadSuppression)
+		return store.Suppression{}, fmt.Errorf("suppression %q: %w", addr, errBadSuppression)
 	}
 	n := 10 + int(v[9])
-	return Suppression{
+	return store.Suppression{
 		Address: string(addr),
 		Reason:  string(v[10:n]),
 		Detail:  string(v[n:]),
 		Since:   time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC(),
 	}, nil
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // A raw message value starts with a byte naming its encoding. Messages

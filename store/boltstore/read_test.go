@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"testing"
 )
 
@@ -53,26 +54,26 @@ func TestCheck(t *testing.T) {
 func TestRecipientHistoryLimit(t *testing.T) {
 	db, _ := openTest(t, Options{})
 	ctx := context.Background()
-	m := Message{Received: t0}
-	for i := range MaxHistory + 5 {
-		m.Observations = append(m.Observations, Observation{Recipient: "busy@example.com", Class: "autoreply", Reason: fmt.Sprint(i)})
+	m := store.Message{Received: t0}
+	for i := range store.MaxHistory + 5 {
+		m.Observations = append(m.Observations, store.Observation{Recipient: "busy@example.com", Class: "autoreply", Reason: fmt.Sprint(i)})
 	}
 	// A neighbour whose keys sort right after busy's must not leak into its history.
-	m.Observations = append(m.Observations, Observation{Recipient: "busy@example.co", Class: "block"}, Observation{Recipient: "busy@example.comm", Class: "block"})
+	m.Observations = append(m.Observations, store.Observation{Recipient: "busy@example.co", Class: "block"}, store.Observation{Recipient: "busy@example.comm", Class: "block"})
 	record(t, db, m)
 
 	r, events, err := db.Recipient(ctx, "busy@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Counts["autoreply"] != MaxHistory+5 {
-		t.Errorf("count %d, want %d", r.Counts["autoreply"], MaxHistory+5)
+	if r.Counts["autoreply"] != store.MaxHistory+5 {
+		t.Errorf("count %d, want %d", r.Counts["autoreply"], store.MaxHistory+5)
 	}
-	if len(events) != MaxHistory {
-		t.Fatalf("%d events, want the latest %d", len(events), MaxHistory)
+	if len(events) != store.MaxHistory {
+		t.Fatalf("%d events, want the latest %d", len(events), store.MaxHistory)
 	}
-	if events[0].Reason != "5" || events[len(events)-1].Reason != fmt.Sprint(MaxHistory+4) {
-		t.Errorf("events run from %s to %s, want 5 to %d", events[0].Reason, events[len(events)-1].Reason, MaxHistory+4)
+	if events[0].Reason != "5" || events[len(events)-1].Reason != fmt.Sprint(store.MaxHistory+4) {
+		t.Errorf("events run from %s to %s, want 5 to %d", events[0].Reason, events[len(events)-1].Reason, store.MaxHistory+4)
 	}
 	for _, addr := range []string{"busy@example.co", "busy@example.comm"} {
 		if _, events, err := db.Recipient(ctx, addr); err != nil || len(events) != 1 {
@@ -102,7 +103,7 @@ func TestRawMessage(t *testing.T) {
 			t.Errorf("%s: %d bytes back, want %d", name, len(got), len(raw))
 		}
 	}
-	if _, err := db.RawMessage(ctx, 999); !errors.Is(err, ErrNotFound) {
+	if _, err := db.RawMessage(ctx, 999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RawMessage(999): %v, want ErrNotFound", err)
 	}
 }
@@ -110,9 +111,9 @@ func TestRawMessage(t *testing.T) {
 func TestSuppressionsPages(t *testing.T) {
 	db, _ := openTest(t, Options{})
 	ctx := context.Background()
-	m := Message{Received: t0}
+	m := store.Message{Received: t0}
 	for i := range 25 {
-		m.Observations = append(m.Observations, Observation{Recipient: fmt.Sprintf("u%02d@example.com", i), Class: "complaint"})
+		m.Observations = append(m.Observations, store.Observation{Recipient: fmt.Sprintf("u%02d@example.com", i), Class: "complaint"})
 	}
 	record(t, db, m)
 	var all []string
@@ -143,7 +144,7 @@ func TestMessagesPages(t *testing.T) {
 		m.EnvelopeFrom = fmt.Sprintf("sender%d@example.net", i)
 		record(t, db, m)
 	}
-	var got []StoredMessage
+	var got []store.StoredMessage
 	after := uint64(0)
 	for {
 		page, err := db.Messages(ctx, after, 10)

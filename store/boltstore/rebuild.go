@@ -1,61 +1,14 @@
-package store
+package boltstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// Chunk sizes of a Rebuild when RebuildOptions leaves them zero: a write
-// transaction per few hundred messages keeps each commit small whatever
-// the size of the store, and the byte bound keeps a run of large messages
-// from filling memory.
-const (
-	DefaultRebuildChunk      = 500
-	DefaultRebuildChunkBytes = 32 << 20
-)
-
-// MaxRebuildChanges is the most suppression changes RebuildStats lists.
-const MaxRebuildChanges = 1000
-
-// RebuildOptions configure Rebuild.
-type RebuildOptions struct {
-	// Progress, if not nil, is called with the number of messages replayed
-	// so far and the total: once before the first and after each chunk.
-	Progress func(done, total int)
-	// ChunkMessages and ChunkBytes bound the messages replayed per write
-	// transaction (stored, compressed bytes); zero means the defaults.
-	ChunkMessages int
-	ChunkBytes    int
-}
-
-// RebuildStats reports what a Rebuild did.
-type RebuildStats struct {
-	Messages         int `json:"messages"`          // replayed
-	Observations     int `json:"observations"`      // the messages carry now
-	AdminActions     int `json:"admin_actions"`     // Suppress and Lift events kept and replayed
-	Recipients       int `json:"recipients"`        // addresses with a record after
-	SuppressedBefore int `json:"suppressed_before"` // addresses
-	SuppressedAfter  int `json:"suppressed_after"`
-	// Addresses newly suppressed, no longer suppressed, and suppressed for
-	// another Reason than before; Changes lists the first
-	// MaxRebuildChanges of them in address order.
-	Added   int                 `json:"added"`
-	Removed int                 `json:"removed"`
-	Changed int                 `json:"changed"`
-	Changes []SuppressionChange `json:"changes"`
-}
-
-// SuppressionChange is an address whose suppression a Rebuild changed;
-// Before or After is nil where it was or is no longer suppressed.
-type SuppressionChange struct {
-	Address string       `json:"address"`
-	Before  *Suppression `json:"before"`
-	After   *Suppression `json:"after"`
-}
 
 // Rebuild replaces the observations of every stored message with those
 // reobserve returns for it, and rebuilds from them what the store derives
@@ -85,25 +38,25 @@ type SuppressionChange struct {
 // Record, Suppress and Lift on this DB fail with ErrRebuilding until
 // Rebuild returns; bbolt's file lock keeps other processes (a running
 // server) out, so a server must be stopped first.
-func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (stats RebuildStats, err error) {
+func (db *DB) Rebuild(ctx context.Context, reobserve func(m store.StoredMessage) ([]store.Observation, error), opts store.RebuildOptions) (stats store.RebuildStats, err error) {
 	if reobserve == nil {
-		return RebuildStats{}, errors.New("store: rebuild: no reobserve function")
+		return store.RebuildStats{}, errors.New("store: rebuild: no reobserve function")
 	}
 	if opts.ChunkMessages <= 0 {
-		opts.ChunkMessages = DefaultRebuildChunk
+		opts.ChunkMessages = store.DefaultRebuildChunk
 	}
 	if opts.ChunkBytes <= 0 {
-		opts.ChunkBytes = DefaultRebuildChunkBytes
+		opts.ChunkBytes = store.DefaultRebuildChunkBytes
 	}
 	if err := ctx.Err(); err != nil {
-		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
 	db.writers.Lock()
 	defer db.writers.Unlock()
 
 	r := &rebuild{db: db, reobserve: reobserve, opts: opts}
 	if err := db.bolt.Update(r.start); err != nil {
-		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -117,11 +70,11 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Ob
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+			return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 		}
 		n, err := r.chunk()
 		if err != nil {
-			return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+			return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 		}
 		if n == 0 {
 			break
@@ -131,10 +84,10 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Ob
 		}
 	}
 	if err := db.bolt.Update(r.finish); err != nil {
-		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
 	if err := db.bolt.Update(r.swap); err != nil {
-		return RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
+		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
 	if r.stats.Added+r.stats.Removed+r.stats.Changed > 0 {
 		db.notifyAudit()
@@ -145,15 +98,15 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Ob
 // rebuild is the state of one Rebuild between its transactions.
 type rebuild struct {
 	db        *DB
-	reobserve func(StoredMessage) ([]Observation, error)
-	opts      RebuildOptions
+	reobserve func(store.StoredMessage) ([]store.Observation, error)
+	opts      store.RebuildOptions
 
 	total      int           // messages to replay
 	eventsBase uint64        // the sequence the new events start after
 	after      uint64        // the last message id replayed
 	admin      []adminAction // in time order
 	next       int           // admin[next] is the first not yet replayed
-	stats      RebuildStats
+	stats      store.RebuildStats
 }
 
 // start creates the staging buckets and collects the admin actions.
@@ -309,13 +262,13 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 	stage := tx.Bucket(bucketRebuild)
 	state := stagingState(tx)
 	audit, byAddr := tx.Bucket(bucketAudit), tx.Bucket(bucketAuditByAddr)
-	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions, func(c SuppressionChange) error {
-		e := AuditEntry{Address: c.Address, Actor: ActorReclassify, Before: c.Before, After: c.After, Action: AuditChange}
+	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions, func(c store.SuppressionChange) error {
+		e := store.AuditEntry{Address: c.Address, Actor: store.ActorReclassify, Before: c.Before, After: c.After, Action: store.AuditChange}
 		switch {
 		case c.Before == nil:
-			e.Action = AuditSuppress
+			e.Action = store.AuditSuppress
 		case c.After == nil:
-			e.Action = AuditLift
+			e.Action = store.AuditLift
 		}
 		return r.db.writeAudit(audit, byAddr, e)
 	})

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/bouncesink/bouncesink/store"
 	"slices"
 	"strings"
 	"time"
@@ -57,13 +58,11 @@ func periodKey(gran byte, period uint32, kind byte, names ...string) []byte {
 func dayOf(t time.Time) uint32  { return uint32(max(t.Unix(), 0) / 86400) }
 func hourOf(t time.Time) uint32 { return uint32(max(t.Unix(), 0) / 3600) }
 
-func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
-
 // countObservation counts o about addr received at at; hour counters only
 // when at is within keepHours of now.
-func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o Observation) error {
-	class := cmp.Or(o.Class, classUnknown)
-	domain := domainOf(addr)
+func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o store.Observation) error {
+	class := cmp.Or(o.Class, store.ClassUnknown)
+	domain := store.Domain(addr)
 	count := func(gran byte, period uint32) error {
 		for _, k := range [][]byte{
 			periodKey(gran, period, kindClass, class),
@@ -108,64 +107,19 @@ func pruneHours(meta, counters *bolt.Bucket, now time.Time) error {
 func countEvents(events, counters *bolt.Bucket, now time.Time) error {
 	return events.ForEach(func(k, v []byte) error {
 		e, err := decodeEvent(k, v)
-		if err != nil || e.Class == classAdmin {
+		if err != nil || e.Class == store.ClassAdmin {
 			return err
 		}
 		return countObservation(counters, now, e.Time, eventAddr(k), e.Observation)
 	})
 }
 
-// ActivityOptions configure Activity; zero values mean the defaults.
-type ActivityOptions struct {
-	Days int // days in the daily series: 30 by default, at most 400
-	Top  int // domains listed per window: 10 by default, at most 1000
-}
-
-// Activity counts the observations (verdicts) recorded recently.
-type Activity struct {
-	Now     time.Time        `json:"now"`
-	Windows []WindowActivity `json:"windows"` // 24h, 7d, 30d
-	// Daily is the series of the last Days UTC days, oldest first, today last.
-	Daily []DayActivity `json:"daily"`
-	// TopBlockDomains are the recipient domains with the most block
-	// verdicts in the 24h window: a whole domain refusing the sender shows
-	// here rather than as thousands of suppressions (blocks never suppress).
-	TopBlockDomains []DomainCount `json:"top_block_domains"`
-}
-
-// WindowActivity counts the observations of one window. The 24h window is
-// the current hour and the 23 before it; 7d and 30d are whole UTC days,
-// today and the 6 (29) before it.
-type WindowActivity struct {
-	Window     string                    `json:"window"`
-	Start      time.Time                 `json:"start"`
-	Total      int                       `json:"total"`
-	ByClass    map[string]int            `json:"by_class"`
-	ByReason   map[string]map[string]int `json:"by_reason"`   // class -> reason -> count
-	Domains    int                       `json:"domains"`     // with at least one observation
-	TopDomains []DomainCount             `json:"top_domains"` // by total, the most first
-}
-
-// DomainCount counts one recipient domain's observations.
-type DomainCount struct {
-	Domain  string         `json:"domain"`
-	Total   int            `json:"total"`
-	ByClass map[string]int `json:"by_class"`
-}
-
-// DayActivity counts one UTC day's observations.
-type DayActivity struct {
-	Day     string         `json:"day"` // 2006-01-02
-	Total   int            `json:"total"`
-	ByClass map[string]int `json:"by_class"`
-}
-
 // Activity reads the counters Record keeps (see bucketCounters), at the
 // DB's clock. Its cost grows with the number of recipient domains seen in
 // the last 30 days, not with the number of events.
-func (db *DB) Activity(ctx context.Context, opts ActivityOptions) (Activity, error) {
+func (db *DB) Activity(ctx context.Context, opts store.ActivityOptions) (store.Activity, error) {
 	if err := ctx.Err(); err != nil {
-		return Activity{}, fmt.Errorf("store: activity: %w", err)
+		return store.Activity{}, fmt.Errorf("store: activity: %w", err)
 	}
 	if opts.Days <= 0 {
 		opts.Days = 30
@@ -176,7 +130,7 @@ func (db *DB) Activity(ctx context.Context, opts ActivityOptions) (Activity, err
 	}
 	opts.Top = min(opts.Top, 1000)
 	now := db.now().UTC()
-	act := Activity{Now: now}
+	act := store.Activity{Now: now}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		counters := tx.Bucket(bucketCounters)
 		hour, today := hourOf(now), dayOf(now)
@@ -193,10 +147,10 @@ func (db *DB) Activity(ctx context.Context, opts ActivityOptions) (Activity, err
 		for i, w := range windows {
 			wa, domains := sumWindow(counters, w.gran, w.from, w.to)
 			wa.Window, wa.Start = w.name, w.start.UTC()
-			wa.TopDomains = top(domains, opts.Top, func(d DomainCount) int { return d.Total })
+			wa.TopDomains = top(domains, opts.Top, func(d store.DomainCount) int { return d.Total })
 			act.Windows = append(act.Windows, wa)
 			if i == 0 {
-				act.TopBlockDomains = top(domains, opts.Top, func(d DomainCount) int { return d.ByClass["block"] })
+				act.TopBlockDomains = top(domains, opts.Top, func(d store.DomainCount) int { return d.ByClass["block"] })
 			}
 		}
 		first := today - uint32(opts.Days-1)
@@ -204,15 +158,15 @@ func (db *DB) Activity(ctx context.Context, opts ActivityOptions) (Activity, err
 		return nil
 	})
 	if err != nil {
-		return Activity{}, fmt.Errorf("store: activity: %w", err)
+		return store.Activity{}, fmt.Errorf("store: activity: %w", err)
 	}
 	return act, nil
 }
 
 // sumWindow adds up the counters of the periods from..to of gran.
-func sumWindow(counters *bolt.Bucket, gran byte, from, to uint32) (WindowActivity, map[string]*DomainCount) {
-	wa := WindowActivity{ByClass: map[string]int{}, ByReason: map[string]map[string]int{}}
-	domains := map[string]*DomainCount{}
+func sumWindow(counters *bolt.Bucket, gran byte, from, to uint32) (store.WindowActivity, map[string]*store.DomainCount) {
+	wa := store.WindowActivity{ByClass: map[string]int{}, ByReason: map[string]map[string]int{}}
+	domains := map[string]*store.DomainCount{}
 	c := counters.Cursor()
 	end := periodKey(gran, to+1, 0)
 	for k, v := c.Seek(periodKey(gran, from, 0)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
@@ -233,7 +187,7 @@ func sumWindow(counters *bolt.Bucket, gran byte, from, to uint32) (WindowActivit
 		case kindDomain:
 			d := domains[a]
 			if d == nil {
-				d = &DomainCount{Domain: a, ByClass: map[string]int{}}
+				d = &store.DomainCount{Domain: a, ByClass: map[string]int{}}
 				domains[a] = d
 			}
 			d.Total += n
@@ -246,25 +200,25 @@ func sumWindow(counters *bolt.Bucket, gran byte, from, to uint32) (WindowActivit
 
 // top returns the n domains with the highest positive by, highest first,
 // ties in domain order.
-func top(domains map[string]*DomainCount, n int, by func(DomainCount) int) []DomainCount {
-	list := []DomainCount{}
+func top(domains map[string]*store.DomainCount, n int, by func(store.DomainCount) int) []store.DomainCount {
+	list := []store.DomainCount{}
 	for _, d := range domains {
 		if by(*d) > 0 {
 			list = append(list, *d)
 		}
 	}
-	slices.SortFunc(list, func(a, b DomainCount) int {
+	slices.SortFunc(list, func(a, b store.DomainCount) int {
 		return cmp.Or(cmp.Compare(by(b), by(a)), strings.Compare(a.Domain, b.Domain))
 	})
 	return list[:min(n, len(list))]
 }
 
 // dailySeries returns one entry per day from first to last, zeros included.
-func dailySeries(counters *bolt.Bucket, first, last uint32) []DayActivity {
-	series := make([]DayActivity, 0, last-first+1)
+func dailySeries(counters *bolt.Bucket, first, last uint32) []store.DayActivity {
+	series := make([]store.DayActivity, 0, last-first+1)
 	c := counters.Cursor()
 	for d := first; d <= last; d++ {
-		day := DayActivity{Day: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), ByClass: map[string]int{}}
+		day := store.DayActivity{Day: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), ByClass: map[string]int{}}
 		prefix := periodKey(granDay, d, kindClass)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(v) == 8 {

@@ -124,6 +124,9 @@ func decodeFallback(m *message) []Verdict {
 	lastDiag := ""             // the explanation of the address found last
 	prev := ""                 // the line before, "" after a blank line
 	for i, line := range lines {
+		if i&63 == 63 && m.cancelled() {
+			return nil // the caller stopped waiting: each line costs a few patterns
+		}
 		t := strings.TrimSpace(line)
 		if t == "" {
 			prev = ""

@@ -15,7 +15,7 @@ import (
 func TestClassifyContextStopsMidWay(t *testing.T) {
 	in := Input{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	for _, s := range append(hostileShapes, benignShapes...) {
-		raw := s.gen(1_600_000)
+		raw := s.gen(400_000)
 		total, _ := workOf(raw)
 		step := longestStep(raw)
 		worst := int64(0)

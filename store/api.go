@@ -179,6 +179,12 @@ type Store interface {
 	Close() error
 }
 
+// Namer is implemented by every engine: Engine names it ("bbolt",
+// "postgres") for /healthz and the logs.
+type Namer interface {
+	Engine() string
+}
+
 // MaxReasonLen and MaxDetailLen bound a suppression's Reason and Detail, in
 // bytes; engines cut longer ones with Clip.
 const (

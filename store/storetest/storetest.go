@@ -90,6 +90,7 @@ func Run(t *testing.T, h Harness) {
 		}{
 			{"InstancesShareOneAddress", testInstancesShareOneAddress},
 			{"InstancesShareTheAuditTrail", testInstancesShareTheAuditTrail},
+			{"EndpointLeases", testEndpointLeases},
 		}...)
 	}
 	for _, tt := range tests {

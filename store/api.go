@@ -172,6 +172,7 @@ type Store interface {
 	Writer
 	Reader
 	Admin
+	Copier
 	// Messages lists recorded messages in id order, after id after.
 	Messages(ctx context.Context, after uint64, limit int) ([]StoredMessage, error)
 	// Rebuild replays every message through reobserve and the policy.

@@ -82,6 +82,7 @@ func Run(t *testing.T, h Harness) {
 		{"RebuildFailureChangesNothing", testRebuildFailureChangesNothing},
 		{"RebuildRefusesWriters", testRebuildRefusesWriters},
 		{"RebuildEmptyStore", testRebuildEmptyStore},
+		{"Copy", testCopy},
 	}
 	if h.Shared {
 		tests = append(tests, []struct {

@@ -148,7 +148,6 @@ func sendOne(addr, rcpt string, msg []byte) error {
 	return nil
 }
 
-
 func TestTwoHostsOneDatabase(t *testing.T) {
 	cluster := pgtest.Shared(t)
 	ctx := context.Background()

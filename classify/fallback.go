@@ -108,6 +108,9 @@ func decodeFallback(m *message) []Verdict {
 	lastDiag := ""             // the explanation of the address found last
 	prev := ""                 // the line before, "" after a blank line
 	for i, line := range lines {
+		if len(out)+len(unexplained) >= 32 {
+			break // as many as one bounce reports; the rest would cost time
+		}
 		t := strings.TrimSpace(line)
 		if t == "" {
 			prev = ""
@@ -162,8 +165,10 @@ func decodeFallback(m *message) []Verdict {
 				words = strings.Trim(before, `<"'([: `)
 			}
 			if diag == "" {
-				unexplained, lastListed = append(unexplained, addr), i
-				own[addr] = words
+				if _, listed := own[addr]; !listed { // a list repeated in a second language
+					unexplained, lastListed = append(unexplained, addr), i
+					own[addr] = words
+				}
 				continue
 			}
 			if words != "" && replyCodeInText(diag) == 0 && matchText(diag) == nil {
@@ -273,14 +278,20 @@ func daemonReturnPath(m *message) bool {
 // addresses: past blank lines and "----- ... -----" rulers, what
 // fbDiagnostic reads below an address.
 func fbAfterList(below []string) string {
-	for i, l := range below {
-		t := strings.TrimSpace(l)
+	var parts []string
+	for i := 0; i < len(below) && len(parts) < 4; i++ {
+		t := strings.TrimSpace(below[i])
 		if t == "" || strings.Trim(t, "-=*_ ") == "" || strings.HasPrefix(t, "---") {
 			continue
 		}
-		return fbDiagnostic("", "", below[i:])
+		p := fbDiagnostic("", "", below[i:])
+		parts = append(parts, p)
+		if !strings.HasSuffix(p, ":") {
+			break // "The problem appears to be:" is followed by the problem
+		}
+		i += fbParagraphLen(below[i:])
 	}
-	return ""
+	return strings.Join(parts, " ")
 }
 
 // fbOwnAddresses are the addresses that cannot be the failed recipient:

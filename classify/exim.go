@@ -56,7 +56,10 @@ func decodeExim(m *message) []Verdict {
 		}
 		action = "delayed"
 	}
-	generated, _ := afterRe(section, eximGenerated)
+	generated, ok := afterRe(section, eximGenerated)
+	if !ok {
+		generated = "" // afterRe gives back the whole section
+	}
 	if i := strings.IndexByte(generated, '\n'); i >= 0 {
 		generated = generated[i+1:]
 	}

@@ -187,11 +187,12 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 	}
 	var notes []string
 	pending := "" // the address of a RCPT command not yet answered by a summary line
+	rcptAt := 0   // where its command stands in the dialogue
 	for _, line := range textLines(section) {
 		t := strings.TrimSpace(line)
 		lt := strings.ToLower(t)
 		if mm := smRcptCmdRe.FindStringSubmatch(t); mm != nil {
-			pending = cleanAddress(mm[1])
+			pending, rcptAt = cleanAddress(mm[1]), len(dialogue)
 			dialogue = append(dialogue, t)
 			continue
 		}
@@ -213,9 +214,11 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 		pending = ""
 		flush(cleanAddress(mm[2]), f)
 	}
-	if pending != "" && smReplies(dialogue) != "" {
+	if pending != "" && smReplies(dialogue[rcptAt:]) != "" {
 		// A dialogue that ends refusing a RCPT command, with no summary
-		// line: the address of the command is the failed one.
+		// line: the address of the command is the failed one, and what
+		// was said before the command is not about it.
+		dialogue = dialogue[rcptAt:]
 		flush(pending, finding{action: "failed"})
 	}
 	return out, append(dialogue, notes...)

@@ -122,7 +122,7 @@ func decodeFallback(m *message) []Verdict {
 		}
 		for _, loc := range addrRe.FindAllStringIndex(t, 8) {
 			addr := cleanAddress(t[loc[0]:loc[1]])
-			if addr == "" || exclude[addr] {
+			if addr == "" || exclude[addr] || seen[addr] {
 				continue
 			}
 			before := strings.TrimSpace(t[:loc[0]])
@@ -137,7 +137,14 @@ func decodeFallback(m *message) []Verdict {
 				near = prev[max(0, len(prev)-100):] + " " + before
 			}
 			listed := alone && !midSentence && (intro || afterAddr == "" || strings.HasPrefix(afterAddr, ":") || replyIn(afterAddr) != "" || strings.HasPrefix(afterAddr, "[") || sameAddress(afterAddr, addr))
-			led := (fbLeadRe.MatchString(near) || fbNearLeadRe.MatchString(near)) && (!fbFromRe.MatchString(near) || fbExpandedRe.MatchString(near))
+			// The patterns end at the address: only the last bytes before
+			// it can match them.
+			tail := near[max(0, len(near)-90):]
+			// fbNearLeadRe's phrase and the words after it hold none of
+			// "@,;!?": its match starts after the last of them.
+			clause := tail[strings.LastIndexAny(tail, "@,;!?\n")+1:]
+			led := (fbLeadRe.MatchString(tail[max(0, len(tail)-40):]) || fbNearLeadRe.MatchString(clause)) &&
+				(!fbFromRe.MatchString(tail) || fbExpandedRe.MatchString(tail))
 			// Words after the address report its failure only where it
 			// stands as the subject of the sentence: first on its line, or
 			// after a failure phrase and a comma ("addressed, a@b, did not
@@ -152,7 +159,7 @@ func decodeFallback(m *message) []Verdict {
 				// "... for the following reason:": the reason follows.
 				diag = strings.TrimSpace(diag + " " + fbAfterList(lines[i+1+fbParagraphLen(lines[i+1:]):]))
 			}
-			if led && fbAliasRe.MatchString(near) && lastDiag != "" {
+			if led && fbAliasRe.MatchString(tail) && lastDiag != "" {
 				// "(expanded from: a@b)", "(originally addressed to a@b)":
 				// the address the sender used, of the address just read.
 				add(addr, lastDiag, true)
@@ -177,7 +184,7 @@ func decodeFallback(m *message) []Verdict {
 			lastDiag = diag
 			add(addr, diag, intro || led || followed)
 		}
-		intro = fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
+		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
 		prev = t
 	}
 	if len(unexplained) > 0 {
@@ -227,10 +234,11 @@ func isRuler(t string) bool {
 	return strings.HasPrefix(t, "---") || strings.HasPrefix(t, "|--") || strings.HasPrefix(t, "===") || strings.HasPrefix(t, "***")
 }
 
-// fbParagraphLen counts the lines up to the first blank one.
+// fbParagraphLen counts the lines up to the first blank one, as far as
+// fbDiagnostic reads: never the rest of a text without blank lines.
 func fbParagraphLen(lines []string) int {
 	for i, l := range lines {
-		if strings.TrimSpace(l) == "" {
+		if strings.TrimSpace(l) == "" || i > 12 {
 			return i
 		}
 	}

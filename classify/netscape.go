@@ -103,7 +103,9 @@ func decodeSunText(m *message) []Verdict {
 		mm := nsSunFieldRe.FindStringSubmatch(t)
 		if mm == nil {
 			if field == "reason" && indentOf(line) > 0 && len(bs) > 0 {
-				bs[len(bs)-1].reason += " " + t // a reason folded over lines
+				if r := &bs[len(bs)-1].reason; len(*r) < 1000 {
+					*r += " " + t // a reason folded over a few lines
+				}
 				continue
 			}
 			if len(bs) > 0 {

@@ -90,18 +90,21 @@ type qmailBlock struct {
 // "<address>:" at the left margin.
 func qmailBlocks(section string) []qmailBlock {
 	var out []qmailBlock
-	var cur *qmailBlock
+	var lines [][]string // each block's lines, joined once at the end
 	for _, line := range textLines(section) {
 		if m := qmailAddrLineRe.FindStringSubmatch(line); m != nil {
 			if addr := cleanAddress(m[1]); addr != "" {
-				out = append(out, qmailBlock{addr: addr, text: m[2]})
-				cur = &out[len(out)-1]
+				out = append(out, qmailBlock{addr: addr})
+				lines = append(lines, []string{m[2]})
 				continue
 			}
 		}
-		if cur != nil {
-			cur.text += "\n" + line
+		if n := len(lines); n > 0 {
+			lines[n-1] = append(lines[n-1], line)
 		}
+	}
+	for i := range out {
+		out[i].text = strings.Join(lines[i], "\n")
 	}
 	return out
 }

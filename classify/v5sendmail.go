@@ -207,6 +207,9 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 			}
 			continue
 		}
+		if len(out) >= 32 {
+			break // as many as one bounce reports
+		}
 		f := finding{action: "failed", diagnostic: mm[3]}
 		if mm[1] != "" && mm[1][0] == '4' || strings.Contains(strings.ToLower(mm[3]), "deferred") {
 			f.temporary = true

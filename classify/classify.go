@@ -45,16 +45,18 @@ func Classify(raw []byte, in Input) []Verdict {
 }
 
 // ClassifyContext is Classify with a context: once ctx is done, it stops
-// between decoders and returns a single Unknown verdict whose evidence
-// says so (rule "cancelled"), so a caller can bound the time one message
-// may take and cancel the work when the client or the server goes away.
+// (the MIME walk and the long scans look at ctx as they go, and it is
+// looked at after each decoder) and returns a single Unknown verdict whose
+// evidence says so (rule "cancelled"), so a caller can bound the time one
+// message may take and cancel the work when the client or the server goes
+// away.
 func ClassifyContext(ctx context.Context, raw []byte, in Input) (out []Verdict) {
 	defer func() {
 		if p := recover(); p != nil {
 			out = []Verdict{unknownVerdict(in, "panic", fmt.Sprint(p))}
 		}
 	}()
-	m := parseMessage(raw, in)
+	m := readMessage(ctx.Done(), raw, in)
 	for _, d := range decoders {
 		if err := ctx.Err(); err != nil {
 			return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
@@ -63,9 +65,28 @@ func ClassifyContext(ctx context.Context, raw []byte, in Input) (out []Verdict) 
 		if len(vs) == 0 {
 			continue
 		}
-		return finish(vs, in)
+		if err := ctx.Err(); err != nil {
+			// What a decoder stopped early found is not its verdict.
+			return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
+		}
+		return noteCut(finish(vs, in), m.cut)
 	}
-	return []Verdict{unknownVerdict(in, "no-decoder", "")}
+	if err := ctx.Err(); err != nil {
+		return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
+	}
+	return noteCut([]Verdict{unknownVerdict(in, "no-decoder", "")}, m.cut)
+}
+
+// noteCut adds to the evidence that the message was read only in part,
+// and why: "partial-read:mime-depth" and the like.
+func noteCut(vs []Verdict, cut string) []Verdict {
+	if cut == "" {
+		return vs
+	}
+	for i := range vs {
+		vs[i].Evidence.Detail = strings.TrimSpace(vs[i].Evidence.Detail + " partial-read:" + cut)
+	}
+	return vs
 }
 
 // ClassifyWith runs only the named decoder; it is for tests and fuzzing

@@ -67,6 +67,7 @@ func decodeExim(m *message) []Verdict {
 	senders := senderAddresses(m, section)
 
 	var out []Verdict
+	genText, genRead := "", false // generatedText(generated), made on first use
 	for _, b := range eximBlocks(section) {
 		rcpt := b.addr
 		if rcpt == "" {
@@ -100,7 +101,10 @@ func decodeExim(m *message) []Verdict {
 		}
 		f.diagnostic = eximDiagnostic(b.rest, b.lines)
 		if f.diagnostic == "" && generated != "" {
-			f.diagnostic = generatedText(generated)
+			if !genRead {
+				genText, genRead = generatedText(generated), true
+			}
+			f.diagnostic = genText
 		}
 		eximKnowledge(&f, b.head)
 		v := decideStaged("exim", f, stageOf(b.rest+"\n"+body), senders)
@@ -114,8 +118,13 @@ func decodeExim(m *message) []Verdict {
 	if len(out) == 0 {
 		// A report whose list we could not read still names its failures
 		// in the header.
+		diag := firstParagraph(section)
 		for _, a := range xfr {
-			out = append(out, decide("exim", finding{recipient: a, action: action, diagnostic: firstParagraph(section)}))
+			if len(out) >= maxFindings {
+				m.cutShort(cutFindings)
+				break
+			}
+			out = append(out, decide("exim", finding{recipient: a, action: action, diagnostic: diag}))
 		}
 	}
 	return out

@@ -90,8 +90,24 @@ func decodeFallback(m *message) []Verdict {
 		f := finding{recipient: addr, action: action, diagnostic: diag, remoteMTA: remoteHostIn(diag)}
 		out = append(out, decideStaged("fallback", f, stageOf(diag), senders))
 	}
+	reply, replyRead := "", false // the text's first reply, read once for all addresses
 	for _, a := range failedRecipientsHeader(m) {
-		add(a, fbExplain(text, a), true)
+		if a == "" || exclude[a] || seen[a] {
+			continue // add would not take it: no need to look for its explanation
+		}
+		if len(out) >= 32 {
+			break
+		}
+		why := textNear(text, a)
+		if why != "" {
+			why = strings.Join(strings.Fields(why), " ")
+		} else {
+			if !replyRead {
+				reply, replyRead = fbFirstReply(text), true
+			}
+			why = reply
+		}
+		add(a, why, true)
 	}
 	if len(out) > 0 {
 		return out
@@ -345,12 +361,10 @@ func fbDiagnostic(addr, rest string, below []string) string {
 	return strings.Join(strings.Fields(text), " ")
 }
 
-// fbExplain finds the explanation for an address named only in the header:
-// the lines around its mention in the text, or the text's first reply.
-func fbExplain(text, addr string) string {
-	if near := textNear(text, addr); near != "" {
-		return strings.Join(strings.Fields(near), " ")
-	}
+// An address named only in the header is explained by the lines around
+// its mention in the text, or else by the text's first reply: the first
+// paragraph of what fbFirstReply returns.
+func fbFirstReply(text string) string {
 	if r := replyIn(text); r != "" {
 		return firstParagraph(r)
 	}

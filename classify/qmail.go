@@ -90,22 +90,28 @@ type qmailBlock struct {
 // "<address>:" at the left margin.
 func qmailBlocks(section string) []qmailBlock {
 	var out []qmailBlock
-	var lines [][]string // each block's lines, joined once at the end
+	// The lines of the last block, joined once it ends: appending each to
+	// its text would copy the text once per line.
+	var lines []string
+	end := func() {
+		if len(out) > 0 && len(lines) > 1 {
+			out[len(out)-1].text = strings.Join(lines, "\n")
+		}
+	}
 	for _, line := range textLines(section) {
 		if m := qmailAddrLineRe.FindStringSubmatch(line); m != nil {
 			if addr := cleanAddress(m[1]); addr != "" {
-				out = append(out, qmailBlock{addr: addr})
-				lines = append(lines, []string{m[2]})
+				end()
+				out = append(out, qmailBlock{addr: addr, text: m[2]})
+				lines = append(lines[:0], m[2])
 				continue
 			}
 		}
-		if n := len(lines); n > 0 {
-			lines[n-1] = append(lines[n-1], line)
+		if len(out) > 0 {
+			lines = append(lines, line)
 		}
 	}
-	for i := range out {
-		out[i].text = strings.Join(lines[i], "\n")
-	}
+	end()
 	return out
 }
 

@@ -70,6 +70,8 @@ func decodeV5Sendmail(m *message) []Verdict {
 	}
 	// The listed addresses the transcript does not explain get the list's
 	// reason, or what the transcript said to no one in particular.
+	// What they share is read once: the dialogue, its replies, its stage.
+	shared, replies, sharedStage, read := "", "", stageUnknown, false
 	for _, a := range list {
 		i := -1
 		for j := range fs {
@@ -78,11 +80,15 @@ func decodeV5Sendmail(m *message) []Verdict {
 			}
 		}
 		if i < 0 {
+			if !read {
+				shared, replies, read = strings.Join(dialogue, "\n"), smReplies(dialogue), true
+				sharedStage = stageOf(shared)
+			}
 			f := finding{recipient: a.addr, action: "failed", diagnostic: a.reason}
 			if f.diagnostic == "" {
-				f.diagnostic = smReplies(dialogue)
+				f.diagnostic = replies
 			}
-			fs = append(fs, smFinding{f: f, dialogue: strings.Join(dialogue, "\n")})
+			fs = append(fs, smFinding{f: f, dialogue: shared, shared: true})
 			i = len(fs) - 1
 		}
 		if a.from != "" {
@@ -95,7 +101,11 @@ func decodeV5Sendmail(m *message) []Verdict {
 		if transient {
 			f.action, f.temporary = "delayed", true
 		}
-		v := decideStaged("sendmail-text", f, stageOf(sf.dialogue), senders)
+		stage := sharedStage
+		if !sf.shared {
+			stage = stageOf(sf.dialogue)
+		}
+		v := decideStaged("sendmail-text", f, stage, senders)
 		out = append(out, v)
 		for _, alias := range sf.aliases {
 			// The address the sender used, before an alias expanded it.
@@ -165,6 +175,7 @@ func smAddressList(m *message) (out []smListed, transient bool) {
 type smFinding struct {
 	f        finding
 	dialogue string   // the SMTP dialogue that led to it
+	shared   bool     // dialogue is the one the listed addresses share
 	aliases  []string // the addresses it was expanded from
 }
 

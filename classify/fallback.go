@@ -141,35 +141,11 @@ func decodeFallback(m *message) []Verdict {
 			if addr == "" || exclude[addr] || seen[addr] {
 				continue
 			}
-			before := strings.TrimSpace(t[:loc[0]])
-			afterAddr := strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`))
-			alone := strings.Trim(before, `<"'*-•([> `) == "" // the address leads its line
-			// An address that leads a line continuing a sentence ends that
-			// sentence ("could not be delivered to" / "a@b"): the words
-			// before it are on the line above.
-			midSentence := alone && prev != "" && continuesSentence(prev)
-			near := before[max(0, len(before)-100):]
-			if midSentence {
-				near = prev[max(0, len(prev)-100):] + " " + before
-			}
-			listed := alone && !midSentence && (intro || afterAddr == "" || strings.HasPrefix(afterAddr, ":") || replyIn(afterAddr) != "" || strings.HasPrefix(afterAddr, "[") || sameAddress(afterAddr, addr))
-			// The patterns end at the address: only the last bytes before
-			// it can match them.
-			tail := near[max(0, len(near)-90):]
-			// fbNearLeadRe's phrase and the words after it hold none of
-			// "@,;!?": its match starts after the last of them.
-			clause := tail[strings.LastIndexAny(tail, "@,;!?\n")+1:]
-			led := (fbLeadRe.MatchString(tail[max(0, len(tail)-40):]) || fbNearLeadRe.MatchString(clause)) &&
-				(!fbFromRe.MatchString(tail) || fbExpandedRe.MatchString(tail))
-			// Words after the address report its failure only where it
-			// stands as the subject of the sentence: first on its line, or
-			// after a failure phrase and a comma ("addressed, a@b, did not
-			// match"), not in prose ("if a@b fails, try c@d").
-			followed := fbAfterRe.MatchString(afterAddr[:min(len(afterAddr), 100)]) &&
-				(alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
-			if !listed && !led && !followed {
+			p := placeAddress(t, loc, addr, prev, intro)
+			if !p.listed && !p.led && !p.followed {
 				continue
 			}
+			before, afterAddr, tail, alone, led, followed := p.before, p.after, p.tail, p.alone, p.led, p.followed
 			diag := fbDiagnostic(addr, afterAddr, lines[i+1:])
 			if strings.HasSuffix(diag, ":") {
 				// "... for the following reason:": the reason follows.
@@ -235,6 +211,52 @@ func decodeFallback(m *message) []Verdict {
 		}
 	}
 	return out
+}
+
+// fbPlacement says where an address stands on its line.
+type fbPlacement struct {
+	before, after string // the line's words before and after the address
+	tail          string // the last words before it, from the line above when it ends a sentence there
+	alone         bool   // it leads its line
+	listed        bool   // in a list: alone, after a list's intro, or with a reply or a colon after it
+	led           bool   // after a failure phrase ("could not be delivered to a@b")
+	followed      bool   // before one ("a@b ... unknown host")
+}
+
+// placeAddress reads the words around the address found at loc in the
+// trimmed line t; prev is the line above ("" after a blank line), intro
+// whether the paragraph above announced a list.
+func placeAddress(t string, loc []int, addr, prev string, intro bool) fbPlacement {
+	p := fbPlacement{
+		before: strings.TrimSpace(t[:loc[0]]),
+		after:  strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`)),
+	}
+	p.alone = strings.Trim(p.before, `<"'*-•([> `) == ""
+	// An address that leads a line continuing a sentence ends that
+	// sentence ("could not be delivered to" / "a@b"): the words before it
+	// are on the line above.
+	midSentence := p.alone && prev != "" && continuesSentence(prev)
+	near := p.before[max(0, len(p.before)-100):]
+	if midSentence {
+		near = prev[max(0, len(prev)-100):] + " " + p.before
+	}
+	after := p.after
+	p.listed = p.alone && !midSentence && (intro || after == "" || strings.HasPrefix(after, ":") || replyIn(after) != "" || strings.HasPrefix(after, "[") || sameAddress(after, addr))
+	// The patterns end at the address: only the last bytes before it can
+	// match them.
+	p.tail = near[max(0, len(near)-90):]
+	// fbNearLeadRe's phrase and the words after it hold none of "@,;!?":
+	// its match starts after the last of them.
+	clause := p.tail[strings.LastIndexAny(p.tail, "@,;!?\n")+1:]
+	p.led = (fbLeadRe.MatchString(p.tail[max(0, len(p.tail)-40):]) || fbNearLeadRe.MatchString(clause)) &&
+		(!fbFromRe.MatchString(p.tail) || fbExpandedRe.MatchString(p.tail))
+	// Words after the address report its failure only where it stands as
+	// the subject of the sentence: first on its line, or after a failure
+	// phrase and a comma ("addressed, a@b, did not match"), not in prose
+	// ("if a@b fails, try c@d").
+	p.followed = fbAfterRe.MatchString(after[:min(len(after), 100)]) &&
+		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
+	return p
 }
 
 // continuesSentence reports whether a line ends in the middle of a

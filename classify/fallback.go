@@ -113,6 +113,36 @@ func decodeFallback(m *message) []Verdict {
 		return out
 	}
 	lines := textLines(text)
+	fbScanLines(lines, func(addr string) bool { return exclude[addr] || seen[addr] }, func() int { return len(out) }, add)
+	if len(out) == 0 {
+		out = fbLocalParts(m, lines, action, senders)
+	}
+	if len(out) == 0 {
+		if a, diag := fbSummaryTo(m, lines); a != "" && !exclude[a] {
+			add(a, diag, true)
+		}
+	}
+	if len(out) == 1 && out[0].SMTPCode == 0 && out[0].Status == "" {
+		// One failed address, explained in the bounce's own words ("wasn't
+		// delivered to a@b because the address couldn't be found"), and
+		// the remote server's reply quoted further down ("The response
+		// from the remote server was:"): the reply is the evidence.
+		// Only a whole reply, its code first, counts: a bare status code in
+		// the bounce's prose is a summary, not the server's answer.
+		if r := replyIn(text); r != "" && replyCodeInText(r) != 0 {
+			diag := firstParagraph(r)
+			f := finding{recipient: out[0].Recipient, action: action, diagnostic: diag, remoteMTA: remoteHostIn(diag)}
+			out[0] = decideStaged("fallback", f, stageOf(diag), senders)
+		}
+	}
+	return out
+}
+
+// fbScanLines reads the lines for failed addresses and hands each to add
+// with its explanation, and whether it stands where a failed address
+// stands. skip says which addresses are not to be read again (the
+// bounce's own, those already added); count how many add has taken.
+func fbScanLines(lines []string, skip func(string) bool, count func() int, add func(addr, diag string, placed bool)) {
 	intro := false // the previous paragraph announced a list
 	// Addresses listed with nothing beside them: the explanation, if the
 	// bounce gives one, is the paragraph after the list (Sendmail-like
@@ -124,7 +154,7 @@ func decodeFallback(m *message) []Verdict {
 	lastDiag := ""             // the explanation of the address found last
 	prev := ""                 // the line before, "" after a blank line
 	for i, line := range lines {
-		if len(out)+len(unexplained) >= 32 {
+		if count()+len(unexplained) >= 32 {
 			break // as many as one bounce reports; the rest would cost time
 		}
 		t := strings.TrimSpace(line)
@@ -138,7 +168,7 @@ func decodeFallback(m *message) []Verdict {
 		}
 		for _, loc := range addrRe.FindAllStringIndex(t, 8) {
 			addr := cleanAddress(t[loc[0]:loc[1]])
-			if addr == "" || exclude[addr] || seen[addr] {
+			if addr == "" || skip(addr) {
 				continue
 			}
 			p := placeAddress(t, loc, addr, prev, intro)
@@ -189,28 +219,6 @@ func decodeFallback(m *message) []Verdict {
 			add(a, d, true)
 		}
 	}
-	if len(out) == 0 {
-		out = fbLocalParts(m, lines, action, senders)
-	}
-	if len(out) == 0 {
-		if a, diag := fbSummaryTo(m, lines); a != "" && !exclude[a] {
-			add(a, diag, true)
-		}
-	}
-	if len(out) == 1 && out[0].SMTPCode == 0 && out[0].Status == "" {
-		// One failed address, explained in the bounce's own words ("wasn't
-		// delivered to a@b because the address couldn't be found"), and
-		// the remote server's reply quoted further down ("The response
-		// from the remote server was:"): the reply is the evidence.
-		// Only a whole reply, its code first, counts: a bare status code in
-		// the bounce's prose is a summary, not the server's answer.
-		if r := replyIn(text); r != "" && replyCodeInText(r) != 0 {
-			diag := firstParagraph(r)
-			f := finding{recipient: out[0].Recipient, action: action, diagnostic: diag, remoteMTA: remoteHostIn(diag)}
-			out[0] = decideStaged("fallback", f, stageOf(diag), senders)
-		}
-	}
-	return out
 }
 
 // fbPlacement says where an address stands on its line.

@@ -226,6 +226,15 @@ func startDaemon(t *testing.T, dir, listen string, binds [][2]string, argv ...st
 	}
 	var sh strings.Builder
 	fmt.Fprintf(&sh, "set -e\nhostname %s\nmount --bind %s /etc/resolv.conf\n", mtaHostname, resolv)
+	// Some MTAs (OpenSMTPD) name themselves after /etc/mailname, which an
+	// installed MTA's package writes.
+	if _, err := os.Stat("/etc/mailname"); err == nil {
+		mailname := filepath.Join(dir, "mailname")
+		if err := os.WriteFile(mailname, []byte(mtaHostname+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&sh, "mount --bind %s /etc/mailname\n", mailname)
+	}
 	for _, b := range binds {
 		fmt.Fprintf(&sh, "mount --bind %s %s\n", b[0], b[1])
 	}

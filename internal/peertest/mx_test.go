@@ -153,18 +153,32 @@ func caseOf(rcpt string) int {
 	return -1
 }
 
-func (mx *fakeMX) NewSession(*smtp.Conn) (smtp.Session, error) { return &mxSession{mx: mx}, nil }
+func (mx *fakeMX) NewSession(c *smtp.Conn) (smtp.Session, error) { return &mxSession{mx: mx, conn: c}, nil }
 
 type mxSession struct {
 	mx    *fakeMX
+	conn  *smtp.Conn
 	rcpts []string
+}
+
+// refuse returns the error for reply; for a 421 or 521, which say the
+// server closes the connection, it writes the reply itself and closes the
+// connection, as a real server does (go-smtp would go on reading
+// commands).
+func (s *mxSession) refuse(reply string) error {
+	e := parseReply(reply)
+	if e.Code == 421 || e.Code == 521 {
+		fmt.Fprintf(s.conn.Conn(), "%s\r\n", reply)
+		s.conn.Conn().Close()
+	}
+	return e
 }
 
 func (s *mxSession) Mail(string, *smtp.MailOptions) error { return nil }
 
 func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if i := caseOf(to); i >= 0 && cases[i].stage == atRCPT {
-		return parseReply(cases[i].text(to))
+		return s.refuse(cases[i].text(to))
 	}
 	if strings.HasSuffix(strings.ToLower(to), "@"+listDomain) {
 		if e := listReply(to); e != nil {
@@ -182,7 +196,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	}
 	for _, rcpt := range s.rcpts {
 		if i := caseOf(rcpt); i >= 0 && cases[i].stage == atDATA {
-			return parseReply(cases[i].text(rcpt))
+			return s.refuse(cases[i].text(rcpt))
 		}
 	}
 	s.mx.mu.Lock()

@@ -3,6 +3,7 @@ package peertest
 import (
 	"bytes"
 	"fmt"
+	"net/mail"
 	"slices"
 	"sort"
 	"strings"
@@ -206,6 +207,9 @@ func checkRecipient(t *testing.T, m *mta, s *sink, rcpt string, failures, warnin
 		if why := m.wrote(raw); why != "" {
 			bad = append(bad, fmt.Sprintf("not %s's bounce (%s)", m.name, why))
 		}
+		if from := fromHeader(raw); !strings.Contains(strings.ToLower(from), "mailer-daemon@") {
+			bad = append(bad, fmt.Sprintf("from %q, not the mailer daemon", from))
+		}
 		if !bytes.Contains(bytes.ToLower(raw), []byte(rcpt)) {
 			bad = append(bad, "the bounce does not name "+rcpt)
 		}
@@ -220,6 +224,15 @@ func checkRecipient(t *testing.T, m *mta, s *sink, rcpt string, failures, warnin
 	if r.Recipient.Suppressed != suppressed {
 		t.Errorf("%s: suppressed = %v after %d failure(s) of class %s, want %v", rcpt, r.Recipient.Suppressed, failures, classes[0], suppressed)
 	}
+}
+
+// fromHeader returns raw's From header field.
+func fromHeader(raw []byte) string {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	return m.Header.Get("From")
 }
 
 // containsFolded reports whether s holds sub, ignoring case and how

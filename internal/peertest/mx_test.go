@@ -162,14 +162,22 @@ type mxSession struct {
 }
 
 // refuse returns the error for reply; for a 421 or 521, which say the
-// server closes the connection, it writes the reply itself and closes the
-// connection, as a real server does (go-smtp would go on reading
-// commands).
+// server closes the connection, it writes the reply itself and closes its
+// side of the connection, as a real server does (go-smtp would go on
+// answering commands). Only its side: the client may have pipelined more
+// commands, and closing with them unread would send a reset that can
+// overtake the reply. go-smtp reads on until the client hangs up, and its
+// answers go nowhere.
 func (s *mxSession) refuse(reply string) error {
 	e := parseReply(reply)
 	if e.Code == 421 || e.Code == 521 {
-		fmt.Fprintf(s.conn.Conn(), "%s\r\n", reply)
-		s.conn.Conn().Close()
+		c := s.conn.Conn()
+		fmt.Fprintf(c, "%s\r\n", reply)
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		} else {
+			c.Close()
+		}
 	}
 	return e
 }

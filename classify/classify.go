@@ -123,18 +123,33 @@ func unknownVerdict(in Input, rule, detail string) Verdict {
 	}
 }
 
-// finish fills what the VERP tag knows and drops duplicate recipients.
+// finish fills what the VERP tag knows and drops duplicate recipients: the
+// same verdict twice, or an unknown one for a recipient another verdict
+// of the message classifies (a report that lists an address twice,
+// explaining it once).
 func finish(vs []Verdict, in Input) []Verdict {
 	verp := strings.ToLower(in.VERPRecipient)
+	var known map[string]bool
+	if len(vs) > 1 {
+		known = map[string]bool{}
+	}
+	for i := range vs {
+		if vs[i].Recipient == "" && verp != "" {
+			vs[i].Recipient = verp
+			vs[i].Evidence.Detail = strings.TrimSpace(vs[i].Evidence.Detail + " recipient-from-verp")
+		}
+		if known != nil && vs[i].Class != Unknown {
+			known[vs[i].Recipient] = true
+		}
+	}
+	if len(vs) == 1 {
+		return vs
+	}
 	out := vs[:0]
 	seen := map[string]bool{}
 	for _, v := range vs {
-		if v.Recipient == "" && verp != "" {
-			v.Recipient = verp
-			v.Evidence.Detail = strings.TrimSpace(v.Evidence.Detail + " recipient-from-verp")
-		}
 		key := v.Recipient + "\x00" + string(v.Class)
-		if v.Recipient != "" && seen[key] {
+		if v.Recipient != "" && (seen[key] || v.Class == Unknown && known[v.Recipient]) {
 			continue
 		}
 		seen[key] = true

@@ -83,7 +83,10 @@ func dsnFindings(m *message) []finding {
 				nearOf[addr] = near
 			}
 		}
-		if f.diagnostic == "" {
+		if stripType(f.diagnostic) == "" {
+			// No Diagnostic-Code, or one with a type and no text
+			// ("Diagnostic-Code: SMTP; ", Sendmail's when the server
+			// closed the connection with a 421): the text says more.
 			f.diagnostic = near
 		}
 		f.command = commandIn(near)

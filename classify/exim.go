@@ -56,7 +56,10 @@ func decodeExim(m *message) []Verdict {
 		}
 		action = "delayed"
 	}
-	generated, _ := afterRe(section, eximGenerated)
+	generated, ok := afterRe(section, eximGenerated)
+	if !ok {
+		generated = "" // afterRe gives back the whole section
+	}
 	if i := strings.IndexByte(generated, '\n'); i >= 0 {
 		generated = generated[i+1:]
 	}
@@ -154,17 +157,21 @@ type eximBlock struct {
 func eximBlocks(section string) []eximBlock {
 	var out []eximBlock
 	var cur *eximBlock
+	curIndent := 0
 	for _, line := range textLines(section) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if indentOf(line) > 2 {
+		if indentOf(line) > 2 || cur != nil && indentOf(line) > curIndent {
+			// The explanation, indented below its address (by two blanks
+			// more than an address at the margin, as some Exim
+			// configurations print it).
 			if cur != nil {
 				cur.lines = append(cur.lines, line)
 			}
 			continue
 		}
-		cur = nil
+		cur, curIndent = nil, indentOf(line)
 		head := strings.TrimSpace(line)
 		if addr, rest, ok := leadingAddress(head); ok {
 			out = append(out, eximBlock{addr: addr, head: head, rest: rest})

@@ -10,7 +10,7 @@ import (
 // fuzzSeeds adds the project's fixtures and, when present, the shared
 // corpus as seeds, so the fuzzer starts from real bounces of every format.
 func fuzzSeeds(f *testing.F) {
-	for _, pattern := range []string{filepath.Join(goldenDir, "*.eml"), filepath.Join(corpusDir, "*.eml")} {
+	for _, pattern := range []string{filepath.Join(goldenDir, "*.eml"), filepath.Join(corpusDir, "*.eml"), filepath.Join(fluflDir, "*.txt")} {
 		files, _ := filepath.Glob(pattern)
 		for _, name := range files {
 			if raw, err := os.ReadFile(name); err == nil {

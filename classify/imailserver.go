@@ -34,7 +34,7 @@ var (
 	}
 	// imailAttemptsRe is the retry count after "Delivery failed".
 	imailAttemptsRe = mustFastRe(`^\s*\d+ attempts?\b`)
-	imailAddrRe = mustFastRe(`[^\s<>]+@[^\s<>]+`)
+	imailAddrRe     = mustFastRe(`[^\s<>]+@[^\s<>]+`)
 )
 
 func decodeIMail(m *message) []Verdict {

@@ -142,7 +142,7 @@ func (a *api) listSuppressions(w http.ResponseWriter, r *http.Request) {
 // decodeOptional decodes a JSON body into v if there is one; an empty
 // body leaves v as it is. It answers 400 or 413 when it cannot.
 func (a *api) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
-	err := decodeJSON(w, r, 64<<10, v)
+	err := decodeJSON(w, r, MaxSmallBody, v)
 	if errors.Is(err, io.EOF) {
 		return true
 	}

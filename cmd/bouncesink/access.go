@@ -91,6 +91,24 @@ func (c Config) checkOpenAPI() error {
 		"anyone who reaches it could read and change the suppression list; add tokens or listen on 127.0.0.1", c.HTTP.Listen)
 }
 
+// trustedProxies parses http.trusted_proxies: CIDR prefixes or single
+// addresses.
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.HTTP.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("http.trusted_proxies %q: want an address or a CIDR prefix (127.0.0.1, 10.0.0.0/8)", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

@@ -213,3 +213,41 @@ func TestWebhookDoesNotBlockIngestion(t *testing.T) {
 	}
 	ts.stop(t) // with a delivery hanging: shutdown must not wait for it
 }
+
+// With the quick start's defaults (no tokens, on loopback) a web page in
+// the browser of someone on the machine can neither change the list (a
+// cross-site form or fetch) nor read it by rebinding its own host name to
+// 127.0.0.1.
+func TestOpenAPIRefusesBrowserAttacks(t *testing.T) {
+	ts := startServer(t, testConfig(t), runOptions{})
+	req, _ := http.NewRequest("POST", ts.http+"/v1/import", strings.NewReader("address,reason,detail,since\nvictim@example.org,manual,x,\n"))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Errorf("a cross-site text/plain import was accepted")
+	}
+	if code, _ := doHTTP(t, "GET", ts.http+"/v1/suppressions/victim@example.org", "", nil); code != 404 {
+		t.Errorf("the cross-site import suppressed its victim (GET = %d)", code)
+	}
+	for _, path := range []string{"/v1/export", "/admin/", "/v1/recipients/victim@example.org"} {
+		req, _ := http.NewRequest("GET", ts.http+path, nil)
+		req.Host = "evil.example:8025"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(body), "allowed_hosts") {
+			t.Errorf("GET %s with Host evil.example = %d %s, want 421", path, resp.StatusCode, body)
+		}
+	}
+	if code, _ := doHTTP(t, "GET", ts.http+"/v1/export", "", nil); code != 200 {
+		t.Errorf("GET /v1/export on 127.0.0.1 = %d, want 200", code)
+	}
+}

@@ -160,7 +160,8 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink, err := newSink(cfg, m.timed(w), o.Now, log)
+	health := api.NewHealth()
+	sink, err := newSink(cfg, health.Writer(m.timed(w)), o.Now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +206,10 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	}
 
 	s = &server{
-		db:       db,
-		smtp:     smtpSrv,
-		http:     api.NewServer(routes(db, api.Options{Logger: log, Auth: auth, Metrics: m.api}), log),
+		db:   db,
+		smtp: smtpSrv,
+		http: api.NewServer(routes(cfg, db, api.Options{Logger: log, Auth: auth, Metrics: m.api, Health: health,
+			MaxBodyBytes: cfg.HTTP.MaxCheckBytes, MaxImportBytes: cfg.HTTP.MaxImportBytes, MaxHeavy: cfg.HTTP.MaxHeavyRequests}), log),
 		smtpAddr: smtpLn.Addr(),
 		httpAddr: httpLn.Addr(),
 		errc:     make(chan error, 2),
@@ -238,8 +240,10 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 // routes serves the API with o, and the admin page under /admin/ ("/"
 // redirects there). The admin page takes the API's tokens (o.Auth), a
 // browser signing in with a token that it keeps in an HttpOnly cookie;
-// with no Auth at all it is open on loopback only.
-func routes(db *store.DB, o api.Options) http.Handler {
+// with no Auth at all it is open on loopback only. With no tokens, or
+// with http.allowed_hosts set, only requests naming a loopback host or
+// an allowed one are answered (DNS rebinding).
+func routes(cfg Config, db *store.DB, o api.Options) http.Handler {
 	adminOpts := admin.Options{Logger: o.Logger}
 	if o.Auth != nil {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
@@ -248,6 +252,9 @@ func routes(db *store.DB, o api.Options) http.Handler {
 	mux.Handle("/admin/", admin.New(admin.FromDB(db), adminOpts))
 	mux.HandleFunc("GET /{$}", admin.RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, o))
+	if o.Auth.Open() || len(cfg.HTTP.AllowedHosts) > 0 {
+		return api.AllowHosts(cfg.HTTP.AllowedHosts, mux)
+	}
 	return mux
 }
 

@@ -143,7 +143,7 @@ var uiEN = map[string]string{
 	"needAdmin":        "Changing suppressions needs the admin role.",
 	"badCSRF":          "The form expired or did not come from this page. Go back, reload and try again.",
 	"loginTitle":       "Sign in",
-	"loginHelp":        "Paste an API token. The browser keeps it in a cookie that scripts cannot read.",
+	"loginHelp":        "Paste an API token. The server keeps your sign-in for 12 hours; the browser holds only a session cookie that scripts cannot read.",
 	"tokenLabel":       "API token",
 	"loginButton":      "Sign in",
 	"badToken":         "That token is not valid.",
@@ -164,6 +164,8 @@ var uiEN = map[string]string{
 	"blockDomains":     "Blocks in the last 24 hours",
 	"blockDomainsHelp": "Recipient domains refusing your mail right now. Blocks never suppress an address: fix the cause (IP, authentication, content) instead.",
 	"noBlocks":         "No blocks in the last 24 hours.",
+	"tooManyAttempts":  "Too many wrong tokens from this address. Wait a minute and try again.",
+	"badAddressTitle":  "Invalid address",
 }
 
 var uiJA = map[string]string{
@@ -241,7 +243,7 @@ var uiJA = map[string]string{
 	"needAdmin":        "配信停止の変更には管理者(admin)権限が必要です。",
 	"badCSRF":          "フォームの有効期限が切れたか、このページから送信されていません。戻って再読み込みし、もう一度お試しください。",
 	"loginTitle":       "ログイン",
-	"loginHelp":        "APIトークンを貼り付けてください。ブラウザはスクリプトから読めないCookieに保存します。",
+	"loginHelp":        "APIトークンを貼り付けてください。ログインはサーバーが12時間保持し、ブラウザにはスクリプトから読めないセッションCookieだけが残ります。",
 	"tokenLabel":       "APIトークン",
 	"loginButton":      "ログイン",
 	"badToken":         "このトークンは無効です。",
@@ -262,4 +264,6 @@ var uiJA = map[string]string{
 	"blockDomains":     "過去24時間のブロック",
 	"blockDomainsHelp": "現在あなたのメールを拒否している宛先ドメインです。ブロックではアドレスは配信停止になりません。原因(IP、認証、内容)を解消してください。",
 	"noBlocks":         "過去24時間のブロックはありません。",
+	"tooManyAttempts":  "このアドレスから誤ったトークンが多すぎます。1分ほど待ってからもう一度お試しください。",
+	"badAddressTitle":  "無効なアドレス",
 }

@@ -161,7 +161,7 @@ type reasonText struct {
 func (h *handler) recipient(w http.ResponseWriter, r *http.Request, u user) {
 	addr, err := store.Normalize(r.PathValue("address"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "notFound", "invalidAddress")
+		h.fail(w, r, http.StatusBadRequest, "badAddressTitle", "invalidAddress")
 		return
 	}
 	rec, events, err := h.store.Recipient(r.Context(), addr)
@@ -219,7 +219,7 @@ const maxNote = 1000
 func (h *handler) lift(w http.ResponseWriter, r *http.Request, u user) {
 	addr, err := store.Normalize(r.PathValue("address"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "notFound", "invalidAddress")
+		h.fail(w, r, http.StatusBadRequest, "badAddressTitle", "invalidAddress")
 		return
 	}
 	note := clip(r.PostFormValue("note"), maxNote)
@@ -240,7 +240,7 @@ func (h *handler) lift(w http.ResponseWriter, r *http.Request, u user) {
 func (h *handler) suppress(w http.ResponseWriter, r *http.Request, u user) {
 	addr, err := store.Normalize(r.PostFormValue("address"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "notFound", "invalidAddress")
+		h.fail(w, r, http.StatusBadRequest, "badAddressTitle", "invalidAddress")
 		return
 	}
 	reason := clip(strings.TrimSpace(r.PostFormValue("reason")), 64)

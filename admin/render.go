@@ -21,8 +21,8 @@ type view struct {
 	Nav   string // the highlighted navigation entry
 	Title string
 	Flash string // a T key to show once, after an action
-	// SignedIn is true when the browser holds a sign-in cookie, so the
-	// page offers to sign out.
+	// SignedIn is true when the page is seen in a session signed in with
+	// a token, so the page offers to sign out.
 	SignedIn bool
 	Data     any // the page's own
 }
@@ -72,12 +72,8 @@ func parsePages() map[string]*template.Template {
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.L = pickLang(r)
 	v.T = v.L.T
-	if ck, err := r.Cookie(tokenCookie); err == nil && ck.Value != "" && h.opts.CheckToken != nil {
-		v.SignedIn = true
-	}
-	if v.CSRF == "" {
-		v.CSRF = h.csrf.token(w, r)
-	}
+	ss := h.formSession(w, r, v.User)
+	v.CSRF, v.SignedIn = ss.csrf, ss.signedIn
 	if v.Title != "" && !strings.Contains(v.Title, "bouncesink") {
 		v.Title += " · " + v.T["title"]
 	} else if v.Title == "" {

@@ -24,8 +24,8 @@ import (
 // These tests talk HTTP to the real handler over a real store.
 
 const (
-	aliceToken = "admin-token-0123456789"
-	robotToken = "read-token-0123456789"
+	aliceToken = "c2e9a4f7d1b0836e5a9c2f4d7e1b08a3" // 128 bits, as openssl rand -hex 16 makes
+	robotToken = "5f0c7a1e9b3d48f2a6c1e07d93b4f5a2"
 )
 
 // clock is a settable time for the store.

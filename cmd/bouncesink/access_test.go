@@ -14,7 +14,7 @@ import (
 )
 
 func TestAccessConfig(t *testing.T) {
-	t.Setenv("TEST_TOKEN_OPS", strings.Repeat("o", 24))
+	t.Setenv("TEST_TOKEN_OPS", testAdminToken)
 	t.Setenv("TEST_EMPTY", "")
 	long := strings.Repeat("x", 24)
 	tests := []struct {
@@ -37,8 +37,13 @@ func TestAccessConfig(t *testing.T) {
 		{"empty token_env", func(c *Config) {
 			c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", TokenEnv: "TEST_EMPTY"}}
 		}, "TEST_EMPTY is empty or unset"},
-		{"short token", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: "abc"}} }, "shorter than 16"},
-		{"bad role", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "root", Token: long}} }, `role "root"`},
+		{"short token", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: "abc"}} }, "bits of entropy"},
+		{"made-up token", func(c *Config) {
+			c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: "read-read-read-read-read"}}
+		}, "not a random token"},
+		{"bad role", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "root", Token: testAdminToken}} }, `role "root"`},
+		{"bad trusted proxy", func(c *Config) { c.HTTP.TrustedProxies = []string{"proxy.example"} }, "http.trusted_proxies"},
+		{"trusted proxies", func(c *Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1", "10.0.0.0/8", "::1"} }, ""},
 		{"webhook", func(c *Config) { c.Webhooks = []WebhookConfig{{URL: "https://h.example/x", Secret: long}} }, ""},
 		{"webhook without secret", func(c *Config) { c.Webhooks = []WebhookConfig{{URL: "https://h.example/x"}} }, "secret (or secret_env) of at least 16"},
 		{"listmonk without secret", func(c *Config) {
@@ -71,7 +76,7 @@ listen = "0.0.0.0:8025"
 [[http.tokens]]
 name = "mailer"
 role = "read"
-token = "mailer-mailer-mailer"
+token = "5f0c7a1e9b3d48f2a6c1e07d93b4f5a28c6e1d0b7f3a9e452d8c1b6f0e7a3d94"
 
 [[webhooks]]
 url = "https://lm.example"
@@ -112,7 +117,7 @@ func doHTTP(t *testing.T, method, url, token string, body io.Reader) (int, strin
 // Over real HTTP: tokens guard the API, and /metrics shows what the SMTP
 // side did.
 func TestTokensAndMetrics(t *testing.T) {
-	const readToken = "read-read-read-read-read"
+	const readToken = testReadToken
 	cfg := testConfig(t)
 	cfg.HTTP.Tokens = []TokenConfig{{Name: "mailer", Role: "read", Token: readToken}}
 	ts := startServer(t, cfg, runOptions{})

@@ -239,12 +239,14 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 
 // routes serves the API with o, and the admin page under /admin/ ("/"
 // redirects there). The admin page takes the API's tokens (o.Auth), a
-// browser signing in with a token that it keeps in an HttpOnly cookie;
-// with no Auth at all it is open on loopback only. With no tokens, or
+// browser signing in with a token into a session the page keeps; with no
+// Auth at all it is open on loopback only. With no tokens, or
 // with http.allowed_hosts set, only requests naming a loopback host or
 // an allowed one are answered (DNS rebinding).
 func routes(cfg Config, db *store.DB, o api.Options) http.Handler {
-	adminOpts := admin.Options{Logger: o.Logger}
+	proxies, _ := cfg.trustedProxies() // validated
+	o.Auth.TrustProxies(proxies)
+	adminOpts := admin.Options{Logger: o.Logger, TrustedProxies: proxies}
 	if o.Auth != nil {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
 	}

@@ -58,6 +58,9 @@ type Options struct {
 	StatsDays int
 	// PageSize is the suppressions per list page; 0 means 50.
 	PageSize int
+	// TimelinePage is the events per page of a recipient's timeline; 0
+	// means 200.
+	TimelinePage int
 }
 
 //go:embed templates/*.html
@@ -88,6 +91,9 @@ func New(s Store, opts Options) http.Handler {
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 50
+	}
+	if opts.TimelinePage <= 0 {
+		opts.TimelinePage = 200
 	}
 	if opts.Authorize == nil {
 		opts.Authorize = loopbackOnly

@@ -166,6 +166,9 @@ var uiEN = map[string]string{
 	"noBlocks":         "No blocks in the last 24 hours.",
 	"tooManyAttempts":  "Too many wrong tokens from this address. Wait a minute and try again.",
 	"badAddressTitle":  "Invalid address",
+	"olderEvents":      "Older events →",
+	"newestEvents":     "← Newest events",
+	"badRequest":       "Bad request",
 }
 
 var uiJA = map[string]string{
@@ -266,4 +269,7 @@ var uiJA = map[string]string{
 	"noBlocks":         "過去24時間のブロックはありません。",
 	"tooManyAttempts":  "このアドレスから誤ったトークンが多すぎます。1分ほど待ってからもう一度お試しください。",
 	"badAddressTitle":  "無効なアドレス",
+	"olderEvents":      "さらに古い記録 →",
+	"newestEvents":     "← 最新の記録",
+	"badRequest":       "不正なリクエスト",
 }

@@ -32,7 +32,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return "—"
 		}
-		return t.UTC().Format("2006-01-02 15:04")
+		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"recipientURL": recipientURL,
@@ -112,9 +112,4 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, headi
 // recipientURL is the path of addr's page.
 func recipientURL(addr string) string {
 	return prefix + "/recipient/" + url.PathEscape(addr)
-}
-
-// classOfToken is the class a reason token belongs to, for its colour.
-func classOfToken(token string) string {
-	return string(classify.ClassOf(classify.Reason(token)))
 }

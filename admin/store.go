@@ -18,6 +18,10 @@ type Store interface {
 	// sorted as q says, and how many match in all.
 	ListSuppressions(ctx context.Context, q Query) (Page, error)
 	Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) // store.ErrNotFound
+	// History returns addr's events before the one numbered before (0:
+	// the latest), newest first, at most limit, and the before of the
+	// next page (0 after the last); see store.Admin.
+	History(ctx context.Context, addr string, before uint64, limit int) ([]store.Event, uint64, error)
 	// Audit returns the latest changes of addr's suppression state, newest first.
 	Audit(ctx context.Context, addr string, limit int) ([]store.AuditEntry, error)
 	RawMessage(ctx context.Context, id uint64) ([]byte, error) // store.ErrNotFound
@@ -49,11 +53,17 @@ type Page struct {
 
 // Activity is what the statistics page draws.
 type Activity struct {
-	Days         []DayCount     // one per UTC day of the period, oldest first
-	Domains      []DomainCount  // over the period, most failures first
-	BlockDomains []DomainCount  // over the last 24 hours, most blocks first
-	ByReason     map[string]int // verdicts per reason token over the period
+	Days         []DayCount    // one per UTC day of the period, oldest first
+	Domains      []DomainCount // over the period, most failures first
+	BlockDomains []DomainCount // over the last 24 hours, most blocks first
+	// ByReason counts the verdicts over the period per class and reason:
+	// one reason token may come with more than one class (disabled is
+	// hard under a 5xx, soft under a 4xx).
+	ByReason map[ClassReason]int
 }
+
+// ClassReason is a verdict's class and reason token.
+type ClassReason struct{ Class, Reason string }
 
 // DayCount is the verdicts of one UTC day per class.
 type DayCount struct {
@@ -75,6 +85,10 @@ type dbStore struct{ db *store.DB }
 
 func (s dbStore) Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) {
 	return s.db.Recipient(ctx, addr)
+}
+
+func (s dbStore) History(ctx context.Context, addr string, before uint64, limit int) ([]store.Event, uint64, error) {
+	return s.db.History(ctx, addr, before, limit)
 }
 
 func (s dbStore) Audit(ctx context.Context, addr string, limit int) ([]store.AuditEntry, error) {
@@ -171,7 +185,7 @@ func (s dbStore) Activity(ctx context.Context, days int) (Activity, error) {
 	if err != nil {
 		return Activity{}, err
 	}
-	out := Activity{ByReason: make(map[string]int)}
+	out := Activity{ByReason: make(map[ClassReason]int)}
 	for _, d := range act.Daily {
 		day, err := time.Parse(time.DateOnly, d.Day)
 		if err != nil {
@@ -187,9 +201,9 @@ func (s dbStore) Activity(ctx context.Context, days int) (Activity, error) {
 		}
 	}
 	if period != nil {
-		for _, reasons := range period.ByReason {
+		for class, reasons := range period.ByReason {
 			for r, n := range reasons {
-				out.ByReason[r] += n
+				out.ByReason[ClassReason{class, r}] += n
 			}
 		}
 		out.Domains = failing(period.TopDomains, func(d DomainCount) int { return d.Failures })

@@ -89,6 +89,7 @@ func (a *api) routes() []route {
 		{http.MethodPost, "/v1/import", RoleAdmin, a.heavy.limit(a.importList)},
 		{http.MethodPost, "/v1/check", RoleRead, a.heavy.limit(a.check)},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
+		{http.MethodGet, "/v1/recipients/{address}/events", RoleRead, a.history},
 		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},
 		{http.MethodGet, "/metrics", RoleRead, a.serveMetrics},
 		{http.MethodGet, "/healthz", rolePublic, a.health},

@@ -144,6 +144,12 @@ type Admin interface {
 	LiftAs(ctx context.Context, actor, addr, note string) (*Suppression, error)
 	ListSuppressions(ctx context.Context, f SuppressionFilter, cursor string, limit int) ([]ListedSuppression, string, error)
 	Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) // address order, for exports
+	// History pages through one address's events, newest first: those
+	// with a Seq below before (0: from the latest), at most limit (at most
+	// MaxHistory), and the before of the next page (0 after the last).
+	// Event.Seq only grows, so pages neither repeat nor skip an event
+	// recorded meanwhile; an unknown address has no events (no error).
+	History(ctx context.Context, addr string, before uint64, limit int) (events []Event, next uint64, err error)
 	Audit(ctx context.Context, f AuditFilter, before uint64, limit int) ([]AuditEntry, uint64, error)
 	AuditAfter(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
 	AuditChanged() <-chan struct{}

@@ -112,60 +112,15 @@ func (s dbStore) Lift(ctx context.Context, actor, addr, note string) error {
 
 func (s dbStore) Totals(ctx context.Context) (store.Stats, error) { return s.db.Stats(ctx) }
 
-// ListSuppressions filters in the store and sorts here: the store lists
-// newest first with cursors, and the page lets people sort by any column,
-// so it reads every match (one pass over the time index) and pages by
-// offset. Fine for the lists people page through; the API's cursors are
-// the way to walk a huge list.
+// ListSuppressions sorts and pages in the store, through its indexes
+// (store.DB.QuerySuppressions): a page costs the rows before it, not a
+// read of the whole list.
 func (s dbStore) ListSuppressions(ctx context.Context, q Query) (Page, error) {
-	f := store.SuppressionFilter{Search: q.Search, Reason: q.Reason, Domain: q.Domain}
-	var all []store.ListedSuppression
-	cursor := ""
-	for {
-		page, next, err := s.db.ListSuppressions(ctx, f, cursor, store.MaxListPage)
-		if err != nil {
-			return Page{}, err
-		}
-		all = append(all, page...)
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
-	q.sort(all)
-	p := Page{Total: len(all)}
-	lo := min(max(q.Offset, 0), len(all))
-	hi := len(all)
-	if q.Limit > 0 {
-		hi = min(lo+q.Limit, len(all))
-	}
-	p.Items = all[lo:hi]
-	return p, nil
-}
-
-// sort orders list by q's column, then by address so pages are stable.
-func (q Query) sort(list []store.ListedSuppression) {
-	key := func(a, b store.ListedSuppression) int {
-		switch q.Sort {
-		case "reason":
-			return cmp.Compare(a.Reason, b.Reason)
-		case "detail":
-			return cmp.Compare(a.Detail, b.Detail)
-		case "since":
-			return a.Since.Compare(b.Since)
-		}
-		return 0
-	}
-	slices.SortStableFunc(list, func(a, b store.ListedSuppression) int {
-		c := key(a, b)
-		if c == 0 {
-			c = cmp.Compare(a.Address, b.Address)
-		}
-		if q.Desc {
-			c = -c
-		}
-		return c
+	items, total, err := s.db.QuerySuppressions(ctx, store.SuppressionQuery{
+		SuppressionFilter: store.SuppressionFilter{Search: q.Search, Reason: q.Reason, Domain: q.Domain},
+		Sort:              q.Sort, Desc: q.Desc, Offset: q.Offset, Limit: q.Limit,
 	})
+	return Page{Items: items, Total: total}, err
 }
 
 // domainOf returns the domain of a normalised address.

@@ -143,6 +143,15 @@ type Admin interface {
 	SuppressMany(ctx context.Context, actor string, list []ManualSuppression) ([]SuppressResult, error)
 	LiftAs(ctx context.Context, actor, addr, note string) (*Suppression, error)
 	ListSuppressions(ctx context.Context, f SuppressionFilter, cursor string, limit int) ([]ListedSuppression, string, error)
+	// QuerySuppressions is the list for people paging by number: the
+	// suppressions q's filter selects, ordered by q.Sort (since, address,
+	// reason or detail; details compare by their bytes, the first 256 of
+	// them), ties by address, all of it reversed when q.Desc; q.Limit of
+	// them from q.Offset on, and how many match in all. An engine keeps
+	// an index per order (as SQL would: ORDER BY col, address ... OFFSET
+	// ... LIMIT, with an index on (col, address)), so that a page never
+	// costs reading and sorting the whole list.
+	QuerySuppressions(ctx context.Context, q SuppressionQuery) (page []ListedSuppression, total int, err error)
 	Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) // address order, for exports
 	// History pages through one address's events, newest first: those
 	// with a Seq below before (0: from the latest), at most limit (at most

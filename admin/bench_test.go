@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // BenchmarkListSorted measures one page of the admin list over a store
@@ -24,7 +25,7 @@ func BenchmarkListSorted(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BOUNCESINK_BENCH_SUPPRESSIONS")); err == nil && v > 0 {
 		n = v
 	}
-	db, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	db, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"), boltstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func BenchmarkListSorted(b *testing.B) {
 			chunk = chunk[:0]
 		}
 	}
-	s := FromDB(db)
+	s := FromStore(db)
 	const pageSize = 50
 	for _, q := range []struct {
 		name string

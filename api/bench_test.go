@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // BenchmarkConcurrentLargeChecks posts 8 check lists of 30 MB at once,
@@ -22,7 +22,7 @@ import (
 //
 //	go test ./api -run '^$' -bench ConcurrentLargeChecks -benchtime 3x
 func BenchmarkConcurrentLargeChecks(b *testing.B) {
-	db, err := store.Open(filepath.Join(b.TempDir(), "bouncesink.db"), store.Options{})
+	db, err := boltstore.Open(filepath.Join(b.TempDir(), "bouncesink.db"), boltstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // smallBuffers makes every accepted connection's send buffer small, so a
@@ -46,9 +47,9 @@ func slowClient() *http.Client {
 
 // deadlineServer serves the API over a store of n suppressions with the
 // server's whole-request timeouts cut to timeout.
-func deadlineServer(t *testing.T, n int, timeout time.Duration) (*httptest.Server, *store.DB) {
+func deadlineServer(t *testing.T, n int, timeout time.Duration) (*httptest.Server, *boltstore.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "bouncesink.db"), store.Options{})
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "bouncesink.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // These tests talk HTTP to the real handler over a real store.
@@ -42,14 +43,14 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type testServer struct {
 	*httptest.Server
-	db    *store.DB
+	db    *boltstore.DB
 	clock *clock
 }
 
 func newServer(t *testing.T, opts Options) *testServer {
 	t.Helper()
 	c := &clock{t: t0}
-	db, err := store.Open(filepath.Join(t.TempDir(), "bouncesink.db"), store.Options{Now: c.Now})
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "bouncesink.db"), boltstore.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

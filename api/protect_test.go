@@ -16,13 +16,14 @@ import (
 
 	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // openServer serves the API with no tokens (open, as in the quick start)
 // over a real store.
-func openServer(t *testing.T, opts Options) (*httptest.Server, *store.DB) {
+func openServer(t *testing.T, opts Options) (*httptest.Server, *boltstore.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "bouncesink.db"), store.Options{})
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "bouncesink.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

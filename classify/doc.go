@@ -32,8 +32,11 @@
 // block: the sender was refused (IP, domain, authentication, content,
 // rate); never the recipient's fault. complaint: a feedback report.
 // autoreply: vacation, out-of-office, challenge-response. delayed: a
-// warning, or a message that expired in the queue on temporary failures.
-// delivered: a positive DSN. unknown: nothing could be decided.
+// warning that delivery is still being retried (DSN Action: delayed), and
+// nothing else: a final report of a message given up after retries
+// (Action: failed, expired in the queue) is a failure, soft unless its
+// words name a cause of another class. delivered: a positive DSN. unknown:
+// nothing could be decided.
 //
 // An address-dead reason under a temporary (4xx) code is soft. A "user
 // unknown" text the server gave after accepting the address (at DATA), or
@@ -48,7 +51,7 @@
 //
 // Recipient side, temporary (soft): mailbox_full, exceed_limit,
 // recipient_rate, system_full, system_error, mailer_error, network_error,
-// filtered; and expired (class delayed).
+// filtered, expired.
 //
 // Sender side or policy (block): ip_blocklisted, bad_reputation,
 // ptr_required, auth_failed, spam_content, virus, content_error,

@@ -56,7 +56,10 @@ func dsnFindings(m *message) []finding {
 			remoteMTA:    r.get("remote-mta"),
 			reportingMTA: reportingMTA,
 		}
-		if cleanAddress(f.recipient) == "" {
+		orig := cleanAddress(r.get("original-recipient"))
+		if final := cleanAddress(f.recipient); final == "" || orig != "" && !dottedDomain(final) {
+			// No Final-Recipient, or one that is no Internet address
+			// ("user@sims-ms-daemon", a mailbox store's name).
 			f.recipient = r.get("original-recipient")
 		}
 		if cleanAddress(f.recipient) == "" && len(recipients) == 1 {
@@ -78,8 +81,29 @@ func dsnFindings(m *message) []finding {
 			f.command = commandIn(f.diagnostic)
 		}
 		out = append(out, f)
+		if orig != "" && dottedDomain(orig) && unquoted(orig) != unquoted(cleanAddress(f.recipient)) {
+			// The address the sender gave (RFC 3464 s2.3.1, from RFC 3461's
+			// ORCPT) before an alias, a forward or a mailbox store rewrote
+			// it: the one the sender's list knows. The report is about
+			// both, so both get the verdict.
+			o := f
+			o.recipient = orig
+			out = append(out, o)
+		}
 	}
 	return out
+}
+
+// unquoted drops the quotes of a quoted local part, for comparing.
+func unquoted(addr string) string {
+	return strings.ReplaceAll(addr, `"`, "")
+}
+
+// dottedDomain reports whether an address's domain is a dotted name or an
+// address literal, as an address on the Internet has.
+func dottedDomain(addr string) bool {
+	d := domainOf(addr)
+	return strings.Contains(d, ".") || strings.HasPrefix(d, "[")
 }
 
 // dsnFields is one block of fields, keys lower-cased; values of repeated

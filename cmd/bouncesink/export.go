@@ -99,7 +99,7 @@ func exportDB(ctx context.Context, path, format string, out io.Writer) error {
 	if _, err := os.Stat(path); err != nil {
 		return err
 	}
-	db, err := store.Open(path, store.Options{})
+	db, err := openStore(StoreConfig{Path: path}, store.Policy{})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w; while a server runs, export with --api instead", err)

@@ -112,7 +112,7 @@ func run(ctx context.Context, cfg Config, o runOptions) error {
 // server is one running bouncesink: the database, and the SMTP and HTTP
 // servers on their listeners.
 type server struct {
-	db       *store.DB
+	db       store.Store
 	smtp     *smtpd.Server
 	http     *http.Server
 	smtpAddr net.Addr
@@ -129,7 +129,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{Policy: cfg.policy()})
+	db, err := openStore(cfg.Store, cfg.policy())
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +160,12 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	health := api.NewHealth()
-	sink, err := newSink(cfg, health.Writer(m.timed(w)), o.Now, log)
+	signer, err := cfg.keySigner(true, log)
 	if err != nil {
 		return nil, err
 	}
+	health := api.NewHealth()
+	sink := newSink(cfg, health.Writer(m.timed(w)), signer, o.Now, log)
 	sink.Recorded = m.recorded
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
@@ -243,7 +244,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 // Auth at all it is open on loopback only. With no tokens, or
 // with http.allowed_hosts set, only requests naming a loopback host or
 // an allowed one are answered (DNS rebinding).
-func routes(cfg Config, db *store.DB, o api.Options) http.Handler {
+func routes(cfg Config, db store.Store, o api.Options) http.Handler {
 	proxies, _ := cfg.trustedProxies() // validated
 	o.Auth.TrustProxies(proxies)
 	adminOpts := admin.Options{Logger: o.Logger, TrustedProxies: proxies}
@@ -251,7 +252,7 @@ func routes(cfg Config, db *store.DB, o api.Options) http.Handler {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", admin.New(admin.FromDB(db), adminOpts))
+	mux.Handle("/admin/", admin.New(admin.FromStore(db), adminOpts))
 	mux.HandleFunc("GET /{$}", admin.RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, o))
 	if o.Auth.Open() || len(cfg.HTTP.AllowedHosts) > 0 {

@@ -49,9 +49,9 @@ func TestEximBounces(t *testing.T) {
 		{"spam@example.org", 1, verdict{"block", "spam_content", "5.7.1", 550, "rejected as spam"}, false},
 		// A 450 that Exim gives up on: "retry timeout exceeded", the text it
 		// writes when a retry schedule runs out, here at once (no retry
-		// rules; see eximConf). A message that expired in the queue is
-		// delayed, never suppressed.
-		{"greylisted@example.org", 1, verdict{"delayed", "expired", "4.2.0", 450, "retry timeout exceeded"}, false},
+		// rules; see eximConf). A message given up after retries is a
+		// final failure, soft (LABELING.md), not a delay warning.
+		{"greylisted@example.org", 1, verdict{"soft", "expired", "4.2.0", 450, "retry timeout exceeded"}, false},
 		// No route to the domain: Exim's own failure, no remote server and
 		// no SMTP code ("Unrouteable address", Status 5.0.0). The reason is
 		// not checked: the classifier says user_unknown, though with a real

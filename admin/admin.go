@@ -61,6 +61,8 @@ type Options struct {
 	// TimelinePage is the events per page of a recipient's timeline; 0
 	// means 200.
 	TimelinePage int
+	// Webhooks, when set, is shown on the webhooks page.
+	Webhooks Webhooks
 }
 
 //go:embed templates/*.html
@@ -112,6 +114,7 @@ func New(s Store, opts Options) http.Handler {
 	mux.HandleFunc("GET "+prefix+"/message/{id}/raw", h.authed(h.rawMessage))
 	mux.HandleFunc("GET "+prefix+"/stats", h.authed(h.stats))
 	mux.HandleFunc("GET "+prefix+"/reasons", h.authed(h.reasons))
+	mux.HandleFunc("GET "+prefix+"/webhooks", h.authed(h.webhooks))
 	mux.HandleFunc("GET "+prefix+"/login", h.loginForm)
 	mux.HandleFunc("POST "+prefix+"/login", h.login)
 	mux.HandleFunc("POST "+prefix+"/logout", h.logout)

@@ -131,3 +131,13 @@ func TestTimelinePages(t *testing.T) {
 		t.Errorf("before=x: %d, want 400", code)
 	}
 }
+
+// The webhooks page says when none is configured.
+func TestWebhooksPageWithoutWebhooks(t *testing.T) {
+	c := newClient(t, newTestHandler(t, fixture(t), Options{}))
+	code, body := c.get("/admin/webhooks")
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	wantIn(t, body, "No webhook is configured", `aria-current="page">Webhooks</a>`)
+}

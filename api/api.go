@@ -52,6 +52,8 @@ type Options struct {
 	// Health, when set, tells /healthz whether the store takes writes
 	// (see Health); without it /healthz only pings the store.
 	Health *Health
+	// Webhooks, when set, is shown under /v1/webhooks.
+	Webhooks WebhookStatus
 }
 
 type api struct {
@@ -64,6 +66,7 @@ type api struct {
 	metrics   *Metrics
 	heavy     *gate
 	writes    *Health
+	webhooks  WebhookStatus
 }
 
 // route is one endpoint of the API.
@@ -91,6 +94,8 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
 		{http.MethodGet, "/v1/recipients/{address}/events", RoleRead, a.history},
 		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},
+		{http.MethodGet, "/v1/webhooks", RoleRead, a.webhookState},
+		{http.MethodGet, "/v1/webhooks/dead-letters", RoleRead, a.deadLetters},
 		{http.MethodGet, "/metrics", RoleRead, a.serveMetrics},
 		{http.MethodGet, "/healthz", rolePublic, a.health},
 	}
@@ -103,7 +108,7 @@ func NewHandler(r store.Reader, opts Options) http.Handler {
 
 func newAPI(r store.Reader, opts Options) *api {
 	a := &api{store: r, maxBody: opts.MaxBodyBytes, maxImport: opts.MaxImportBytes, log: opts.Logger, auth: opts.Auth,
-		metrics: opts.Metrics, heavy: newGate(opts.MaxHeavy, opts.HeavyWait), writes: opts.Health}
+		metrics: opts.Metrics, heavy: newGate(opts.MaxHeavy, opts.HeavyWait), writes: opts.Health, webhooks: opts.Webhooks}
 	a.admin, _ = r.(store.Admin)
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes

@@ -17,6 +17,7 @@ import (
 	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/store/boltstore"
+	"github.com/bouncesink/bouncesink/webhook"
 )
 
 // openServer serves the API with no tokens (open, as in the quick start)
@@ -202,4 +203,40 @@ type failingWriter struct {
 
 func (f failingWriter) Record(ctx context.Context, m store.Message) (uint64, error) {
 	return 0, fmt.Errorf("store: record: %w", f.err)
+}
+
+// fakeWebhooks stands in for the dispatcher (a webhook.Dispatcher is
+// tested in package webhook and end to end in cmd/bouncesink).
+type fakeWebhooks struct{}
+
+func (fakeWebhooks) Status(context.Context) ([]webhook.EndpointStatus, error) {
+	return []webhook.EndpointStatus{{Name: "crm", URL: "https://crm.example/in?key=xxxxx", Format: webhook.FormatBouncesink, DeadLetters: 1}}, nil
+}
+
+func (fakeWebhooks) DeadLetters(endpoint string, limit int) ([]webhook.DeadLetter, int, error) {
+	if endpoint != "" && endpoint != "crm" {
+		return nil, 0, webhook.ErrUnknownEndpoint
+	}
+	return []webhook.DeadLetter{{Endpoint: "crm", Seq: 2, Address: "bob@example.org", Status: 422}}[:min(limit, 1)], 1, nil
+}
+
+func TestWebhookRoutes(t *testing.T) {
+	none, _ := openServer(t, Options{})
+	if code, body := send(t, "GET", none.URL+"/v1/webhooks", "", nil, ""); code != 200 || body != `{"endpoints":[]}`+"\n" {
+		t.Errorf("GET /v1/webhooks with none = %d %s", code, body)
+	}
+	if code, body := send(t, "GET", none.URL+"/v1/webhooks/dead-letters", "", nil, ""); code != 200 || !strings.Contains(body, `"dead_letters":[]`) {
+		t.Errorf("GET /v1/webhooks/dead-letters with none = %d %s", code, body)
+	}
+	srv, _ := openServer(t, Options{Webhooks: fakeWebhooks{}})
+	if code, body := send(t, "GET", srv.URL+"/v1/webhooks/dead-letters?endpoint=crm&limit=5", "", nil, ""); code != 200 ||
+		!strings.Contains(body, `"address":"bob@example.org"`) || !strings.Contains(body, `"total":1`) {
+		t.Errorf("dead letters of crm = %d %s", code, body)
+	}
+	if code, body := send(t, "GET", srv.URL+"/v1/webhooks/dead-letters?endpoint=nobody", "", nil, ""); code != 404 {
+		t.Errorf("dead letters of an unknown endpoint = %d %s, want 404", code, body)
+	}
+	if code, _ := send(t, "GET", srv.URL+"/v1/webhooks/dead-letters?limit=0", "", nil, ""); code != 400 {
+		t.Errorf("limit=0 = %d, want 400", code)
+	}
 }

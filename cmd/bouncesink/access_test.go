@@ -256,3 +256,76 @@ func TestOpenAPIRefusesBrowserAttacks(t *testing.T) {
 		t.Errorf("GET /v1/export on 127.0.0.1 = %d, want 200", code)
 	}
 }
+
+// An entry a webhook endpoint refuses for good goes on the dead-letter
+// list, which the API, the admin page and /metrics show, and delivery
+// goes on; the metrics count what was sent, failed and given up.
+func TestWebhookDeadLettersVisible(t *testing.T) {
+	const secret = "webhook-secret-webhook-secret"
+	got := make(chan string, 10)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		json.NewDecoder(r.Body).Decode(&p)
+		if p["address"] == "bob@example.org" {
+			http.Error(w, `{"error": "subscriber list is closed"}`, http.StatusUnprocessableEntity)
+			return
+		}
+		got <- p["address"].(string)
+	}))
+	defer rcv.Close()
+	cfg := testConfig(t)
+	cfg.Webhooks = []WebhookConfig{{Name: "crm", URL: rcv.URL + "/hook?key=sekrit-key", Secret: secret}}
+	ts := startServer(t, cfg, runOptions{})
+	for _, addr := range []string{"bob@example.org", "carol@example.org"} {
+		if code, body := doHTTP(t, "PUT", ts.http+"/v1/suppressions/"+addr, "", nil); code != 201 {
+			t.Fatalf("PUT %s = %d %s", addr, code, body)
+		}
+	}
+	select {
+	case a := <-got:
+		if a != "carol@example.org" {
+			t.Fatalf("delivered %s first, want carol (bob is refused)", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("carol's change never arrived: bob's refusal held the endpoint")
+	}
+
+	// The dispatcher moves on just after the endpoint's answer.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, body := doHTTP(t, "GET", ts.http+"/v1/webhooks", "", nil); strings.Contains(body, `"position":2`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the endpoint's position never reached 2")
+		}
+	}
+	var dead struct {
+		DeadLetters []webhook.DeadLetter `json:"dead_letters"`
+		Total       int                  `json:"total"`
+	}
+	code, body := doHTTP(t, "GET", ts.http+"/v1/webhooks/dead-letters?endpoint=crm", "", nil)
+	if err := json.Unmarshal([]byte(body), &dead); err != nil || code != 200 || dead.Total != 1 ||
+		dead.DeadLetters[0].Address != "bob@example.org" || dead.DeadLetters[0].Status != 422 {
+		t.Errorf("GET /v1/webhooks/dead-letters = %d %s", code, body)
+	}
+	code, body = doHTTP(t, "GET", ts.http+"/v1/webhooks", "", nil)
+	if code != 200 || !strings.Contains(body, `"name":"crm"`) || !strings.Contains(body, `"dead_letters":1`) || strings.Contains(body, "sekrit") {
+		t.Errorf("GET /v1/webhooks = %d %s", code, body)
+	}
+	code, body = doHTTP(t, "GET", ts.http+"/admin/webhooks", "", nil)
+	if code != 200 || !strings.Contains(body, "bob@example.org") || !strings.Contains(body, "subscriber list is closed") || strings.Contains(body, "sekrit") {
+		t.Errorf("GET /admin/webhooks = %d %s", code, body)
+	}
+	_, metrics := doHTTP(t, "GET", ts.http+"/metrics", "", nil)
+	for _, want := range []string{
+		`bouncesink_webhook_deliveries_total{endpoint="crm",result="sent"} 1`,
+		`bouncesink_webhook_deliveries_total{endpoint="crm",result="dead_lettered"} 1`,
+		`bouncesink_webhook_dead_letters{endpoint="crm"} 1`,
+		`bouncesink_webhook_position{endpoint="crm"} 2`,
+		`bouncesink_webhook_lag_seconds{endpoint="crm"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

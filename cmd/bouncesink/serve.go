@@ -151,8 +151,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	hooks, err := newWebhooks(cfg, db, log)
+	hooks, err := newWebhooks(cfg, db, m.webhookObserver(), log)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.watchWebhooks(hooks.status()); err != nil {
 		return nil, err
 	}
 
@@ -210,7 +213,8 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		db:   db,
 		smtp: smtpSrv,
 		http: api.NewServer(routes(cfg, db, api.Options{Logger: log, Auth: auth, Metrics: m.api, Health: health,
-			MaxBodyBytes: cfg.HTTP.MaxCheckBytes, MaxImportBytes: cfg.HTTP.MaxImportBytes, MaxHeavy: cfg.HTTP.MaxHeavyRequests}), log),
+			MaxBodyBytes: cfg.HTTP.MaxCheckBytes, MaxImportBytes: cfg.HTTP.MaxImportBytes, MaxHeavy: cfg.HTTP.MaxHeavyRequests,
+			Webhooks: webhookStatus(hooks)}), log),
 		smtpAddr: smtpLn.Addr(),
 		httpAddr: httpLn.Addr(),
 		errc:     make(chan error, 2),
@@ -247,7 +251,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 func routes(cfg Config, db store.Store, o api.Options) http.Handler {
 	proxies, _ := cfg.trustedProxies() // validated
 	o.Auth.TrustProxies(proxies)
-	adminOpts := admin.Options{Logger: o.Logger, TrustedProxies: proxies}
+	adminOpts := admin.Options{Logger: o.Logger, TrustedProxies: proxies, Webhooks: o.Webhooks}
 	if o.Auth != nil {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
 	}

@@ -220,25 +220,31 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 // healthResponse is the body of GET /healthz.
 type healthResponse struct {
 	Status string    `json:"status"`          // ok, degraded or unavailable
+	Store  string    `json:"store,omitempty"` // the engine's name
 	Error  string    `json:"error,omitempty"` // why not ok
 	Since  time.Time `json:"since,omitzero"`  // degraded: since the first failed write
 }
 
-// health answers GET /healthz: 200 when the store answers and takes
-// writes, 503 when it does not answer (unavailable) or its last write
-// failed (degraded, with the kind of failure and since when).
+// health answers GET /healthz: 200 when the store answers (for the
+// postgres engine: when the database server does) and takes writes, with
+// the engine's name; 503 when it does not answer (unavailable) or its
+// last write failed (degraded, with the kind of failure and since when).
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	var engine string
+	if n, ok := a.store.(store.Namer); ok {
+		engine = n.Engine()
+	}
 	if err := a.store.Ping(r.Context()); err != nil {
 		a.log.Error("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Error: "store unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Store: engine, Error: "store unavailable"})
 		return
 	}
 	if reason, since, bad := a.writes.Degraded(); bad {
-		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "degraded",
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "degraded", Store: engine,
 			Error: "store writes failing: " + reason + "; bounces are refused with 451 until a write succeeds", Since: since})
 		return
 	}
-	writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
+	writeJSON(w, http.StatusOK, healthResponse{Status: "ok", Store: engine})
 }
 
 // pathAddress returns the normalised {address} of the path, or answers 400.

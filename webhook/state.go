@@ -121,8 +121,8 @@ func (s *state) advance(name string, seq uint64) error {
 	return s.save()
 }
 
-// deadLetter adds dl to its endpoint's list, moves the endpoint past it,
-// and writes the file.
+// deadLetter adds dl to its endpoint's list and writes the file (before
+// the endpoint's position moves past it).
 func (s *state) deadLetter(dl DeadLetter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,11 +132,7 @@ func (s *state) deadLetter(dl DeadLetter) error {
 	}
 	s.d.DeadLetters[dl.Endpoint] = list
 	s.d.Total[dl.Endpoint]++
-	if err := writeJSON(s.deadPath, s.d); err != nil {
-		return err
-	}
-	s.f.Endpoints[dl.Endpoint] = dl.Seq
-	return s.save()
+	return writeJSON(s.deadPath, s.d)
 }
 
 // deadLetters returns name's dead letters newest first ("" for every

@@ -13,7 +13,11 @@ type EndpointStatus struct {
 	Name     string `json:"name"`
 	URL      string `json:"url"` // redacted (RedactURL)
 	Format   Format `json:"format"`
-	Position uint64 `json:"position"` // seq of the last entry dealt with
+	// Position is the seq of the last entry dealt with, as this process
+	// knows it: with a shared store (Options.Leases), an endpoint another
+	// process serves shows the position it had when this one last served
+	// it, 0 if never.
+	Position uint64 `json:"position"`
 	// LagSeconds is the age of the oldest entry not yet dealt with; 0
 	// when the endpoint is caught up.
 	LagSeconds float64 `json:"lag_seconds"`
@@ -30,8 +34,12 @@ func (d *Dispatcher) Status(ctx context.Context) ([]EndpointStatus, error) {
 	var out []EndpointStatus
 	now := d.opts.Now()
 	for _, e := range d.opts.Endpoints {
-		st := EndpointStatus{Name: e.Name, URL: RedactURL(e.URL), Format: e.Format,
-			Position: d.state.position(e.Name), DeadLetters: d.state.deadCount(e.Name)}
+		live := d.live[e.Name]
+		live.mu.Lock()
+		st := EndpointStatus{Name: e.Name, URL: RedactURL(e.URL), Format: e.Format, Position: live.position,
+			Delivered: live.delivered, FailedAttempts: live.failed, LastError: live.lastError, LastErrorAt: live.lastErrorAt,
+			DeadLetters: d.state.deadCount(e.Name)}
+		live.mu.Unlock()
 		next, err := d.opts.Feed.AuditAfter(ctx, st.Position, 1)
 		if err != nil {
 			return nil, fmt.Errorf("webhook: status: %w", err)
@@ -39,10 +47,6 @@ func (d *Dispatcher) Status(ctx context.Context) ([]EndpointStatus, error) {
 		if len(next) > 0 {
 			st.LagSeconds = max(now.Sub(next[0].Time).Seconds(), 0)
 		}
-		live := d.live[e.Name]
-		live.mu.Lock()
-		st.Delivered, st.FailedAttempts, st.LastError, st.LastErrorAt = live.delivered, live.failed, live.lastError, live.lastErrorAt
-		live.mu.Unlock()
 		out = append(out, st)
 	}
 	return out, nil

@@ -16,6 +16,12 @@
 // endpoint dealt with is kept in a state file under the endpoint's name,
 // so a restart resumes where it stopped and a receiver may see an entry
 // twice (the X-Bouncesink-Delivery header, the entry's seq, tells it so).
+// With a store that several bouncesink processes share (Options.Leases),
+// the position lives in the store instead, and each endpoint is served by
+// one process at a time: the others wait for its lease and take over, at
+// the saved position, when that process stops or dies. Dead letters stay
+// in the file of the process that gave them up.
+//
 // Nothing here knows a format's payload but the encoders (payload.go):
 // the outcomes, the retries and the dead letters are the same for all.
 package webhook
@@ -89,6 +95,12 @@ type Options struct {
 	// DeadLetterPath is the file of the dead letters; empty means
 	// CursorPath with ".dead.json" for its ".json".
 	DeadLetterPath string
+	// Leases, when set (a store shared by several bouncesink processes),
+	// keeps each endpoint's position in the store instead of CursorPath,
+	// under the endpoint's name, and lets one process at a time serve an
+	// endpoint: the others wait, and take it over, at the saved position,
+	// when that one stops or dies.
+	Leases store.EndpointLeaser
 	// Observer, when set, is told of each attempt (metrics).
 	Observer Observer
 	// The first retry waits MinBackoff, each next one twice as long, up to
@@ -121,6 +133,7 @@ type Dispatcher struct {
 // liveStatus is what the dispatcher knows of an endpoint since it started.
 type liveStatus struct {
 	mu          sync.Mutex
+	position    uint64 // the last entry dealt with, as far as this process knows
 	delivered   int
 	failed      int // attempts
 	lastError   string
@@ -213,12 +226,75 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// follow sends e every entry after its position, waiting for new ones.
+// follow serves e: from the state file, or under a lease when the store
+// is shared.
 func (d *Dispatcher) follow(ctx context.Context, e Endpoint) {
 	log := d.log.With(slog.String("webhook", e.Name))
-	cursor := d.state.position(e.Name)
+	if d.opts.Leases == nil {
+		d.followFrom(ctx, log, e, d.state.position(e.Name), func(seq uint64) error { return d.state.advance(e.Name, seq) })
+		return
+	}
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		lease, cursor, err := d.lease(ctx, e)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("webhook: taking the endpoint's lease failed", slog.Any("err", err))
+				d.sleep(ctx, attempt)
+			}
+			continue
+		}
+		attempt = 0
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-lease.Lost():
+				log.Warn("webhook: lease of the endpoint lost; another instance may serve it now")
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		d.followFrom(lctx, log, e, cursor, func(seq uint64) error { return lease.SetCursor(lctx, seq) })
+		cancel()
+		lease.Release()
+	}
+}
+
+// lease takes e's lease and reads its position. A position an older
+// version kept in the store under e's URL is moved to e's name.
+func (d *Dispatcher) lease(ctx context.Context, e Endpoint) (store.EndpointLease, uint64, error) {
+	lease, err := d.opts.Leases.LeaseEndpoint(ctx, e.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	cursor, err := lease.Cursor(ctx)
+	if err == nil && cursor == 0 && e.URL != e.Name {
+		var old store.EndpointLease
+		if old, err = d.opts.Leases.LeaseEndpoint(ctx, e.URL); err == nil {
+			if cursor, err = old.Cursor(ctx); err == nil && cursor > 0 {
+				err = lease.SetCursor(ctx, cursor)
+			}
+			old.Release()
+		}
+	}
+	if err != nil {
+		lease.Release()
+		return nil, 0, fmt.Errorf("reading the endpoint's position: %w", err)
+	}
+	return lease, cursor, nil
+}
+
+// followFrom sends e every entry after cursor, waiting for new ones, and
+// saves its position with save after each.
+func (d *Dispatcher) followFrom(ctx context.Context, log *slog.Logger, e Endpoint, cursor uint64, save func(uint64) error) {
 	log.Info("webhook following the audit trail", slog.Uint64("after", cursor), slog.String("format", string(e.Format)),
 		slog.String("url", RedactURL(e.URL)))
+	live := d.live[e.Name]
+	setPosition := func(seq uint64) {
+		live.mu.Lock()
+		live.position = seq
+		live.mu.Unlock()
+	}
+	setPosition(cursor)
 	failures := 0 // consecutive failed reads of the trail
 	for ctx.Err() == nil {
 		changed := d.opts.Feed.AuditChanged() // before the read: no entry slips between
@@ -245,12 +321,18 @@ func (d *Dispatcher) follow(ctx context.Context, e Endpoint) {
 				return // ctx is done
 			}
 			cursor = entry.Seq
+			setPosition(cursor)
+			if err := save(cursor); err != nil {
+				// Delivery goes on; a restart will send again from the
+				// last position saved.
+				log.Error("webhook: saving the position failed", slog.Any("err", err))
+			}
 		}
 	}
 }
 
-// deliver sends entry to e until e takes it or rejects it for good, and
-// records e's new position; false means ctx ended first.
+// deliver sends entry to e until e takes it or rejects it for good;
+// false means ctx ended first.
 func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, entry store.AuditEntry) bool {
 	var req *request
 	var err error
@@ -262,11 +344,9 @@ func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, 
 	if err != nil {
 		// An entry that cannot be encoded never will be: skip it, loudly.
 		log.Error("webhook: entry skipped", slog.Uint64("seq", entry.Seq), slog.Any("err", err))
-		d.advance(log, e, entry.Seq)
 		return true
 	}
 	if req == nil {
-		d.advance(log, e, entry.Seq)
 		return true // nothing to say in this format
 	}
 	classify := e.Classify
@@ -288,7 +368,6 @@ func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, 
 			if d.opts.Observer != nil {
 				d.opts.Observer.Delivered(e.Name)
 			}
-			d.advance(log, e, entry.Seq)
 			return true
 		case Reject:
 			d.deadLetter(log, e, entry, a, attempt)
@@ -309,15 +388,6 @@ func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, 
 		if !d.sleep(ctx, attempt) {
 			return false
 		}
-	}
-}
-
-// advance records that e is done with the entry seq.
-func (d *Dispatcher) advance(log *slog.Logger, e Endpoint, seq uint64) {
-	if err := d.state.advance(e.Name, seq); err != nil {
-		// Delivery goes on; a restart will send again from the last
-		// position saved.
-		log.Error("webhook: saving the position failed", slog.Any("err", err))
 	}
 }
 

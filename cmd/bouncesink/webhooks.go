@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/bouncesink/bouncesink/api"
+	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/webhook"
 )
 
@@ -21,8 +22,11 @@ func newWebhooks(cfg Config, feed webhook.Feed, obs webhook.Observer, log *slog.
 	if err != nil || len(eps) == 0 {
 		return nil, err
 	}
-	d, err := webhook.New(webhook.Options{Feed: feed, Endpoints: eps, CursorPath: cfg.webhookCursorPath(),
-		Observer: obs, Logger: log})
+	o := webhook.Options{Feed: feed, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Observer: obs, Logger: log}
+	if l, ok := feed.(store.EndpointLeaser); ok {
+		o.Leases = l // several instances share the store: one serves each endpoint
+	}
+	d, err := webhook.New(o)
 	if err != nil {
 		return nil, err
 	}

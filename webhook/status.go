@@ -10,9 +10,9 @@ import (
 // EndpointStatus is one endpoint's state: where it is in the trail, how
 // far behind, and how its deliveries went.
 type EndpointStatus struct {
-	Name     string `json:"name"`
-	URL      string `json:"url"` // redacted (RedactURL)
-	Format   Format `json:"format"`
+	Name   string `json:"name"`
+	URL    string `json:"url"` // redacted (RedactURL)
+	Format Format `json:"format"`
 	// Position is the seq of the last entry dealt with, as this process
 	// knows it: with a shared store (Options.Leases), an endpoint another
 	// process serves shows the position it had when this one last served

@@ -2,9 +2,12 @@
 // mailing software makes before sending, a recipient's state and history
 // for people, and a health check. It reads the store through store.Reader
 // only, so any backend implementing it can serve the API. It also owns
-// the API's bearer tokens (auth.go), its request metrics and /metrics
-// (metrics.go), and its OpenAPI document (openapi.json), which a test
-// keeps equal to the route table.
+// the API's bearer tokens and the limit on failed attempts (auth.go,
+// tokens.go, ratelimit.go), what keeps browsers of other sites out
+// (cross-origin checks in handler, hosts.go), the bounds on bodies and on
+// heavy requests (limits.go), whether the store takes writes (health.go),
+// its request metrics and /metrics (metrics.go), and its OpenAPI document
+// (openapi.json), which a test keeps equal to the route table.
 package api
 
 import (

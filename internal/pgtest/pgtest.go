@@ -34,7 +34,7 @@ type Cluster struct {
 	dir  string // data directory, empty for a server we did not start
 	bin  string
 	cred *syscall.Credential
-	base string // DSN of its postgres database
+	base string   // DSN of its postgres database
 	args []string // of pg_ctl start
 	n    atomic.Int64
 }

@@ -49,12 +49,12 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*store.Suppression, 
 	if len(valid) == 0 {
 		return out, nil
 	}
-	// = ANY lets the planner look a few addresses up in the index, and
-	// match a long list against a scan of the suppressions through a hash
-	// of the list. It plans with the list in hand (QueryExecModeExec, no
-	// generic plan), so it knows which case it has.
-	rows, err := db.pool.Query(ctx, `SELECT address, reason, detail, since FROM suppressions WHERE address = ANY($1)`,
-		pgx.QueryExecModeExec, valid)
+	// A join with the list, planned with the list in hand
+	// (QueryExecModeExec, no generic plan) so that the planner knows its
+	// length: a hash join for a long list, index lookups for a few. (= ANY
+	// with a long list costs the planner a second per 100,000 elements.)
+	rows, err := db.pool.Query(ctx, `SELECT s.address, s.reason, s.detail, s.since
+		FROM unnest($1::text[]) AS k(address) JOIN suppressions s USING (address)`, pgx.QueryExecModeExec, valid)
 	if err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
 	}

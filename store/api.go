@@ -136,6 +136,16 @@ func DefaultPolicy() Policy {
 type Writer interface {
 	// Record commits the message and all its observations in one
 	// transaction, applying the policy; it returns the message id.
+	//
+	// It returns only once the transaction is durable, so that the SMTP
+	// server's 250 follows the commit. Observations whose recipient does
+	// not normalise are kept in the message but create no state. Each
+	// observation is applied with Policy.Observe to the recipient's state
+	// as committed by every writer before it (no two writers, in this
+	// process or another, apply observations of one address at once), at
+	// m.Received; the first suppression of an address stands until a
+	// Lift, and is appended to the audit trail (actor "policy"). Message
+	// ids increase. Fails with ErrRebuilding while a Rebuild runs.
 	Record(ctx context.Context, m Message) (uint64, error)
 }
 
@@ -161,6 +171,11 @@ type Admin interface {
 	Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) // address order, for exports
 	Audit(ctx context.Context, f AuditFilter, before uint64, limit int) ([]AuditEntry, uint64, error)
 	AuditAfter(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	// AuditChanged returns a channel closed once entries are appended
+	// after the call, by any writer of the store (every process sharing
+	// it); it may also close spuriously. Audit entries are numbered in the
+	// order they become visible, one apart: a reader of AuditAfter that
+	// keeps the last number it saw never skips an entry.
 	AuditChanged() <-chan struct{}
 	Stats(ctx context.Context) (Stats, error)
 	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)

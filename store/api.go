@@ -82,7 +82,10 @@ type Recipient struct {
 	LastReason     string    `json:"last_reason"`
 	LastStatus     string    `json:"last_status"`
 	LastDiagnostic string    `json:"last_diagnostic"`
-	// Recent hard and soft bounce times the policy looks at, oldest first.
+	// Recent hard and soft bounce times the policy looks at, oldest first:
+	// those within its windows, at most the threshold's worth (and, for
+	// soft bounces, the oldest besides, which sets the span). The full
+	// history is in the events.
 	HardTimes []time.Time `json:"hard_times,omitempty"`
 	SoftTimes []time.Time `json:"soft_times,omitempty"`
 	// Complaints counts complaints since the last Lift; the policy compares

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
 
@@ -94,12 +93,4 @@ func (db *DB) decode(sb storedBytes) (store.StoredMessage, error) {
 		m.Observations = append(m.Observations, store.Observation(o))
 	}
 	return m, nil
-}
-
-func decodeHead(id uint64, v []byte) (messageRecord, error) {
-	var rec messageRecord
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return messageRecord{}, fmt.Errorf("message %d: %w", id, err)
-	}
-	return rec, nil
 }

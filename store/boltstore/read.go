@@ -100,7 +100,7 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 		if v == nil {
 			return store.ErrNotFound
 		}
-		if r, err = decodeRecipient(v); err != nil {
+		if r, err = decodeRecipient(key, v); err != nil {
 			return err
 		}
 		if v := tx.Bucket(bucketSuppressions).Get([]byte(key)); v != nil {

@@ -234,7 +234,7 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 		RawSize:      len(m.Raw),
 	}
 	p := replayed{id: m.ID, received: m.Received, observations: len(obs)}
-	if p.head, p.targets, err = encodeHead(rec, obs); err != nil {
+	if p.head, p.targets, err = prepareHead(rec, obs); err != nil {
 		return replayed{}, fmt.Errorf("message %d: %w", m.ID, err)
 	}
 	return p, nil

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
@@ -43,7 +42,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 		EnvelopeTo:   m.EnvelopeTo,
 		RawSize:      len(m.Raw),
 	}
-	head, targets, err := encodeHead(rec, m.Observations)
+	head, targets, err := prepareHead(rec, m.Observations)
 	if err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
@@ -75,18 +74,16 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	return id, nil
 }
 
-// encodeHead encodes rec with the observations obs, and returns those of
+// prepareHead encodes rec with the observations obs, and returns those of
 // them whose recipient normalises as targets.
-func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
+func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
 	var targets []target
-	rec.Observations = nil
 	for _, o := range obs {
-		rec.Observations = append(rec.Observations, observationRecord(o))
 		if addr, err := store.Normalize(o.Recipient); err == nil {
 			targets = append(targets, target{addr, o})
 		}
 	}
-	head, err := json.Marshal(rec)
+	head, err := encodeHead(rec, obs)
 	return head, targets, err
 }
 
@@ -175,7 +172,7 @@ func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o
 	if err != nil {
 		return fmt.Errorf("event sequence: %w", err)
 	}
-	v, err := encodeEvent(at, msgID, o)
+	v, err := encodeEvent(addr, at, msgID, o)
 	if err != nil {
 		return err
 	}
@@ -190,7 +187,7 @@ func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, error
 	r := store.Recipient{Address: addr}
 	if v := recipients.Get([]byte(addr)); v != nil {
 		var err error
-		if r, err = decodeRecipient(v); err != nil {
+		if r, err = decodeRecipient(addr, v); err != nil {
 			return store.Recipient{}, err
 		}
 	}

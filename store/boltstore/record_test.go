@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
@@ -46,8 +45,8 @@ func TestRecordSkipsInvalidRecipients(t *testing.T) {
 
 	// The message keeps all four observations, garbage included.
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		var rec messageRecord
-		if err := json.Unmarshal(tx.Bucket(bucketMessages).Get(u64(id)), &rec); err != nil {
+		rec, err := decodeHead(id, tx.Bucket(bucketMessages).Get(u64(id)))
+		if err != nil {
 			return err
 		}
 		if len(rec.Observations) != 4 || rec.Observations[0].Recipient != "not an address" {

@@ -3,7 +3,7 @@
 // store of a million recipients. It prints messages or requests per second,
 // latency percentiles and the server's Go heap.
 //
-//	bouncebench smtp [-n 20000] [-c 50] [--compare | --discard | --target ADDR]
+//	bouncebench smtp [-n 20000] [-c 50] [--compare | --same-recipient | --discard | --target ADDR]
 //	bouncebench fill --db PATH [-n 1000000]
 //	bouncebench check --db PATH [--addresses 100000] [--repeat 5]
 //	bouncebench lookup --db PATH [--rate 5000] [--duration 10s]
@@ -22,9 +22,11 @@ import (
 )
 
 const usage = `usage:
-  bouncebench smtp [-n 20000] [-c 50] [--compare | --discard | --target ADDR]
+  bouncebench smtp [-n 20000] [-c 50] [--compare | --same-recipient | --discard | --target ADDR]
       send N generated bounces over C SMTP connections; --compare runs the
-      discard server and the full sink back to back and prints the ratio
+      discard server and the full sink back to back and prints the ratio;
+      --same-recipient runs the sink with bounces of distinct recipients,
+      then with bounces all naming one, and prints the ratio
   bouncebench fill --db PATH [-n 1000000]
       write N recipients (every tenth suppressed) straight into a store
   bouncebench check --db PATH [--addresses 100000] [--repeat 5]

@@ -5,10 +5,10 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
-	"reflect"
-	"time"
 	"github.com/bouncesink/bouncesink/store"
+	"reflect"
 	"testing"
+	"time"
 )
 
 // The API prints events with snake_case keys straight from Event.

@@ -46,6 +46,16 @@ var (
 	bucketRebuild = []byte("rebuild")
 )
 
+// inOrder sets b, a bucket whose keys are written in increasing order
+// (ids, sequence numbers, times), to fill its pages before it splits
+// them. bbolt splits a full page at half its size by default, which
+// suits keys arriving anywhere but leaves an append-only bucket's pages
+// half empty for ever. It applies to this transaction's handle only.
+func inOrder(b *bolt.Bucket) *bolt.Bucket {
+	b.FillPercent = 1.0
+	return b
+}
+
 // DefaultLockTimeout is how long Open waits for the file lock by default.
 const DefaultLockTimeout = 2 * time.Second
 

@@ -189,7 +189,7 @@ func (r *rebuild) chunk() (int, error) {
 	}
 	err = r.db.bolt.Update(func(tx *bolt.Tx) error {
 		state := stagingState(tx)
-		heads := tx.Bucket(bucketRebuild).Bucket(bucketMessages)
+		heads := inOrder(tx.Bucket(bucketRebuild).Bucket(bucketMessages))
 		for _, p := range batch {
 			if err := r.replayAdmin(state, func(a adminAction) bool { return a.at.Before(p.received) }); err != nil {
 				return err
@@ -261,7 +261,7 @@ func (r *rebuild) finish(tx *bolt.Tx) error {
 func (r *rebuild) swap(tx *bolt.Tx) error {
 	stage := tx.Bucket(bucketRebuild)
 	state := stagingState(tx)
-	audit, byAddr := tx.Bucket(bucketAudit), tx.Bucket(bucketAuditByAddr)
+	audit, byAddr := inOrder(tx.Bucket(bucketAudit)), tx.Bucket(bucketAuditByAddr)
 	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions, func(c store.SuppressionChange) error {
 		e := store.AuditEntry{Address: c.Address, Actor: store.ActorReclassify, Before: c.Before, After: c.After, Action: store.AuditChange}
 		switch {

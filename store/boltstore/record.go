@@ -90,7 +90,7 @@ func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, 
 // recordTx stores one message and its observations in tx, and reports
 // whether the policy suppressed an address.
 func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []target) (id uint64, suppressed bool, err error) {
-	messages := tx.Bucket(bucketMessages)
+	messages := inOrder(tx.Bucket(bucketMessages))
 	id, err = messages.NextSequence()
 	if err != nil {
 		return 0, false, fmt.Errorf("message id: %w", err)
@@ -98,7 +98,7 @@ func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []ta
 	if err := messages.Put(u64(id), head); err != nil {
 		return 0, false, fmt.Errorf("message %d: %w", id, err)
 	}
-	if err := tx.Bucket(bucketRaw).Put(u64(id), raw); err != nil {
+	if err := inOrder(tx.Bucket(bucketRaw)).Put(u64(id), raw); err != nil {
 		return 0, false, fmt.Errorf("message %d: raw: %w", id, err)
 	}
 	state := liveState(tx)
@@ -132,8 +132,8 @@ func liveState(tx *bolt.Tx) stateBuckets {
 		suppressions: tx.Bucket(bucketSuppressions),
 		counters:     tx.Bucket(bucketCounters),
 		meta:         tx.Bucket(bucketMeta),
-		bySince:      tx.Bucket(bucketBySince),
-		audit:        tx.Bucket(bucketAudit),
+		bySince:      inOrder(tx.Bucket(bucketBySince)),
+		audit:        inOrder(tx.Bucket(bucketAudit)),
 		auditByAddr:  tx.Bucket(bucketAuditByAddr),
 	}
 }

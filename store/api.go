@@ -175,9 +175,14 @@ type Store interface {
 	Writer
 	Reader
 	Admin
-	// Messages lists recorded messages in id order, after id after.
+	Pruner
+	// Messages lists recorded messages in id order, after id after. A
+	// message whose raw bytes were pruned (see Retention) comes with Raw
+	// nil and RawPruned set.
 	Messages(ctx context.Context, after uint64, limit int) ([]StoredMessage, error)
-	// Rebuild replays every message through reobserve and the policy.
+	// Rebuild replays every message through reobserve and the policy; a
+	// message whose raw bytes were pruned is replayed with its stored
+	// observations, without reobserve, and counted in RebuildStats.NotReread.
 	Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (RebuildStats, error)
 	Close() error
 }

@@ -223,8 +223,10 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 	if err != nil {
 		return replayed{}, err
 	}
-	obs, err := r.reobserve(m)
-	if err != nil {
+	obs := m.Observations
+	if m.RawPruned {
+		r.stats.NotReread++ // nothing to classify again: the verdicts stand
+	} else if obs, err = r.reobserve(m); err != nil {
 		return replayed{}, fmt.Errorf("message %d: reobserve: %w", m.ID, err)
 	}
 	rec := messageRecord{
@@ -232,6 +234,13 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 		EnvelopeFrom: m.EnvelopeFrom,
 		EnvelopeTo:   m.EnvelopeTo,
 		RawSize:      len(m.Raw),
+	}
+	if m.RawPruned {
+		old, err := decodeHead(sb.id, sb.head) // decode read it: cannot fail
+		if err != nil {
+			return replayed{}, err
+		}
+		rec.RawSize = old.RawSize
 	}
 	p := replayed{id: m.ID, received: m.Received, observations: len(obs)}
 	if p.head, p.targets, err = prepareHead(rec, obs); err != nil {
@@ -283,6 +292,9 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 		return err
 	}
 	if err := meta.Put(keyEventsBase, u64(r.eventsBase)); err != nil {
+		return fmt.Errorf("event counter: %w", err)
+	}
+	if err := meta.Delete(keyEventsPruned); err != nil { // none of the new events yet
 		return fmt.Errorf("event counter: %w", err)
 	}
 	r.stats.Recipients = int(state.recipients.Sequence())

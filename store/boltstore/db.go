@@ -118,7 +118,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	b, err := openBolt(path, timeout)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
 	}
@@ -130,6 +130,25 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+}
+
+// openBolt opens the file without a freelist on disk: bbolt otherwise
+// writes the list of every free page at each commit, which after a prune
+// of a million raw messages is megabytes per commit (and a page or two per
+// commit in any case). Open then finds the free pages by walking the
+// file's B-trees, about a second per gigabyte; that walk panics on a
+// damaged file, which becomes an error here.
+func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("reading the free pages: %v", p)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        timeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 }
 
 // initSchema creates the buckets and checks or stamps the schema version.

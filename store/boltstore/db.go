@@ -118,7 +118,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	b, err := openBolt(path, timeout)
+	b, err := openCurrent(path, timeout)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
 	}
@@ -130,6 +130,28 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+}
+
+// openCurrent opens the file at path and checks that it is still there
+// once locked: Compact, which holds the lock while it writes a new file,
+// renames that over the old one; a server that was waiting for the lock
+// would otherwise serve from the old file, now nameless, and lose its
+// writes.
+func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
+	for tries := 0; ; tries++ {
+		before, statErr := os.Stat(path) // absent: bbolt creates it
+		b, err := openBolt(path, timeout)
+		if err != nil || statErr != nil {
+			return b, err
+		}
+		if after, err := os.Stat(path); err == nil && os.SameFile(before, after) {
+			return b, nil
+		}
+		b.Close()
+		if tries == 2 {
+			return nil, errors.New("the file was replaced while opening it, three times")
+		}
+	}
 }
 
 // openBolt opens the file without a freelist on disk: bbolt otherwise

@@ -28,8 +28,8 @@ type Config struct {
 	Policy PolicyConfig `toml:"policy"`
 	// Retention bounds what the store keeps of old messages (prune.go).
 	Retention RetentionConfig `toml:"retention"`
-	VERP   VERPConfig   `toml:"verp"`
-	Log    LogConfig    `toml:"log"`
+	VERP      VERPConfig      `toml:"verp"`
+	Log       LogConfig       `toml:"log"`
 	// Webhooks are told of every change of the suppression list (access.go).
 	Webhooks []WebhookConfig `toml:"webhooks"`
 }

@@ -1,19 +1,20 @@
-package boltstore
+package storetest
 
 import (
 	"context"
 	"errors"
-	"github.com/bouncesink/bouncesink/store"
 	"testing"
 	"time"
+
+	"github.com/bouncesink/bouncesink/store"
 )
 
-func TestSuppressAndLift(t *testing.T) {
+func testSuppressAndLift(t *testing.T, h Harness) {
 	clock := t0.Add(100 * 24 * time.Hour)
-	db, _ := openTest(t, Options{Now: func() time.Time { return clock }})
+	db := open(t, h, Options{Now: func() time.Time { return clock }})
 	ctx := context.Background()
 
-	s, err := db.Suppress(ctx, "Dave@Example.com", "asked by phone", "ticket 42")
+	s, err := suppress(db, "Dave@Example.com", "asked by phone", "ticket 42")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +26,11 @@ func TestSuppressAndLift(t *testing.T) {
 		t.Errorf("Suppression = %+v, %v", got, err)
 	}
 	// Suppressing again keeps the first record.
-	if again, err := db.Suppress(ctx, "dave@example.com", "other", ""); err != nil || again != want {
+	if again, err := suppress(db, "dave@example.com", "other", ""); err != nil || again != want {
 		t.Errorf("second Suppress = %+v, %v; want the first one kept", again, err)
 	}
 
-	if err := db.Lift(ctx, "dave@example.com", "customer re-subscribed"); err != nil {
+	if err := lift(db, "dave@example.com", "customer re-subscribed"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Suppression(ctx, "dave@example.com"); !errors.Is(err, store.ErrNotFound) {
@@ -42,16 +43,16 @@ func TestSuppressAndLift(t *testing.T) {
 	if len(events) != 2 || events[0].Reason != "suppress" || events[1].Reason != "lift" || events[1].Detail != "customer re-subscribed" {
 		t.Errorf("history %+v, want the suppress and the lift", events)
 	}
-	if err := db.Lift(ctx, "stranger@example.com", ""); !errors.Is(err, store.ErrNotFound) {
+	if err := lift(db, "stranger@example.com", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Lift(unknown): %v, want ErrNotFound", err)
 	}
 }
 
 // After a Lift it takes a fresh run of bounces to suppress again: the ones
 // that caused the first suppression no longer count.
-func TestLiftResetsCounters(t *testing.T) {
+func testLiftResetsCounters(t *testing.T, h Harness) {
 	clock := day(10)
-	db, _ := openTest(t, Options{Now: func() time.Time { return clock }})
+	db := open(t, h, Options{Now: func() time.Time { return clock }})
 	ctx := context.Background()
 	record(t, db, bounce("erin@example.com", "hard", day(0)))
 	record(t, db, bounce("erin@example.com", "hard", day(1)))
@@ -60,7 +61,7 @@ func TestLiftResetsCounters(t *testing.T) {
 		if _, err := db.Suppression(ctx, addr); err != nil {
 			t.Fatalf("%s not suppressed before the lift: %v", addr, err)
 		}
-		if err := db.Lift(ctx, addr, ""); err != nil {
+		if err := lift(db, addr, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

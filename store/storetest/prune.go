@@ -1,4 +1,4 @@
-package boltstore
+package storetest
 
 import (
 	"bytes"
@@ -13,26 +13,10 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 )
 
-// The retention tests use only the store contract, so that they can join
-// the engines' shared conformance suite; pruneOpener opens the bbolt
-// engine for them.
+// The tests of store.Pruner: what each Retention field prunes, what it
+// never prunes, and pruning while messages are recorded.
 
-// pruneOpener opens a new store whose clock (admin actions, Activity) is now.
-type pruneOpener func(t testing.TB, now func() time.Time) store.Store
-
-func boltOpener(t testing.TB, now func() time.Time) store.Store {
-	db, _ := openTest(t, Options{Now: now})
-	return db
-}
-
-func TestPruneRawMessages(t *testing.T)             { testPruneRawMessages(t, boltOpener) }
-func TestPruneKeepsVerdictsForRebuild(t *testing.T) { testPruneKeepsVerdictsForRebuild(t, boltOpener) }
-func TestPruneEvents(t *testing.T)                  { testPruneEvents(t, boltOpener) }
-func TestPruneCounters(t *testing.T)                { testPruneCounters(t, boltOpener) }
-func TestPruneWhileRecording(t *testing.T)          { testPruneWhileRecording(t, boltOpener) }
-func TestPruneRefuses(t *testing.T)                 { testPruneRefuses(t, boltOpener) }
-
-func prune(t testing.TB, s store.Store, r store.Retention, now time.Time) store.PruneStats {
+func pruneAt(t testing.TB, s store.Store, r store.Retention, now time.Time) store.PruneStats {
 	t.Helper()
 	st, err := s.Prune(context.Background(), r, now)
 	if err != nil {
@@ -41,32 +25,28 @@ func prune(t testing.TB, s store.Store, r store.Retention, now time.Time) store.
 	return st
 }
 
-func recordAll(t testing.TB, s store.Store, msgs ...store.Message) []uint64 {
+func recordIDs(t testing.TB, s store.Store, msgs ...store.Message) []uint64 {
 	t.Helper()
 	var ids []uint64
 	for _, m := range msgs {
-		id, err := s.Record(context.Background(), m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
+		ids = append(ids, record(t, s, m))
 	}
 	return ids
 }
 
 // Raw messages older than the retention go, oldest first; their records,
 // verdicts and events stay, and reading one says it was pruned.
-func testPruneRawMessages(t *testing.T, open pruneOpener) {
+func testPruneRawMessages(t *testing.T, h Harness) {
 	ctx := context.Background()
-	s := open(t, func() time.Time { return day(100) })
-	ids := recordAll(t, s,
+	s := open(t, h, Options{Now: func() time.Time { return day(100) }})
+	ids := recordIDs(t, s,
 		bounce("a@example.com", "hard", day(0)),
 		bounce("b@example.com", "soft", day(9)),
 		bounce("c@example.com", "hard", day(10)),
 		bounce("a@example.com", "hard", day(99)))
 	r := store.Retention{RawMessages: 90 * 24 * time.Hour}
 
-	st := prune(t, s, r, day(100))
+	st := pruneAt(t, s, r, day(100))
 	if st.RawMessages != 2 || st.RawBytes <= 0 || st.Events != 0 {
 		t.Errorf("prune: %+v, want the raw bytes of the 2 messages received before day 10", st)
 	}
@@ -98,28 +78,28 @@ func testPruneRawMessages(t *testing.T, open pruneOpener) {
 		t.Errorf("a@example.com after the prune: %+v, %d events, %v; want its 2 hard bounces kept", r0, len(events), err)
 	}
 
-	if st := prune(t, s, r, day(100)); st != (store.PruneStats{}) {
+	if st := pruneAt(t, s, r, day(100)); st != (store.PruneStats{}) {
 		t.Errorf("second prune at the same time: %+v, want nothing", st)
 	}
-	if st := prune(t, s, store.Retention{}, day(1000)); st.RawMessages != 0 || st.Events != 0 {
+	if st := pruneAt(t, s, store.Retention{}, day(1000)); st.RawMessages != 0 || st.Events != 0 {
 		t.Errorf("zero retention: %+v, want nothing pruned", st)
 	}
-	if st := prune(t, s, r, day(200)); st.RawMessages != 2 {
+	if st := pruneAt(t, s, r, day(200)); st.RawMessages != 2 {
 		t.Errorf("prune 100 days later: %+v, want the last 2", st)
 	}
 }
 
 // A Rebuild replays a message whose raw bytes were pruned with its stored
 // verdicts, without asking reobserve, and counts it.
-func testPruneKeepsVerdictsForRebuild(t *testing.T, open pruneOpener) {
+func testPruneKeepsVerdictsForRebuild(t *testing.T, h Harness) {
 	ctx := context.Background()
-	s := open(t, func() time.Time { return day(100) })
-	recordAll(t, s,
+	s := open(t, h, Options{Now: func() time.Time { return day(100) }})
+	recordIDs(t, s,
 		bounce("a@example.com", "hard", day(0)),
 		bounce("a@example.com", "hard", day(1)),
 		bounce("b@example.com", "hard", day(95)),
 		bounce("b@example.com", "hard", day(96)))
-	prune(t, s, store.Retention{RawMessages: 90 * 24 * time.Hour}, day(100))
+	pruneAt(t, s, store.Retention{RawMessages: 90 * 24 * time.Hour}, day(100))
 
 	var asked []uint64
 	stats, err := s.Rebuild(ctx, func(m store.StoredMessage) ([]store.Observation, error) {
@@ -155,14 +135,14 @@ func testPruneKeepsVerdictsForRebuild(t *testing.T, open pruneOpener) {
 
 // Events older than the retention, or beyond an address's latest K, go;
 // admin events and the recipient's lifetime counts stay.
-func testPruneEvents(t *testing.T, open pruneOpener) {
+func testPruneEvents(t *testing.T, h Harness) {
 	ctx := context.Background()
 	now := day(0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := open(t, clock)
+	s := open(t, h, Options{Now: clock})
 	for i := range 10 {
-		recordAll(t, s, bounce("a@example.com", "soft", day(float64(i))), bounce("b@example.com", "delayed", day(float64(i))))
+		recordIDs(t, s, bounce("a@example.com", "soft", day(float64(i))), bounce("b@example.com", "delayed", day(float64(i))))
 		if i == 2 {
 			mu.Lock()
 			now = day(2.5)
@@ -180,7 +160,7 @@ func testPruneEvents(t *testing.T, open pruneOpener) {
 		t.Fatal(err)
 	}
 
-	st := prune(t, s, store.Retention{EventsPerRecipient: 3}, day(10))
+	st := pruneAt(t, s, store.Retention{EventsPerRecipient: 3}, day(10))
 	if st.Events != 14 {
 		t.Errorf("keeping 3 events per address: pruned %+v, want 7 of each address's 10", st)
 	}
@@ -208,29 +188,29 @@ func testPruneEvents(t *testing.T, open pruneOpener) {
 		t.Errorf("Stats.Events %d after, %d before (%v); want 14 fewer", after.Events, before.Events, err)
 	}
 
-	st = prune(t, s, store.Retention{Events: 60 * time.Hour}, day(10))
+	st = pruneAt(t, s, store.Retention{Events: 60 * time.Hour}, day(10))
 	if st.Events != 2 {
 		t.Errorf("keeping 2.5 days of events: pruned %+v, want day 7 of each address", st)
 	}
 	if _, events, _ := s.Recipient(ctx, "b@example.com"); len(events) != 2 || !events[0].Time.Equal(day(8)) {
 		t.Errorf("b@example.com's history: %+v, want days 8 and 9", events)
 	}
-	if st := prune(t, s, store.DefaultRetention(), day(10)); st.Events != 0 {
+	if st := pruneAt(t, s, store.DefaultRetention(), day(10)); st.Events != 0 {
 		t.Errorf("the defaults on what is left: %+v, want nothing", st)
 	}
 }
 
 // The activity counters of days no Activity reads go; the recent ones stay.
-func testPruneCounters(t *testing.T, open pruneOpener) {
+func testPruneCounters(t *testing.T, h Harness) {
 	ctx := context.Background()
 	now := day(500)
-	s := open(t, func() time.Time { return now })
-	recordAll(t, s, bounce("a@example.com", "hard", day(0)), bounce("b@example.com", "soft", day(499)))
+	s := open(t, h, Options{Now: func() time.Time { return now }})
+	recordIDs(t, s, bounce("a@example.com", "hard", day(0)), bounce("b@example.com", "soft", day(499)))
 	act, err := s.Activity(ctx, store.ActivityOptions{Days: store.MaxActivityDays})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := prune(t, s, store.Retention{}, now)
+	st := pruneAt(t, s, store.Retention{}, now)
 	if st.Counters == 0 {
 		t.Errorf("prune: %+v, want day 0's counters gone", st)
 	}
@@ -241,22 +221,22 @@ func testPruneCounters(t *testing.T, open pruneOpener) {
 	if fmt.Sprint(after.Daily) != fmt.Sprint(act.Daily) || after.Windows[2].Total != 1 {
 		t.Errorf("Activity changed:\n%+v\nbefore:\n%+v", after, act)
 	}
-	if st := prune(t, s, store.Retention{}, now); st.Counters != 0 {
+	if st := pruneAt(t, s, store.Retention{}, now); st.Counters != 0 {
 		t.Errorf("second prune: %+v", st)
 	}
 }
 
 // Messages recorded while a Prune runs are all kept whole, and the prune
 // deletes exactly the expired ones.
-func testPruneWhileRecording(t *testing.T, open pruneOpener) {
+func testPruneWhileRecording(t *testing.T, h Harness) {
 	ctx := context.Background()
-	s := open(t, time.Now)
+	s := open(t, h, Options{})
 	const old, fresh = 300, 100
 	var msgs []store.Message
 	for i := range old {
 		msgs = append(msgs, bounce(fmt.Sprintf("old%d@example.com", i), "hard", day(float64(i)/1000)))
 	}
-	recordAll(t, s, msgs...)
+	recordIDs(t, s, msgs...)
 	var (
 		wg  sync.WaitGroup
 		st  store.PruneStats
@@ -303,9 +283,9 @@ func testPruneWhileRecording(t *testing.T, open pruneOpener) {
 	}
 }
 
-func testPruneRefuses(t *testing.T, open pruneOpener) {
-	s := open(t, time.Now)
-	recordAll(t, s, bounce("a@example.com", "hard", day(0)))
+func testPruneRefuses(t *testing.T, h Harness) {
+	s := open(t, h, Options{})
+	recordIDs(t, s, bounce("a@example.com", "hard", day(0)))
 	for _, r := range []store.Retention{{RawMessages: -time.Hour}, {Events: time.Minute}, {EventsPerRecipient: -1}} {
 		if _, err := s.Prune(context.Background(), r, day(100)); err == nil {
 			t.Errorf("Prune(%+v) accepted", r)

@@ -1,4 +1,4 @@
-package boltstore
+package storetest
 
 import (
 	"bytes"
@@ -6,12 +6,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/bouncesink/bouncesink/store"
 	"testing"
+
+	"github.com/bouncesink/bouncesink/store"
 )
 
-func TestCheck(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testCheck(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	record(t, db, bounce("hard@example.com", "hard", day(0)))
 	record(t, db, bounce("hard@example.com", "hard", day(1)))
@@ -51,8 +52,8 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestRecipientHistoryLimit(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testRecipientHistoryLimit(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	m := store.Message{Received: t0}
 	for i := range store.MaxHistory + 5 {
@@ -82,8 +83,8 @@ func TestRecipientHistoryLimit(t *testing.T) {
 	}
 }
 
-func TestRawMessage(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testRawMessage(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	random := make([]byte, 10000)
 	rand.Read(random)
@@ -108,8 +109,8 @@ func TestRawMessage(t *testing.T) {
 	}
 }
 
-func TestSuppressionsPages(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testSuppressionsPages(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	m := store.Message{Received: t0}
 	for i := range 25 {
@@ -136,8 +137,8 @@ func TestSuppressionsPages(t *testing.T) {
 	}
 }
 
-func TestMessagesPages(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testMessagesPages(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	for i := range 25 {
 		m := bounce(fmt.Sprintf("u%d@example.com", i), "hard", day(float64(i)))

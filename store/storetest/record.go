@@ -1,20 +1,21 @@
-package boltstore
+package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bouncesink/bouncesink/store"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/bouncesink/bouncesink/store"
 )
 
 // One garbage recipient must not lose the rest of the message.
-func TestRecordSkipsInvalidRecipients(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testRecordSkipsInvalidRecipients(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	m := store.Message{
 		Received: t0,
@@ -44,23 +45,14 @@ func TestRecordSkipsInvalidRecipients(t *testing.T) {
 	}
 
 	// The message keeps all four observations, garbage included.
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		rec, err := decodeHead(id, tx.Bucket(bucketMessages).Get(u64(id)))
-		if err != nil {
-			return err
-		}
-		if len(rec.Observations) != 4 || rec.Observations[0].Recipient != "not an address" {
-			return fmt.Errorf("stored observations %+v", rec.Observations)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Error(err)
+	msgs := allMessages(t, db)
+	if len(msgs) != 1 || msgs[0].ID != id || !reflect.DeepEqual(msgs[0].Observations, m.Observations) {
+		t.Errorf("stored message %+v, want all four observations of %+v", msgs, m.Observations)
 	}
 }
 
-func TestRecordRefuses(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testRecordRefuses(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := db.Record(ctx, bounce("a@example.com", "hard", t0)); !errors.Is(err, context.Canceled) {
@@ -76,8 +68,8 @@ func TestRecordRefuses(t *testing.T) {
 
 // Concurrent SMTP sessions share group-committed transactions; none may lose or
 // double an observation.
-func TestRecordConcurrent(t *testing.T) {
-	db, _ := openTest(t, Options{})
+func testRecordConcurrent(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
 	ctx := context.Background()
 	const (
 		workers = 50
@@ -138,5 +130,74 @@ func TestRecordConcurrent(t *testing.T) {
 		if events[i-1].Seq >= events[i].Seq {
 			t.Fatalf("history out of order at %d", i)
 		}
+	}
+}
+
+func testClose(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := db.Ping(context.Background()); err == nil {
+		t.Error("Ping after Close succeeded")
+	}
+	if _, err := db.Record(context.Background(), bounce("a@example.com", "hard", t0)); err == nil {
+		t.Error("Record after Close succeeded")
+	}
+}
+
+// Everything recorded survives a restart: counts, history, suppressions
+// and the raw bytes.
+func testReopen(t *testing.T, h Harness) {
+	db, o := openWith(t, h, Options{})
+	ctx := context.Background()
+	const n = 30
+	raws := make(map[uint64][]byte)
+	for i := range n {
+		addr := fmt.Sprintf("user%d@example.com", i%10)
+		m := bounce(addr, "hard", day(float64(i)))
+		m.Raw = append(m.Raw, bytes.Repeat([]byte(fmt.Sprintf("line %d of the original message\r\n", i)), i)...)
+		id := record(t, db, m)
+		raws[id] = m.Raw
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = reopen(t, o, Options{})
+	for i := range 10 {
+		addr := fmt.Sprintf("user%d@example.com", i)
+		r, events, err := db.Recipient(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Counts["hard"] != 3 || len(events) != 3 {
+			t.Errorf("%s: %d hard, %d events; want 3 and 3", addr, r.Counts["hard"], len(events))
+		}
+		for j, e := range events {
+			if want := day(float64(i + 10*j)); !e.Time.Equal(want) {
+				t.Errorf("%s event %d at %v, want %v", addr, j, e.Time, want)
+			}
+		}
+		// Hard bounces 10 days apart: the second one suppresses.
+		if !r.Suppressed || !r.Suppression.Since.Equal(day(float64(i+10))) {
+			t.Errorf("%s: suppression %+v, want since day %d", addr, r.Suppression, i+10)
+		}
+	}
+	for id, want := range raws {
+		got, err := db.RawMessage(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("message %d: raw bytes differ after reopen", id)
+		}
+	}
+	// Ids keep counting from where they were.
+	if id := record(t, db, bounce("new@example.com", "soft", day(40))); id != n+1 {
+		t.Errorf("next id %d, want %d", id, n+1)
 	}
 }

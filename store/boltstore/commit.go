@@ -3,6 +3,7 @@ package boltstore
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,6 +23,10 @@ type groupCommit struct {
 	mu      sync.Mutex
 	pending []*commitReq
 	running bool // a goroutine is committing; it will take pending too
+
+	// commits and committed count the transactions and the writers they
+	// carried, for the benchmarks' figure of writers per commit.
+	commits, committed atomic.Int64
 }
 
 type commitReq struct {
@@ -83,6 +88,8 @@ func (g *groupCommit) commit(group []*commitReq) {
 			return nil
 		})
 		if failed < 0 {
+			g.commits.Add(1)
+			g.committed.Add(int64(len(group)))
 			for _, r := range group {
 				r.done <- err
 			}

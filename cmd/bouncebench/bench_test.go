@@ -134,3 +134,26 @@ func (w tlog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// prune fills a store of expired messages, then loads the sink on a copy
+// of it idle and while it prunes them all.
+func TestPruneCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "expired.db")
+	out := run(t, "prune", "--db", db, "-n", "600", "--load", "200", "-c", "5", "--log", filepath.Join(t.TempDir(), "server.log"))
+	wantLines(t, out,
+		`filled .*expired.db with 600 messages received 100 days ago`,
+		`(?m)^   idle: 200 messages, [0-9]+ msg/s; latency p50 .* p99 `,
+		`(?m)^   pruned 600 raw messages \([0-9]+ MB stored\) in [0-9.]+s; meanwhile [0-9]+ messages`,
+		`p99 while pruning / p99 idle: [0-9.]+ \(target < 2\)`)
+}
+
+// retention records days of classified bounces, prunes them and reports
+// the bytes per stored bounce.
+func TestRetentionCommand(t *testing.T) {
+	out := run(t, "retention", "--days", "95", "--per-day", "4")
+	wantLines(t, out,
+		`recorded and pruned in [0-9]+s: 380 messages, [0-9]+ recipients, 380 events left; pruned 20 raw messages`,
+		`(?m)^  raw +[0-9.]+ +[0-9]+% +360$`,
+		`bytes in use per stored bounce: [0-9]+ \(all 380\); [0-9]+ once its raw message is pruned, [0-9]+ while it is kept`,
+		`file: [0-9.]+ MB, [0-9.]+ MB after bouncesink compact`)
+}

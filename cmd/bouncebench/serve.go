@@ -52,7 +52,8 @@ func startServer(o serveOptions) (*benchServer, error) {
 	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: o.LogLevel}))
 	heap := newHeapSampler(50 * time.Millisecond)
 	mux := http.NewServeMux()
-	mux.Handle("/debug/bench/", heap)
+	mux.Handle("/debug/bench/heap", heap)
+	mux.Handle("/debug/bench/heap/", heap)
 
 	var (
 		serveSMTP func(net.Listener) error
@@ -80,6 +81,7 @@ func startServer(o serveOptions) (*benchServer, error) {
 		serveSMTP = s.Serve
 		stopSMTP = s.Shutdown
 		mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
+		mux.Handle("/debug/bench/prune", &pruneRunner{db: db})
 	}
 
 	smtpLn, err := net.Listen("tcp", o.SMTP)

@@ -81,10 +81,16 @@ func Compact(path string, lockTimeout time.Duration) (CompactStats, error) {
 	if err := sameKeys(src, dst); err != nil {
 		return CompactStats{}, fmt.Errorf("store: compact %s: the copy differs: %w", path, err)
 	}
-	if err := dst.Sync(); err != nil {
+	// bbolt grows a file 16 MB at a time: cut the new one where its last
+	// page ends, so a small store does not come out larger than it went in.
+	var used int64
+	if err := dst.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
 		return CompactStats{}, fmt.Errorf("store: compact: %w", err)
 	}
 	if err := dst.Close(); err != nil {
+		return CompactStats{}, fmt.Errorf("store: compact: %w", err)
+	}
+	if err := truncateSync(tmp, used); err != nil {
 		return CompactStats{}, fmt.Errorf("store: compact: %w", err)
 	}
 	keep = true
@@ -131,6 +137,23 @@ func sameKeys(a, b *bolt.DB) error {
 		}
 	}
 	return nil
+}
+
+// truncateSync cuts the file at path to size and makes it durable.
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // syncDir makes a rename in dir durable.

@@ -263,4 +263,3 @@ func copyFile(from, to string) error {
 	}
 	return out.Close()
 }
-

@@ -129,7 +129,7 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+	return &DB{bolt: b, commits: &groupCommit{db: b, now: now}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
 }
 
 // openCurrent opens the file at path and checks that it is still there

@@ -53,7 +53,7 @@ func recordMany(t testing.TB, db *DB, msgs []store.Message) {
 			if err != nil {
 				return err
 			}
-			if _, _, err := db.recordTx(tx, at, head, db.compress(m.Raw), targets); err != nil {
+			if _, _, err := db.recordTx(tx, nil, at, head, db.compress(m.Raw), targets); err != nil {
 				return err
 			}
 		}

@@ -58,7 +58,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 		changed bool
 	)
 	err = db.commits.do(func(tx *bolt.Tx) error {
-		n, c, err := db.recordTx(tx, at, head, raw, targets)
+		n, c, err := db.recordTx(tx, db.commits.tally, at, head, raw, targets)
 		if err != nil {
 			return err
 		}
@@ -88,8 +88,10 @@ func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, 
 }
 
 // recordTx stores one message and its observations in tx, and reports
-// whether the policy suppressed an address.
-func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []target) (id uint64, suppressed bool, err error) {
+// whether the policy suppressed an address. Its counter increments go to
+// t, for the group commit to write, or straight to the counters if t is
+// nil.
+func (db *DB) recordTx(tx *bolt.Tx, t tally, at time.Time, head, raw []byte, targets []target) (id uint64, suppressed bool, err error) {
 	messages := inOrder(tx.Bucket(bucketMessages))
 	id, err = messages.NextSequence()
 	if err != nil {
@@ -102,8 +104,11 @@ func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []ta
 		return 0, false, fmt.Errorf("message %d: raw: %w", id, err)
 	}
 	state := liveState(tx)
-	if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
-		return 0, false, err
+	state.tally = t
+	if t == nil { // else the group commit prunes once per transaction
+		if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
+			return 0, false, err
+		}
 	}
 	for _, t := range targets {
 		added, err := db.observe(state, id, at, t.addr, t.obs)
@@ -119,6 +124,9 @@ func (db *DB) recordTx(tx *bolt.Tx, at time.Time, head, raw []byte, targets []ta
 // buckets, or the copies a Rebuild fills before it swaps them in.
 type stateBuckets struct {
 	recipients, events, suppressions, counters *bolt.Bucket
+	// tally, if not nil, collects the counter increments that the group
+	// commit writes at the end of the transaction.
+	tally tally
 	// meta keeps the suppression counters (stats.go), bySince the time
 	// index (index.go), audit and auditByAddr the audit trail (audit.go);
 	// all nil in a Rebuild, which indexes, counts and audits when it swaps.
@@ -144,7 +152,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
 		return false, err
 	}
-	if err := countObservation(b.counters, db.now(), at, addr, o); err != nil {
+	if err := countObservation(b.counters, b.tally, db.now(), at, addr, o); err != nil {
 		return false, err
 	}
 	r, err := loadRecipient(b.recipients, addr)

@@ -82,6 +82,11 @@ func startServer(o serveOptions) (*benchServer, error) {
 		stopSMTP = s.Shutdown
 		mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
 		mux.Handle("/debug/bench/prune", &pruneRunner{db: db})
+		mux.HandleFunc("GET /debug/bench/commits", func(w http.ResponseWriter, r *http.Request) {
+			txs, writers := db.Commits()
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(commitCounts{txs, writers})
+		})
 	}
 
 	smtpLn, err := net.Listen("tcp", o.SMTP)
@@ -139,6 +144,12 @@ func (discardSession) Logout() error                        { return nil }
 func (discardSession) Data(r io.Reader) error {
 	_, err := io.Copy(io.Discard, r)
 	return err
+}
+
+// commitCounts are the store's group commit figures (boltstore's Commits).
+type commitCounts struct {
+	Transactions int64 `json:"transactions"`
+	Writers      int64 `json:"writers"`
 }
 
 // heapStats are the sampler's figures, in bytes.

@@ -187,6 +187,7 @@ func (f *smtpFlags) run(stdout io.Writer, l load) (loadResult, error) {
 		return loadResult{}, err
 	}
 	logSize := fileSize(f.server.logPath)
+	commits0, _ := t.commits()
 	cpu := startCPU(t.pid)
 	io0, _ := writeBytes(t.pid)
 	r := sendBounces(t.smtp, f.domain, rcpt, f.n, f.c)
@@ -201,6 +202,10 @@ func (f *smtpFlags) run(stdout io.Writer, l load) (loadResult, error) {
 	}
 	fmt.Fprintf(stdout, "   latency (MAIL FROM to the reply after DATA): %s\n", r.lat.summary())
 	fmt.Fprintf(stdout, "   %s\n", cpuLine)
+	if commits1, err := t.commits(); err == nil && commits1.Transactions > commits0.Transactions {
+		fmt.Fprintf(stdout, "   store commits: %d, %.1f messages each\n", commits1.Transactions-commits0.Transactions,
+			float64(commits1.Writers-commits0.Writers)/float64(commits1.Transactions-commits0.Transactions))
+	}
 	if n := r.ok + r.failed; ioOK && n > 0 && !l.discard && t.pid != 0 {
 		res.compressed = compressedSize(f.domain, rcpt, f.n)
 		res.disk = (float64(io1-io0) - float64(logged)) / float64(n)

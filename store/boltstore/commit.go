@@ -42,6 +42,13 @@ type commitReq struct {
 	done chan error
 }
 
+// Commits returns how many transactions the group commit has committed
+// since Open, and how many writers (Record calls, prune steps) they
+// carried: the benchmarks' figure of writers per commit.
+func (db *DB) Commits() (transactions, writers int64) {
+	return db.commits.commits.Load(), db.commits.committed.Load()
+}
+
 // do runs fn in a write transaction shared with other writers and returns
 // once that transaction is durable. As with bbolt's Batch, fn may run more
 // than once (when a writer in the same group fails, the rest are retried

@@ -50,7 +50,10 @@ func dsnFindings(m *message) []finding {
 	// Each address is looked for in the whole text: the first
 	// maxNearSearches of them, each once.
 	nearOf := map[string]string{}
-	for _, r := range recipients {
+	for i, r := range recipients {
+		if i%16 == 15 && m.cancelled() {
+			return nil // each recipient may search the whole text
+		}
 		f := finding{
 			recipient:    r.get("final-recipient"),
 			action:       r.get("action"),
@@ -80,7 +83,10 @@ func dsnFindings(m *message) []finding {
 				nearOf[addr] = near
 			}
 		}
-		if f.diagnostic == "" {
+		if stripType(f.diagnostic) == "" {
+			// No Diagnostic-Code, or one with a type and no text
+			// ("Diagnostic-Code: SMTP; ", Sendmail's when the server
+			// closed the connection with a 421): the text says more.
 			f.diagnostic = near
 		}
 		f.command = commandIn(near)

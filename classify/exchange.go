@@ -126,6 +126,12 @@ func exchange2003(m *message) []finding {
 			fs = append(fs, finding{recipient: a, action: "failed"})
 			continue
 		}
+		if a := exchangeIndentedRecipient(l); a != "" {
+			// Exchange 5.5 indents its list: "   user@example.org on
+			// 4/29/99 9:19:59 AM".
+			fs = append(fs, finding{recipient: a, action: "failed"})
+			continue
+		}
 		if len(fs) > 0 {
 			diag, indented = append(diag, strings.TrimSpace(l)), true
 		}
@@ -187,6 +193,21 @@ func exchangeRecipientLine(l string) (addr string, ok bool) {
 		return "", false // a sentence, not a name
 	}
 	return "", true
+}
+
+// exchangeIndentedRecipient returns the address of an indented recipient
+// line, one that starts with the address and says when it failed.
+func exchangeIndentedRecipient(l string) string {
+	t := strings.TrimSpace(l)
+	mm := exchangeOnDateRe.FindStringSubmatch(t)
+	if mm == nil {
+		return ""
+	}
+	a, ok := exchangeRecipientLine(t)
+	if !ok || a == "" || !strings.Contains(strings.ToLower(mm[1]), strings.ToLower(a)) {
+		return ""
+	}
+	return a
 }
 
 var exchangeReturnedRe = mustFastRe(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)

@@ -30,11 +30,11 @@ const (
 	// maxFindings bounds the recipients a decoder reads of one message.
 	// A bounce names a few; a report that lists thousands of addresses
 	// under one shared explanation would cost thousands of readings of it.
-	maxFindings = 256
+	maxFindings = 64
 	// maxDiagnostic bounds the diagnostic a verdict keeps and its rules
 	// read: an SMTP reply is a few lines of at most 512 bytes (RFC 5321
 	// s4.5.3.1.5).
-	maxDiagnostic = 4 << 10
+	maxDiagnostic = 2 << 10
 )
 
 // Why reading a message stopped short of its end (message.cut). Each
@@ -131,7 +131,9 @@ func readMessage(done <-chan struct{}, raw []byte, in Input) *message {
 		walkGoMessage(m, raw)
 	}
 	m.text = humanText(m.parts)
-	if m.text == "" && len(m.parts) == 0 {
+	if m.text == "" && len(m.parts) == 0 && m.cut == "" {
+		// Not MIME that can be read: the body as it is. (A walk cut
+		// short by its bounds read MIME, just too much of it.)
 		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
 	}
 	return m

@@ -59,6 +59,15 @@ func decodeV5Sendmail(m *message) []Verdict {
 	}
 	senders := senderAddresses(m, section)
 	fs, dialogue := smTranscriptFindings(section)
+	if len(fs) == 0 && len(list) == 0 {
+		// A transcript that names no address ("Host unknown" answered to
+		// the connection): the returned message's one recipient is the
+		// one it failed for.
+		if a := smOriginalRecipient(m); a != "" && smReplies(dialogue) != "" {
+			fs = append(fs, smFinding{f: finding{recipient: a, action: "failed", diagnostic: smReplies(dialogue)},
+				dialogue: strings.Join(dialogue, "\n")})
+		}
+	}
 	// The listed addresses the transcript does not explain get the list's
 	// reason, or what the transcript said to no one in particular.
 	// What they share is read once: the dialogue, its replies, its stage.
@@ -218,6 +227,9 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 			}
 			continue
 		}
+		if len(out) >= 32 {
+			break // as many as one bounce reports
+		}
 		f := finding{action: "failed", diagnostic: mm[3]}
 		if mm[1] != "" && mm[1][0] == '4' || strings.Contains(strings.ToLower(mm[3]), "deferred") {
 			f.temporary = true
@@ -244,4 +256,21 @@ func smReplies(dialogue []string) string {
 		}
 	}
 	return joinReply(replies)
+}
+
+// smOriginalRecipient returns the one address of the returned message's
+// To, when it has one and no Cc: from its header part or the text after
+// "----- Unsent message follows -----".
+func smOriginalRecipient(m *message) string {
+	var to, cc string
+	if h, ok := m.embeddedHeader(); ok {
+		to, cc = headerText(h, "To"), headerText(h, "Cc")
+	} else if orig, ok := m.textAfter(smEnd); ok {
+		h := looseHeader([]byte(strings.TrimLeft(orig, "\r\n")))
+		to, cc = headerText(h, "To"), headerText(h, "Cc")
+	}
+	if as := addressesIn(to); len(as) == 1 && cc == "" && as[0] != firstAddress(m.get("To")) {
+		return as[0]
+	}
+	return ""
 }

@@ -176,6 +176,7 @@ type Store interface {
 	Reader
 	Admin
 	Pruner
+	Copier
 	// Messages lists recorded messages in id order, after id after. A
 	// message whose raw bytes were pruned (see Retention) comes with Raw
 	// nil and RawPruned set.
@@ -185,6 +186,12 @@ type Store interface {
 	// observations, without reobserve, and counted in RebuildStats.NotReread.
 	Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (RebuildStats, error)
 	Close() error
+}
+
+// Namer is implemented by every engine: Engine names it ("bbolt",
+// "postgres") for /healthz and the logs.
+type Namer interface {
+	Engine() string
 }
 
 // MaxReasonLen and MaxDetailLen bound a suppression's Reason and Detail, in

@@ -24,7 +24,6 @@ import (
 	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
-	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // serveOptions say which server to run.
@@ -65,7 +64,7 @@ func startServer(o serveOptions) (*benchServer, error) {
 		serveSMTP = s.Serve
 		stopSMTP = s.Shutdown
 	} else {
-		db, err := boltstore.Open(o.DB, boltstore.Options{})
+		db, err := openBenchStore(o.DB)
 		if err != nil {
 			heap.close()
 			return nil, err
@@ -82,11 +81,13 @@ func startServer(o serveOptions) (*benchServer, error) {
 		stopSMTP = s.Shutdown
 		mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
 		mux.Handle("/debug/bench/prune", &pruneRunner{db: db})
-		mux.HandleFunc("GET /debug/bench/commits", func(w http.ResponseWriter, r *http.Request) {
-			txs, writers := db.Commits()
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(commitCounts{txs, writers})
-		})
+		if c, ok := db.(interface{ Commits() (int64, int64) }); ok { // the bbolt engine
+			mux.HandleFunc("GET /debug/bench/commits", func(w http.ResponseWriter, r *http.Request) {
+				txs, writers := c.Commits()
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(commitCounts{txs, writers})
+			})
+		}
 	}
 
 	smtpLn, err := net.Listen("tcp", o.SMTP)

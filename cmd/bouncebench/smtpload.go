@@ -31,6 +31,7 @@ type smtpFlags struct {
 	discard       bool
 	compare       bool
 	sameRecipient bool
+	engines       string
 	rounds        int
 	db            string
 	domain        string
@@ -49,7 +50,8 @@ func cmdSMTP(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.discard, "discard", false, "load the discard server instead of the sink")
 	fs.BoolVar(&f.compare, "compare", false, "load the discard server, then the sink, and print the ratio of their rates")
 	fs.BoolVar(&f.sameRecipient, "same-recipient", false, "load the sink with bounces each naming a recipient of its own, then with bounces all naming one recipient, and print the ratio of their rates and CPU")
-	fs.IntVar(&f.rounds, "rounds", 1, "with --compare or --same-recipient, alternate the two loads this many times (a busy machine shifts single figures)")
+	fs.StringVar(&f.engines, "compare-engines", "", "load the sink on a new bbolt file, then on this `postgres:DSN`, and print the ratio of their rates")
+	fs.IntVar(&f.rounds, "rounds", 1, "with --compare, --same-recipient or --compare-engines, alternate the two loads this many times (a busy machine shifts single figures)")
 	fs.StringVar(&f.db, "db", "", "sink database `path` (default: a new one in a temporary directory, removed afterwards)")
 	fs.StringVar(&f.domain, "domain", "localhost", "`domain` of the VERP return paths (the sink must accept it)")
 	f.server.register(fs)
@@ -58,12 +60,17 @@ func cmdSMTP(args []string, stdout, stderr io.Writer) int {
 	}
 	pair := f.compare || f.sameRecipient
 	if fs.NArg() > 0 || f.n <= 0 || f.c <= 0 || f.warmup < 0 || f.rounds <= 0 ||
-		(f.target != "" && (f.discard || pair)) || (f.compare && f.sameRecipient) || (f.discard && pair) {
-		fmt.Fprintln(stderr, "bouncebench smtp: want positive -n, -c and --rounds; --target, --discard, --compare and --same-recipient exclude one another")
+		(f.target != "" && (f.discard || pair || f.engines != "")) || (f.compare && f.sameRecipient) || (f.discard && pair) ||
+		(f.engines != "" && (pair || f.discard || engineOf(f.engines) != "postgres")) {
+		fmt.Fprintln(stderr, "bouncebench smtp: want positive -n, -c and --rounds; --target, --discard, --compare, --same-recipient\n"+
+			"and --compare-engines exclude one another; --compare-engines takes a postgres:DSN")
 		return 2
 	}
 	fmt.Fprintf(stdout, "bouncebench smtp: %d messages (+%d warm-up) over %d connections, %s\n",
 		f.n, f.warmup, f.c, machine())
+	if f.engines != "" {
+		return f.compareEngines(stdout, stderr)
+	}
 	if !pair {
 		if _, err := f.run(stdout, load{discard: f.discard}); err != nil {
 			fmt.Fprintln(stderr, "bouncebench smtp:", err)
@@ -137,6 +144,34 @@ func spread(xs []float64) string {
 }
 
 func kb(b float64) string { return fmt.Sprintf("%.1f KB", b/1000) }
+
+// compareEngines loads the sink on bbolt, then on PostgreSQL, --rounds
+// times, and prints the ratio of their rates.
+func (f *smtpFlags) compareEngines(stdout, stderr io.Writer) int {
+	pg := f.engines
+	var ratios []float64
+	for range f.rounds {
+		var rates [2]float64
+		for i, db := range []string{"", pg} {
+			f.db = db
+			fmt.Fprintf(stdout, "-- engine %s\n", engineOf(db))
+			r, err := f.run(stdout, load{})
+			if err != nil {
+				fmt.Fprintln(stderr, "bouncebench smtp:", err)
+				return 1
+			}
+			rates[i] = r.rate
+		}
+		ratios = append(ratios, rates[1]/rates[0])
+		fmt.Fprintf(stdout, "ratio postgres/bbolt: %.2f (target >= 0.8)\n", ratios[len(ratios)-1])
+	}
+	if len(ratios) > 1 {
+		slices.Sort(ratios)
+		fmt.Fprintf(stdout, "ratio postgres/bbolt over %d rounds: median %.2f, min %.2f, max %.2f (target >= 0.8)\n",
+			len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	}
+	return 0
+}
 
 // run loads one server and prints its figures.
 func (f *smtpFlags) run(stdout io.Writer, l load) (loadResult, error) {

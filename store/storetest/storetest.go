@@ -89,6 +89,7 @@ func Run(t *testing.T, h Harness) {
 		{"PruneCounters", testPruneCounters},
 		{"PruneWhileRecording", testPruneWhileRecording},
 		{"PruneRefuses", testPruneRefuses},
+		{"Copy", testCopy},
 	}
 	if h.Shared {
 		tests = append(tests, []struct {
@@ -97,6 +98,7 @@ func Run(t *testing.T, h Harness) {
 		}{
 			{"InstancesShareOneAddress", testInstancesShareOneAddress},
 			{"InstancesShareTheAuditTrail", testInstancesShareTheAuditTrail},
+			{"EndpointLeases", testEndpointLeases},
 		}...)
 	}
 	for _, tt := range tests {

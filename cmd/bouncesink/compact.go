@@ -34,6 +34,11 @@ func cmdCompact(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
+	if cfg.Store.Engine == enginePostgres {
+		fmt.Fprintln(stderr, "bouncesink compact: the store is PostgreSQL, whose autovacuum reuses the space pruning frees; "+
+			"VACUUM FULL gives it back to the file system (it locks the tables while it runs)")
+		return 2
+	}
 	if _, err := os.Stat(cfg.Store.Path); err != nil {
 		fmt.Fprintln(stderr, "bouncesink compact:", err)
 		return 2

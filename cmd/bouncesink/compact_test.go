@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +50,20 @@ func TestCompactCommand(t *testing.T) {
 	defer db.Close()
 	if _, err := db.Suppression(ctx, "bob@example.net"); err != nil {
 		t.Errorf("after compact: %v", err)
+	}
+}
+
+// compact is for the bbolt file: a PostgreSQL store is refused, saying what
+// to do instead.
+func TestCompactRefusesPostgres(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bouncesink.toml")
+	toml := "[store]\nengine = \"postgres\"\ndsn = \"postgres://bouncesink@127.0.0.1:1/bouncesink\"\n[verp]\nkey_file = \"" +
+		filepath.Join(t.TempDir(), "verp.keys") + "\"\n"
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"compact", "--config", cfg}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "VACUUM FULL") {
+		t.Errorf("compact of a PostgreSQL store: exit %d, %q", code, stderr.String())
 	}
 }

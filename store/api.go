@@ -82,7 +82,10 @@ type Recipient struct {
 	LastReason     string    `json:"last_reason"`
 	LastStatus     string    `json:"last_status"`
 	LastDiagnostic string    `json:"last_diagnostic"`
-	// Recent hard and soft bounce times the policy looks at, oldest first.
+	// Recent hard and soft bounce times the policy looks at, oldest first:
+	// those within its windows, at most the threshold's worth (and, for
+	// soft bounces, the oldest besides, which sets the span). The full
+	// history is in the events.
 	HardTimes []time.Time `json:"hard_times,omitempty"`
 	SoftTimes []time.Time `json:"soft_times,omitempty"`
 	// Complaints counts complaints since the last Lift; the policy compares
@@ -187,10 +190,15 @@ type Store interface {
 	Writer
 	Reader
 	Admin
+	Pruner
 	Copier
-	// Messages lists recorded messages in id order, after id after.
+	// Messages lists recorded messages in id order, after id after. A
+	// message whose raw bytes were pruned (see Retention) comes with Raw
+	// nil and RawPruned set.
 	Messages(ctx context.Context, after uint64, limit int) ([]StoredMessage, error)
-	// Rebuild replays every message through reobserve and the policy.
+	// Rebuild replays every message through reobserve and the policy; a
+	// message whose raw bytes were pruned is replayed with its stored
+	// observations, without reobserve, and counted in RebuildStats.NotReread.
 	Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (RebuildStats, error)
 	Close() error
 }

@@ -145,12 +145,15 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 	return r, events, nil
 }
 
-// RawMessage returns the bytes of message id as received, or store.ErrNotFound.
+// RawMessage returns the bytes of message id as received,
+// store.ErrNotFound, or store.ErrPruned once the retention dropped them.
 func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 	var v []byte
 	err := db.pool.QueryRow(ctx, "SELECT raw FROM messages WHERE id = $1", int64(id)).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
+	} else if err == nil && v == nil {
+		err = store.ErrPruned
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
@@ -234,11 +237,14 @@ func readMessages(ctx context.Context, q querier, after uint64, limit, maxBytes 
 		if err := json.Unmarshal(headv, &h); err != nil {
 			return nil, fmt.Errorf("message %d: %w", id, err)
 		}
-		m := store.StoredMessage{ID: uint64(id), Received: fromNanos(received), EnvelopeFrom: h.EnvelopeFrom, EnvelopeTo: h.EnvelopeTo}
-		if m.Raw, err = decompress(raw); err != nil {
-			return nil, fmt.Errorf("message %d: %w", id, err)
+		m := store.StoredMessage{ID: uint64(id), Received: fromNanos(received), EnvelopeFrom: h.EnvelopeFrom, EnvelopeTo: h.EnvelopeTo,
+			RawPruned: raw == nil} // NULL: the retention dropped it
+		if raw != nil {
+			if m.Raw, err = decompress(raw); err != nil {
+				return nil, fmt.Errorf("message %d: %w", id, err)
+			}
+			m.Raw = append([]byte(nil), m.Raw...)
 		}
-		m.Raw = append([]byte(nil), m.Raw...)
 		for _, o := range h.Observations {
 			m.Observations = append(m.Observations, store.Observation(o))
 		}

@@ -56,7 +56,10 @@ func dsnFindings(m *message) []finding {
 			remoteMTA:    r.get("remote-mta"),
 			reportingMTA: reportingMTA,
 		}
-		if cleanAddress(f.recipient) == "" {
+		orig := cleanAddress(r.get("original-recipient"))
+		if final := cleanAddress(f.recipient); final == "" || orig != "" && !dottedDomain(final) {
+			// No Final-Recipient, or one that is no Internet address
+			// ("user@sims-ms-daemon", a mailbox store's name).
 			f.recipient = r.get("original-recipient")
 		}
 		if cleanAddress(f.recipient) == "" && len(recipients) == 1 {
@@ -71,8 +74,8 @@ func dsnFindings(m *message) []finding {
 			// alias or a .forward) and that delivery failed: the address
 			// the sender used is the one Sendmail says it was expanded
 			// from, and the failure is the local delivery program's.
-			if orig := expandedFrom(m.text); orig != "" {
-				f.recipient = orig
+			if alias := expandedFrom(m.text); alias != "" {
+				f.recipient = alias
 			}
 			if f.diagnostic == "" {
 				f.diagnostic = prog
@@ -91,6 +94,15 @@ func dsnFindings(m *message) []finding {
 			f.command = commandIn(f.diagnostic)
 		}
 		out = append(out, f)
+		if orig != "" && dottedDomain(orig) && unquoted(orig) != unquoted(cleanAddress(f.recipient)) {
+			// The address the sender gave (RFC 3464 s2.3.1, from RFC 3461's
+			// ORCPT) before an alias, a forward or a mailbox store rewrote
+			// it: the one the sender's list knows. The report is about
+			// both, so both get the verdict.
+			o := f
+			o.recipient = orig
+			out = append(out, o)
+		}
 	}
 	return out
 }
@@ -108,6 +120,18 @@ func expandedFrom(text string) string {
 		rest = rest[:j]
 	}
 	return cleanAddress(rest)
+}
+
+// unquoted drops the quotes of a quoted local part, for comparing.
+func unquoted(addr string) string {
+	return strings.ReplaceAll(addr, `"`, "")
+}
+
+// dottedDomain reports whether an address's domain is a dotted name or an
+// address literal, as an address on the Internet has.
+func dottedDomain(addr string) bool {
+	d := domainOf(addr)
+	return strings.Contains(d, ".") || strings.HasPrefix(d, "[")
 }
 
 // dsnFields is one block of fields, keys lower-cased; values of repeated

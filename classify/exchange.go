@@ -101,8 +101,8 @@ func exchange2003(m *message) []finding {
 			continue
 		}
 		if indentOf(l) == 0 {
-			a := firstAddrIn(l)
-			if a == "" || !strings.HasPrefix(strings.ToLower(l), strings.ToLower(a)) {
+			a, ok := exchangeRecipientLine(l)
+			if !ok {
 				if len(fs) > 0 {
 					fs[len(fs)-1].diagnostic += " " + strings.TrimSpace(l)
 				}
@@ -116,6 +116,12 @@ func exchange2003(m *message) []finding {
 		}
 	}
 	for i := range fs {
+		if fs[i].recipient == "" {
+			// Named by its display name only: the address is in the
+			// server's reply below it ("<mx.example.org #5.1.1 smtp;550
+			// 5.1.1 <user@example.org>... User unknown>").
+			fs[i].recipient = cleanAddress(firstAddrIn(fs[i].diagnostic))
+		}
 		if mm := exchangeIMSRe.FindStringSubmatch(fs[i].diagnostic); mm != nil {
 			if r, ok := exchangeIMSCodes[strings.ToUpper(mm[1])]; ok {
 				fs[i].reason, fs[i].rule = r, "exchange-ims-"+strings.ToUpper(mm[1])
@@ -128,6 +134,43 @@ func exchange2003(m *message) []finding {
 		}
 	}
 	return fs
+}
+
+// exchangeOnDateRe is a recipient line of the report: the recipient, by
+// address, X.400 O/R address or display name, and when it failed
+// ("user@example.org on Thu, 29 Apr 2010 00:00:00 -0000").
+var exchangeOnDateRe = mustFastRe(`(?i)^(.+?)\s+on\s+(?:mon|tue|wed|thu|fri|sat|sun|\d)`)
+
+// exchangeRecipientLine reads a line at the margin of the report's list:
+// it names a failed recipient when it starts with its address, gives it as
+// an X.400 O/R address ("c=US;a= ;p=ORG;o=SITE;dda:SMTP=user@example.org;")
+// or says when it failed. The address is "" for a recipient named by its
+// display name only.
+func exchangeRecipientLine(l string) (addr string, ok bool) {
+	a := firstAddrIn(l)
+	if len(a) > 5 && strings.EqualFold(a[:5], "smtp=") {
+		a = a[5:] // "=" may stand in a local part, but not here
+	}
+	lower := strings.ToLower(l)
+	if a != "" {
+		la := strings.ToLower(a)
+		i := strings.Index(lower, la)
+		head := strings.Trim(lower[:i], `'"<[ `)
+		if head == "" || strings.HasSuffix(head, "smtp=") || strings.HasSuffix(head, "smtp:") {
+			return a, true
+		}
+	}
+	mm := exchangeOnDateRe.FindStringSubmatch(l)
+	if mm == nil {
+		return "", false
+	}
+	if a != "" {
+		return a, true
+	}
+	if strings.ContainsAny(mm[1], ":;") {
+		return "", false // a sentence, not a name
+	}
+	return "", true
 }
 
 var exchangeReturnedRe = mustFastRe(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)

@@ -40,7 +40,9 @@ var (
 func decodeQmail(m *message) []Verdict {
 	section, ok := m.textAfter(qmailStart)
 	if !ok {
-		return nil
+		if section, ok = qmailLayout(m); !ok {
+			return nil
+		}
 	}
 	section = cutAtRe(section, qmailEnd)
 	senders := senderAddresses(m, section)
@@ -58,6 +60,26 @@ func decodeQmail(m *message) []Verdict {
 		out = append(out, v)
 	}
 	return out
+}
+
+// qmailLayout finds, in a bounce without qmail's greeting, qmail's layout:
+// paragraphs opened by "<user@example.org>:" at the left margin, as the
+// mail systems that imitate qmail write them (with the greeting
+// translated or left out). It returns the text from the first such line
+// up to the ruler that opens the returned message.
+func qmailLayout(m *message) (string, bool) {
+	if !m.containsLower(">:") || !fbLooksLikeBounce(m) {
+		return "", false
+	}
+	loc := qmailAddrLineRe.FindStringIndex(m.text)
+	if loc == nil {
+		return "", false
+	}
+	section := m.text[loc[0]:]
+	if i := strings.Index(section, "\n---"); i >= 0 {
+		section = section[:i]
+	}
+	return section, true
 }
 
 type qmailBlock struct {
@@ -84,7 +106,7 @@ func qmailBlocks(section string) []qmailBlock {
 	return out
 }
 
-var qmailAddrLineRe = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>:[ \t]*(.*)$`)
+var qmailAddrLineRe = mustFastRe(`(?m)^<([^<>\s]+@[^<>\s]+)>:[ \t]*(.*)$`)
 
 // qmailFinding reads one paragraph: the remote server's reply if it
 // quotes one, qmail's own sentence and "(#x.y.z)" status otherwise.

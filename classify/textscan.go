@@ -387,4 +387,4 @@ var replyPrefixRe = mustFastRe(`(?i)^\s*(re|fwd?|aw|wg|sv|tr|rv)\s*:`)
 
 // delayWarningRe matches the sentences of a warning that delivery is
 // still being retried (RFC 3464 Action: delayed in words).
-var delayWarningRe = mustFastRe(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part`)
+var delayWarningRe = mustFastRe(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part|will continue (to try|trying)|(has been|was) postponed`)

@@ -32,7 +32,9 @@ import (
 //
 //   - local=domain (the Mailgun VERP convention), when the address, lower-
 //     cased with its domain in IDNA ASCII form, has only letters, digits
-//     and . _ - + = ' in its local part;
+//     and . _ - + = ' in its local part, and that local part does not start
+//     with "x-" or "h-" (which would read as one of the forms below: such
+//     addresses take the x- form);
 //   - x-<base32 of the address>, for any other address;
 //   - h-<base32 of 64 bits of its SHA-256>, when neither fits. The sink
 //     cannot read the address back from it; it accepts a report's claim
@@ -162,10 +164,14 @@ func (s *Signer) Sign(returnPath, recipient string, now time.Time) (string, erro
 }
 
 // recipientTag returns the first form of the tag for rcpt (canonical)
-// that fits in room characters, or "" when none does.
+// that fits in room characters, or "" when none does. The three forms are
+// told apart by their first two characters, so no plain tag may start the
+// way the other two do (before this rule, x-ray@example.org was signed as
+// the plain tag "x-ray=example.org", which Verify read as base32 and
+// refused; no return path that verified is read differently now).
 func recipientTag(rcpt string, room int) string {
 	at := strings.LastIndexByte(rcpt, '@')
-	if plain := rcpt[:at] + "=" + rcpt[at+1:]; plainLocal(rcpt[:at]) && len(plain) <= room {
+	if plain := rcpt[:at] + "=" + rcpt[at+1:]; plainLocal(rcpt[:at]) && !taggedForm(plain) && len(plain) <= room {
 		return plain
 	}
 	if enc := b32Prefix + b32.EncodeToString([]byte(rcpt)); len(enc) <= room {
@@ -175,6 +181,11 @@ func recipientTag(rcpt string, room int) string {
 		return h
 	}
 	return ""
+}
+
+// taggedForm reports whether a tag starts the way the x- and h- forms do.
+func taggedForm(tag string) bool {
+	return strings.HasPrefix(tag, b32Prefix) || strings.HasPrefix(tag, hashPrefix)
 }
 
 // plainLocal reports whether a local part can go into a tag as it is.

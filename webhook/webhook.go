@@ -31,7 +31,7 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 )
 
-// Feed is the audit trail as the store serves it (*store.DB).
+// Feed is the audit trail as the store serves it (store.Admin).
 type Feed interface {
 	// AuditAfter returns the entries after seq, oldest first.
 	AuditAfter(ctx context.Context, seq uint64, limit int) ([]store.AuditEntry, error)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // fillDomains spread the filled recipients over a few domains.
@@ -55,7 +56,7 @@ func cmdFill(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	s, err := store.Open(*db, store.Options{})
+	s, err := boltstore.Open(*db, boltstore.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncebench fill:", err)
 		return 1
@@ -83,7 +84,7 @@ func cmdFill(args []string, stdout, stderr io.Writer) int {
 
 // fill records recipients 0..n-1, batch per message, and calls progress
 // about every tenth of the way, one call at a time.
-func fill(ctx context.Context, s *store.DB, n, batch, workers int, progress func(done int)) error {
+func fill(ctx context.Context, s *boltstore.DB, n, batch, workers int, progress func(done int)) error {
 	var (
 		next     atomic.Int64
 		done     atomic.Int64

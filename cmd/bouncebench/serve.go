@@ -24,7 +24,7 @@ import (
 	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
-	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // serveOptions say which server to run.
@@ -64,7 +64,7 @@ func startServer(o serveOptions) (*benchServer, error) {
 		serveSMTP = s.Serve
 		stopSMTP = s.Shutdown
 	} else {
-		db, err := store.Open(o.DB, store.Options{})
+		db, err := boltstore.Open(o.DB, boltstore.Options{})
 		if err != nil {
 			heap.close()
 			return nil, err

@@ -59,6 +59,9 @@ type VERPConfig struct {
 	RequireSigned bool          `toml:"require_signed"`
 	Lifetime      Duration      `toml:"lifetime"`
 	Keys          []VERPKeyConf `toml:"keys"`
+	// KeyFile holds the keys when Keys is empty; "" means verp.keys beside
+	// the database. serve creates it at its first start (keyfile.go).
+	KeyFile string `toml:"key_file"`
 }
 
 // VERPKeyConf is one signing key; the first in the list signs.
@@ -212,13 +215,10 @@ func (c Config) validate() error {
 }
 
 // signer returns the signer of return paths the [verp] keys make, or nil
-// when there are none.
+// when there are none (the key file then holds them: see keySigner).
 func (c Config) signer() (*verp.Signer, error) {
 	v := c.VERP
 	if len(v.Keys) == 0 {
-		if v.RequireSigned {
-			return nil, errors.New("verp.require_signed is set but verp.keys is empty")
-		}
 		return nil, nil
 	}
 	keys := make([]verp.Key, len(v.Keys))

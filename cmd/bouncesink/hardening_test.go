@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/bouncesink/bouncesink/verp"
 )
 
 const testSecret = "0123456789abcdef-test-secret"
@@ -61,11 +63,33 @@ func TestVERPCommand(t *testing.T) {
 	if code != 0 {
 		t.Errorf("verp sign --return-path = %d", code)
 	}
-	// Without keys there is nothing to sign with.
-	var stdout, stderr bytes.Buffer
-	if code := dispatch([]string{"verp", "sign", "alice@example.org"}, nil, &stdout, &stderr); code != 2 ||
-		!strings.Contains(stderr.String(), "no keys") {
-		t.Errorf("verp sign without keys = %d, %q", code, stderr.String())
+}
+
+// With no [verp] keys, signing still works: verify has nothing to check
+// against until a key file exists, and sign makes the one serve would make.
+func TestVERPCommandKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, "[store]\npath = \""+filepath.Join(dir, "data", "bouncesink.db")+"\"\n")
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := dispatch(append([]string{"verp", args[0], "--config", path}, args[1:]...), nil, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	if code, _, errOut := run("verify", "bounces+alice=example.org.apd3.aoqlrhftkuu4jc@localhost"); code != 2 ||
+		!strings.Contains(errOut, "no keys") {
+		t.Errorf("verp verify without keys = %d, %q; want 2 and \"no keys\"", code, errOut)
+	}
+	code, out, errOut := run("sign", "alice@example.org")
+	if code != 0 || !strings.HasPrefix(out, "bounces+alice=example.org.") || !strings.HasSuffix(out, "@localhost\n") ||
+		!strings.Contains(errOut, "created a VERP signing key") {
+		t.Fatalf("verp sign without keys = %d, %q (stderr %q); want a signed return path and a note of the new key", code, out, errOut)
+	}
+	keyFile := filepath.Join(dir, "data", "verp.keys")
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v, %v; want mode 0600", keyFile, fi, err)
+	}
+	if code, got, _ := run("verify", strings.TrimSpace(out)); code != 0 || !strings.Contains(got, "\tvalid\trecipient=alice@example.org") {
+		t.Errorf("verp verify of what sign made = %d, %q", code, got)
 	}
 }
 
@@ -92,7 +116,6 @@ func TestValidateHardeningKeys(t *testing.T) {
 		edit    func(*Config)
 		wantErr string
 	}{
-		{"require_signed without keys", func(c *Config) { c.VERP.RequireSigned = true }, "verp.keys is empty"},
 		{"short secret", func(c *Config) { c.VERP.Keys = []VERPKeyConf{{ID: "a", Secret: "short"}} }, "secret shorter"},
 		{"bad key id", func(c *Config) { c.VERP.Keys = []VERPKeyConf{{ID: "Key 1", Secret: testSecret}} }, "key id"},
 		{"secret twice", func(c *Config) {
@@ -187,4 +210,46 @@ func TestSTARTTLSFromConfig(t *testing.T) {
 	}
 	c.Quit()
 	recipient(t, ts, "alice@example.org")
+}
+
+// On a fresh install (no [verp] keys) serve makes a key file, and
+// require_signed = true is all it takes to refuse unsigned return paths;
+// keys in the config, when there are any, win over the file.
+func TestServeMakesASigningKey(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.VERP.RequireSigned = true
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("require_signed without [verp] keys: %v; want it valid (the key file holds the key)", err)
+	}
+	ts := startServer(t, cfg, runOptions{})
+	keyFile := filepath.Join(filepath.Dir(cfg.Store.Path), "verp.keys")
+	fi, err := os.Stat(keyFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v, %v; want one made with mode 0600", keyFile, fi, err)
+	}
+	keys, err := verp.ReadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := verp.NewSigner(verp.SignerOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := signer.Sign("bounces@news.example.com", "alice@example.org", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounce(t, ts, signed, fixture(t, userUnknown, "", ""))
+	c := dialSMTP(t, ts.smtp)
+	wantSMTPError(t, send(c, "", returnPath("alice@example.org"), fixture(t, userUnknown, "", "")), 550, smtp.EnhancedCode{5, 7, 1})
+	ts.stop(t)
+
+	// Keys in the config replace the file's, which is left as it is.
+	cfg.VERP.Keys = []VERPKeyConf{{ID: "b", Secret: testSecret}}
+	ts = startServer(t, cfg, runOptions{})
+	c = dialSMTP(t, ts.smtp)
+	wantSMTPError(t, send(c, "", signed, fixture(t, userUnknown, "", "")), 550, smtp.EnhancedCode{5, 7, 1})
+	if after, _ := verp.ReadKeyFile(keyFile); len(after) != 1 || string(after[0].Secret) != string(keys[0].Secret) {
+		t.Errorf("the key file changed: %+v", after)
+	}
 }

@@ -4,9 +4,9 @@
 //
 //	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
 //	bouncesink classify [--json] [--rcpt ADDR] FILE...
-//	bouncesink check [--api URL] ADDR...
-//	bouncesink export [--format csv|jsonl] [--api URL | --db PATH] [--output FILE]
-//	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE
+//	bouncesink check [--api URL] [--token TOKEN] ADDR...
+//	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
+//	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
 package main
 
@@ -23,15 +23,16 @@ const usage = `usage:
       HTTP 127.0.0.1:8025, database ./data/bouncesink.db)
   bouncesink classify [--json] [--rcpt ADDR] FILE...
       classify messages offline, without a database; "-" reads stdin
-  bouncesink check [--api URL] ADDR...
+  bouncesink check [--api URL] [--token TOKEN] ADDR...
       ask a running server whether addresses are suppressed;
       exit 0 if none is, 1 if any is, 2 on error
   bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
       re-run the classifier over every stored message and rebuild
       recipient state and suppressions (stop the server first)
-  bouncesink export [--format csv|jsonl] [--api URL | --db PATH] [--output FILE]
+  bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
       write the whole suppression list, from a running server or a database
-  bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE
+      (FILE is created readable by its owner only)
+  bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
       send a suppression list (our export, or SES, SendGrid, Mailgun or
       Postmark CSV) to a running server; exit 1 if rows were rejected
   bouncesink verp sign [--config FILE] [--return-path ADDR] RECIPIENT...
@@ -39,6 +40,7 @@ const usage = `usage:
   bouncesink verp verify [--config FILE] RETURN-PATH...
       check signed return paths; exit 0 if all are valid, 1 if not
 
+Commands that call the API read the token from --token or $BOUNCESINK_TOKEN.
 Run "bouncesink COMMAND -h" for a command's flags.
 `
 

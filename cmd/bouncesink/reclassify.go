@@ -67,15 +67,17 @@ func cmdReclassify(args []string, stdout, stderr io.Writer) int {
 // reclassify opens the store and rebuilds it through the same ingestion
 // pipeline serve uses.
 func reclassify(ctx context.Context, cfg Config, progress func(done, total int)) (store.RebuildStats, error) {
-	db, err := store.Open(cfg.Store.Path, store.Options{Policy: cfg.policy()})
+	db, err := openStore(cfg.Store, cfg.policy())
 	if err != nil {
 		return store.RebuildStats{}, err
 	}
 	defer db.Close()
-	sink, err := newSink(cfg, db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	signer, err := cfg.keySigner(false, quiet)
 	if err != nil {
 		return store.RebuildStats{}, err
 	}
+	sink := newSink(cfg, db, signer, nil, quiet)
 	return db.Rebuild(ctx, func(m store.StoredMessage) ([]store.Observation, error) {
 		env := ingest.Envelope{From: m.EnvelopeFrom, To: m.EnvelopeTo, ID: fmt.Sprint(m.ID)}
 		return sink.Observe(env, m.Raw, m.Received), nil

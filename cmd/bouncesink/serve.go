@@ -112,7 +112,7 @@ func run(ctx context.Context, cfg Config, o runOptions) error {
 // server is one running bouncesink: the database, and the SMTP and HTTP
 // servers on their listeners.
 type server struct {
-	db       *store.DB
+	db       store.Store
 	smtp     *smtpd.Server
 	http     *http.Server
 	smtpAddr net.Addr
@@ -129,7 +129,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{Policy: cfg.policy()})
+	db, err := openStore(cfg.Store, cfg.policy())
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +160,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if o.WrapWriter != nil {
 		w = o.WrapWriter(db)
 	}
-	sink, err := newSink(cfg, m.timed(w), o.Now, log)
+	signer, err := cfg.keySigner(true, log)
 	if err != nil {
 		return nil, err
 	}
+	sink := newSink(cfg, m.timed(w), signer, o.Now, log)
 	sink.Recorded = m.recorded
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
@@ -239,13 +240,13 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 // redirects there). The admin page takes the API's tokens (o.Auth), a
 // browser signing in with a token that it keeps in an HttpOnly cookie;
 // with no Auth at all it is open on loopback only.
-func routes(db *store.DB, o api.Options) http.Handler {
+func routes(db store.Store, o api.Options) http.Handler {
 	adminOpts := admin.Options{Logger: o.Logger}
 	if o.Auth != nil {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", admin.New(admin.FromDB(db), adminOpts))
+	mux.Handle("/admin/", admin.New(admin.FromStore(db), adminOpts))
 	mux.HandleFunc("GET /{$}", admin.RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, o))
 	return mux

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -41,9 +42,17 @@ func cmdVERP(args []string, stdout, stderr io.Writer, now func() time.Time) int 
 	if !ok {
 		return 2
 	}
-	signer, _ := cfg.signer()
+	// sign may make the key file serve would make at its first start;
+	// verify has nothing to check against without one.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	signer, err := cfg.keySigner(op == "sign", log)
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncesink verp:", err)
+		return 2
+	}
 	if signer == nil {
-		fmt.Fprintln(stderr, "bouncesink verp: no keys in [verp] keys; see configs/bouncesink.toml")
+		fmt.Fprintf(stderr, "bouncesink verp: no keys: [verp] keys is empty and there is no key file %s "+
+			"(bouncesink serve or verp sign creates it); see configs/bouncesink.toml\n", cfg.keyFile())
 		return 2
 	}
 

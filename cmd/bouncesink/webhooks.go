@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/webhook"
 )
 
@@ -16,7 +15,7 @@ type webhooks struct {
 	done   chan struct{}
 }
 
-func newWebhooks(cfg Config, db *store.DB, log *slog.Logger) (*webhooks, error) {
+func newWebhooks(cfg Config, db webhook.Feed, log *slog.Logger) (*webhooks, error) {
 	eps, err := cfg.webhookEndpoints()
 	if err != nil || len(eps) == 0 {
 		return nil, err

@@ -1,0 +1,28 @@
+package store
+
+import (
+	"time"
+)
+
+// Stats are the sizes of the store.
+type Stats struct {
+	Messages           int            `json:"messages"`
+	Recipients         int            `json:"recipients"`
+	Events             int            `json:"events"`
+	Suppressed         int            `json:"suppressed"`
+	SuppressedByReason map[string]int `json:"suppressed_by_reason"` // "hard", "soft", "complaint", "manual"
+}
+
+// StoredMessage is a recorded message read back: its raw bytes
+// decompressed and the observations recorded with it.
+type StoredMessage struct {
+	ID           uint64        `json:"id"`
+	Received     time.Time     `json:"received"`
+	EnvelopeFrom string        `json:"envelope_from"`
+	EnvelopeTo   []string      `json:"envelope_to"`
+	Raw          []byte        `json:"raw"`
+	Observations []Observation `json:"observations"`
+}
+
+// MaxMessagesPage is the most messages Messages returns at once.
+const MaxMessagesPage = 1000

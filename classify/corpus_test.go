@@ -115,6 +115,7 @@ type corpusScore struct {
 	classAgree, hardAgree                 int
 	hardTP, hardFP, hardFN                int
 	expiredFinal, unknownUserHard         int // rows scored by the judge's rulings (corpusLabel.accepts)
+	classAgreeAsGiven                     int // class agreement without them
 	misses                                []string
 }
 
@@ -153,6 +154,9 @@ func scoreCorpus(labels []corpusLabel, files map[string][]byte) corpusScore {
 		right := l.accepts(gotV)
 		if right {
 			s.classAgree++
+		}
+		if len(l.Acceptable) > 0 && slices.Contains(l.Acceptable, gotV.Class) || gotV.Class == l.Class {
+			s.classAgreeAsGiven++
 		}
 		if l.expiredFinal(gotV) {
 			s.expiredFinal++
@@ -205,22 +209,23 @@ func TestCorpus(t *testing.T) {
 	t.Logf("hard precision:          %6.2f%% (%d/%d)", pct(s.hardTP, s.hardTP+s.hardFP), s.hardTP, s.hardTP+s.hardFP)
 	t.Logf("hard recall:             %6.2f%% (%d/%d)", pct(s.hardTP, s.hardTP+s.hardFN), s.hardTP, s.hardTP+s.hardFN)
 	t.Logf("8-class agreement:       %6.2f%% (%d/%d)", pct(s.classAgree, s.labels), s.classAgree, s.labels)
+	t.Logf("8-class agreement on the labels as given, without the rulings below: %.2f%% (%d/%d)", pct(s.classAgreeAsGiven, s.labels), s.classAgreeAsGiven, s.labels)
 	t.Logf("right by the judge's rulings on rows the reference labelled before them: %d final reports of an expired message (reference: delayed), %d user-unknown replies (reference: filtered)", s.expiredFinal, s.unknownUserHard)
 	if testing.Verbose() {
 		t.Logf("disagreements:\n%s", strings.Join(s.misses, "\n"))
 	}
-	// Floors a little under the figures of the last reviewed change, so a
-	// rule that quietly breaks a family of bounces fails here. Raise them
-	// as the classifier improves; never lower them to make a change pass.
+	// Floors at the figures of the last reviewed change (rounded down), so
+	// a rule that quietly breaks a bounce fails here. Raise them as the
+	// classifier improves; never lower them to make a change pass.
 	floors := []struct {
 		name       string
 		got, floor float64
 	}{
-		{"recipient recall", pct(s.recipientFound, s.withRecipient), 99.0},
-		{"hard/not-hard agreement", pct(s.hardAgree, s.labels), 96.0},
-		{"hard precision", pct(s.hardTP, s.hardTP+s.hardFP), 95.0},
-		{"hard recall", pct(s.hardTP, s.hardTP+s.hardFN), 93.0},
-		{"8-class agreement", pct(s.classAgree, s.labels), 90.0},
+		{"recipient recall", pct(s.recipientFound, s.withRecipient), 99.69},
+		{"hard/not-hard agreement", pct(s.hardAgree, s.labels), 99.39},
+		{"hard precision", pct(s.hardTP, s.hardTP+s.hardFP), 98.41},
+		{"hard recall", pct(s.hardTP, s.hardTP+s.hardFN), 100},
+		{"8-class agreement", pct(s.classAgree, s.labels), 98.49},
 	}
 	for _, f := range floors {
 		if f.got < f.floor {

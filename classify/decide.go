@@ -170,9 +170,20 @@ func isWeakStatusRule(rule, status string) bool {
 // reasons whose phrases are specific enough to beat it.
 var overridesStatus = map[Reason]map[Reason]bool{
 	UserUnknown: overridesDeadStatus, DomainUnknown: overridesDeadStatus, Moved: overridesDeadStatus,
-	Disabled: overridesDeadStatus, NotAccept: overridesDeadStatus,
+	NotAccept: overridesDeadStatus,
+	// "550 5.2.1 <a@b>... User Unknown": X.2.1 is many MTAs' code for any
+	// refused mailbox; the words say which (both are hard).
+	Disabled: withReason(overridesDeadStatus, UserUnknown),
 	// "552 5.2.2 Submission quota exceeded" is the sender's quota.
 	MailboxFull: {RateLimited: true},
+}
+
+func withReason(m map[Reason]bool, r Reason) map[Reason]bool {
+	out := map[Reason]bool{r: true}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // overridesDeadStatus are the reasons whose phrases are specific enough

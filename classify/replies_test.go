@@ -155,6 +155,20 @@ func TestReplyPhrases(t *testing.T) {
 		{"", "550 5.1.7 <news@sender.example>: Sender verify failed", Block},
 		// A reply whose cause the server does not give: not the sender.
 		{"", "550 5.0.0 <someone@example.org>: Recipient address rejected: On hold", Unknown},
+		// More wordings of the same causes that recur across servers.
+		{"", "450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]", Block},
+		{"", "554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied", Block},
+		{"4.0.0", "421 Too many errors from your IP, closing connection", Block},
+		{"4.0.0", "421 Trop de connexions, veuillez reessayer plus tard", Block},
+		{"", "451 4.7.1 Please try again slower", Block},
+		{"5.0.0", "550 Non-member submission to a members-only list", Block},
+		{"5.0.0", "552 User is over the allowed quota", Soft},
+		{"5.0.0", "552 Recipient rejected: mailbox would exceed maximum allowed storage", Soft},
+		{"5.0.0", "550 Boite du destinataire pleine", Soft},
+		{"5.0.0", "550 No user by that name", Hard},
+		{"5.0.0", "550 Unknown e-mail address", Hard},
+		{"5.0.0", "550 Sorry, recipient is not a known user", Hard},
+		{"5.0.0", "550 Message rejected due to user rules", Soft},
 		// Challenge-response: an auto-reply, never a refusal.
 		{"", "550 5.7.1 Message held as suspected spam: please confirm you are a human at https://verify.example.net/c/123", AutoReply},
 		{"", "451 4.7.1 Your message is pending sender verification; reply to confirm you are not a spammer", AutoReply},

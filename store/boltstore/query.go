@@ -274,7 +274,7 @@ func listedRecipient(recipients *bolt.Bucket, addr []byte) (*store.Recipient, er
 	if v == nil {
 		return nil, nil
 	}
-	r, err := decodeRecipient(v)
+	r, err := decodeRecipient(string(addr), v)
 	return &r, err
 }
 

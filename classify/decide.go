@@ -31,6 +31,8 @@ type finding struct {
 // reason; a specific enhanced status code; the text rules on the
 // diagnostic; a broad status code; and finally the reply code alone.
 func decide(decoder string, f finding) Verdict {
+	// Read for each recipient that shares it: its cost is bounded.
+	f.diagnostic = clipDiagnostic(f.diagnostic)
 	applyRhost(&f) // what the receiving provider's words really mean
 	v := Verdict{
 		Recipient:    cleanAddress(f.recipient),

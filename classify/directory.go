@@ -28,6 +28,7 @@ func decodeDirectory(m *message) []Verdict {
 		return nil
 	}
 	vs := decodeFallback(m)
+	para, paraRead := "", false // the text's first paragraph, read once
 	for i, v := range vs {
 		if v.Class == Hard || v.Class == Delayed || v.Recipient == "" {
 			continue
@@ -35,7 +36,10 @@ func decodeDirectory(m *message) []Verdict {
 		f := finding{recipient: v.Recipient, action: v.Action, diagnostic: v.Diagnostic, status: v.Status,
 			reason: UserUnknown, rule: "directory-no-match"}
 		if f.diagnostic == "" {
-			f.diagnostic = firstParagraph(m.text)
+			if !paraRead {
+				para, paraRead = firstParagraph(m.text), true
+			}
+			f.diagnostic = para
 		}
 		vs[i] = decide("directory", f)
 	}

@@ -47,7 +47,13 @@ func dsnFindings(m *message) []finding {
 	perMessage, recipients := parseDSNFields(string(body))
 	reportingMTA := perMessage.get("reporting-mta")
 	out := make([]finding, 0, len(recipients))
-	for _, r := range recipients {
+	// Each address is looked for in the whole text: the first
+	// maxNearSearches of them, each once.
+	nearOf := map[string]string{}
+	for i, r := range recipients {
+		if i%16 == 15 && m.cancelled() {
+			return nil // each recipient may search the whole text
+		}
 		f := finding{
 			recipient:    r.get("final-recipient"),
 			action:       r.get("action"),
@@ -70,8 +76,12 @@ func dsnFindings(m *message) []finding {
 			}
 		}
 		near := ""
-		if !fromText {
-			near = textNear(m.text, cleanAddress(f.recipient))
+		if addr := cleanAddress(f.recipient); !fromText && addr != "" {
+			var ok bool
+			if near, ok = nearOf[addr]; !ok && len(nearOf) < maxNearSearches {
+				near = textNear(m.text, addr)
+				nearOf[addr] = near
+			}
 		}
 		if stripType(f.diagnostic) == "" {
 			// No Diagnostic-Code, or one with a type and no text
@@ -150,7 +160,18 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 	var recips []dsnFields
 	cur := dsnFields{}
 	last := ""
+	// The folded lines of the last field, joined to its value once it
+	// ends: appending each line to the value would copy it once per line.
+	var folded []string
+	endFold := func() {
+		if len(folded) > 0 {
+			vs := cur[last]
+			vs[len(vs)-1] += " " + strings.Join(folded, " ")
+			folded = folded[:0]
+		}
+	}
 	flush := func() {
+		endFold()
 		if len(cur) == 0 {
 			return
 		}
@@ -180,10 +201,10 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 			continue
 		}
 		if (line[0] == ' ' || line[0] == '\t') && last != "" {
-			vs := cur[last]
-			vs[len(vs)-1] += " " + strings.TrimSpace(line)
+			folded = append(folded, strings.TrimSpace(line))
 			continue
 		}
+		endFold()
 		i := strings.IndexByte(line, ':')
 		if i <= 0 || strings.IndexByte(line[:i], ' ') >= 0 || strings.IndexByte(line[:i], '\t') >= 0 {
 			last = ""
@@ -227,6 +248,10 @@ func dsnKey(k string) string {
 	}
 	return strings.ToLower(k)
 }
+
+// maxNearSearches bounds the addresses of one report looked for in its
+// text, each a search of the whole text.
+const maxNearSearches = 32
 
 // textNear returns the lines of the human-readable text around a mention
 // of an address: many reports put the server's reply there and leave

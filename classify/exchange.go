@@ -93,9 +93,23 @@ func exchange2003(m *message) []finding {
 		return nil
 	}
 	var fs []finding
+	// The lines of the last recipient's diagnostic, joined once it ends:
+	// appending each to a string would copy it once per line.
+	var diag []string
+	indented := false // an indented line came: the diagnostic does not start with a blank
+	endDiag := func() {
+		if len(fs) > 0 && len(diag) > 0 {
+			d := strings.Join(diag, " ")
+			if !indented {
+				d = " " + d // as appending " " + line to "" left it
+			}
+			fs[len(fs)-1].diagnostic = clipDiagnostic(d) // as much as decide reads
+		}
+		diag, indented = diag[:0], false
+	}
 	for _, l := range lines[head+1:] {
 		if strings.TrimSpace(l) == "" {
-			if len(fs) > 0 && fs[len(fs)-1].diagnostic != "" {
+			if len(diag) > 0 {
 				break
 			}
 			continue
@@ -104,17 +118,25 @@ func exchange2003(m *message) []finding {
 			a, ok := exchangeRecipientLine(l)
 			if !ok {
 				if len(fs) > 0 {
-					fs[len(fs)-1].diagnostic += " " + strings.TrimSpace(l)
+					diag = append(diag, strings.TrimSpace(l))
 				}
 				continue
 			}
+			endDiag()
+			fs = append(fs, finding{recipient: a, action: "failed"})
+			continue
+		}
+		if a := exchangeIndentedRecipient(l); a != "" {
+			// Exchange 5.5 indents its list: "   user@example.org on
+			// 4/29/99 9:19:59 AM".
 			fs = append(fs, finding{recipient: a, action: "failed"})
 			continue
 		}
 		if len(fs) > 0 {
-			fs[len(fs)-1].diagnostic = strings.TrimSpace(fs[len(fs)-1].diagnostic + " " + strings.TrimSpace(l))
+			diag, indented = append(diag, strings.TrimSpace(l)), true
 		}
 	}
+	endDiag()
 	for i := range fs {
 		if fs[i].recipient == "" {
 			// Named by its display name only: the address is in the
@@ -173,6 +195,21 @@ func exchangeRecipientLine(l string) (addr string, ok bool) {
 	return "", true
 }
 
+// exchangeIndentedRecipient returns the address of an indented recipient
+// line, one that starts with the address and says when it failed.
+func exchangeIndentedRecipient(l string) string {
+	t := strings.TrimSpace(l)
+	mm := exchangeOnDateRe.FindStringSubmatch(t)
+	if mm == nil {
+		return ""
+	}
+	a, ok := exchangeRecipientLine(t)
+	if !ok || a == "" || !strings.Contains(strings.ToLower(mm[1]), strings.ToLower(a)) {
+		return ""
+	}
+	return a
+}
+
 var exchangeReturnedRe = mustFastRe(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)
 
 // exchangeNDR reads the administrators' part of an Exchange 2007+ report.
@@ -187,6 +224,13 @@ func exchangeNDR(m *message) []finding {
 	}
 	reporting := ""
 	var fs []finding
+	var diag []string // the last recipient's diagnostic lines, joined once it ends
+	endDiag := func() {
+		if len(fs) > 0 && len(diag) > 0 {
+			fs[len(fs)-1].diagnostic = strings.Join(diag, "\n")
+		}
+		diag = diag[:0]
+	}
 	for _, l := range lines[head+1:] {
 		t := strings.TrimSpace(l)
 		lt := strings.ToLower(t)
@@ -203,14 +247,15 @@ func exchangeNDR(m *message) []finding {
 			continue
 		}
 		if a := firstAddrIn(t); a != "" && strings.EqualFold(a, strings.TrimSpace(t)) {
+			endDiag()
 			fs = append(fs, finding{recipient: a, action: "failed", reportingMTA: reporting})
 			continue
 		}
 		if len(fs) > 0 {
-			last := &fs[len(fs)-1]
-			last.diagnostic = strings.TrimSpace(last.diagnostic + "\n" + t)
+			diag = append(diag, t)
 		}
 	}
+	endDiag()
 	for i := range fs {
 		d := fs[i].diagnostic
 		if mm := exchangeReturnedRe.FindStringSubmatch(strings.ReplaceAll(d, "\n", " ")); mm != nil {

@@ -56,7 +56,10 @@ func decodeExim(m *message) []Verdict {
 		}
 		action = "delayed"
 	}
-	generated, _ := afterRe(section, eximGenerated)
+	generated, ok := afterRe(section, eximGenerated)
+	if !ok {
+		generated = "" // afterRe gives back the whole section
+	}
 	if i := strings.IndexByte(generated, '\n'); i >= 0 {
 		generated = generated[i+1:]
 	}
@@ -64,6 +67,7 @@ func decodeExim(m *message) []Verdict {
 	senders := senderAddresses(m, section)
 
 	var out []Verdict
+	genText, genRead := "", false // generatedText(generated), made on first use
 	for _, b := range eximBlocks(section) {
 		rcpt := b.addr
 		if rcpt == "" {
@@ -97,7 +101,10 @@ func decodeExim(m *message) []Verdict {
 		}
 		f.diagnostic = eximDiagnostic(b.rest, b.lines)
 		if f.diagnostic == "" && generated != "" {
-			f.diagnostic = generatedText(generated)
+			if !genRead {
+				genText, genRead = generatedText(generated), true
+			}
+			f.diagnostic = genText
 		}
 		eximKnowledge(&f, b.head)
 		v := decideStaged("exim", f, stageOf(b.rest+"\n"+body), senders)
@@ -111,8 +118,13 @@ func decodeExim(m *message) []Verdict {
 	if len(out) == 0 {
 		// A report whose list we could not read still names its failures
 		// in the header.
+		diag := firstParagraph(section)
 		for _, a := range xfr {
-			out = append(out, decide("exim", finding{recipient: a, action: action, diagnostic: firstParagraph(section)}))
+			if len(out) >= maxFindings {
+				m.cutShort(cutFindings)
+				break
+			}
+			out = append(out, decide("exim", finding{recipient: a, action: action, diagnostic: diag}))
 		}
 	}
 	return out
@@ -145,17 +157,21 @@ type eximBlock struct {
 func eximBlocks(section string) []eximBlock {
 	var out []eximBlock
 	var cur *eximBlock
+	curIndent := 0
 	for _, line := range textLines(section) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if indentOf(line) > 2 {
+		if indentOf(line) > 2 || cur != nil && indentOf(line) > curIndent {
+			// The explanation, indented below its address (by two blanks
+			// more than an address at the margin, as some Exim
+			// configurations print it).
 			if cur != nil {
 				cur.lines = append(cur.lines, line)
 			}
 			continue
 		}
-		cur = nil
+		cur, curIndent = nil, indentOf(line)
 		head := strings.TrimSpace(line)
 		if addr, rest, ok := leadingAddress(head); ok {
 			out = append(out, eximBlock{addr: addr, head: head, rest: rest})

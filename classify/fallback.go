@@ -90,101 +90,30 @@ func decodeFallback(m *message) []Verdict {
 		f := finding{recipient: addr, action: action, diagnostic: diag, remoteMTA: remoteHostIn(diag)}
 		out = append(out, decideStaged("fallback", f, stageOf(diag), senders))
 	}
+	reply, replyRead := "", false // the text's first reply, read once for all addresses
 	for _, a := range failedRecipientsHeader(m) {
-		add(a, fbExplain(text, a), true)
+		if a == "" || exclude[a] || seen[a] {
+			continue // add would not take it: no need to look for its explanation
+		}
+		if len(out) >= 32 {
+			break
+		}
+		why := textNear(text, a)
+		if why != "" {
+			why = strings.Join(strings.Fields(why), " ")
+		} else {
+			if !replyRead {
+				reply, replyRead = fbFirstReply(text), true
+			}
+			why = reply
+		}
+		add(a, why, true)
 	}
 	if len(out) > 0 {
 		return out
 	}
 	lines := textLines(text)
-	intro := false // the previous paragraph announced a list
-	// Addresses listed with nothing beside them: the explanation, if the
-	// bounce gives one, is the paragraph after the list (Sendmail-like
-	// "addresses had delivery problems" lists, James's "Failed
-	// recipient(s):"), shared by all of them.
-	var unexplained []string
-	lastListed := 0
-	own := map[string]string{} // the words beside an unexplained address
-	lastDiag := ""             // the explanation of the address found last
-	prev := ""                 // the line before, "" after a blank line
-	for i, line := range lines {
-		t := strings.TrimSpace(line)
-		if t == "" {
-			prev = ""
-			continue
-		}
-		if fbQuotedHeaderRe.MatchString(t) {
-			intro, prev = false, ""
-			continue
-		}
-		for _, loc := range addrRe.FindAllStringIndex(t, 8) {
-			addr := cleanAddress(t[loc[0]:loc[1]])
-			if addr == "" || exclude[addr] {
-				continue
-			}
-			before := strings.TrimSpace(t[:loc[0]])
-			afterAddr := strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`))
-			alone := strings.Trim(before, `<"'*-•([> `) == "" // the address leads its line
-			// An address that leads a line continuing a sentence ends that
-			// sentence ("could not be delivered to" / "a@b"): the words
-			// before it are on the line above.
-			midSentence := alone && prev != "" && continuesSentence(prev)
-			near := before[max(0, len(before)-100):]
-			if midSentence {
-				near = prev[max(0, len(prev)-100):] + " " + before
-			}
-			listed := alone && !midSentence && (intro || afterAddr == "" || strings.HasPrefix(afterAddr, ":") || replyIn(afterAddr) != "" || strings.HasPrefix(afterAddr, "[") || sameAddress(afterAddr, addr))
-			led := (fbLeadRe.MatchString(near) || fbNearLeadRe.MatchString(near)) && (!fbFromRe.MatchString(near) || fbExpandedRe.MatchString(near))
-			// Words after the address report its failure only where it
-			// stands as the subject of the sentence: first on its line, or
-			// after a failure phrase and a comma ("addressed, a@b, did not
-			// match"), not in prose ("if a@b fails, try c@d").
-			followed := fbAfterRe.MatchString(afterAddr[:min(len(afterAddr), 100)]) &&
-				(alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
-			if !listed && !led && !followed {
-				continue
-			}
-			diag := fbDiagnostic(addr, afterAddr, lines[i+1:])
-			if strings.HasSuffix(diag, ":") {
-				// "... for the following reason:": the reason follows.
-				diag = strings.TrimSpace(diag + " " + fbAfterList(lines[i+1+fbParagraphLen(lines[i+1:]):]))
-			}
-			if led && fbAliasRe.MatchString(near) && lastDiag != "" {
-				// "(expanded from: a@b)", "(originally addressed to a@b)":
-				// the address the sender used, of the address just read.
-				add(addr, lastDiag, true)
-				continue
-			}
-			words := ""
-			if led && !alone {
-				// The words before the address may be the explanation
-				// ("User's mailbox is full: <a@b>").
-				words = strings.Trim(before, `<"'([: `)
-			}
-			if diag == "" {
-				unexplained, lastListed = append(unexplained, addr), i
-				own[addr] = words
-				continue
-			}
-			if words != "" && replyCodeInText(diag) == 0 && matchText(diag) == nil {
-				diag = words + " " + diag
-			}
-			lastDiag = diag
-			add(addr, diag, intro || led || followed)
-		}
-		intro = fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
-		prev = t
-	}
-	if len(unexplained) > 0 {
-		why := fbAfterList(lines[lastListed+1:])
-		for _, a := range unexplained {
-			d := why
-			if w := own[a]; w != "" && (d == "" || matchText(d) == nil && replyCodeInText(d) == 0) {
-				d = strings.TrimSpace(w + " " + d)
-			}
-			add(a, d, true)
-		}
-	}
+	fbScanLines(lines, func(addr string) bool { return exclude[addr] || seen[addr] }, func() int { return len(out) }, add)
 	if len(out) == 0 {
 		out = fbLocalParts(m, lines, action, senders)
 	}
@@ -209,6 +138,135 @@ func decodeFallback(m *message) []Verdict {
 	return out
 }
 
+// fbScanLines reads the lines for failed addresses and hands each to add
+// with its explanation, and whether it stands where a failed address
+// stands. skip says which addresses are not to be read again (the
+// bounce's own, those already added); count how many add has taken.
+func fbScanLines(lines []string, skip func(string) bool, count func() int, add func(addr, diag string, placed bool)) {
+	intro := false // the previous paragraph announced a list
+	// Addresses listed with nothing beside them: the explanation, if the
+	// bounce gives one, is the paragraph after the list (Sendmail-like
+	// "addresses had delivery problems" lists, James's "Failed
+	// recipient(s):"), shared by all of them.
+	var unexplained []string
+	lastListed := 0
+	own := map[string]string{} // the words beside an unexplained address
+	lastDiag := ""             // the explanation of the address found last
+	prev := ""                 // the line before, "" after a blank line
+	for i, line := range lines {
+		if count()+len(unexplained) >= 32 {
+			break // as many as one bounce reports; the rest would cost time
+		}
+		t := strings.TrimSpace(line)
+		if t == "" {
+			prev = ""
+			continue
+		}
+		if fbQuotedHeaderRe.MatchString(t) {
+			intro, prev = false, ""
+			continue
+		}
+		for _, loc := range addrRe.FindAllStringIndex(t, 8) {
+			addr := cleanAddress(t[loc[0]:loc[1]])
+			if addr == "" || skip(addr) {
+				continue
+			}
+			p := placeAddress(t, loc, addr, prev, intro)
+			if !p.listed && !p.led && !p.followed {
+				continue
+			}
+			before, afterAddr, tail, alone, led, followed := p.before, p.after, p.tail, p.alone, p.led, p.followed
+			diag := fbDiagnostic(addr, afterAddr, lines[i+1:])
+			if strings.HasSuffix(diag, ":") {
+				// "... for the following reason:": the reason follows.
+				diag = strings.TrimSpace(diag + " " + fbAfterList(lines[i+1+fbParagraphLen(lines[i+1:]):]))
+			}
+			if led && fbAliasRe.MatchString(tail) && lastDiag != "" {
+				// "(expanded from: a@b)", "(originally addressed to a@b)":
+				// the address the sender used, of the address just read.
+				add(addr, lastDiag, true)
+				continue
+			}
+			words := ""
+			if led && !alone {
+				// The words before the address may be the explanation
+				// ("User's mailbox is full: <a@b>").
+				words = strings.Trim(before, `<"'([: `)
+			}
+			if diag == "" {
+				if _, listed := own[addr]; !listed { // a list repeated in a second language
+					unexplained, lastListed = append(unexplained, addr), i
+					own[addr] = words
+				}
+				continue
+			}
+			if words != "" && replyCodeInText(diag) == 0 && matchText(diag) == nil {
+				diag = words + " " + diag
+			}
+			lastDiag = diag
+			add(addr, diag, intro || led || followed)
+		}
+		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
+		prev = t
+	}
+	if len(unexplained) > 0 {
+		why := fbAfterList(lines[lastListed+1:])
+		for _, a := range unexplained {
+			d := why
+			if w := own[a]; w != "" && (d == "" || matchText(d) == nil && replyCodeInText(d) == 0) {
+				d = strings.TrimSpace(w + " " + d)
+			}
+			add(a, d, true)
+		}
+	}
+}
+
+// fbPlacement says where an address stands on its line.
+type fbPlacement struct {
+	before, after string // the line's words before and after the address
+	tail          string // the last words before it, from the line above when it ends a sentence there
+	alone         bool   // it leads its line
+	listed        bool   // in a list: alone, after a list's intro, or with a reply or a colon after it
+	led           bool   // after a failure phrase ("could not be delivered to a@b")
+	followed      bool   // before one ("a@b ... unknown host")
+}
+
+// placeAddress reads the words around the address found at loc in the
+// trimmed line t; prev is the line above ("" after a blank line), intro
+// whether the paragraph above announced a list.
+func placeAddress(t string, loc []int, addr, prev string, intro bool) fbPlacement {
+	p := fbPlacement{
+		before: strings.TrimSpace(t[:loc[0]]),
+		after:  strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`)),
+	}
+	p.alone = strings.Trim(p.before, `<"'*-•([> `) == ""
+	// An address that leads a line continuing a sentence ends that
+	// sentence ("could not be delivered to" / "a@b"): the words before it
+	// are on the line above.
+	midSentence := p.alone && prev != "" && continuesSentence(prev)
+	near := p.before[max(0, len(p.before)-100):]
+	if midSentence {
+		near = prev[max(0, len(prev)-100):] + " " + p.before
+	}
+	after := p.after
+	p.listed = p.alone && !midSentence && (intro || after == "" || strings.HasPrefix(after, ":") || replyIn(after) != "" || strings.HasPrefix(after, "[") || sameAddress(after, addr))
+	// The patterns end at the address: only the last bytes before it can
+	// match them.
+	p.tail = near[max(0, len(near)-90):]
+	// fbNearLeadRe's phrase and the words after it hold none of "@,;!?":
+	// its match starts after the last of them.
+	clause := p.tail[strings.LastIndexAny(p.tail, "@,;!?\n")+1:]
+	p.led = (fbLeadRe.MatchString(p.tail[max(0, len(p.tail)-40):]) || fbNearLeadRe.MatchString(clause)) &&
+		(!fbFromRe.MatchString(p.tail) || fbExpandedRe.MatchString(p.tail))
+	// Words after the address report its failure only where it stands as
+	// the subject of the sentence: first on its line, or after a failure
+	// phrase and a comma ("addressed, a@b, did not match"), not in prose
+	// ("if a@b fails, try c@d").
+	p.followed = fbAfterRe.MatchString(after[:min(len(after), 100)]) &&
+		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
+	return p
+}
+
 // continuesSentence reports whether a line ends in the middle of a
 // sentence: on a word or a comma, not on a colon, a full stop or a ruler.
 func continuesSentence(line string) bool {
@@ -222,10 +280,11 @@ func isRuler(t string) bool {
 	return strings.HasPrefix(t, "---") || strings.HasPrefix(t, "|--") || strings.HasPrefix(t, "===") || strings.HasPrefix(t, "***")
 }
 
-// fbParagraphLen counts the lines up to the first blank one.
+// fbParagraphLen counts the lines up to the first blank one, as far as
+// fbDiagnostic reads: never the rest of a text without blank lines.
 func fbParagraphLen(lines []string) int {
 	for i, l := range lines {
-		if strings.TrimSpace(l) == "" {
+		if strings.TrimSpace(l) == "" || i > 12 {
 			return i
 		}
 	}
@@ -273,14 +332,20 @@ func daemonReturnPath(m *message) bool {
 // addresses: past blank lines and "----- ... -----" rulers, what
 // fbDiagnostic reads below an address.
 func fbAfterList(below []string) string {
-	for i, l := range below {
-		t := strings.TrimSpace(l)
+	var parts []string
+	for i := 0; i < len(below) && len(parts) < 4; i++ {
+		t := strings.TrimSpace(below[i])
 		if t == "" || strings.Trim(t, "-=*_ ") == "" || strings.HasPrefix(t, "---") {
 			continue
 		}
-		return fbDiagnostic("", "", below[i:])
+		p := fbDiagnostic("", "", below[i:])
+		parts = append(parts, p)
+		if !strings.HasSuffix(p, ":") {
+			break // "The problem appears to be:" is followed by the problem
+		}
+		i += fbParagraphLen(below[i:])
 	}
-	return ""
+	return strings.Join(parts, " ")
 }
 
 // fbOwnAddresses are the addresses that cannot be the failed recipient:
@@ -326,12 +391,10 @@ func fbDiagnostic(addr, rest string, below []string) string {
 	return strings.Join(strings.Fields(text), " ")
 }
 
-// fbExplain finds the explanation for an address named only in the header:
-// the lines around its mention in the text, or the text's first reply.
-func fbExplain(text, addr string) string {
-	if near := textNear(text, addr); near != "" {
-		return strings.Join(strings.Fields(near), " ")
-	}
+// An address named only in the header is explained by the lines around
+// its mention in the text, or else by the text's first reply: the first
+// paragraph of what fbFirstReply returns.
+func fbFirstReply(text string) string {
 	if r := replyIn(text); r != "" {
 		return firstParagraph(r)
 	}

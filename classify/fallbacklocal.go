@@ -29,7 +29,7 @@ func fbLocalParts(m *message, lines []string, action string, senders []string) [
 	}
 	for i, line := range lines {
 		t := strings.TrimSpace(line)
-		if t == "" || !fbListIntroRe.MatchString(t) || !fbSentenceRe.MatchString(t) {
+		if !strings.HasSuffix(t, ":") || !fbListIntroRe.MatchString(t) || !fbSentenceRe.MatchString(t) {
 			continue
 		}
 		var out []Verdict

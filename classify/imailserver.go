@@ -34,7 +34,7 @@ var (
 	}
 	// imailAttemptsRe is the retry count after "Delivery failed".
 	imailAttemptsRe = mustFastRe(`^\s*\d+ attempts?\b`)
-	imailAddrRe = mustFastRe(`[^\s<>]+@[^\s<>]+`)
+	imailAddrRe     = mustFastRe(`[^\s<>]+@[^\s<>]+`)
 )
 
 func decodeIMail(m *message) []Verdict {
@@ -50,6 +50,10 @@ func decodeIMail(m *message) []Verdict {
 	senders := senderAddresses(m, "")
 	var out []Verdict
 	for _, line := range textLines(text) {
+		if len(out) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
 		t := strings.Join(strings.Fields(line), " ")
 		lower := strings.ToLower(t)
 		for _, msg := range imailMessages {

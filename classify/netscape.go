@@ -57,6 +57,7 @@ func decodeNetscape(m *message) []Verdict {
 		return nil
 	}
 	senders := senderAddresses(m, "")
+	stage := stageOf(reason) // one reason for all the recipients
 	var out []Verdict
 	blank := 0
 	for _, line := range textLines(list) {
@@ -77,7 +78,7 @@ func decodeNetscape(m *message) []Verdict {
 		}
 		blank = 0
 		f := finding{recipient: a, action: "failed", diagnostic: reason}
-		out = append(out, decideStaged("netscape", f, stageOf(reason), senders))
+		out = append(out, decideStaged("netscape", f, stage, senders))
 		if len(out) >= 32 {
 			break
 		}
@@ -91,7 +92,12 @@ func decodeSunText(m *message) []Verdict {
 	if !ok {
 		return nil
 	}
-	type block struct{ rcpt, orig, reason string }
+	// A reason folded over lines is joined once it ends: appending each
+	// line to it would copy it once per line.
+	type block struct {
+		rcpt, orig, reason string
+		folded             []string
+	}
 	var bs []block
 	field := ""
 	for _, line := range textLines(list) {
@@ -103,7 +109,7 @@ func decodeSunText(m *message) []Verdict {
 		mm := nsSunFieldRe.FindStringSubmatch(t)
 		if mm == nil {
 			if field == "reason" && indentOf(line) > 0 && len(bs) > 0 {
-				bs[len(bs)-1].reason += " " + t // a reason folded over lines
+				bs[len(bs)-1].folded = append(bs[len(bs)-1].folded, t) // a reason folded over lines
 				continue
 			}
 			if len(bs) > 0 {
@@ -121,7 +127,7 @@ func decodeSunText(m *message) []Verdict {
 			}
 		case "reason":
 			if len(bs) > 0 {
-				bs[len(bs)-1].reason = mm[2]
+				bs[len(bs)-1].reason, bs[len(bs)-1].folded = mm[2], nil
 			}
 		}
 		if len(bs) >= 32 {
@@ -131,6 +137,9 @@ func decodeSunText(m *message) []Verdict {
 	senders := senderAddresses(m, "")
 	var out []Verdict
 	for _, b := range bs {
+		if len(b.folded) > 0 {
+			b.reason += " " + strings.Join(b.folded, " ")
+		}
 		var addrs []string
 		if b.rcpt != "" && (b.orig == "" || dottedDomain(b.rcpt)) {
 			// A mailbox store's own name ("user@ims-ms-daemon") is no
@@ -140,9 +149,10 @@ func decodeSunText(m *message) []Verdict {
 		if b.orig != "" && b.orig != b.rcpt {
 			addrs = append(addrs, b.orig)
 		}
+		stage := stageOf(b.reason)
 		for _, a := range addrs {
 			f := finding{recipient: a, action: "failed", diagnostic: b.reason}
-			out = append(out, decideStaged("netscape", f, stageOf(b.reason), senders))
+			out = append(out, decideStaged("netscape", f, stage, senders))
 		}
 	}
 	return out

@@ -21,8 +21,8 @@ var (
 	pfAddrRe    = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <([^<>]*)>\))?:\s*(.*)$`)
 	// pfHostSaidRe is a paragraph of Postfix's layout, which relays and old
 	// versions send without the signature or a delivery-status part.
-	pfHostSaidRe = mustFastRe(`(?m)^<[^<>\s]+@[^<>\s]+>(?: \(expanded from <[^<>]*>\))?: host \S+ said: `)
-	pfSaidRe    = mustFastRe(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
+	pfHostSaidRe = mustFastRe(`(?m)^<[^<>\s]+@[^<>\s]+>(?: \(expanded from <[^<>]*>\))?: host\s+\S+\s+said: `)
+	pfSaidRe     = mustFastRe(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
 	// Postfix's resolver texts for a DNS failure it would have retried.
 	pfTryAgain = markers("host not found, try again", "temporary failure in name resolution")
 )

@@ -90,19 +90,28 @@ type qmailBlock struct {
 // "<address>:" at the left margin.
 func qmailBlocks(section string) []qmailBlock {
 	var out []qmailBlock
-	var cur *qmailBlock
+	// The lines of the last block, joined once it ends: appending each to
+	// its text would copy the text once per line.
+	var lines []string
+	end := func() {
+		if len(out) > 0 && len(lines) > 1 {
+			out[len(out)-1].text = strings.Join(lines, "\n")
+		}
+	}
 	for _, line := range textLines(section) {
 		if m := qmailAddrLineRe.FindStringSubmatch(line); m != nil {
 			if addr := cleanAddress(m[1]); addr != "" {
+				end()
 				out = append(out, qmailBlock{addr: addr, text: m[2]})
-				cur = &out[len(out)-1]
+				lines = append(lines[:0], m[2])
 				continue
 			}
 		}
-		if cur != nil {
-			cur.text += "\n" + line
+		if len(out) > 0 {
+			lines = append(lines, line)
 		}
 	}
+	end()
 	return out
 }
 

@@ -92,6 +92,7 @@ func matchText(diag string) *textRule {
 
 // foldText lower-cases and folds runs of white space into one space.
 func foldText(s string) string {
+	charge(len(s))
 	if !isASCII(s) {
 		return strings.Join(strings.Fields(strings.ToLower(s)), " ")
 	}

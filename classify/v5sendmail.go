@@ -59,8 +59,19 @@ func decodeV5Sendmail(m *message) []Verdict {
 	}
 	senders := senderAddresses(m, section)
 	fs, dialogue := smTranscriptFindings(section)
+	if len(fs) == 0 && len(list) == 0 {
+		// A transcript that names no address ("Host unknown" answered to
+		// the connection): the returned message's one recipient is the
+		// one it failed for.
+		if a := smOriginalRecipient(m); a != "" && smReplies(dialogue) != "" {
+			fs = append(fs, smFinding{f: finding{recipient: a, action: "failed", diagnostic: smReplies(dialogue)},
+				dialogue: strings.Join(dialogue, "\n")})
+		}
+	}
 	// The listed addresses the transcript does not explain get the list's
 	// reason, or what the transcript said to no one in particular.
+	// What they share is read once: the dialogue, its replies, its stage.
+	shared, replies, sharedStage, read := "", "", stageUnknown, false
 	for _, a := range list {
 		i := -1
 		for j := range fs {
@@ -69,11 +80,15 @@ func decodeV5Sendmail(m *message) []Verdict {
 			}
 		}
 		if i < 0 {
+			if !read {
+				shared, replies, read = strings.Join(dialogue, "\n"), smReplies(dialogue), true
+				sharedStage = stageOf(shared)
+			}
 			f := finding{recipient: a.addr, action: "failed", diagnostic: a.reason}
 			if f.diagnostic == "" {
-				f.diagnostic = smReplies(dialogue)
+				f.diagnostic = replies
 			}
-			fs = append(fs, smFinding{f: f, dialogue: strings.Join(dialogue, "\n")})
+			fs = append(fs, smFinding{f: f, dialogue: shared, shared: true})
 			i = len(fs) - 1
 		}
 		if a.from != "" {
@@ -86,7 +101,11 @@ func decodeV5Sendmail(m *message) []Verdict {
 		if transient {
 			f.action, f.temporary = "delayed", true
 		}
-		v := decideStaged("sendmail-text", f, stageOf(sf.dialogue), senders)
+		stage := sharedStage
+		if !sf.shared {
+			stage = stageOf(sf.dialogue)
+		}
+		v := decideStaged("sendmail-text", f, stage, senders)
 		out = append(out, v)
 		for _, alias := range sf.aliases {
 			// The address the sender used, before an alias expanded it.
@@ -156,6 +175,7 @@ func smAddressList(m *message) (out []smListed, transient bool) {
 type smFinding struct {
 	f        finding
 	dialogue string   // the SMTP dialogue that led to it
+	shared   bool     // dialogue is the one the listed addresses share
 	aliases  []string // the addresses it was expanded from
 }
 
@@ -187,11 +207,12 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 	}
 	var notes []string
 	pending := "" // the address of a RCPT command not yet answered by a summary line
+	rcptAt := 0   // where its command stands in the dialogue
 	for _, line := range textLines(section) {
 		t := strings.TrimSpace(line)
 		lt := strings.ToLower(t)
 		if mm := smRcptCmdRe.FindStringSubmatch(t); mm != nil {
-			pending = cleanAddress(mm[1])
+			pending, rcptAt = cleanAddress(mm[1]), len(dialogue)
 			dialogue = append(dialogue, t)
 			continue
 		}
@@ -206,6 +227,9 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 			}
 			continue
 		}
+		if len(out) >= 32 {
+			break // as many as one bounce reports
+		}
 		f := finding{action: "failed", diagnostic: mm[3]}
 		if mm[1] != "" && mm[1][0] == '4' || strings.Contains(strings.ToLower(mm[3]), "deferred") {
 			f.temporary = true
@@ -213,9 +237,11 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 		pending = ""
 		flush(cleanAddress(mm[2]), f)
 	}
-	if pending != "" && smReplies(dialogue) != "" {
+	if pending != "" && smReplies(dialogue[rcptAt:]) != "" {
 		// A dialogue that ends refusing a RCPT command, with no summary
-		// line: the address of the command is the failed one.
+		// line: the address of the command is the failed one, and what
+		// was said before the command is not about it.
+		dialogue = dialogue[rcptAt:]
 		flush(pending, finding{action: "failed"})
 	}
 	return out, append(dialogue, notes...)
@@ -230,4 +256,21 @@ func smReplies(dialogue []string) string {
 		}
 	}
 	return joinReply(replies)
+}
+
+// smOriginalRecipient returns the one address of the returned message's
+// To, when it has one and no Cc: from its header part or the text after
+// "----- Unsent message follows -----".
+func smOriginalRecipient(m *message) string {
+	var to, cc string
+	if h, ok := m.embeddedHeader(); ok {
+		to, cc = headerText(h, "To"), headerText(h, "Cc")
+	} else if orig, ok := m.textAfter(smEnd); ok {
+		h := looseHeader([]byte(strings.TrimLeft(orig, "\r\n")))
+		to, cc = headerText(h, "To"), headerText(h, "Cc")
+	}
+	if as := addressesIn(to); len(as) == 1 && cc == "" && as[0] != firstAddress(m.get("To")) {
+		return as[0]
+	}
+	return ""
 }

@@ -172,11 +172,18 @@ type Store interface {
 	Writer
 	Reader
 	Admin
+	Copier
 	// Messages lists recorded messages in id order, after id after.
 	Messages(ctx context.Context, after uint64, limit int) ([]StoredMessage, error)
 	// Rebuild replays every message through reobserve and the policy.
 	Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (RebuildStats, error)
 	Close() error
+}
+
+// Namer is implemented by every engine: Engine names it ("bbolt",
+// "postgres") for /healthz and the logs.
+type Namer interface {
+	Engine() string
 }
 
 // MaxReasonLen and MaxDetailLen bound a suppression's Reason and Detail, in

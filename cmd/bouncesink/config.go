@@ -77,8 +77,19 @@ type HTTPConfig struct {
 }
 
 type StoreConfig struct {
-	Path string `toml:"path"`
+	// Engine is "bbolt" (one file, one process) or "postgres" (one
+	// database shared by several processes and hosts).
+	Engine string `toml:"engine"`
+	Path   string `toml:"path"`    // bbolt: the database file
+	DSN    string `toml:"dsn"`     // postgres: postgres://user@host:port/db
+	DSNEnv string `toml:"dsn_env"` // postgres: name of an environment variable holding the DSN
 }
+
+// Store engines.
+const (
+	engineBolt     = "bbolt"
+	enginePostgres = "postgres"
+)
 
 type PolicyConfig struct {
 	HardThreshold      int      `toml:"hard_threshold"`
@@ -116,7 +127,7 @@ func defaultConfig() Config {
 			MaxBadCommands:      smtpd.DefaultMaxBadCommands,
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}},
-		Store: StoreConfig{Path: "./data/bouncesink.db"},
+		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db"},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
 			HardWindow:         Duration{p.HardWindow},
@@ -195,6 +206,14 @@ func (c Config) validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path is empty")
+	}
+	if err := c.Store.check(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Store.Engine == enginePostgres && len(c.VERP.Keys) == 0 && c.VERP.KeyFile == "" {
+		// Each host would make a key file of its own, and refuse the
+		// return paths the others signed.
+		bad("store.engine postgres: set [verp] keys or verp.key_file, the same on every host sharing the database")
 	}
 	if _, err := c.auth(); err != nil {
 		errs = append(errs, err)

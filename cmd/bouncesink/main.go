@@ -8,6 +8,7 @@
 //	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
 //	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
+//	bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH
 package main
 
 import (
@@ -39,6 +40,9 @@ const usage = `usage:
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
       check signed return paths; exit 0 if all are valid, 1 if not
+  bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH [--resume]
+      copy a whole store to another engine and verify the copy by counts
+      (stop the servers first)
 
 Commands that call the API read the token from --token or $BOUNCESINK_TOKEN.
 Run "bouncesink COMMAND -h" for a command's flags.
@@ -68,6 +72,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdImport(args[1:], stdin, stdout, stderr)
 	case "verp":
 		return cmdVERP(args[1:], stdout, stderr, time.Now)
+	case "migrate":
+		return cmdMigrate(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

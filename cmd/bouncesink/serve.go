@@ -20,6 +20,7 @@ import (
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/pgstore"
 )
 
 // shutdownGrace is how long serve waits, on SIGINT or SIGTERM, for SMTP
@@ -147,6 +148,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if pg, ok := db.(*pgstore.DB); ok {
+		if err := m.reg.Register(pgCollector{pg}); err != nil {
+			return nil, err
+		}
+	}
 	auth, err := cfg.auth()
 	if err != nil {
 		return nil, err
@@ -232,7 +238,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	}
 	s.hooks.start()
 	log.Info("bouncesink started", "smtp", s.smtpAddr.String(), "http", s.httpAddr.String(),
-		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
+		"store", cfg.Store.describe(), "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/webhook"
 )
 
@@ -20,7 +21,11 @@ func newWebhooks(cfg Config, db webhook.Feed, log *slog.Logger) (*webhooks, erro
 	if err != nil || len(eps) == 0 {
 		return nil, err
 	}
-	d, err := webhook.New(webhook.Options{Feed: db, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Logger: log})
+	o := webhook.Options{Feed: db, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Logger: log}
+	if l, ok := db.(store.EndpointLeaser); ok {
+		o.Leases = l // several instances share the store: one serves each endpoint
+	}
+	d, err := webhook.New(o)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,19 +48,20 @@ type Options struct {
 	Settings []string
 }
 
-// binDirs are where Debian (and this workplace) put the server programs.
-var binDirs = []string{"/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"}
-
 // BinDir returns the directory of initdb and pg_ctl, or an error saying
-// what is missing.
+// what is missing: Debian keeps them in /usr/lib/postgresql/VERSION/bin
+// (the newest wins), other systems in the PATH.
 func BinDir() (string, error) {
+	binDirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.Reverse(binDirs)
+	binDirs = append(binDirs, "/usr/local/bin", "/usr/bin", "/usr/local/pgsql/bin")
 	for _, d := range binDirs {
 		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) && isExec(filepath.Join(d, "postgres")) {
 			return d, nil
 		}
 	}
-	return "", errors.New("PostgreSQL server programs (initdb, pg_ctl, postgres) not found in " + strings.Join(binDirs, ", ") +
-		"; install Debian's postgresql package")
+	return "", errors.New("PostgreSQL server programs (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin, " +
+		"/usr/local/bin or /usr/bin; install Debian's postgresql package")
 }
 
 func isExec(p string) bool {

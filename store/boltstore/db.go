@@ -178,3 +178,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Engine names the engine: "bbolt".
+func (db *DB) Engine() string { return "bbolt" }

@@ -82,6 +82,7 @@ func Run(t *testing.T, h Harness) {
 		{"RebuildFailureChangesNothing", testRebuildFailureChangesNothing},
 		{"RebuildRefusesWriters", testRebuildRefusesWriters},
 		{"RebuildEmptyStore", testRebuildEmptyStore},
+		{"Copy", testCopy},
 	}
 	if h.Shared {
 		tests = append(tests, []struct {
@@ -90,6 +91,7 @@ func Run(t *testing.T, h Harness) {
 		}{
 			{"InstancesShareOneAddress", testInstancesShareOneAddress},
 			{"InstancesShareTheAuditTrail", testInstancesShareTheAuditTrail},
+			{"EndpointLeases", testEndpointLeases},
 		}...)
 	}
 	for _, tt := range tests {

@@ -15,7 +15,9 @@ import (
 // unpacked sendmail-cf's macros ({{P}}); ‘ stands for m4's open quote,
 // which a Go raw string cannot hold. Its queue, pid and status files are
 // in the private directory ({{D}}); it listens on a loopback port only
-// (no MSA on 587); it looks up no DNS for sender domains; and it routes
+// (no MSA on 587); it looks up no DNS for sender domains; it delivers
+// and takes mail whatever the load average (the machine may be busy,
+// and by default it only queues past 8 per CPU); and it routes
 // the recipients' domains by address through the mailers mx and sink,
 // each with its port.
 const sendmailMc = `divert(-1)
@@ -38,6 +40,8 @@ define(‘confTO_QUEUEWARN', ‘{{WARN}}')dnl
 define(‘confTO_QUEUERETURN', ‘{{LIFETIME}}')dnl
 define(‘confDELIVERY_MODE', ‘background')dnl
 define(‘confDEF_USER_ID', ‘mail:mail')dnl
+define(‘confQUEUE_LA', ‘1000')dnl
+define(‘confREFUSE_LA', ‘1000')dnl
 define(‘confDONT_BLAME_SENDMAIL', ‘GroupWritableDirPathSafe')dnl
 FEATURE(‘nocanonify')dnl
 FEATURE(‘accept_unresolvable_domains')dnl

@@ -75,6 +75,19 @@ func dsnFindings(m *message) []finding {
 				f.recipient = firstAddress(headerText(h, "To"))
 			}
 		}
+		if prog := stripType(r.get("x-actual-recipient")); strings.HasPrefix(prog, "|") || strings.HasPrefix(prog, "/") {
+			// Sendmail delivered the address to a program or a file (an
+			// alias or a .forward) and that delivery failed: the address
+			// the sender used is the one Sendmail says it was expanded
+			// from, and the failure is the local delivery program's.
+			if alias := expandedFrom(m.text); alias != "" {
+				f.recipient = alias
+			}
+			if f.diagnostic == "" {
+				f.diagnostic = prog
+				f.reason, f.rule = MailerError, "dsn-program-recipient"
+			}
+		}
 		near := ""
 		if addr := cleanAddress(f.recipient); !fromText && addr != "" {
 			var ok bool
@@ -126,6 +139,21 @@ func cutAtOtherAddress(seg, addr string) string {
 			return seg[:off]
 		}
 	}
+}
+
+// expandedFrom returns the address of Sendmail's "(expanded from:
+// <user@example.org>)" note, when the text has exactly one.
+func expandedFrom(text string) string {
+	const note = "(expanded from: "
+	i := strings.Index(text, note)
+	if i < 0 || strings.Contains(text[i+len(note):], note) {
+		return ""
+	}
+	rest := text[i+len(note):]
+	if j := strings.IndexByte(rest, ')'); j >= 0 {
+		rest = rest[:j]
+	}
+	return cleanAddress(rest)
 }
 
 // unquoted drops the quotes of a quoted local part, for comparing.

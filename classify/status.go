@@ -28,8 +28,8 @@ var statusReason = map[string]struct {
 	"2.0":  {Filtered, false}, // "the mailbox exists, but something about it caused this DSN"
 	"2.1":  {Disabled, true},
 	"2.2":  {MailboxFull, true},
-	"2.3":  {ExceedLimit, true},
-	"2.4":  {SystemError, true}, // mailing list expansion problem
+	"2.3":  {ExceedLimit, false}, // "message length exceeds administrative limit": the text says whose (Gmail's 5.2.3 is its system's size limit)
+	"2.4":  {SystemError, true},  // mailing list expansion problem
 	"3.0":  {SystemError, false},
 	"3.1":  {SystemFull, true},
 	"3.2":  {SystemError, false},
@@ -89,6 +89,26 @@ var statusReason = map[string]struct {
 	"7.28": {RateLimited, false},
 	"7.29": {AuthFailed, true},
 	"7.30": {TLSRequired, true},
+}
+
+// statusEntry looks a status code up in statusReason. A detail it does
+// not list reads as its subject's X.Y.0, weakly: "The subject sub-code, if
+// recognized, must be reported even if the additional detail provided by
+// the detail sub-code is not recognized" (RFC 3463 s2). Exchange Online's
+// 5.7.705 is a policy refusal, 4.4.316 a network one.
+func statusEntry(status string) (e struct {
+	reason Reason
+	strong bool
+}, ok bool) {
+	subj := statusSubject(status)
+	if e, ok = statusReason[subj]; ok {
+		return e, true
+	}
+	if i := strings.IndexByte(subj, '.'); i > 0 {
+		e, ok = statusReason[subj[:i]+".0"]
+		e.strong = false
+	}
+	return e, ok
 }
 
 var (

@@ -26,8 +26,10 @@ type Config struct {
 	HTTP   HTTPConfig   `toml:"http"`
 	Store  StoreConfig  `toml:"store"`
 	Policy PolicyConfig `toml:"policy"`
-	VERP   VERPConfig   `toml:"verp"`
-	Log    LogConfig    `toml:"log"`
+	// Retention bounds what the store keeps of old messages (prune.go).
+	Retention RetentionConfig `toml:"retention"`
+	VERP      VERPConfig      `toml:"verp"`
+	Log       LogConfig       `toml:"log"`
 	// Webhooks are told of every change of the suppression list (access.go).
 	Webhooks []WebhookConfig `toml:"webhooks"`
 }
@@ -100,13 +102,27 @@ type PolicyConfig struct {
 	SoftWindow         Duration `toml:"soft_window"`
 }
 
+// RetentionConfig is the [retention] section: how long the store keeps
+// raw messages and history (store.Retention; zero keeps for ever), and how
+// often serve prunes.
+type RetentionConfig struct {
+	RawMessages        Duration `toml:"raw_messages"`
+	Events             Duration `toml:"events"`
+	EventsPerRecipient int      `toml:"events_per_recipient"`
+	PruneEvery         Duration `toml:"prune_every"`
+}
+
+func (rc RetentionConfig) retention() store.Retention {
+	return store.Retention{RawMessages: rc.RawMessages.Duration, Events: rc.Events.Duration, EventsPerRecipient: rc.EventsPerRecipient}
+}
+
 type LogConfig struct {
 	Level string `toml:"level"` // debug, info, warn or error
 }
 
 // defaultConfig is what bouncesink runs with when given no file and no flags.
 func defaultConfig() Config {
-	p := store.DefaultPolicy()
+	p, r := store.DefaultPolicy(), store.DefaultRetention()
 	return Config{
 		SMTP: SMTPConfig{
 			Listen:          "127.0.0.1:2525",
@@ -135,6 +151,12 @@ func defaultConfig() Config {
 			SoftThreshold:      p.SoftThreshold,
 			SoftMinSpan:        Duration{p.SoftMinSpan},
 			SoftWindow:         Duration{p.SoftWindow},
+		},
+		Retention: RetentionConfig{
+			RawMessages:        Duration{r.RawMessages},
+			Events:             Duration{r.Events},
+			EventsPerRecipient: r.EventsPerRecipient,
+			PruneEvery:         Duration{time.Hour},
 		},
 		VERP: VERPConfig{Lifetime: Duration{verp.DefaultLifetime}, Keys: []VERPKeyConf{}},
 		Log:  LogConfig{Level: "info"},
@@ -206,6 +228,12 @@ func (c Config) validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path is empty")
+	}
+	if err := c.Retention.retention().Validate(); err != nil {
+		bad("[retention]: %v", err)
+	}
+	if c.Retention.PruneEvery.Duration < time.Minute {
+		bad("retention.prune_every %s: want at least a minute", c.Retention.PruneEvery.Duration)
 	}
 	if err := c.Store.check(); err != nil {
 		errs = append(errs, err)

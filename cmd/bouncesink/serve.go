@@ -121,6 +121,7 @@ type server struct {
 	errc     chan error // a server that stopped on its own
 	log      *slog.Logger
 	hooks    *webhooks
+	pruner   *pruner
 }
 
 // start opens the database and starts both servers. It returns once both
@@ -220,6 +221,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		errc:     make(chan error, 2),
 		log:      log,
 		hooks:    hooks,
+		pruner:   newPruner(db, cfg.Retention, o.Now, log),
 	}
 	go func() {
 		if err := smtpSrv.Serve(smtpLn); err != nil {
@@ -237,6 +239,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 			"(allowed on loopback only; see [[http.tokens]])", "http", s.httpAddr.String())
 	}
 	s.hooks.start()
+	s.pruner.start()
 	log.Info("bouncesink started", "smtp", s.smtpAddr.String(), "http", s.httpAddr.String(),
 		"store", cfg.Store.describe(), "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
 	return s, nil
@@ -275,5 +278,6 @@ func (s *server) shutdown(ctx context.Context) error {
 		smtpErr = fmt.Errorf("smtp shutdown: %w", smtpErr)
 	}
 	s.hooks.stop() // it reads the database
+	s.pruner.stop()
 	return errors.Join(smtpErr, s.db.Close())
 }

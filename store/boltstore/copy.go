@@ -3,7 +3,6 @@ package boltstore
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -40,7 +39,7 @@ func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
 			if err := check(); err != nil {
 				return err
 			}
-			r, err := decodeRecipient(v)
+			r, err := decodeRecipient(string(k), v)
 			if err != nil {
 				return err
 			}
@@ -117,12 +116,9 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 			case it.Message != nil:
 				m := it.Message
 				rec := messageRecord{Received: m.Received, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}
-				for _, o := range m.Observations {
-					rec.Observations = append(rec.Observations, observationRecord(o))
-				}
 				var head []byte
-				if head, err = json.Marshal(rec); err == nil {
-					if err = messages.Put(u64(m.ID), head); err == nil {
+				if head, err = encodeHead(rec, m.Observations); err == nil {
+					if err = messages.Put(u64(m.ID), head); err == nil && !m.RawPruned {
 						err = raws.Put(u64(m.ID), db.compress(m.Raw))
 					}
 				}
@@ -134,7 +130,7 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 			case it.Event != nil:
 				e := it.Event
 				var v []byte
-				if v, err = encodeEvent(e.Time, e.MessageID, e.Observation); err == nil {
+				if v, err = encodeEvent(e.Address, e.Time, e.MessageID, e.Observation); err == nil {
 					err = b.events.Put(eventKey(e.Address, e.Seq), v)
 				}
 			case it.Suppression != nil:

@@ -140,7 +140,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 			}
 			item := store.ListedSuppression{Suppression: s}
 			if v := recipients.Get(k[8:]); v != nil {
-				r, err := decodeRecipient(v)
+				r, err := decodeRecipient(addr, v)
 				if err != nil {
 					return err
 				}

@@ -100,7 +100,7 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 		if v == nil {
 			return store.ErrNotFound
 		}
-		if r, err = decodeRecipient(v); err != nil {
+		if r, err = decodeRecipient(key, v); err != nil {
 			return err
 		}
 		if v := tx.Bucket(bucketSuppressions).Get([]byte(key)); v != nil {
@@ -146,7 +146,9 @@ func seekBelow(c *bolt.Cursor, key []byte) ([]byte, []byte) {
 	return c.Prev()
 }
 
-// RawMessage returns the bytes of message id as received, or ErrNotFound.
+// RawMessage returns the bytes of message id as received, ErrNotFound for
+// no such message, or ErrPruned (which wraps ErrNotFound) once the
+// retention dropped them.
 func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
@@ -155,6 +157,9 @@ func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRaw).Get(u64(id))
 		if v == nil {
+			if tx.Bucket(bucketMessages).Get(u64(id)) != nil {
+				return store.ErrPruned
+			}
 			return store.ErrNotFound
 		}
 		stored = bytes.Clone(v) // inflate after the transaction, not while holding it

@@ -120,6 +120,27 @@ func dsnFindings(m *message) []finding {
 	return out
 }
 
+// cutAtOtherAddress cuts seg before a later line that opens with an
+// address other than addr: the next entry of a list of recipients, one a
+// line with no blank line between (OpenSMTPD's "addr: reply"), whose reply
+// is not addr's.
+func cutAtOtherAddress(seg, addr string) string {
+	for off := 0; ; {
+		nl := strings.IndexByte(seg[off:], '\n')
+		if nl < 0 {
+			return seg
+		}
+		off += nl + 1
+		tok := strings.TrimLeft(seg[off:], " \t<")
+		if i := strings.IndexAny(tok, " \t>:,;\r\n"); i >= 0 {
+			tok = tok[:i]
+		}
+		if strings.Contains(tok, "@") && !strings.EqualFold(tok, addr) {
+			return seg[:off]
+		}
+	}
+}
+
 // expandedFrom returns the address of Sendmail's "(expanded from:
 // <user@example.org>)" note, when the text has exactly one.
 func expandedFrom(text string) string {
@@ -285,6 +306,7 @@ func textNear(text, addr string) string {
 		} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
 			seg = seg[:j]
 		}
+		seg = cutAtOtherAddress(seg, addr)
 		if len(seg) > len(best) {
 			best = seg
 		}

@@ -60,11 +60,17 @@
 // words name a cause of another class. delivered: a positive DSN. unknown:
 // nothing could be decided.
 //
-// An address-dead reason under a temporary (4xx) code is soft. A "user
-// unknown" text the server gave after accepting the address (at DATA), or
-// under a status that says the mailbox exists (X.2.0) or that delivery was
-// not authorised (X.7.x), is filtered (soft), not hard: that is a filter
-// speaking, and a wrong hard verdict loses a subscriber.
+// An address-dead reason under a temporary (4xx) code is soft, unless the
+// MTA gave up on it (Action: failed). Words that say the address does not
+// exist ("user unknown", "no such user", "invalid recipient", "does not
+// exist", and their localised forms) are hard at any SMTP stage and under
+// any status, X.7.x too, unless the same reply blames the sender (spam,
+// policy, a blocklist, reputation, authentication, the sender's address):
+// then it is block. A challenge-response or sender-verification request is
+// autoreply, never block. An enhanced status code whose detail is not
+// known reads as its subject's X.Y.0 (RFC 3463 s2); a reply code alone
+// (554, 5xx syntax, 530/535) says whom a refusal blames when nothing else
+// does; a temporary failure given up on with no cause named is expired.
 //
 // # Reasons
 //

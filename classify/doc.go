@@ -26,6 +26,28 @@
 // diagnostic; a broad status code (X.0.0, X.7.1 ...); and last the
 // catch-all text rules that only say something was refused.
 //
+// # Cost
+//
+// Anyone can send a bounce, so the time one message takes grows no faster
+// than its size, whatever it holds: every search is linear in the text it
+// looks at (a regexp tried at each occurrence of its first word gives way
+// to one run of the engine, leadre.go), a paragraph is joined once rather
+// than a line at a time, and what many recipients of one report share is
+// read once. Bounds keep the rest small: the MIME walk skips multipart
+// bodies nested deeper than 24, reads at most 64 entities (multipart ones
+// included) and 4 MiB of decoded parts, and stops once it has read or
+// searched four times the message's size plus 4 MiB; the decoders read at
+// most 1 MiB of human-readable text, all parts together; a decoder reads at
+// most 64 recipients that share one explanation; a verdict keeps and its
+// rules read 2 KiB of a diagnostic. Where a bound cut the reading short,
+// the verdicts rest on what was read and each one's Evidence.Detail says
+// so: "partial-read:mime-depth", "partial-read:mime-parts",
+// "partial-read:text-limit", "partial-read:scan-budget" or
+// "partial-read:recipients". ClassifyContext stops once its context is
+// done: the walk and the longest scans look at it as they go, and it is
+// looked at between decoders. The cost tests (cost_test.go) feed hostile
+// shapes of 100 KB, 400 KB and 1.6 MB and count the bytes examined.
+//
 // # Classes
 //
 // hard: the address is dead. soft: the recipient's side failed for now.
@@ -38,11 +60,17 @@
 // words name a cause of another class. delivered: a positive DSN. unknown:
 // nothing could be decided.
 //
-// An address-dead reason under a temporary (4xx) code is soft. A "user
-// unknown" text the server gave after accepting the address (at DATA), or
-// under a status that says the mailbox exists (X.2.0) or that delivery was
-// not authorised (X.7.x), is filtered (soft), not hard: that is a filter
-// speaking, and a wrong hard verdict loses a subscriber.
+// An address-dead reason under a temporary (4xx) code is soft, unless the
+// MTA gave up on it (Action: failed). Words that say the address does not
+// exist ("user unknown", "no such user", "invalid recipient", "does not
+// exist", and their localised forms) are hard at any SMTP stage and under
+// any status, X.7.x too, unless the same reply blames the sender (spam,
+// policy, a blocklist, reputation, authentication, the sender's address):
+// then it is block. A challenge-response or sender-verification request is
+// autoreply, never block. An enhanced status code whose detail is not
+// known reads as its subject's X.Y.0 (RFC 3463 s2); a reply code alone
+// (554, 5xx syntax, 530/535) says whom a refusal blames when nothing else
+// does; a temporary failure given up on with no cause named is expired.
 //
 // # Reasons
 //

@@ -50,7 +50,10 @@ func dsnFindings(m *message) []finding {
 	// Each address is looked for in the whole text: the first
 	// maxNearSearches of them, each once.
 	nearOf := map[string]string{}
-	for _, r := range recipients {
+	for i, r := range recipients {
+		if i%16 == 15 && m.cancelled() {
+			return nil // each recipient may search the whole text
+		}
 		f := finding{
 			recipient:    r.get("final-recipient"),
 			action:       r.get("action"),
@@ -72,6 +75,19 @@ func dsnFindings(m *message) []finding {
 				f.recipient = firstAddress(headerText(h, "To"))
 			}
 		}
+		if prog := stripType(r.get("x-actual-recipient")); strings.HasPrefix(prog, "|") || strings.HasPrefix(prog, "/") {
+			// Sendmail delivered the address to a program or a file (an
+			// alias or a .forward) and that delivery failed: the address
+			// the sender used is the one Sendmail says it was expanded
+			// from, and the failure is the local delivery program's.
+			if alias := expandedFrom(m.text); alias != "" {
+				f.recipient = alias
+			}
+			if f.diagnostic == "" {
+				f.diagnostic = prog
+				f.reason, f.rule = MailerError, "dsn-program-recipient"
+			}
+		}
 		near := ""
 		if addr := cleanAddress(f.recipient); !fromText && addr != "" {
 			var ok bool
@@ -80,7 +96,10 @@ func dsnFindings(m *message) []finding {
 				nearOf[addr] = near
 			}
 		}
-		if f.diagnostic == "" {
+		if stripType(f.diagnostic) == "" {
+			// No Diagnostic-Code, or one with a type and no text
+			// ("Diagnostic-Code: SMTP; ", Sendmail's when the server
+			// closed the connection with a 421): the text says more.
 			f.diagnostic = near
 		}
 		f.command = commandIn(near)
@@ -99,6 +118,42 @@ func dsnFindings(m *message) []finding {
 		}
 	}
 	return out
+}
+
+// cutAtOtherAddress cuts seg before a later line that opens with an
+// address other than addr: the next entry of a list of recipients, one a
+// line with no blank line between (OpenSMTPD's "addr: reply"), whose reply
+// is not addr's.
+func cutAtOtherAddress(seg, addr string) string {
+	for off := 0; ; {
+		nl := strings.IndexByte(seg[off:], '\n')
+		if nl < 0 {
+			return seg
+		}
+		off += nl + 1
+		tok := strings.TrimLeft(seg[off:], " \t<")
+		if i := strings.IndexAny(tok, " \t>:,;\r\n"); i >= 0 {
+			tok = tok[:i]
+		}
+		if strings.Contains(tok, "@") && !strings.EqualFold(tok, addr) {
+			return seg[:off]
+		}
+	}
+}
+
+// expandedFrom returns the address of Sendmail's "(expanded from:
+// <user@example.org>)" note, when the text has exactly one.
+func expandedFrom(text string) string {
+	const note = "(expanded from: "
+	i := strings.Index(text, note)
+	if i < 0 || strings.Contains(text[i+len(note):], note) {
+		return ""
+	}
+	rest := text[i+len(note):]
+	if j := strings.IndexByte(rest, ')'); j >= 0 {
+		rest = rest[:j]
+	}
+	return cleanAddress(rest)
 }
 
 // unquoted drops the quotes of a quoted local part, for comparing.
@@ -251,6 +306,7 @@ func textNear(text, addr string) string {
 		} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
 			seg = seg[:j]
 		}
+		seg = cutAtOtherAddress(seg, addr)
 		if len(seg) > len(best) {
 			best = seg
 		}

@@ -54,6 +54,23 @@ func FuzzClassify(f *testing.F) {
 	})
 }
 
+// FuzzCost: no input costs more work (bytes examined, counted as in
+// cost_test.go) than a budget linear in its size; a search that restarts
+// at every occurrence of something, or a loop over lines that reads the
+// rest of the text, soon costs more.
+// Run: go test ./classify -run '^$' -fuzz FuzzCost -fuzztime 5m -parallel 1
+func FuzzCost(f *testing.F) {
+	fuzzSeeds(f)
+	for _, s := range hostileShapes {
+		f.Add(s.gen(4 << 10))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if work, _ := workOf(raw); work > workBudget(len(raw)) {
+			t.Fatalf("work %d for %d bytes, over the budget %d", work, len(raw), workBudget(len(raw)))
+		}
+	})
+}
+
 // FuzzDecoders runs every decoder on its own, so a panic in one that a
 // decoder earlier in the order would have hidden is still found.
 // Run: go test ./classify -run '^$' -fuzz FuzzDecoders -fuzztime 5m

@@ -246,8 +246,9 @@ func stageOf(s string) smtpStage {
 // An address-dead verdict is kept only where the reply can be about the
 // recipient: nothing can be wrong with the address when the connection or
 // MAIL FROM was refused, and a reply that quotes only the sender's address
-// or domain complains about the sender. (A "user unknown" at DATA, after
-// the server had accepted RCPT TO, decide itself reads as a filter.)
+// or domain complains about the sender. (A "user unknown" at DATA is
+// still the address's: words that say it does not exist are believed at
+// any stage, see decide.)
 func decideStaged(name string, f finding, st smtpStage, senders []string) Verdict {
 	if f.command == "" {
 		f.command = st.command()

@@ -5,9 +5,11 @@
 //	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
 //	bouncesink classify [--json] [--rcpt ADDR] FILE...
 //	bouncesink check [--api URL] [--token TOKEN] ADDR...
+//	bouncesink compact [--config FILE] [--db PATH]
 //	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
 //	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
+//	bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH
 package main
 
 import (
@@ -29,6 +31,9 @@ const usage = `usage:
   bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
       re-run the classifier over every stored message and rebuild
       recipient state and suppressions (stop the server first)
+  bouncesink compact [--config FILE] [--db PATH]
+      rewrite the database file without its free pages, giving back the
+      space pruning freed (stop the server first)
   bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
       write the whole suppression list, from a running server or a database
       (FILE is created readable by its owner only)
@@ -39,6 +44,9 @@ const usage = `usage:
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
       check signed return paths; exit 0 if all are valid, 1 if not
+  bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH [--resume]
+      copy a whole store to another engine and verify the copy by counts
+      (stop the servers first)
 
 Commands that call the API read the token from --token or $BOUNCESINK_TOKEN.
 Run "bouncesink COMMAND -h" for a command's flags.
@@ -62,12 +70,16 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "reclassify":
 		return cmdReclassify(args[1:], stdout, stderr)
+	case "compact":
+		return cmdCompact(args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(args[1:], stdin, stdout, stderr)
 	case "verp":
 		return cmdVERP(args[1:], stdout, stderr, time.Now)
+	case "migrate":
+		return cmdMigrate(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +34,8 @@ type Cluster struct {
 	dir  string // data directory, empty for a server we did not start
 	bin  string
 	cred *syscall.Credential
-	base string // DSN of its postgres database
+	base string   // DSN of its postgres database
+	args []string // of pg_ctl start
 	n    atomic.Int64
 }
 
@@ -47,19 +49,20 @@ type Options struct {
 	Settings []string
 }
 
-// binDirs are where Debian (and this workplace) put the server programs.
-var binDirs = []string{"/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"}
-
 // BinDir returns the directory of initdb and pg_ctl, or an error saying
-// what is missing.
+// what is missing: Debian keeps them in /usr/lib/postgresql/VERSION/bin
+// (the newest wins), other systems in the PATH.
 func BinDir() (string, error) {
+	binDirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.Reverse(binDirs)
+	binDirs = append(binDirs, "/usr/local/bin", "/usr/bin", "/usr/local/pgsql/bin")
 	for _, d := range binDirs {
 		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) && isExec(filepath.Join(d, "postgres")) {
 			return d, nil
 		}
 	}
-	return "", errors.New("PostgreSQL server programs (initdb, pg_ctl, postgres) not found in " + strings.Join(binDirs, ", ") +
-		"; install Debian's postgresql package")
+	return "", errors.New("PostgreSQL server programs (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin, " +
+		"/usr/local/bin or /usr/bin; install Debian's postgresql package")
 }
 
 func isExec(p string) bool {
@@ -67,8 +70,9 @@ func isExec(p string) bool {
 	return err == nil && fi.Mode()&0o111 != 0
 }
 
-// Start initialises a data directory under dir (which must exist) and
-// starts a server on it. Stop it with Stop.
+// Start initialises a data directory under dir (which must exist and,
+// when the caller is root, be reachable by the postgres user: not under a
+// test's private t.TempDir) and starts a server on it. Stop it with Stop.
 func Start(dir string, o Options) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
@@ -107,9 +111,9 @@ func Start(dir string, o Options) (*Cluster, error) {
 	for _, s := range o.Settings {
 		opts = append(opts, "-c", s)
 	}
-	if out, err := c.run("pg_ctl", "-D", c.dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", strings.Join(opts, " "), "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-		return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	c.args = []string{"-D", c.dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", strings.Join(opts, " "), "start"}
+	if err := c.StartAgain(); err != nil {
+		return nil, err
 	}
 	c.base = fmt.Sprintf("postgres://bouncesink@127.0.0.1:%d/postgres?sslmode=disable", port)
 	return c, nil
@@ -132,6 +136,15 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartAgain starts a server that Stop stopped, on the same port.
+func (c *Cluster) StartAgain() error {
+	if out, err := c.run("pg_ctl", c.args...); err != nil {
+		log, _ := os.ReadFile(filepath.Join(filepath.Dir(c.dir), "server.log"))
+		return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	return nil
 }
 
 // Stop stops the server, if Start started it.

@@ -69,7 +69,13 @@ func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("audit sequence: %w", err)
 	}
-	rec := auditRecord{Time: db.now().UTC().Round(0), Address: e.Address, Action: e.Action, Actor: e.Actor,
+	e.Seq, e.Time = seq, db.now().UTC().Round(0)
+	return putAudit(audit, byAddr, e)
+}
+
+// putAudit stores e under its Seq, at its Time.
+func putAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
+	rec := auditRecord{Time: e.Time, Address: e.Address, Action: e.Action, Actor: e.Actor,
 		Before: toRecord(e.Before), After: toRecord(e.After), Note: e.Note, MessageID: e.MessageID}
 	if e.Verdict != nil {
 		o := observationRecord(*e.Verdict)
@@ -79,10 +85,10 @@ func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if err := audit.Put(u64(seq), v); err != nil {
+	if err := audit.Put(u64(e.Seq), v); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if err := byAddr.Put(eventKey(e.Address, seq), nil); err != nil {
+	if err := byAddr.Put(eventKey(e.Address, e.Seq), nil); err != nil {
 		return fmt.Errorf("audit index: %w", err)
 	}
 	return nil

@@ -63,7 +63,10 @@ type DB struct {
 	auditMu sync.Mutex
 	auditCh chan struct{}
 
-	channel   string // of NOTIFY, quoted
+	channel string // of NOTIFY, quoted
+
+	leasesMu  sync.Mutex
+	leases    map[*lease]bool
 	stop      context.CancelFunc
 	bg        sync.WaitGroup
 	closeOnce sync.Once
@@ -96,6 +99,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "bouncesink"
+	// Check of a whole send list hashes the suppression list: 4 MB, the
+	// server's default, spills 100,000 suppressions to disk.
+	if cfg.ConnConfig.RuntimeParams["work_mem"] == "" {
+		cfg.ConnConfig.RuntimeParams["work_mem"] = "32MB"
+	}
 	cfg.MaxConns = 16
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
@@ -111,7 +119,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
 	bgctx, stop := context.WithCancel(context.Background())
-	db := &DB{pool: pool, policy: policy, now: now, metrics: m, auditCh: make(chan struct{}), stop: stop}
+	db := &DB{pool: pool, policy: policy, now: now, metrics: m, auditCh: make(chan struct{}), stop: stop, leases: map[*lease]bool{}}
 	db.commits = &groupCommit{db: db}
 	// The channel is the schema's, so that stores in other schemas of the
 	// same database do not wake this one.
@@ -137,6 +145,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 // nothing.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.leasesMu.Lock()
+		for l := range db.leases {
+			l.end()
+		}
+		db.leasesMu.Unlock()
 		db.stop()
 		db.bg.Wait()
 		db.pool.Close()
@@ -246,3 +259,6 @@ func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 	return err
 }
+
+// Engine names the engine: "postgres".
+func (db *DB) Engine() string { return "postgres" }

@@ -24,6 +24,7 @@ type work struct {
 	replay bool // a Rebuild: no audit entries, and the sizes are counted at the end
 
 	addrs    map[string]*addrState
+	todo     []string // of queueLoad
 	events   []eventRow
 	counters map[counterKey]int64
 	sizes    map[string]int64
@@ -73,32 +74,49 @@ func takeWriters(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// load locks the addresses not yet in w and reads their state. The locks
-// are taken in the order of their keys, as every writer takes them, so
-// two transactions never wait on each other in a circle.
+// load locks the addresses not yet in w and reads their state.
 func (w *work) load(ctx context.Context, addrs []string) error {
-	var todo []string
+	b := &pgx.Batch{}
+	if !w.queueLoad(b, addrs) {
+		return nil
+	}
+	br := w.tx.SendBatch(ctx, b)
+	if err := w.readLoad(br); err != nil {
+		br.Close()
+		return err
+	}
+	return br.Close()
+}
+
+// queueLoad queues the statements that lock the addresses not yet in w
+// and read their state, and reports whether there were any. The locks are
+// taken in the order of their keys, as every writer takes them, so two
+// transactions never wait on each other in a circle.
+func (w *work) queueLoad(b *pgx.Batch, addrs []string) bool {
+	w.todo = w.todo[:0]
 	for _, a := range addrs {
 		if _, ok := w.addrs[a]; !ok {
 			w.addrs[a] = &addrState{rec: store.Recipient{Address: a, Counts: map[string]int{}}}
-			todo = append(todo, a)
+			w.todo = append(w.todo, a)
 		}
 	}
-	if len(todo) == 0 {
-		return nil
+	if len(w.todo) == 0 {
+		return false
 	}
-	slices.Sort(todo)
-	b := &pgx.Batch{}
+	slices.Sort(w.todo)
 	lock := `SELECT count(pg_advisory_xact_lock($1, k)) FROM (SELECT DISTINCT hashtext(a) AS k FROM unnest($2::text[]) a ORDER BY 1) l`
 	if w.replay {
 		// A Rebuild holds every writer off: no address needs a lock.
 		lock = `SELECT $1::int + cardinality($2::text[])`
 	}
-	b.Queue(lock, lockAddrSpace, todo)
-	b.Queue(`SELECT address, state FROM recipients WHERE address = ANY($1)`, todo)
-	b.Queue(`SELECT address, reason, detail, since FROM suppressions WHERE address = ANY($1)`, todo)
-	br := w.tx.SendBatch(ctx, b)
-	defer br.Close()
+	b.Queue(lock, lockAddrSpace, w.todo)
+	b.Queue(`SELECT address, state FROM recipients WHERE address = ANY($1)`, w.todo)
+	b.Queue(`SELECT address, reason, detail, since FROM suppressions WHERE address = ANY($1)`, w.todo)
+	return true
+}
+
+// readLoad reads the results of queueLoad's statements.
+func (w *work) readLoad(br pgx.BatchResults) error {
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("address locks: %w", err)
 	}
@@ -136,7 +154,7 @@ func (w *work) load(ctx context.Context, addrs []string) error {
 	if err != nil {
 		return fmt.Errorf("suppressions: %w", err)
 	}
-	return br.Close()
+	return nil
 }
 
 // appendEvent adds o to addr's history.
@@ -247,6 +265,22 @@ func (w *work) count(at time.Time, addr string, o store.Observation) {
 // flush writes what w changed, and appends its audit entries last.
 func (w *work) flush(ctx context.Context) error {
 	b := &pgx.Batch{}
+	if err := w.queueFlush(b); err != nil {
+		return err
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := w.tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	w.flushed()
+	return nil
+}
+
+// queueFlush queues the statements that write what w changed, the audit
+// entries last.
+func (w *work) queueFlush(b *pgx.Batch) error {
 	var (
 		raddrs, rclass, rreason, rstatus []string
 		rstate                           [][]byte
@@ -342,12 +376,11 @@ func (w *work) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := w.tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// flushed forgets what was written.
+func (w *work) flushed() {
 	w.events, w.audit = w.events[:0], w.audit[:0]
 	clear(w.counters)
 	clear(w.sizes)
@@ -355,7 +388,6 @@ func (w *work) flush(ctx context.Context) error {
 		st.dirty, st.suppNew, st.suppGone = false, false, false
 		st.hadSupp = st.supp != nil
 	}
-	return nil
 }
 
 // queueAudit appends entries to the trail, numbered from audit_head. It

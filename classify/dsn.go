@@ -92,7 +92,7 @@ func dsnFindings(m *message) []finding {
 		if addr := cleanAddress(f.recipient); !fromText && addr != "" {
 			var ok bool
 			if near, ok = nearOf[addr]; !ok && len(nearOf) < maxNearSearches {
-				near = textNear(m.text, addr)
+				near = ownLines(textNear(m.text, addr))
 				nearOf[addr] = near
 			}
 		}
@@ -259,6 +259,29 @@ func dsnKey(k string) string {
 // maxNearSearches bounds the addresses of one report looked for in its
 // text, each a search of the whole text.
 const maxNearSearches = 32
+
+// ownLines cuts a text found at one address before the next line that
+// opens with another address ("b@example.org: 552 ..."): OpenSMTPD lists
+// every recipient's reply on a line of its own, with no blank line
+// between them, and one recipient's reply is not another's.
+func ownLines(seg string) string {
+	for i := strings.IndexByte(seg, '\n'); i >= 0; {
+		line := strings.TrimLeft(seg[i+1:], " \t<")
+		tok := line
+		if k := strings.IndexAny(tok, " \t\r\n"); k >= 0 {
+			tok = tok[:k]
+		}
+		if strings.Contains(tok, "@") && (strings.HasSuffix(tok, ":") || strings.HasSuffix(tok, "...")) {
+			return strings.TrimRight(seg[:i], "\r")
+		}
+		j := strings.IndexByte(seg[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return seg
+}
 
 // textNear returns the lines of the human-readable text around a mention
 // of an address: many reports put the server's reply there and leave

@@ -279,9 +279,12 @@ func statusSubject(st string) string {
 	return ""
 }
 
-// temporary reports whether a status or reply code says the failure may pass.
+// temporary reports whether a status or reply code says the failure may
+// pass. A generic status (X.0.0) is the reporting MTA's own summary (Exim
+// reports 5.0.0 for a 450 it gave up on): the remote server's reply code,
+// when there is one, says what the refusal was.
 func temporary(status string, code int) bool {
-	if status != "" {
+	if status != "" && (code == 0 || !isGenericStatus(status)) {
 		return status[0] == '4'
 	}
 	return code >= 400 && code < 500

@@ -155,6 +155,7 @@ func TestReplyPhrases(t *testing.T) {
 		{"", "550 5.1.0 <news@sender.example>: Sender address rejected: User unknown in local recipient table", Block},
 		{"5.0.0", "550 No such user; your domain's reputation is too low", Block},
 		{"", "550 5.7.1 Invalid recipient, blocked by policy", Block},
+		{"5.0.0", "550 Unknown user; you are blocked", Block},
 		{"", "550 5.1.7 <news@sender.example>: Sender verify failed", Block},
 		// A reply whose cause the server does not give: not the sender.
 		{"", "550 5.0.0 <someone@example.org>: Recipient address rejected: On hold", Unknown},

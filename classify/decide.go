@@ -185,11 +185,10 @@ func isWeakStatusRule(rule, status string) bool {
 // reasons whose phrases are specific enough to beat it.
 var overridesStatus = map[Reason]map[Reason]bool{
 	UserUnknown: overridesDeadStatus, DomainUnknown: overridesDeadStatus, Moved: overridesDeadStatus,
+	NotAccept: overridesDeadStatus,
 	// "550 5.2.1 <a@b>... User Unknown": X.2.1 is many MTAs' code for any
-	// refused mailbox, and Exchange's 5.1.10 "Recipient not found" is not
-	// RFC 7505's null MX; the words say which (all are hard).
-	Disabled:  withReason(overridesDeadStatus, UserUnknown),
-	NotAccept: withReason(overridesDeadStatus, UserUnknown),
+	// refused mailbox; the words say which (both are hard).
+	Disabled: withReason(overridesDeadStatus, UserUnknown),
 	// "552 5.2.2 Submission quota exceeded" is the sender's quota.
 	MailboxFull: {RateLimited: true},
 }

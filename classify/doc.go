@@ -35,8 +35,9 @@
 // than a line at a time, and what many recipients of one report share is
 // read once. Bounds keep the rest small: the MIME walk skips multipart
 // bodies nested deeper than 24, reads at most 64 entities (multipart ones
-// included) and 4 MiB of decoded text, and stops once it has read or
-// searched four times the message's size plus 4 MiB; a decoder reads at
+// included) and 4 MiB of decoded parts, and stops once it has read or
+// searched four times the message's size plus 4 MiB; the decoders read at
+// most 1 MiB of human-readable text, all parts together; a decoder reads at
 // most 64 recipients that share one explanation; a verdict keeps and its
 // rules read 2 KiB of a diagnostic. Where a bound cut the reading short,
 // the verdicts rest on what was read and each one's Evidence.Detail says

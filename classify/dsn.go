@@ -92,7 +92,7 @@ func dsnFindings(m *message) []finding {
 		if addr := cleanAddress(f.recipient); !fromText && addr != "" {
 			var ok bool
 			if near, ok = nearOf[addr]; !ok && len(nearOf) < maxNearSearches {
-				near = ownLines(textNear(m.text, addr))
+				near = textNear(m.text, addr)
 				nearOf[addr] = near
 			}
 		}
@@ -118,6 +118,27 @@ func dsnFindings(m *message) []finding {
 		}
 	}
 	return out
+}
+
+// cutAtOtherAddress cuts seg before a later line that opens with an
+// address other than addr: the next entry of a list of recipients, one a
+// line with no blank line between (OpenSMTPD's "addr: reply"), whose reply
+// is not addr's.
+func cutAtOtherAddress(seg, addr string) string {
+	for off := 0; ; {
+		nl := strings.IndexByte(seg[off:], '\n')
+		if nl < 0 {
+			return seg
+		}
+		off += nl + 1
+		tok := strings.TrimLeft(seg[off:], " \t<")
+		if i := strings.IndexAny(tok, " \t>:,;\r\n"); i >= 0 {
+			tok = tok[:i]
+		}
+		if strings.Contains(tok, "@") && !strings.EqualFold(tok, addr) {
+			return seg[:off]
+		}
+	}
 }
 
 // expandedFrom returns the address of Sendmail's "(expanded from:
@@ -260,29 +281,6 @@ func dsnKey(k string) string {
 // text, each a search of the whole text.
 const maxNearSearches = 32
 
-// ownLines cuts a text found at one address before the next line that
-// opens with another address ("b@example.org: 552 ..."): OpenSMTPD lists
-// every recipient's reply on a line of its own, with no blank line
-// between them, and one recipient's reply is not another's.
-func ownLines(seg string) string {
-	for i := strings.IndexByte(seg, '\n'); i >= 0; {
-		line := strings.TrimLeft(seg[i+1:], " \t<")
-		tok := line
-		if k := strings.IndexAny(tok, " \t\r\n"); k >= 0 {
-			tok = tok[:k]
-		}
-		if strings.Contains(tok, "@") && (strings.HasSuffix(tok, ":") || strings.HasSuffix(tok, "...")) {
-			return strings.TrimRight(seg[:i], "\r")
-		}
-		j := strings.IndexByte(seg[i+1:], '\n')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-	return seg
-}
-
 // textNear returns the lines of the human-readable text around a mention
 // of an address: many reports put the server's reply there and leave
 // Diagnostic-Code out. Of the first few mentions it keeps the one with the
@@ -308,6 +306,7 @@ func textNear(text, addr string) string {
 		} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
 			seg = seg[:j]
 		}
+		seg = cutAtOtherAddress(seg, addr)
 		if len(seg) > len(best) {
 			best = seg
 		}

@@ -99,6 +99,17 @@ var hostileShapes = []hostileShape{
 		return textBounce("failure notice", "Hi. This is the qmail-send program at mx.example.org.\r\n"+
 			"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n<user@example.org>:\r\n"+fill("x\r\n", size))
 	}},
+	// The x6 sentence repeated in four text parts: the most text the
+	// classifier reads of one message (maxTotalReadText).
+	{"x6-four-parts", func(size int) []byte {
+		text := "We had trouble delivering your message. Full details follow:\r\n\r\n" + fill("The following recipients returned permanent errors: ", size/4) + "\r\n"
+		return multipartText(text, 4)
+	}},
+	// Every literal the patterns are prefiltered by, over and over: no
+	// prefilter rules a pattern out, so every one runs on the whole text.
+	{"literal-soup", func(size int) []byte {
+		return textBounce("Undeliverable: news", fill(literalSoup(), size))
+	}},
 	// Multipart bodies nested as deep as the size allows.
 	{"nested-multipart", func(size int) []byte { return nestedMultipart(size, "") }},
 	// The same with an innermost boundary longer than the walker reads
@@ -113,6 +124,19 @@ func numbered(format string, size int) string {
 		fmt.Fprintf(&b, format, i)
 	}
 	return b.String()
+}
+
+// multipartText is a multipart/mixed message of n text/plain parts, each
+// holding text.
+func multipartText(text string, n int) []byte {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@mx.example.org\r\nTo: bounces@example.com\r\nSubject: Undeliverable\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"P\"\r\n\r\n")
+	for range n {
+		b.WriteString("--P\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n")
+	}
+	b.WriteString("--P--\r\n")
+	return []byte(b.String())
 }
 
 // dsnBounce is a multipart/report with text and a delivery-status part.
@@ -130,6 +154,25 @@ func headerBounce(subject, field, text string) []byte {
 // fromBounce is a plain-text bounce from the given address.
 func fromBounce(from, subject, text string) []byte {
 	return []byte("From: " + from + "\r\nTo: bounces@example.com\r\nSubject: " + subject + "\r\n\r\n" + text)
+}
+
+// literalSoup is a line holding a literal of every pattern and of each
+// of its alternatives.
+func literalSoup() string {
+	var b strings.Builder
+	for _, f := range fastRes {
+		if len(f.lits) > 0 {
+			b.WriteString(f.lits[0] + " ")
+		}
+		if f.alts != nil {
+			for _, a := range f.alts.alts {
+				if len(a.lits) > 0 {
+					b.WriteString(f.alts.scan.strs[a.lits[0]] + " ")
+				}
+			}
+		}
+	}
+	return b.String() + "\r\n"
 }
 
 // fill repeats unit to about size bytes.

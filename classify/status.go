@@ -23,7 +23,7 @@ var statusReason = map[string]struct {
 	"1.6":  {Moved, true},
 	"1.7":  {RejectedSender, true},
 	"1.8":  {RejectedSender, true},
-	"1.10": {NotAccept, true}, // RFC 7505 null MX
+	"1.10": {NotAccept, false}, // RFC 7505 null MX; Exchange Online's "Recipient not found" too (seed 001)
 	"1.0":  {UserUnknown, false},
 	"2.0":  {Filtered, false}, // "the mailbox exists, but something about it caused this DSN"
 	"2.1":  {Disabled, true},
@@ -280,11 +280,11 @@ func statusSubject(st string) string {
 }
 
 // temporary reports whether a status or reply code says the failure may
-// pass. A generic status (X.0.0) is the reporting MTA's own summary (Exim
-// reports 5.0.0 for a 450 it gave up on): the remote server's reply code,
-// when there is one, says what the refusal was.
+// pass. A status X.0.0 says no more than its class, which the reporting
+// MTA may have set itself (Exim's final report on a server's 450 says
+// 5.0.0): the server's own reply code, where there is one, decides.
 func temporary(status string, code int) bool {
-	if status != "" && (code == 0 || !isGenericStatus(status)) {
+	if status != "" && (code == 0 || status[1:] != ".0.0") {
 		return status[0] == '4'
 	}
 	return code >= 400 && code < 500

@@ -21,6 +21,7 @@ type StoredMessage struct {
 	EnvelopeFrom string        `json:"envelope_from"`
 	EnvelopeTo   []string      `json:"envelope_to"`
 	Raw          []byte        `json:"raw"`
+	RawPruned    bool          `json:"raw_pruned,omitempty"` // Raw is nil: the retention dropped it
 	Observations []Observation `json:"observations"`
 }
 

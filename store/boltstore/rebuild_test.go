@@ -49,11 +49,11 @@ func recordMany(t testing.TB, db *DB, msgs []store.Message) {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, m := range msgs {
 			at := m.Received.UTC().Round(0)
-			head, targets, err := encodeHead(messageRecord{Received: at, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}, m.Observations)
+			head, targets, err := prepareHead(messageRecord{Received: at, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}, m.Observations)
 			if err != nil {
 				return err
 			}
-			if _, _, err := db.recordTx(tx, at, head, db.compress(m.Raw), targets); err != nil {
+			if _, _, err := db.recordTx(tx, nil, at, head, db.compress(m.Raw), targets); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // listener caps the connections go-smtp gets to see: in total and per
@@ -136,6 +138,10 @@ type conn struct {
 	bad          int       // refused or failed commands in the session
 	messages     int       // DATA transfers begun, for message ids
 	failed       error     // set once no further command may be read
+	inMessage    bool      // a DATA or BDAT transfer is being read (see Read)
+	// restore, when set, puts back go-smtp's command line limit before the
+	// next command is read (lines.go).
+	restore func()
 }
 
 // netConn returns the *conn under c, which go-smtp may have wrapped in TLS.
@@ -147,11 +153,20 @@ func netConn(c net.Conn) *conn {
 	return nc
 }
 
+// Read reads from the client within the idle and session deadlines. A
+// read that fails while a message is being transferred returns a fixed
+// 421 reply (errDataTimeout, errDataBroken) instead of the network error:
+// go-smtp answers a BDAT chunk it could not read with the error's own
+// text under a 554, a permanent refusal naming our sockets, unless the
+// error is an *smtp.SMTPError. The cause stays in c.failed for the logs.
 func (c *conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
-	failed, d := c.failed, c.readDeadline
+	failed, d, inMessage := c.failed, c.readDeadline, c.inMessage
 	c.mu.Unlock()
 	if failed != nil {
+		if inMessage {
+			return 0, transferFailed(failed)
+		}
 		return 0, failed
 	}
 	if idle := time.Now().Add(c.l.opts.IdleTimeout); d.IsZero() || idle.Before(d) {
@@ -166,13 +181,43 @@ func (c *conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if err != nil {
 		c.fail(err)
+		if inMessage {
+			return n, transferFailed(err)
+		}
 	}
 	return n, err
+}
+
+// transferFailed is the reply to a message whose transfer broke off with
+// err: 421, the sender retries; the connection is closed after it.
+func transferFailed(err error) *smtp.SMTPError {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return errDataTimeout
+	}
+	return errDataBroken
+}
+
+// transfer marks the start (true) and end (false) of a message transfer.
+func (c *conn) transfer(on bool) {
+	c.mu.Lock()
+	c.inMessage = on
+	c.mu.Unlock()
+}
+
+// failure returns why c stopped reading, or nil.
+func (c *conn) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.restore != nil {
+		c.restore()
+		c.restore = nil
+	}
 	if c.failed != nil {
 		c.Conn.Close()
 		// go-smtp ends the session quietly on net.ErrClosed.
@@ -206,6 +251,13 @@ func (c *conn) fail(err error) {
 	if c.failed == nil {
 		c.failed = err
 	}
+	c.mu.Unlock()
+}
+
+// restoreAtNextCommand runs restore before the next command is read.
+func (c *conn) restoreAtNextCommand(restore func()) {
+	c.mu.Lock()
+	c.restore = restore
 	c.mu.Unlock()
 }
 

@@ -13,6 +13,8 @@ var (
 		Message: "No such user here; this host only accepts bounces for its return paths"}
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
 		Message: "Line too long"}
+	errTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+		Message: "Maximum message size exceeded"}
 	errTryLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary local problem, try again later"}
 
@@ -58,17 +60,24 @@ func reply(err error) error {
 // CRLF.CRLF that ends it (and if that read fails, conn closes the
 // connection). After any other failure the stream is at an unknown point
 // of the body.
+//
+// Every failure to read is a 4xx with a fixed text: the sender retries, and
+// learns nothing of our sockets.
 func readReply(err error) (reply error, closeConn bool) {
-	switch ne, isNet := errors.AsType[net.Error](err); {
+	switch se, isSMTP := errors.AsType[*smtp.SMTPError](err); {
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return smtp.ErrDataTooLarge, false
 	case errors.Is(err, smtp.ErrDataReset): // RSET during BDAT: go-smtp sends no reply
 		return err, false
+	case isSMTP: // conn.Read's transferFailed
+		return se, true
 	case errors.Is(err, smtp.ErrTooLongLine):
-		return errLineTooLong, true
-	case isNet && ne.Timeout():
-		return errDataTimeout, true
-	default: // io.ErrUnexpectedEOF, a reset: no one is listening anyway
-		return errDataBroken, true
+		// Only if lines.go could not lift the limit for the body, which
+		// is then max_message_bytes: the message is too large.
+		return errTooLarge, true
 	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return errDataTimeout, true
+	}
+	return errDataBroken, true // io.ErrUnexpectedEOF, a reset: no one is listening anyway
 }

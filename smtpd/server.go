@@ -40,7 +40,7 @@ const (
 	DefaultVERPSeparator   = "+"
 	DefaultMaxMessageBytes = 10 << 20 // 10 MiB; bounces quote the original message
 	DefaultMaxRecipients   = 50
-	DefaultMaxLineLength   = 2000            // twice RFC 5321 s4.5.3.1.6's 1000, as go-smtp does
+	DefaultMaxLineLength   = 2000            // command lines; RFC 5321 s4.5.3.1.4 asks for 512 with the CRLF
 	DefaultReadTimeout     = 5 * time.Minute // RFC 5321 s4.5.3.2.7 server timeout
 	DefaultWriteTimeout    = time.Minute
 
@@ -72,7 +72,10 @@ type Options struct {
 	VERPSeparator   string
 	MaxMessageBytes int64 // larger messages get 552 5.3.4
 	MaxRecipients   int   // more RCPTs per message get 452 4.5.3
-	MaxLineLength   int   // longer lines end the connection
+	// MaxLineLength bounds command lines, not counting the CRLF; a longer
+	// one is answered 500 5.4.0 and ends the connection. Body lines are
+	// bounded by MaxMessageBytes alone (lines.go).
+	MaxLineLength int
 	// ReadTimeout bounds the time one command line, or one whole DATA
 	// transfer after the DATA command, may take.
 	ReadTimeout  time.Duration
@@ -190,7 +193,14 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	srv.Domain = opts.Hostname
 	srv.MaxMessageBytes = opts.MaxMessageBytes
 	srv.MaxRecipients = opts.MaxRecipients
-	srv.MaxLineLength = opts.MaxLineLength
+	// go-smtp counts the CRLF, and the LF before the line, into a line's
+	// length; max_line_length does not (lines.go lifts it for bodies).
+	srv.MaxLineLength = opts.MaxLineLength + 2
+	if !lineLimitFieldOK {
+		opts.Logger.Warn("this go-smtp keeps its line length limit where smtpd cannot lift it for message bodies; "+
+			"limiting every line to max_message_bytes instead", slog.Int("max_line_length", opts.MaxLineLength))
+		srv.MaxLineLength = int(max(opts.MaxMessageBytes, int64(srv.MaxLineLength)))
+	}
 	srv.ReadTimeout = opts.ReadTimeout
 	srv.WriteTimeout = opts.WriteTimeout
 	srv.TLSConfig = opts.TLSConfig

@@ -26,7 +26,7 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	log := s.log.With(slog.String("conn_id", nc.id))
 	log.Debug("smtp session", slog.String("helo", c.Hostname()), slog.Bool("tls", tls))
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{srv: s, conn: nc, ctx: ctx, cancel: cancel, log: log}, nil
+	return &session{srv: s, conn: nc, smtp: c, ctx: ctx, cancel: cancel, log: log}, nil
 }
 
 // session holds one connection's envelope state; everything else is the
@@ -34,6 +34,7 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 type session struct {
 	srv    *Server
 	conn   *conn
+	smtp   *smtp.Conn
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
 	log    *slog.Logger
@@ -111,9 +112,12 @@ func (s *session) Data(r io.Reader) (err error) {
 		}
 	}()
 
-	raw, err := io.ReadAll(r)
+	raw, err := s.read(r)
 	if err != nil {
 		reply, closeConn := readReply(err)
+		if cause := s.conn.failure(); cause != nil {
+			err = cause // the network error behind a transferFailed reply
+		}
 		log.Warn("message not received", slog.Any("err", err), slog.Bool("closing", closeConn))
 		if closeConn {
 			s.conn.closeAfterReply(fmt.Errorf("message not received: %w", err))
@@ -137,4 +141,18 @@ func (s *session) Data(r io.Reader) (err error) {
 	s.conn.accepted()
 	log.Info("message stored", slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw)))
 	return nil
+}
+
+// read reads a whole message. go-smtp hands a DATA body over as its own
+// dot-unstuffing reader and the chunks of a BDAT transfer through an
+// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go).
+func (s *session) read(r io.Reader) ([]byte, error) {
+	s.conn.transfer(true)
+	defer s.conn.transfer(false)
+	if _, bdat := r.(*io.PipeReader); !bdat {
+		if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
+			s.conn.restoreAtNextCommand(restore)
+		}
+	}
+	return io.ReadAll(r)
 }

@@ -170,8 +170,8 @@ func (c Config) validate() error {
 	if c.SMTP.MaxMessageBytes <= 0 || c.SMTP.MaxRecipients <= 0 {
 		bad("smtp.max_message_bytes and smtp.max_recipients must be positive")
 	}
-	if c.SMTP.MaxLineLength < 1000 {
-		bad("smtp.max_line_length %d: RFC 5321 s4.5.3.1.6 requires at least 1000", c.SMTP.MaxLineLength)
+	if c.SMTP.MaxLineLength < 510 {
+		bad("smtp.max_line_length %d: RFC 5321 s4.5.3.1.4 requires command lines of at least 512 octets with the CRLF, so 510", c.SMTP.MaxLineLength)
 	}
 	if c.SMTP.ReadTimeout.Duration <= 0 || c.SMTP.WriteTimeout.Duration <= 0 ||
 		c.SMTP.IdleTimeout.Duration <= 0 || c.SMTP.SessionTimeout.Duration <= 0 {

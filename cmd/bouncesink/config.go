@@ -202,6 +202,9 @@ func (c Config) validate() error {
 	if err := c.checkOpenAPI(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.checkPublicSMTP(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := c.webhookEndpoints(); err != nil {
 		errs = append(errs, err)
 	}

@@ -226,6 +226,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 			s.errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	if cfg.smtpIsPublic() && !cfg.VERP.RequireSigned {
+		log.Warn("the SMTP listener is not on loopback and verp.require_signed is off: anyone on the internet can "+
+			"send a forged bounce naming any address; sign your return paths (bouncesink verp sign) and set "+
+			"verp.require_signed = true", "smtp", s.smtpAddr.String())
+	}
 	if auth.Open() {
 		log.Warn("the HTTP API has no tokens: anyone who reaches it may read and change the suppression list "+
 			"(allowed on loopback only; see [[http.tokens]])", "http", s.httpAddr.String())

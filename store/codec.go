@@ -34,6 +34,7 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	Advisory     bool   `json:"advisory,omitempty"`
 }
 
 // messageRecord is a Message without its raw bytes, which live in bucketRaw.
@@ -43,6 +44,9 @@ type messageRecord struct {
 	EnvelopeTo   []string            `json:"envelope_to,omitempty"`
 	RawSize      int                 `json:"raw_size"`
 	Observations []observationRecord `json:"observations,omitempty"`
+	// Duplicates counts the copies received again later (see Record).
+	Duplicates    int       `json:"duplicates,omitempty"`
+	LastDuplicate time.Time `json:"last_duplicate,omitzero"`
 }
 
 // eventRecord is an Event; its sequence number is in the key.

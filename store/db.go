@@ -30,7 +30,8 @@ var (
 	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
 	bucketAuditByAddr  = []byte("audit_by_addr") // address 0x00 seq -> nothing
 	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
-		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr}
+		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr,
+		bucketDedupe, bucketDedupeByTime} // the last two: see dedupe.go
 	keySchema = []byte("schema")
 
 	// bucketRebuild holds a Rebuild's work in progress: new copies of
@@ -145,6 +146,9 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 		if err := countAll(tx); err != nil {
 			return err
 		}
+	}
+	if err := countRawBytes(tx); err != nil {
+		return err
 	}
 	// Files written before the time index and the activity counters
 	// existed get them once, from the data they derive from.

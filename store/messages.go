@@ -20,6 +20,11 @@ type StoredMessage struct {
 	EnvelopeTo   []string      `json:"envelope_to"`
 	Raw          []byte        `json:"raw"`
 	Observations []Observation `json:"observations"`
+	// Duplicates counts the times the same message (the same Digest) was
+	// received again within the duplicate window, the latest at
+	// LastDuplicate; they were acknowledged but counted nowhere.
+	Duplicates    int       `json:"duplicates,omitempty"`
+	LastDuplicate time.Time `json:"last_duplicate,omitzero"`
 }
 
 // MaxMessagesPage is the most messages Messages returns at once.
@@ -98,11 +103,13 @@ func (db *DB) decode(sb storedBytes) (StoredMessage, error) {
 		return StoredMessage{}, fmt.Errorf("message %d: %w", sb.id, err)
 	}
 	m := StoredMessage{
-		ID:           sb.id,
-		Received:     rec.Received,
-		EnvelopeFrom: rec.EnvelopeFrom,
-		EnvelopeTo:   rec.EnvelopeTo,
-		Raw:          raw,
+		ID:            sb.id,
+		Received:      rec.Received,
+		EnvelopeFrom:  rec.EnvelopeFrom,
+		EnvelopeTo:    rec.EnvelopeTo,
+		Raw:           raw,
+		Duplicates:    rec.Duplicates,
+		LastDuplicate: rec.LastDuplicate,
 	}
 	for _, o := range rec.Observations {
 		m.Observations = append(m.Observations, Observation(o))

@@ -275,10 +275,12 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 		return replayed{}, fmt.Errorf("message %d: reobserve: %w", m.ID, err)
 	}
 	rec := messageRecord{
-		Received:     m.Received,
-		EnvelopeFrom: m.EnvelopeFrom,
-		EnvelopeTo:   m.EnvelopeTo,
-		RawSize:      len(m.Raw),
+		Received:      m.Received,
+		EnvelopeFrom:  m.EnvelopeFrom,
+		EnvelopeTo:    m.EnvelopeTo,
+		RawSize:       len(m.Raw),
+		Duplicates:    m.Duplicates,
+		LastDuplicate: m.LastDuplicate,
 	}
 	p := replayed{id: m.ID, received: m.Received, observations: len(obs)}
 	if p.head, p.targets, err = encodeHead(rec, obs); err != nil {

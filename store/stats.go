@@ -16,6 +16,11 @@ type Stats struct {
 	Events             int            `json:"events"`
 	Suppressed         int            `json:"suppressed"`
 	SuppressedByReason map[string]int `json:"suppressed_by_reason"` // "hard", "soft", "complaint", "manual"
+	// RawBytes is the size of the raw messages kept, as received (before
+	// compression): what Message.RawQuota limits. Duplicates counts the
+	// messages received again within the duplicate window (Writer.Record).
+	RawBytes   int64 `json:"raw_bytes"`
+	Duplicates int   `json:"duplicates"`
 }
 
 // Stats returns the sizes of the store. It reads counters kept up to date
@@ -31,6 +36,8 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		st.Messages = int(tx.Bucket(bucketMessages).Sequence())
 		st.Recipients = int(tx.Bucket(bucketRecipients).Sequence())
 		st.Events = int(tx.Bucket(bucketEvents).Sequence() - getU64(meta, keyEventsBase))
+		st.RawBytes = int64(getU64(meta, keyRawBytes))
+		st.Duplicates = int(getU64(meta, keyDuplicates))
 		c := meta.Cursor()
 		for k, v := c.Seek(prefixSuppressed); k != nil && bytes.HasPrefix(k, prefixSuppressed); k, v = c.Next() {
 			if n := int(binary.BigEndian.Uint64(v)); n != 0 {

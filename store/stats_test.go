@@ -17,11 +17,17 @@ func TestStats(t *testing.T) {
 	if st, err := db.Stats(ctx); err != nil || !reflect.DeepEqual(st, Stats{SuppressedByReason: map[string]int{}}) {
 		t.Errorf("empty store: %+v, %v", st, err)
 	}
-	record(t, db, bounce("a@example.com", "hard", day(0)))
-	record(t, db, bounce("a@example.com", "hard", day(1)))
-	record(t, db, bounce("b@example.com", "complaint", day(1)))
-	record(t, db, bounce("c@example.com", "soft", day(1)))
-	record(t, db, Message{Received: day(2), Observations: []Observation{{Recipient: "nobody", Class: "hard"}}})
+	var rawBytes int64
+	for _, m := range []Message{
+		bounce("a@example.com", "hard", day(0)),
+		bounce("a@example.com", "hard", day(1)),
+		bounce("b@example.com", "complaint", day(1)),
+		bounce("c@example.com", "soft", day(1)),
+		{Received: day(2), Raw: []byte("x"), Observations: []Observation{{Recipient: "nobody", Class: "hard"}}},
+	} {
+		record(t, db, m)
+		rawBytes += int64(len(m.Raw))
+	}
 	db.Suppress(ctx, "d@example.com", "asked", "")
 	db.Suppress(ctx, "a@example.com", "already suppressed: no change", "")
 	if err := db.Lift(ctx, "b@example.com", ""); err != nil {
@@ -32,7 +38,8 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Stats{Messages: 5, Recipients: 4, Events: 7, Suppressed: 2, SuppressedByReason: map[string]int{"hard": 1, "manual": 1}}
+	want := Stats{Messages: 5, Recipients: 4, Events: 7, Suppressed: 2, SuppressedByReason: map[string]int{"hard": 1, "manual": 1},
+		RawBytes: rawBytes}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}
@@ -52,7 +59,7 @@ func TestStatsCountsOldFiles(t *testing.T) {
 	// Make it look like a file from before: no counters at all.
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		for _, k := range [][]byte{keyCounted, keyEventsBase, []byte("suppressed/hard")} {
+		for _, k := range [][]byte{keyCounted, keyEventsBase, []byte("suppressed/hard"), keyRawBytes, keyRawCounted} {
 			if err := meta.Delete(k); err != nil {
 				return err
 			}
@@ -72,7 +79,7 @@ func TestStatsCountsOldFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) || got.Suppressed != 6 {
+	if !reflect.DeepEqual(got, want) || got.Suppressed != 6 || got.RawBytes == 0 {
 		t.Errorf("Stats after counting an old file = %+v, want %+v", got, want)
 	}
 }
@@ -89,7 +96,15 @@ func checkCounters(t *testing.T, db *DB) {
 		want.Messages = tx.Bucket(bucketMessages).Stats().KeyN
 		want.Recipients = tx.Bucket(bucketRecipients).Stats().KeyN
 		want.Events = tx.Bucket(bucketEvents).Stats().KeyN
-		var err error
+		err := tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
+			rec, err := decodeHead(0, v)
+			want.RawBytes += int64(rec.RawSize)
+			want.Duplicates += rec.Duplicates
+			return err
+		})
+		if err != nil {
+			return err
+		}
 		want.SuppressedByReason, err = countSuppressed(tx.Bucket(bucketSuppressions))
 		for _, n := range want.SuppressedByReason {
 			want.Suppressed += n

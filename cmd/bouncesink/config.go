@@ -87,6 +87,7 @@ type PolicyConfig struct {
 	SoftThreshold      int      `toml:"soft_threshold"`
 	SoftMinSpan        Duration `toml:"soft_min_span"`
 	SoftWindow         Duration `toml:"soft_window"`
+	DuplicateWindow    Duration `toml:"duplicate_window"`
 }
 
 type LogConfig struct {
@@ -124,6 +125,7 @@ func defaultConfig() Config {
 			SoftThreshold:      p.SoftThreshold,
 			SoftMinSpan:        Duration{p.SoftMinSpan},
 			SoftWindow:         Duration{p.SoftWindow},
+			DuplicateWindow:    Duration{p.DuplicateWindow},
 		},
 		VERP: VERPConfig{Lifetime: Duration{verp.DefaultLifetime}, Keys: []VERPKeyConf{}},
 		Log:  LogConfig{Level: "info"},
@@ -262,6 +264,7 @@ func (c Config) policy() store.Policy {
 		HardThreshold: p.HardThreshold, HardWindow: p.HardWindow.Duration,
 		ComplaintThreshold: p.ComplaintThreshold,
 		SoftThreshold:      p.SoftThreshold, SoftMinSpan: p.SoftMinSpan.Duration, SoftWindow: p.SoftWindow.Duration,
+		DuplicateWindow: p.DuplicateWindow.Duration,
 	}
 }
 

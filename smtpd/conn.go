@@ -45,7 +45,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			go l.refuse(raw, why)
 			continue
 		}
-		c := &conn{Conn: raw, l: l, client: client, id: connID(),
+		c := &conn{Conn: raw, l: l, client: client, loopback: loopback, id: connID(),
 			end: time.Now().Add(l.opts.SessionTimeout)}
 		l.log.Info("smtp connection", slog.String("conn_id", c.id), slog.String("remote", raw.RemoteAddr().String()))
 		return c, nil
@@ -126,11 +126,12 @@ var errTooManyCommands = errors.New("smtpd: too many commands without an accepte
 // any buffered bytes can be parsed.
 type conn struct {
 	net.Conn
-	l       *listener
-	client  string
-	id      string    // names the connection in logs, across STARTTLS
-	end     time.Time // the session deadline
-	release sync.Once
+	l        *listener
+	client   string
+	loopback bool
+	id       string    // names the connection in logs, across STARTTLS
+	end      time.Time // the session deadline
+	release  sync.Once
 
 	mu           sync.Mutex
 	readDeadline time.Time // as go-smtp last set it
@@ -139,6 +140,7 @@ type conn struct {
 	messages     int       // DATA transfers begun, for message ids
 	failed       error     // set once no further command may be read
 	inMessage    bool      // a DATA or BDAT transfer is being read (see Read)
+	pending      []byte    // read by watchGone, not yet by go-smtp
 	// restore, when set, puts back go-smtp's command line limit before the
 	// next command is read (lines.go).
 	restore func()
@@ -161,6 +163,12 @@ func netConn(c net.Conn) *conn {
 // error is an *smtp.SMTPError. The cause stays in c.failed for the logs.
 func (c *conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		c.mu.Unlock()
+		return n, nil
+	}
 	failed, d, inMessage := c.failed, c.readDeadline, c.inMessage
 	c.mu.Unlock()
 	if failed != nil {
@@ -252,6 +260,39 @@ func (c *conn) fail(err error) {
 		c.failed = err
 	}
 	c.mu.Unlock()
+}
+
+// watchGone calls gone if the client closes or breaks the connection
+// before stop is called. It is for the time a message is being delivered,
+// when go-smtp reads nothing: a client that hangs up then (or has been
+// gone since the end of its data) must not keep a classification running
+// and its connection slot taken. It reads at most one byte, which Read
+// hands to go-smtp first: a client may have sent its next command already.
+// stop returns once the watch is over; the caller must call it before
+// go-smtp reads again.
+func (c *conn) watchGone(gone func()) (stop func()) {
+	done := make(chan struct{})
+	if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
+		close(done)
+		return func() {}
+	}
+	go func() {
+		defer close(done)
+		var b [1]byte
+		n, err := c.Conn.Read(b[:])
+		c.mu.Lock()
+		c.pending = append(c.pending, b[:n]...)
+		c.mu.Unlock()
+		if ne, ok := errors.AsType[net.Error](err); err == nil || ok && ne.Timeout() {
+			return // a byte, or stop's deadline: the client is still there
+		}
+		c.fail(err)
+		gone()
+	}()
+	return func() {
+		c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read; Read sets its own deadline next
+		<-done
+	}
 }
 
 // restoreAtNextCommand runs restore before the next command is read.

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/bouncesink/bouncesink/store"
 )
 
 // The rejections this server makes on purpose.
@@ -17,6 +19,13 @@ var (
 		Message: "Maximum message size exceeded"}
 	errTryLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary local problem, try again later"}
+
+	// Storage limits (issue 14): the client's hourly byte allowance, the
+	// store's total quota of raw messages. The sender retries later.
+	errRateLimited = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "Too much mail from your address in the last hour, try again later"}
+	errQuota = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "Storage quota for received messages reached, try again later"}
 
 	// A DATA transfer that could not be read to its end closes the
 	// connection: what is left of the body must not be read as commands.
@@ -50,6 +59,9 @@ func reply(err error) error {
 	}
 	if errors.Is(err, smtp.ErrTooLongLine) {
 		return errLineTooLong
+	}
+	if errors.Is(err, store.ErrQuota) {
+		return errQuota
 	}
 	return errTryLater
 }

@@ -56,6 +56,12 @@ const (
 	DefaultMaxConnectionsPerIP = 20
 	DefaultMaxCommands         = 100
 	DefaultMaxBadCommands      = 20
+
+	// DefaultIPBytesPerHour is each client's allowance of message bytes:
+	// 25,000 bounces of 10 KB an hour from one address, which no MTA
+	// sending real bounces reaches, while one address alone can no longer
+	// fill a disk.
+	DefaultIPBytesPerHour = 256 << 20
 )
 
 // DefaultAccept is the return-path list used when none is configured: any
@@ -95,6 +101,11 @@ type Options struct {
 	// oversized message). Either ends the connection with a 421.
 	MaxCommands    int
 	MaxBadCommands int
+	// IPBytesPerHour is the message bytes a client (as for
+	// MaxConnectionsPerIP; loopback is exempt) may send per hour: past it,
+	// MAIL is answered 452 4.3.1 until the allowance refills (rate.go).
+	// Zero means DefaultIPBytesPerHour; negative, no limit.
+	IPBytesPerHour int64
 	// TLSConfig enables STARTTLS when set.
 	TLSConfig *tls.Config
 	// Signer, when set with RequireSigned, makes RCPT refuse (550 5.7.1)
@@ -151,6 +162,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxBadCommands <= 0 {
 		o.MaxBadCommands = DefaultMaxBadCommands
 	}
+	if o.IPBytesPerHour == 0 {
+		o.IPBytesPerHour = DefaultIPBytesPerHour
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -168,10 +182,18 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 
+	rate *byteRate // nil: no limit
+
 	// Each DATA holds a read lock while it delivers; Shutdown takes the
 	// write lock so it returns only once no delivery is in flight.
 	delivering sync.RWMutex
 	closed     bool // set under the write lock
+
+	// base is the parent of every session's context; Shutdown cancels it
+	// once its grace is over, which stops deliveries in flight (a long
+	// classification) instead of waiting for them.
+	base     context.Context
+	stopBase context.CancelFunc
 }
 
 // New builds a server; it does not listen yet.
@@ -184,7 +206,8 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	if opts.RequireSigned && opts.Signer == nil {
 		return nil, errors.New("smtpd: RequireSigned without a Signer")
 	}
-	s := &Server{deliver: d, accept: accept, opts: opts, log: opts.Logger}
+	s := &Server{deliver: d, accept: accept, opts: opts, log: opts.Logger, rate: newByteRate(opts.IPBytesPerHour)}
+	s.base, s.stopBase = context.WithCancel(context.Background())
 	var backend smtp.Backend = s
 	if opts.Observer != nil {
 		backend = observedBackend{Server: s, obs: opts.Observer}
@@ -222,15 +245,18 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for open sessions to end
-// until ctx is done; then it closes those left. It returns once no delivery
-// is in flight, so the Deliverer's store may be closed after it. A client
-// cut off before its 250 retries: nothing it sent is lost.
+// until ctx is done; then it closes those left and cancels the deliveries
+// still in flight (their context ends: a classification stops at once).
+// It returns once no delivery is in flight, so the Deliverer's store may be
+// closed after it. A client cut off before its 250 retries: nothing it
+// sent is lost.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.smtp.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		s.log.Warn("smtp sessions still open at shutdown; closing them")
 		err = s.smtp.Close()
 	}
+	s.stopBase()
 	s.delivering.Lock()
 	s.closed = true
 	s.delivering.Unlock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/verp"
@@ -52,6 +53,10 @@ type SMTPConfig struct {
 
 	TLSCert string `toml:"tls_cert"` // PEM files; both set enable STARTTLS
 	TLSKey  string `toml:"tls_key"`
+
+	IPBytesPerHour  int64    `toml:"ip_bytes_per_hour"` // 0: no limit
+	ClassifyTimeout Duration `toml:"classify_timeout"`
+	BounceSenders   []string `toml:"bounce_senders"`
 }
 
 // VERPConfig is the [verp] section: signed return paths.
@@ -77,8 +82,13 @@ type HTTPConfig struct {
 }
 
 type StoreConfig struct {
-	Path string `toml:"path"`
+	Path        string `toml:"path"`
+	MaxRawBytes int64  `toml:"max_raw_bytes"` // 0: no quota
 }
+
+// DefaultMaxRawBytes is the default quota of raw messages kept, as
+// received (compressed, they take about a third of it on disk).
+const DefaultMaxRawBytes = 16 << 30
 
 type PolicyConfig struct {
 	HardThreshold      int      `toml:"hard_threshold"`
@@ -115,9 +125,13 @@ func defaultConfig() Config {
 			MaxConnectionsPerIP: smtpd.DefaultMaxConnectionsPerIP,
 			MaxCommands:         smtpd.DefaultMaxCommands,
 			MaxBadCommands:      smtpd.DefaultMaxBadCommands,
+
+			IPBytesPerHour:  smtpd.DefaultIPBytesPerHour,
+			ClassifyTimeout: Duration{ingest.DefaultClassifyTimeout},
+			BounceSenders:   []string{},
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}},
-		Store: StoreConfig{Path: "./data/bouncesink.db"},
+		Store: StoreConfig{Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
 			HardWindow:         Duration{p.HardWindow},
@@ -181,6 +195,17 @@ func (c Config) validate() error {
 	}
 	if c.SMTP.MaxConnections <= 0 || c.SMTP.MaxConnectionsPerIP <= 0 || c.SMTP.MaxCommands <= 0 || c.SMTP.MaxBadCommands <= 0 {
 		bad("smtp.max_connections, max_connections_per_ip, max_commands and max_bad_commands must be positive")
+	}
+	if c.SMTP.IPBytesPerHour < 0 || c.Store.MaxRawBytes < 0 {
+		bad("smtp.ip_bytes_per_hour and store.max_raw_bytes must be 0 (no limit) or more")
+	}
+	if c.SMTP.ClassifyTimeout.Duration <= 0 {
+		bad("smtp.classify_timeout must be positive")
+	}
+	for _, e := range c.SMTP.BounceSenders {
+		if local, domain, ok := strings.Cut(strings.TrimSpace(e), "@"); !ok || domain == "" || strings.ContainsAny(local+domain, " \t<>@") {
+			bad("smtp.bounce_senders entry %q: want local@domain or @domain", e)
+		}
 	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		bad("smtp.tls_cert and smtp.tls_key: set both (STARTTLS) or neither")

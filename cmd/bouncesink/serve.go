@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -185,6 +186,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
 		MaxCommands:         cfg.SMTP.MaxCommands,
 		MaxBadCommands:      cfg.SMTP.MaxBadCommands,
+		IPBytesPerHour:      cmp.Or(cfg.SMTP.IPBytesPerHour, -1), // 0 in the config: no limit
 		TLSConfig:           tlsConfig,
 		Signer:              sink.Signer,
 		RequireSigned:       cfg.VERP.RequireSigned,

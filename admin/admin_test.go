@@ -15,6 +15,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/classify"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // now is the test clock: the store stamps admin actions with it, and the
@@ -24,9 +25,9 @@ var now = time.Date(2025, 3, 20, 12, 0, 0, 0, time.UTC)
 // fixture is a store with bounces recorded for a few recipients:
 // alice and bob at example.org suppressed after two hard bounces, carol
 // at example.net after a complaint, and dave blocked (never suppressed).
-func fixture(t testing.TB) *store.DB {
+func fixture(t testing.TB) *boltstore.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "test.db"), store.Options{Now: func() time.Time { return now }})
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "test.db"), boltstore.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +61,13 @@ func fixture(t testing.TB) *store.DB {
 func asAdmin(*http.Request) (string, string, bool)  { return "tester", RoleAdmin, true }
 func asReader(*http.Request) (string, string, bool) { return "viewer", RoleRead, true }
 
-func newTestHandler(t testing.TB, db *store.DB, o Options) http.Handler {
+func newTestHandler(t testing.TB, db *boltstore.DB, o Options) http.Handler {
 	if o.Authorize == nil {
 		o.Authorize = asAdmin
 	}
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	o.Now = func() time.Time { return now }
-	return New(FromDB(db), o)
+	return New(FromStore(db), o)
 }
 
 // client is a browser session against h: it keeps cookies and the last
@@ -424,7 +425,7 @@ func TestStatsPage(t *testing.T) {
 func TestAccessControl(t *testing.T) {
 	db := fixture(t)
 	// Default: open on loopback only. A real server on 127.0.0.1 is loopback.
-	srv := httptest.NewServer(New(FromDB(db), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	srv := httptest.NewServer(New(FromStore(db), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/admin/")
 	if err != nil {
@@ -435,7 +436,7 @@ func TestAccessControl(t *testing.T) {
 		t.Errorf("loopback: %d, want 200", resp.StatusCode)
 	}
 	// A request with no loopback local address (as from another host).
-	h := New(FromDB(db), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := New(FromStore(db), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/admin/", nil))
 	if w.Code != http.StatusForbidden {

@@ -51,7 +51,7 @@ func TestBrowser(t *testing.T) {
 	db := fixture(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", New(FromDB(db), Options{Logger: log, Now: func() time.Time { return now }}))
+	mux.Handle("/admin/", New(FromStore(db), Options{Logger: log, Now: func() time.Time { return now }}))
 	mux.HandleFunc("GET /{$}", RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
 	srv := httptest.NewServer(mux) // on 127.0.0.1: the admin page is open on loopback

@@ -11,8 +11,8 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 )
 
-// Store is what the admin page reads and changes. FromDB adapts a
-// *store.DB to it; tests may pass a fake.
+// Store is what the admin page reads and changes. FromStore adapts a
+// store engine to it; tests may pass a fake.
 type Store interface {
 	// ListSuppressions returns one page of the suppressions matching q,
 	// sorted as q says, and how many match in all.
@@ -68,10 +68,16 @@ type DomainCount struct {
 	Blocks   int // of which block
 }
 
-// FromDB adapts db to Store.
-func FromDB(db *store.DB) Store { return dbStore{db} }
+// Engine is what FromStore needs of a store engine.
+type Engine interface {
+	store.Reader
+	store.Admin
+}
 
-type dbStore struct{ db *store.DB }
+// FromStore adapts db to Store.
+func FromStore(db Engine) Store { return dbStore{db} }
+
+type dbStore struct{ db Engine }
 
 func (s dbStore) Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) {
 	return s.db.Recipient(ctx, addr)
@@ -165,7 +171,7 @@ func domainOf(addr string) string {
 // it shows.
 const activityTop = 200
 
-// Activity reads the store's counters (store.DB.Activity).
+// Activity reads the store's counters (store.Admin.Activity).
 func (s dbStore) Activity(ctx context.Context, days int) (Activity, error) {
 	act, err := s.db.Activity(ctx, store.ActivityOptions{Days: days, Top: activityTop})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // The admin and integration endpoints need a store that also implements
-// store.Admin (a *store.DB does). Over a store.Reader alone they answer
+// store.Admin (every engine does). Over a store.Reader alone they answer
 // 501, so a read-only backend can still serve the lookups.
 
 // adminStore returns the store's store.Admin side, or answers 501.

@@ -174,3 +174,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection beneath, so
+// that export and import can renew their deadlines and flush.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

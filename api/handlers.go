@@ -147,14 +147,19 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return err
 }
 
-// health answers GET /healthz: 200 when the store answers.
+// health answers GET /healthz: 200 when the store answers (for the
+// postgres engine: when the database server does), with the engine's name.
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
 	if err := a.store.Ping(r.Context()); err != nil {
 		a.log.Error("health check failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	res := map[string]string{"status": "ok"}
+	if n, ok := a.store.(store.Namer); ok {
+		res["store"] = n.Engine()
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // pathAddress returns the normalised {address} of the path, or answers 400.

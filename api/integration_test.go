@@ -19,6 +19,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/internal/testlog"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // These tests talk HTTP to the real handler over a real store.
@@ -41,14 +42,14 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type testServer struct {
 	*httptest.Server
-	db    *store.DB
+	db    *boltstore.DB
 	clock *clock
 }
 
 func newServer(t *testing.T, opts Options) *testServer {
 	t.Helper()
 	c := &clock{t: t0}
-	db, err := store.Open(filepath.Join(t.TempDir(), "bouncesink.db"), store.Options{Now: c.Now})
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "bouncesink.db"), boltstore.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,46 +356,100 @@ func TestStatsOverHTTP(t *testing.T) {
 
 func TestExportImportRoundTripOverHTTP(t *testing.T) {
 	src := newServer(t, Options{})
+	// An empty list is still a CSV file with its header row.
+	if status, data := src.call(t, "GET", "/v1/export?format=csv", robotToken, "", nil); status != 200 || string(data) != "address,reason,detail,since\n" {
+		t.Errorf("CSV export of an empty list = %d %q, want the header row", status, data)
+	}
 	src.record(t, "hard@example.com", "hard", t0.Add(-time.Hour))
 	src.record(t, "hard@example.com", "hard", t0)
 	src.json(t, "PUT", "/v1/suppressions/manual@example.com", aliceToken, `{"reason": "asked"}`, 201, nil)
 	src.json(t, "PUT", "/v1/suppressions/quote@example.com", aliceToken, `{"reason": "said \"stop, now\""}`, 201, nil)
+	src.json(t, "PUT", "/v1/suppressions/formula@example.com", aliceToken, `{"reason": "=1+2"}`, 201, nil)
+	// A suppression imported from a provider, with a time of its own.
+	status, body := src.call(t, "POST", "/v1/import", aliceToken, "text/csv",
+		strings.NewReader("EmailAddress,Reason,LastUpdateTime\nses@example.com,BOUNCE,2025-11-03T08:15:30.123456789Z\n"))
+	if status != 200 {
+		t.Fatalf("SES import = %d %s", status, body)
+	}
 
 	status, csvData := src.call(t, "GET", "/v1/export?format=csv", robotToken, "", nil)
 	wantCSV := "address,reason,detail,since\n" +
+		"formula@example.com,manual,'=1+2,2026-03-01T12:00:00Z\n" +
 		"hard@example.com,hard,hard_reason,2026-03-01T12:00:00Z\n" +
 		"manual@example.com,manual,asked,2026-03-01T12:00:00Z\n" +
-		"quote@example.com,manual,\"said \"\"stop, now\"\"\",2026-03-01T12:00:00Z\n"
+		"quote@example.com,manual,\"said \"\"stop, now\"\"\",2026-03-01T12:00:00Z\n" +
+		"ses@example.com,import,ses:bounce,2025-11-03T08:15:30.123456789Z\n"
 	if status != 200 || string(csvData) != wantCSV {
 		t.Errorf("CSV export = %d\n%s\nwant\n%s", status, csvData, wantCSV)
 	}
 	status, jsonl := src.call(t, "GET", "/v1/export?format=jsonl", robotToken, "", nil)
-	if lines := strings.Split(strings.TrimSpace(string(jsonl)), "\n"); status != 200 || len(lines) != 3 ||
-		lines[0] != `{"address":"hard@example.com","reason":"hard","detail":"hard_reason","since":"2026-03-01T12:00:00Z"}` {
+	if lines := strings.Split(strings.TrimSpace(string(jsonl)), "\n"); status != 200 || len(lines) != 5 ||
+		lines[1] != `{"address":"hard@example.com","reason":"hard","detail":"hard_reason","since":"2026-03-01T12:00:00Z"}` {
 		t.Errorf("JSONL export = %d %s", status, jsonl)
 	}
 	src.json(t, "GET", "/v1/export?format=xml", robotToken, "", 400, nil)
+	var want listResponse
+	src.json(t, "GET", "/v1/suppressions", robotToken, "", 200, &want)
 
-	dst := newServer(t, Options{})
-	for _, body := range [][]byte{csvData, jsonl} {
-		status, data := dst.call(t, "POST", "/v1/import", aliceToken, "", bytes.NewReader(body))
-		var res ImportResult
-		json.Unmarshal(data, &res)
-		if status != 200 || res.Source != "bouncesink" || res.Rows != 3 || res.Imported+res.AlreadySuppressed != 3 {
-			t.Errorf("import = %d %s", status, data)
+	// Our own export, imported into an empty server, restores every
+	// suppression exactly: reason, detail and since (a backup).
+	for _, tt := range []struct {
+		name, contentType string
+		body              []byte
+	}{{"csv", "text/csv", csvData}, {"jsonl", "application/jsonl", jsonl}, {"detected", "application/octet-stream", jsonl}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := newServer(t, Options{})
+			status, data := dst.call(t, "POST", "/v1/import", aliceToken, tt.contentType, bytes.NewReader(tt.body))
+			var res ImportResult
+			json.Unmarshal(data, &res)
+			if status != 200 || res.Source != "bouncesink" || res.Rows != 5 || res.Imported != 5 {
+				t.Errorf("import = %d %s", status, data)
+			}
+			var got listResponse
+			dst.json(t, "GET", "/v1/suppressions", robotToken, "", 200, &got)
+			if len(got.Suppressions) != len(want.Suppressions) {
+				t.Fatalf("restored %d suppressions, want %d", len(got.Suppressions), len(want.Suppressions))
+			}
+			for i, g := range got.Suppressions {
+				if w := want.Suppressions[i].Suppression; g.Suppression != w || !g.Since.Equal(w.Since) {
+					t.Errorf("restored %+v, want %+v", g.Suppression, w)
+				}
+			}
+			var audit auditResponse
+			dst.json(t, "GET", "/v1/audit?address=hard@example.com", robotToken, "", 200, &audit)
+			if len(audit.Entries) != 1 || audit.Entries[0].Actor != "alice" || !strings.Contains(audit.Entries[0].Note, "line ") {
+				t.Errorf("import audit %+v", audit.Entries)
+			}
+		})
+	}
+	src.json(t, "POST", "/v1/import", robotToken, "", 403, nil)
+}
+
+// An import must name a list's media type: the content types a page on
+// another site can send without the server's consent are refused, so a
+// cross-site form or fetch cannot change the list.
+func TestImportNeedsAListContentType(t *testing.T) {
+	s := newServer(t, Options{})
+	for _, ct := range []string{"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		status, body := s.call(t, "POST", "/v1/import?format=csv", aliceToken, ct,
+			strings.NewReader("address,reason,detail,since\nvictim@example.org,manual,x,\n"))
+		if status != http.StatusUnsupportedMediaType || !bytes.Contains(body, []byte("text/csv")) {
+			t.Errorf("import with Content-Type %q = %d %s, want 415", ct, status, body)
 		}
 	}
-	var sup store.Suppression
-	dst.json(t, "GET", "/v1/suppressions/hard@example.com", robotToken, "", 200, &sup)
-	if sup.Reason != "import" || sup.Detail != "bouncesink:hard" || !sup.Since.Equal(t0) {
-		t.Errorf("imported %+v", sup)
+	s.json(t, "GET", "/v1/suppressions/victim@example.org", robotToken, "", 404, nil)
+}
+
+// A restored row must carry a reason a suppression can have.
+func TestImportOwnFormatRejectsUnknownReason(t *testing.T) {
+	s := newServer(t, Options{})
+	status, body := s.call(t, "POST", "/v1/import", aliceToken, "text/csv",
+		strings.NewReader("address,reason,detail,since\nok@example.org,complaint,abuse,\nodd@example.org,weird,x,\n"))
+	var res ImportResult
+	if err := json.Unmarshal(body, &res); err != nil || status != 200 || res.Imported != 1 || res.RejectedCount != 1 ||
+		res.Rejected[0].Line != 3 || !strings.Contains(res.Rejected[0].Error, `reason "weird"`) {
+		t.Errorf("import = %d %s; want ok imported, line 3 rejected for its reason", status, body)
 	}
-	var audit auditResponse
-	dst.json(t, "GET", "/v1/audit?address=hard@example.com", robotToken, "", 200, &audit)
-	if len(audit.Entries) != 1 || audit.Entries[0].Actor != "alice" || !strings.Contains(audit.Entries[0].Note, "line 2") {
-		t.Errorf("import audit %+v", audit.Entries)
-	}
-	dst.json(t, "POST", "/v1/import", robotToken, "", 403, nil)
 }
 
 // Each provider's export imports with its source and reason in the detail
@@ -412,7 +467,6 @@ func TestImportProviderFilesOverHTTP(t *testing.T) {
 		{"mailgun-bounces.csv", "mailgun", 1, "bounced@mailgun.example", "mailgun:bounce", time.Date(2025, 11, 3, 8, 15, 30, 0, time.UTC)},
 		{"mailgun-complaints.csv", "mailgun", 1, "complainer@mailgun.example", "mailgun:complaint", time.Date(2025, 11, 4, 10, 0, 0, 0, time.UTC)},
 		{"postmark.csv", "postmark", 3, "manual@postmark.example", "postmark:manualsuppression", time.Date(2025, 11, 5, 10, 0, 0, 0, time.UTC)},
-		{"bouncesink.jsonl", "bouncesink", 2, "bob@example.org", "bouncesink:complaint", time.Date(2025, 11, 2, 9, 0, 0, 5e8, time.UTC)},
 	}
 	s := newServer(t, Options{})
 	for _, tt := range tests {
@@ -448,7 +502,7 @@ func TestImportRejectsOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := s.call(t, "POST", "/v1/import?source=legacy-esp", aliceToken, "", bytes.NewReader(data))
+	status, body := s.call(t, "POST", "/v1/import?source=legacy-esp", aliceToken, "application/octet-stream", bytes.NewReader(data))
 	var res ImportResult
 	if err := json.Unmarshal(body, &res); err != nil || status != 200 {
 		t.Fatalf("import = %d %s", status, body)

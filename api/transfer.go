@@ -51,7 +51,7 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	out, _ := exchange.NewWriter(w, format) // the format is valid
 	rc := http.NewResponseController(w)
-	for len(page) > 0 {
+	for {
 		// The server's write timeout is for a whole response; an export
 		// of millions of rows gets it anew for each page.
 		rc.SetWriteDeadline(time.Now().Add(WriteTimeout))
@@ -60,10 +60,8 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 				return // the client left
 			}
 		}
-		if err := out.Flush(); err != nil {
-			return
-		}
-		if len(page) < exportPage {
+		// Even an empty list: a CSV file starts with its header row.
+		if err := out.Flush(); err != nil || len(page) < exportPage {
 			return
 		}
 		if page, err = st.Suppressions(r.Context(), page[len(page)-1].Address, exportPage); err != nil {
@@ -99,18 +97,21 @@ const MaxRejectedListed = 1000
 const importChunk = 1000
 
 // importList answers POST /v1/import: a suppression list file in the body
-// (CSV or JSONL, from ?format=, the Content-Type, or the first byte),
-// imported with reason "import" and detail "SOURCE:KIND" (SOURCE is
-// ?source= or the detected format; KIND the file's reason or list). The
-// body is read a chunk at a time; rows imported before an error stay.
+// (CSV or JSONL, from ?format=, the Content-Type, or the first byte). A
+// provider's list is imported with reason "import" and detail
+// "SOURCE:KIND" (SOURCE is ?source= or the detected format; KIND the
+// file's reason or list); bouncesink's own export is restored as it was
+// (reason, detail and since), so that export and import make a backup of
+// the list. The body is read a chunk at a time; rows imported before an
+// error stay.
 func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 	st, ok := a.adminStore(w)
 	if !ok {
 		return
 	}
-	format, err := importFormat(r)
+	format, status, err := importFormat(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, status, err.Error())
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, a.maxImport)
@@ -123,6 +124,7 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("source"); s != "" {
 		res.Source = s
 	}
+	restore := rd.Source() == exchange.SourceBouncesink
 	actor := ActorFrom(r.Context())
 	rc := http.NewResponseController(w)
 	reject := func(line int, msg string) {
@@ -177,14 +179,18 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 			reject(row.Line, row.Err.Error())
 			continue
 		}
-		kind := row.Kind
-		if kind == "" {
-			kind = "suppressed"
+		m := store.ManualSuppression{Address: row.Address, Since: row.Since,
+			Note: fmt.Sprintf("imported from %s, line %d", res.Source, row.Line)}
+		if restore {
+			if !slices.Contains(SuppressionReasons, row.Kind) {
+				reject(row.Line, fmt.Sprintf("reason %q: want one of %s", row.Kind, strings.Join(SuppressionReasons, ", ")))
+				continue
+			}
+			m.Reason, m.Detail = row.Kind, row.Detail
+		} else {
+			m.Reason, m.Detail = "import", res.Source+":"+cmp.Or(row.Kind, "suppressed")
 		}
-		chunk = append(chunk, store.ManualSuppression{
-			Address: row.Address, Reason: "import", Detail: res.Source + ":" + kind, Since: row.Since,
-			Note: fmt.Sprintf("imported from %s, line %d", res.Source, row.Line),
-		})
+		chunk = append(chunk, m)
 		lines = append(lines, row.Line)
 		if len(chunk) == importChunk {
 			if err := flush(); err != nil {
@@ -203,23 +209,37 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// SuppressionReasons are the reasons a suppression can have, and so the
+// reasons an import of bouncesink's own export restores.
+var SuppressionReasons = []string{"hard", "soft", "complaint", "manual", "import"}
+
 // importFormat is the format named by ?format= or the Content-Type, ""
-// to look at the body.
-func importFormat(r *http.Request) (string, error) {
-	if f := r.URL.Query().Get("format"); f != "" {
-		if f != exchange.CSV && f != exchange.JSONL {
-			return "", fmt.Errorf("format=%q: want csv or jsonl", f)
-		}
-		return f, nil
-	}
+// to look at the body. The Content-Type must name a list (CSV, JSONL, or
+// application/octet-stream to let the body tell): a browser sends a form
+// or text/plain to another site without asking it first (CORS), so
+// refusing those refuses every cross-site import that a page could make
+// without the server's consent, whatever the browser says of its origin.
+// A wrong one is answered 415, a bad ?format= 400.
+func importFormat(r *http.Request) (string, int, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	format := ""
 	switch mt {
 	case "text/csv", "application/csv":
-		return exchange.CSV, nil
+		format = exchange.CSV
 	case "application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/json-lines":
-		return exchange.JSONL, nil
+		format = exchange.JSONL
+	case "application/octet-stream":
+	default:
+		return "", http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: want text/csv or application/jsonl "+
+			"(or application/octet-stream, and the first byte tells: { is JSONL)", r.Header.Get("Content-Type"))
 	}
-	return "", nil
+	if f := r.URL.Query().Get("format"); f != "" {
+		if f != exchange.CSV && f != exchange.JSONL {
+			return "", http.StatusBadRequest, fmt.Errorf("format=%q: want csv or jsonl", f)
+		}
+		format = f
+	}
+	return format, 0, nil
 }
 
 // bodyStatus is 413 for a body over the limit, 400 for anything else wrong with it.

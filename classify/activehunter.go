@@ -46,8 +46,13 @@ func decodeActiveHunter(m *message) []Verdict {
 		}
 	}
 	var fs []finding
+	joined := strings.Join(diag, " ")
 	for _, a := range recips {
-		fs = append(fs, finding{recipient: a, action: "failed", diagnostic: strings.Join(diag, " ")})
+		if len(fs) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
+		fs = append(fs, finding{recipient: a, action: "failed", diagnostic: joined})
 	}
 	if len(fs) == 0 {
 		return nil

@@ -45,16 +45,18 @@ func Classify(raw []byte, in Input) []Verdict {
 }
 
 // ClassifyContext is Classify with a context: once ctx is done, it stops
-// between decoders and returns a single Unknown verdict whose evidence
-// says so (rule "cancelled"), so a caller can bound the time one message
-// may take and cancel the work when the client or the server goes away.
+// (the MIME walk and the long scans look at ctx as they go, and it is
+// looked at after each decoder) and returns a single Unknown verdict whose
+// evidence says so (rule "cancelled"), so a caller can bound the time one
+// message may take and cancel the work when the client or the server goes
+// away.
 func ClassifyContext(ctx context.Context, raw []byte, in Input) (out []Verdict) {
 	defer func() {
 		if p := recover(); p != nil {
 			out = []Verdict{unknownVerdict(in, "panic", fmt.Sprint(p))}
 		}
 	}()
-	m := parseMessage(raw, in)
+	m := readMessage(ctx.Done(), raw, in)
 	for _, d := range decoders {
 		if err := ctx.Err(); err != nil {
 			return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
@@ -63,9 +65,28 @@ func ClassifyContext(ctx context.Context, raw []byte, in Input) (out []Verdict) 
 		if len(vs) == 0 {
 			continue
 		}
-		return finish(vs, in)
+		if err := ctx.Err(); err != nil {
+			// What a decoder stopped early found is not its verdict.
+			return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
+		}
+		return noteCut(finish(vs, in), m.cut)
 	}
-	return []Verdict{unknownVerdict(in, "no-decoder", "")}
+	if err := ctx.Err(); err != nil {
+		return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
+	}
+	return noteCut([]Verdict{unknownVerdict(in, "no-decoder", "")}, m.cut)
+}
+
+// noteCut adds to the evidence that the message was read only in part,
+// and why: "partial-read:mime-depth" and the like.
+func noteCut(vs []Verdict, cut string) []Verdict {
+	if cut == "" {
+		return vs
+	}
+	for i := range vs {
+		vs[i].Evidence.Detail = strings.TrimSpace(vs[i].Evidence.Detail + " partial-read:" + cut)
+	}
+	return vs
 }
 
 // ClassifyWith runs only the named decoder; it is for tests and fuzzing
@@ -102,18 +123,33 @@ func unknownVerdict(in Input, rule, detail string) Verdict {
 	}
 }
 
-// finish fills what the VERP tag knows and drops duplicate recipients.
+// finish fills what the VERP tag knows and drops duplicate recipients: the
+// same verdict twice, or an unknown one for a recipient another verdict
+// of the message classifies (a report that lists an address twice,
+// explaining it once).
 func finish(vs []Verdict, in Input) []Verdict {
 	verp := strings.ToLower(in.VERPRecipient)
+	var known map[string]bool
+	if len(vs) > 1 {
+		known = map[string]bool{}
+	}
+	for i := range vs {
+		if vs[i].Recipient == "" && verp != "" {
+			vs[i].Recipient = verp
+			vs[i].Evidence.Detail = strings.TrimSpace(vs[i].Evidence.Detail + " recipient-from-verp")
+		}
+		if known != nil && vs[i].Class != Unknown {
+			known[vs[i].Recipient] = true
+		}
+	}
+	if len(vs) == 1 {
+		return vs
+	}
 	out := vs[:0]
 	seen := map[string]bool{}
 	for _, v := range vs {
-		if v.Recipient == "" && verp != "" {
-			v.Recipient = verp
-			v.Evidence.Detail = strings.TrimSpace(v.Evidence.Detail + " recipient-from-verp")
-		}
 		key := v.Recipient + "\x00" + string(v.Class)
-		if v.Recipient != "" && seen[key] {
+		if v.Recipient != "" && (seen[key] || v.Class == Unknown && known[v.Recipient]) {
 			continue
 		}
 		seen[key] = true

@@ -31,6 +31,8 @@ type finding struct {
 // reason; a specific enhanced status code; the text rules on the
 // diagnostic; a broad status code; and finally the reply code alone.
 func decide(decoder string, f finding) Verdict {
+	// Read for each recipient that shares it: its cost is bounded.
+	f.diagnostic = clipDiagnostic(f.diagnostic)
 	applyRhost(&f) // what the receiving provider's words really mean
 	v := Verdict{
 		Recipient:    cleanAddress(f.recipient),
@@ -93,12 +95,25 @@ func decide(decoder string, f finding) Verdict {
 	}
 	switch v.Action {
 	case "delayed":
+		if givenUp.MatchString(words) {
+			// The words say the message was given up, whatever the
+			// report's Action says (OpenSMTPD heads its report of an
+			// expired envelope "delayed"): a final failure, soft
+			// (LABELING.md), not a warning.
+			v.Action, v.Class, v.Reason, v.Evidence.Rule = "failed", Soft, Expired, "text-given-up+action-delayed"
+			break
+		}
 		v.Class = Delayed
 	case "delivered", "relayed", "expanded":
 		v.Class, v.Reason, v.Evidence.Rule = Delivered, DeliveredOK, "action-"+v.Action
 	}
 	return v
 }
+
+// givenUp are the words of a report that its message expired in the
+// queue: said of the message itself (X.4.7, "delivery time expired"),
+// never of a certificate or an account, which a warning may quote.
+var givenUp = markers("envelope expired", "message expired", "delivery time expired")
 
 // reasonFor ranks the evidence: the decoder's own reading, a strong status
 // code, a specific text rule, a broad status code, and last the catch-all

@@ -46,7 +46,16 @@ func decodeDomino(m *message) []Verdict {
 	if len(fs) == 0 {
 		return nil
 	}
+	if len(fs) > maxFindings {
+		fs = fs[:maxFindings]
+		m.cutShort(cutFindings)
+	}
 	for i := range fs {
+		if i > 0 && fs[i].diagnostic == fs[i-1].diagnostic {
+			// The recipients of one report share its reason: read it once.
+			fs[i].reason, fs[i].rule = fs[i-1].reason, fs[i-1].rule
+			continue
+		}
 		if p, ok := matchPhrases(dominoPhrases, fs[i].diagnostic); ok {
 			fs[i].reason, fs[i].rule = p.reason, "domino-"+p.name
 		}
@@ -71,9 +80,10 @@ func dominoReport(lines []string, head int) []finding {
 		diag = append(diag, t)
 	}
 	var fs []finding
+	joined := strings.Join(diag, " ")
 	for _, l := range lines[head+1 : because] {
 		if a := firstAddrIn(l); a != "" {
-			fs = append(fs, finding{recipient: a, action: "failed", diagnostic: strings.Join(diag, " ")})
+			fs = append(fs, finding{recipient: a, action: "failed", diagnostic: joined})
 		}
 	}
 	return fs

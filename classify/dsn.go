@@ -47,7 +47,13 @@ func dsnFindings(m *message) []finding {
 	perMessage, recipients := parseDSNFields(string(body))
 	reportingMTA := perMessage.get("reporting-mta")
 	out := make([]finding, 0, len(recipients))
-	for _, r := range recipients {
+	// Each address is looked for in the whole text: the first
+	// maxNearSearches of them, each once.
+	nearOf := map[string]string{}
+	for i, r := range recipients {
+		if i%16 == 15 && m.cancelled() {
+			return nil // each recipient may search the whole text
+		}
 		f := finding{
 			recipient:    r.get("final-recipient"),
 			action:       r.get("action"),
@@ -56,7 +62,10 @@ func dsnFindings(m *message) []finding {
 			remoteMTA:    r.get("remote-mta"),
 			reportingMTA: reportingMTA,
 		}
-		if cleanAddress(f.recipient) == "" {
+		orig := cleanAddress(r.get("original-recipient"))
+		if final := cleanAddress(f.recipient); final == "" || orig != "" && !dottedDomain(final) {
+			// No Final-Recipient, or one that is no Internet address
+			// ("user@sims-ms-daemon", a mailbox store's name).
 			f.recipient = r.get("original-recipient")
 		}
 		if cleanAddress(f.recipient) == "" && len(recipients) == 1 {
@@ -67,10 +76,17 @@ func dsnFindings(m *message) []finding {
 			}
 		}
 		near := ""
-		if !fromText {
-			near = textNear(m.text, cleanAddress(f.recipient))
+		if addr := cleanAddress(f.recipient); !fromText && addr != "" {
+			var ok bool
+			if near, ok = nearOf[addr]; !ok && len(nearOf) < maxNearSearches {
+				near = textNear(m.text, addr)
+				nearOf[addr] = near
+			}
 		}
-		if f.diagnostic == "" {
+		if stripType(f.diagnostic) == "" {
+			// No Diagnostic-Code, or one with a type and no text
+			// ("Diagnostic-Code: SMTP; ", Sendmail's when the server
+			// closed the connection with a 421): the text says more.
 			f.diagnostic = near
 		}
 		f.command = commandIn(near)
@@ -78,8 +94,29 @@ func dsnFindings(m *message) []finding {
 			f.command = commandIn(f.diagnostic)
 		}
 		out = append(out, f)
+		if orig != "" && dottedDomain(orig) && unquoted(orig) != unquoted(cleanAddress(f.recipient)) {
+			// The address the sender gave (RFC 3464 s2.3.1, from RFC 3461's
+			// ORCPT) before an alias, a forward or a mailbox store rewrote
+			// it: the one the sender's list knows. The report is about
+			// both, so both get the verdict.
+			o := f
+			o.recipient = orig
+			out = append(out, o)
+		}
 	}
 	return out
+}
+
+// unquoted drops the quotes of a quoted local part, for comparing.
+func unquoted(addr string) string {
+	return strings.ReplaceAll(addr, `"`, "")
+}
+
+// dottedDomain reports whether an address's domain is a dotted name or an
+// address literal, as an address on the Internet has.
+func dottedDomain(addr string) bool {
+	d := domainOf(addr)
+	return strings.Contains(d, ".") || strings.HasPrefix(d, "[")
 }
 
 // dsnFields is one block of fields, keys lower-cased; values of repeated
@@ -102,7 +139,18 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 	var recips []dsnFields
 	cur := dsnFields{}
 	last := ""
+	// The folded lines of the last field, joined to its value once it
+	// ends: appending each line to the value would copy it once per line.
+	var folded []string
+	endFold := func() {
+		if len(folded) > 0 {
+			vs := cur[last]
+			vs[len(vs)-1] += " " + strings.Join(folded, " ")
+			folded = folded[:0]
+		}
+	}
 	flush := func() {
+		endFold()
 		if len(cur) == 0 {
 			return
 		}
@@ -132,10 +180,10 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 			continue
 		}
 		if (line[0] == ' ' || line[0] == '\t') && last != "" {
-			vs := cur[last]
-			vs[len(vs)-1] += " " + strings.TrimSpace(line)
+			folded = append(folded, strings.TrimSpace(line))
 			continue
 		}
+		endFold()
 		i := strings.IndexByte(line, ':')
 		if i <= 0 || strings.IndexByte(line[:i], ' ') >= 0 || strings.IndexByte(line[:i], '\t') >= 0 {
 			last = ""
@@ -179,6 +227,10 @@ func dsnKey(k string) string {
 	}
 	return strings.ToLower(k)
 }
+
+// maxNearSearches bounds the addresses of one report looked for in its
+// text, each a search of the whole text.
+const maxNearSearches = 32
 
 // textNear returns the lines of the human-readable text around a mention
 // of an address: many reports put the server's reply there and leave

@@ -93,29 +93,57 @@ func exchange2003(m *message) []finding {
 		return nil
 	}
 	var fs []finding
+	// The lines of the last recipient's diagnostic, joined once it ends:
+	// appending each to a string would copy it once per line.
+	var diag []string
+	indented := false // an indented line came: the diagnostic does not start with a blank
+	endDiag := func() {
+		if len(fs) > 0 && len(diag) > 0 {
+			d := strings.Join(diag, " ")
+			if !indented {
+				d = " " + d // as appending " " + line to "" left it
+			}
+			fs[len(fs)-1].diagnostic = clipDiagnostic(d) // as much as decide reads
+		}
+		diag, indented = diag[:0], false
+	}
 	for _, l := range lines[head+1:] {
 		if strings.TrimSpace(l) == "" {
-			if len(fs) > 0 && fs[len(fs)-1].diagnostic != "" {
+			if len(diag) > 0 {
 				break
 			}
 			continue
 		}
 		if indentOf(l) == 0 {
-			a := firstAddrIn(l)
-			if a == "" || !strings.HasPrefix(strings.ToLower(l), strings.ToLower(a)) {
+			a, ok := exchangeRecipientLine(l)
+			if !ok {
 				if len(fs) > 0 {
-					fs[len(fs)-1].diagnostic += " " + strings.TrimSpace(l)
+					diag = append(diag, strings.TrimSpace(l))
 				}
 				continue
 			}
+			endDiag()
+			fs = append(fs, finding{recipient: a, action: "failed"})
+			continue
+		}
+		if a := exchangeIndentedRecipient(l); a != "" {
+			// Exchange 5.5 indents its list: "   user@example.org on
+			// 4/29/99 9:19:59 AM".
 			fs = append(fs, finding{recipient: a, action: "failed"})
 			continue
 		}
 		if len(fs) > 0 {
-			fs[len(fs)-1].diagnostic = strings.TrimSpace(fs[len(fs)-1].diagnostic + " " + strings.TrimSpace(l))
+			diag, indented = append(diag, strings.TrimSpace(l)), true
 		}
 	}
+	endDiag()
 	for i := range fs {
+		if fs[i].recipient == "" {
+			// Named by its display name only: the address is in the
+			// server's reply below it ("<mx.example.org #5.1.1 smtp;550
+			// 5.1.1 <user@example.org>... User unknown>").
+			fs[i].recipient = cleanAddress(firstAddrIn(fs[i].diagnostic))
+		}
 		if mm := exchangeIMSRe.FindStringSubmatch(fs[i].diagnostic); mm != nil {
 			if r, ok := exchangeIMSCodes[strings.ToUpper(mm[1])]; ok {
 				fs[i].reason, fs[i].rule = r, "exchange-ims-"+strings.ToUpper(mm[1])
@@ -128,6 +156,58 @@ func exchange2003(m *message) []finding {
 		}
 	}
 	return fs
+}
+
+// exchangeOnDateRe is a recipient line of the report: the recipient, by
+// address, X.400 O/R address or display name, and when it failed
+// ("user@example.org on Thu, 29 Apr 2010 00:00:00 -0000").
+var exchangeOnDateRe = mustFastRe(`(?i)^(.+?)\s+on\s+(?:mon|tue|wed|thu|fri|sat|sun|\d)`)
+
+// exchangeRecipientLine reads a line at the margin of the report's list:
+// it names a failed recipient when it starts with its address, gives it as
+// an X.400 O/R address ("c=US;a= ;p=ORG;o=SITE;dda:SMTP=user@example.org;")
+// or says when it failed. The address is "" for a recipient named by its
+// display name only.
+func exchangeRecipientLine(l string) (addr string, ok bool) {
+	a := firstAddrIn(l)
+	if len(a) > 5 && strings.EqualFold(a[:5], "smtp=") {
+		a = a[5:] // "=" may stand in a local part, but not here
+	}
+	lower := strings.ToLower(l)
+	if a != "" {
+		la := strings.ToLower(a)
+		i := strings.Index(lower, la)
+		head := strings.Trim(lower[:i], `'"<[ `)
+		if head == "" || strings.HasSuffix(head, "smtp=") || strings.HasSuffix(head, "smtp:") {
+			return a, true
+		}
+	}
+	mm := exchangeOnDateRe.FindStringSubmatch(l)
+	if mm == nil {
+		return "", false
+	}
+	if a != "" {
+		return a, true
+	}
+	if strings.ContainsAny(mm[1], ":;") {
+		return "", false // a sentence, not a name
+	}
+	return "", true
+}
+
+// exchangeIndentedRecipient returns the address of an indented recipient
+// line, one that starts with the address and says when it failed.
+func exchangeIndentedRecipient(l string) string {
+	t := strings.TrimSpace(l)
+	mm := exchangeOnDateRe.FindStringSubmatch(t)
+	if mm == nil {
+		return ""
+	}
+	a, ok := exchangeRecipientLine(t)
+	if !ok || a == "" || !strings.Contains(strings.ToLower(mm[1]), strings.ToLower(a)) {
+		return ""
+	}
+	return a
 }
 
 var exchangeReturnedRe = mustFastRe(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)
@@ -144,6 +224,13 @@ func exchangeNDR(m *message) []finding {
 	}
 	reporting := ""
 	var fs []finding
+	var diag []string // the last recipient's diagnostic lines, joined once it ends
+	endDiag := func() {
+		if len(fs) > 0 && len(diag) > 0 {
+			fs[len(fs)-1].diagnostic = strings.Join(diag, "\n")
+		}
+		diag = diag[:0]
+	}
 	for _, l := range lines[head+1:] {
 		t := strings.TrimSpace(l)
 		lt := strings.ToLower(t)
@@ -160,14 +247,15 @@ func exchangeNDR(m *message) []finding {
 			continue
 		}
 		if a := firstAddrIn(t); a != "" && strings.EqualFold(a, strings.TrimSpace(t)) {
+			endDiag()
 			fs = append(fs, finding{recipient: a, action: "failed", reportingMTA: reporting})
 			continue
 		}
 		if len(fs) > 0 {
-			last := &fs[len(fs)-1]
-			last.diagnostic = strings.TrimSpace(last.diagnostic + "\n" + t)
+			diag = append(diag, t)
 		}
 	}
+	endDiag()
 	for i := range fs {
 		d := fs[i].diagnostic
 		if mm := exchangeReturnedRe.FindStringSubmatch(strings.ReplaceAll(d, "\n", " ")); mm != nil {

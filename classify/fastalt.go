@@ -43,7 +43,8 @@ func splitAlternatives(parsed *syntax.Regexp, fold bool) *alternatives {
 		if set == nil {
 			return nil
 		}
-		alt := alternative{re: regexp.MustCompile(sub.String()), caps: capsOf(sub, nil), lead: newLeadRe(sub, sub.String(), fold)}
+		re := regexp.MustCompile(sub.String())
+		alt := alternative{re: re, caps: capsOf(sub, nil), lead: newLeadRe(sub, re, fold)}
 		for _, l := range set {
 			id, ok := ids[l]
 			if !ok {
@@ -100,6 +101,7 @@ func (a *alternatives) candidates(s string) ([]int, bool) {
 func (f *fastRe) match(s string) bool {
 	if f.start != nil {
 		k := f.start(s)
+		charge(len(s))
 		return k >= 0 && f.Regexp.MatchString(s[k:])
 	}
 	if f.phrases != nil {
@@ -113,10 +115,12 @@ func (f *fastRe) match(s string) bool {
 				return loc != nil
 			}
 		}
+		charge(len(s))
 		return f.Regexp.MatchString(s)
 	}
 	cands, ok := f.alts.candidates(s)
 	if !ok {
+		charge(len(s))
 		return f.Regexp.MatchString(s)
 	}
 	for _, i := range cands {
@@ -134,11 +138,13 @@ func (a *alternative) find(s string) []int {
 			return loc
 		}
 	}
+	charge(len(s))
 	return a.re.FindStringSubmatchIndex(s)
 }
 
 func (f *fastRe) index(s string) []int {
 	if f.start != nil {
+		charge(len(s))
 		if k := f.start(s); k >= 0 {
 			return shift(f.Regexp.FindStringIndex(s[k:]), k)
 		}
@@ -150,6 +156,7 @@ func (f *fastRe) index(s string) []int {
 		}
 	}
 	if f.alts == nil && f.lead == nil {
+		charge(len(s))
 		return f.Regexp.FindStringIndex(s)
 	}
 	if loc := f.submatchIndex(s); loc != nil {
@@ -176,6 +183,7 @@ func (f *fastRe) submatch(s string) []string {
 // submatchIndex is FindStringSubmatchIndex without the prefilter.
 func (f *fastRe) submatchIndex(s string) []int {
 	if f.start != nil {
+		charge(len(s))
 		if k := f.start(s); k >= 0 {
 			return shift(f.Regexp.FindStringSubmatchIndex(s[k:]), k)
 		}
@@ -192,10 +200,12 @@ func (f *fastRe) submatchIndex(s string) []int {
 				return loc
 			}
 		}
+		charge(len(s))
 		return f.Regexp.FindStringSubmatchIndex(s)
 	}
 	cands, ok := f.alts.candidates(s)
 	if !ok {
+		charge(len(s))
 		return f.Regexp.FindStringSubmatchIndex(s)
 	}
 	var best []int

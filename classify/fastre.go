@@ -55,7 +55,7 @@ func mustFastRe(pattern string) *fastRe {
 		}
 		f.alts = splitAlternatives(parsed, f.fold)
 		if f.alts == nil {
-			f.lead = newLeadRe(parsed, pattern, f.fold)
+			f.lead = newLeadRe(parsed, f.Regexp, f.fold)
 		}
 	}
 	return f
@@ -98,6 +98,7 @@ func (f *fastRe) FindAllString(s string, n int) []string {
 	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
+	charge(len(s) - k)
 	return f.Regexp.FindAllString(s[k:], n)
 }
 
@@ -106,6 +107,7 @@ func (f *fastRe) FindAllStringIndex(s string, n int) [][]int {
 	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
+	charge(len(s) - k)
 	return shiftAll(f.Regexp.FindAllStringIndex(s[k:], n), k)
 }
 
@@ -114,6 +116,7 @@ func (f *fastRe) FindAllStringSubmatch(s string, n int) [][]string {
 	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
+	charge(len(s) - k)
 	return f.Regexp.FindAllStringSubmatch(s[k:], n)
 }
 
@@ -122,6 +125,7 @@ func (f *fastRe) FindAllStringSubmatchIndex(s string, n int) [][]int {
 	if k < 0 || !f.mayMatch(s) {
 		return nil
 	}
+	charge(len(s) - k)
 	return shiftAll(f.Regexp.FindAllStringSubmatchIndex(s[k:], n), k)
 }
 
@@ -156,6 +160,7 @@ func (f *fastRe) ReplaceAllString(src, repl string) string {
 	if !f.mayMatch(src) {
 		return src
 	}
+	charge(len(src))
 	return f.Regexp.ReplaceAllString(src, repl)
 }
 
@@ -167,6 +172,7 @@ func (f *fastRe) mayMatch(s string) bool {
 	case f.ac != nil:
 		return f.ac.any(s)
 	case f.fold:
+		charge(len(s))
 		return f.mayMatchLower(strings.ToLower(s))
 	}
 	return containsAny(s, f.lits)
@@ -184,6 +190,7 @@ func (f *fastRe) mayMatchLower(lower string) bool {
 	case f.ac != nil && len(f.lits) > fewLiterals:
 		return f.ac.any(lower) // the long s is one of its strings
 	}
+	charge(len(lower))
 	return containsAny(lower, f.lits) || strings.Contains(lower, "ſ")
 }
 
@@ -196,6 +203,7 @@ func (f *fastRe) mayMatchASCII(s string) bool {
 	case f.ac != nil && len(f.lits) > fewLiterals:
 		return f.ac.any(s) // it folds ASCII letters itself
 	}
+	charge(len(s) * len(f.lits))
 	for _, l := range f.lits {
 		// Lower-cased ASCII holds no other literal.
 		if isLowerASCII(l) && (l == "" || containsFoldASCIIString(s, l)) {
@@ -243,6 +251,7 @@ func prefilterScanner(lits []string, fold bool) *acMatcher {
 }
 
 func containsAny(s string, lits []string) bool {
+	charge(len(s) * len(lits))
 	for _, l := range lits {
 		if strings.Contains(s, l) {
 			return true

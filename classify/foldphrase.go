@@ -30,6 +30,7 @@ func newFoldPhrases(phrases []string) *foldPhrases {
 // cannot tell: s holds a rune that (?i) matches to an ASCII letter (the
 // Kelvin sign for k, the long s for s).
 func (fp *foldPhrases) index(s string) (loc []int, ok bool) {
+	charge(2 * len(s))
 	if strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f") {
 		return nil, false
 	}
@@ -75,6 +76,7 @@ func phraseAt(s string, p int, words []string) int {
 		for q < len(s) && isRESpace(s[q]) {
 			q++
 		}
+		charge(q - p + len(w))
 		if q == p || len(s)-q < len(w) || !equalFoldLower(s[q:q+len(w)], w) {
 			return -1
 		}
@@ -164,6 +166,7 @@ func (f *foldFinder) next(from int) int {
 		if start+len(w) > len(s) {
 			return -1
 		}
+		charge(len(w))
 		if equalFoldLower(s[start:start+len(w)], w) {
 			return start
 		}
@@ -186,8 +189,10 @@ func nextByte(s string, c byte, from, last int) int {
 		return last
 	}
 	if i := strings.IndexByte(s[from:], c); i >= 0 {
+		charge(i + 1)
 		return from + i
 	}
+	charge(len(s) - from)
 	return -1
 }
 

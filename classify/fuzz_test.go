@@ -10,7 +10,7 @@ import (
 // fuzzSeeds adds the project's fixtures and, when present, the shared
 // corpus as seeds, so the fuzzer starts from real bounces of every format.
 func fuzzSeeds(f *testing.F) {
-	for _, pattern := range []string{filepath.Join(goldenDir, "*.eml"), filepath.Join(corpusDir, "*.eml")} {
+	for _, pattern := range []string{filepath.Join(goldenDir, "*.eml"), filepath.Join(corpusDir, "*.eml"), filepath.Join(fluflDir, "*.txt")} {
 		files, _ := filepath.Glob(pattern)
 		for _, name := range files {
 			if raw, err := os.ReadFile(name); err == nil {
@@ -51,6 +51,23 @@ func FuzzClassify(f *testing.F) {
 	in := Input{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), VERPRecipient: "verp@example.org"}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkVerdicts(t, Classify(raw, in), true)
+	})
+}
+
+// FuzzCost: no input costs more work (bytes examined, counted as in
+// cost_test.go) than a budget linear in its size; a search that restarts
+// at every occurrence of something, or a loop over lines that reads the
+// rest of the text, soon costs more.
+// Run: go test ./classify -run '^$' -fuzz FuzzCost -fuzztime 5m -parallel 1
+func FuzzCost(f *testing.F) {
+	fuzzSeeds(f)
+	for _, s := range hostileShapes {
+		f.Add(s.gen(4 << 10))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if work, _ := workOf(raw); work > workBudget(len(raw)) {
+			t.Fatalf("work %d for %d bytes, over the budget %d", work, len(raw), workBudget(len(raw)))
+		}
 	})
 }
 

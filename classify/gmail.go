@@ -89,6 +89,10 @@ func decodeGmail(m *message) []Verdict {
 	}
 	var out []Verdict
 	for _, r := range recips {
+		if len(out) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
 		g := f
 		g.recipient = r
 		out = append(out, decide("gmail", g))

@@ -18,14 +18,19 @@ func decodeGoogleGroups(m *message) []Verdict {
 		return nil
 	}
 	var out []Verdict
+	notice := googleGroupsNotice(m.text)
 	for _, a := range strings.Split(failed, ",") {
 		a = firstAddrIn(a)
 		if a == "" {
 			continue
 		}
+		if len(out) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
 		// The group either does not exist or will not take the sender's
 		// posts; Google does not say which, and both refuse this sender.
-		f := finding{recipient: a, action: "failed", diagnostic: googleGroupsNotice(m.text),
+		f := finding{recipient: a, action: "failed", diagnostic: notice,
 			reason: RejectedSender, rule: "googlegroups-cannot-post"}
 		out = append(out, decide("googlegroups", f))
 	}

@@ -4,11 +4,12 @@ import (
 	"strings"
 )
 
-// Ipswitch IMail Server (X-Mailer: <SMTP32 vX>) bounces with one line per
-// failed recipient that starts with its own fixed message ("Unknown user:
-// user@example.org"), or, for a remote refusal, "undeliverable to
-// user@example.org" followed by the server's reply under "Body of message
-// generated response:".
+// Ipswitch IMail Server (X-Mailer: <SMTP32 vX>, Subject: Undeliverable
+// Mail) bounces with one line per failed recipient that starts with its
+// own fixed message ("Unknown user: user@example.org", "Delivery failed 20
+// attempts: user@example.org"), or, for a remote refusal, "undeliverable
+// to user@example.org" followed by the server's reply under "Body of
+// message generated response:".
 func init() {
 	register(decoder{name: "imailserver", order: orderMTA, decode: decodeIMail})
 }
@@ -16,7 +17,7 @@ func init() {
 var (
 	imailEnd      = markers("original message follows.")
 	imailResponse = markers("body of message generated response:")
-	// IMail's own messages, and what they mean.
+	// IMail's own messages, and what they mean, as the line starts.
 	imailMessages = []struct {
 		prefix string
 		reason Reason
@@ -26,14 +27,19 @@ var (
 		{"user mailbox exceeds allowed size:", MailboxFull},
 		{"requested mail action not taken: mailbox unavailable", UserUnknown},
 		{"host unknown:", DomainUnknown},
+		{"unknown host:", DomainUnknown},
+		// IMail gave up after retrying: the count follows ("20 attempts").
+		{"delivery failed", Expired},
 		{"undeliverable to", ""},
-		{"delivery failed:", ""},
 	}
-	imailAddrRe = mustFastRe(`[^\s<>]+@[^\s<>]+`)
+	// imailAttemptsRe is the retry count after "Delivery failed".
+	imailAttemptsRe = mustFastRe(`^\s*\d+ attempts?\b`)
+	imailAddrRe     = mustFastRe(`[^\s<>]+@[^\s<>]+`)
 )
 
 func decodeIMail(m *message) []Verdict {
-	if !strings.HasPrefix(strings.TrimSpace(m.get("X-Mailer")), "<SMTP32 ") {
+	if !strings.HasPrefix(strings.TrimSpace(m.get("X-Mailer")), "<SMTP32 ") &&
+		!strings.EqualFold(strings.TrimSpace(m.get("Subject")), "undeliverable mail") {
 		return nil
 	}
 	text := m.textBefore(imailEnd)
@@ -44,13 +50,25 @@ func decodeIMail(m *message) []Verdict {
 	senders := senderAddresses(m, "")
 	var out []Verdict
 	for _, line := range textLines(text) {
-		t := strings.TrimSpace(line)
+		if len(out) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
+		t := strings.Join(strings.Fields(line), " ")
 		lower := strings.ToLower(t)
 		for _, msg := range imailMessages {
 			if !strings.HasPrefix(lower, msg.prefix) {
 				continue
 			}
-			addr := cleanAddress(imailAddrRe.FindString(t[len(msg.prefix):]))
+			rest := t[len(msg.prefix):]
+			if msg.reason == Expired {
+				loc := imailAttemptsRe.FindStringIndex(rest)
+				if loc == nil {
+					break // "Delivery failed:" without a count says nothing more
+				}
+				rest = rest[loc[1]:]
+			}
+			addr := cleanAddress(imailAddrRe.FindString(rest))
 			if addr == "" {
 				break
 			}

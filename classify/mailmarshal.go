@@ -34,10 +34,11 @@ func decodeMailMarshal(m *message) []Verdict {
 		remote = mm[1]
 	}
 	senders := senderAddresses(m, "")
+	stage := stageOf(diag)
 	var out []Verdict
 	for _, a := range addressesIn(cutAtRe(list, mmEnd)) {
 		f := finding{recipient: a, action: "failed", diagnostic: diag, remoteMTA: remote}
-		out = append(out, decideStaged("mailmarshal", f, stageOf(diag), senders))
+		out = append(out, decideStaged("mailmarshal", f, stage, senders))
 	}
 	return out
 }

@@ -22,8 +22,29 @@ const (
 	maxTextPart      = 1 << 20  // each human-readable part
 	maxReportPart    = 1 << 20  // each message/delivery-status or feedback-report part
 	maxEmbeddedPart  = 64 << 10 // each returned message or header part: its headers suffice
-	maxParts         = 64
+	maxParts         = 64       // every MIME entity counts, multipart ones too
 	maxTotalReadText = 4 << 20
+	// maxDepth bounds how deep multipart bodies nest; one nested deeper
+	// is skipped. A bounce nests two or three.
+	maxDepth = 24
+	// maxFindings bounds the recipients a decoder reads of one message.
+	// A bounce names a few; a report that lists thousands of addresses
+	// under one shared explanation would cost thousands of readings of it.
+	maxFindings = 64
+	// maxDiagnostic bounds the diagnostic a verdict keeps and its rules
+	// read: an SMTP reply is a few lines of at most 512 bytes (RFC 5321
+	// s4.5.3.1.5).
+	maxDiagnostic = 2 << 10
+)
+
+// Why reading a message stopped short of its end (message.cut). Each
+// verdict's evidence names it (see the package doc).
+const (
+	cutDepth      = "mime-depth"  // a multipart body deeper than maxDepth was skipped
+	cutParts      = "mime-parts"  // the message has more than maxParts entities
+	cutText       = "text-limit"  // maxTotalReadText of text was read
+	cutScanBudget = "scan-budget" // the walker read or searched its budget of bytes
+	cutFindings   = "recipients"  // a decoder read maxFindings recipients and no more
 )
 
 // part is one leaf of the MIME tree, its body decoded (transfer encoding
@@ -54,12 +75,41 @@ type message struct {
 	// the returned message's header, read on first use: see embeddedHeader
 	embedded                  gomessage.Header
 	hasEmbedded, embeddedRead bool
+	// done is the context's: closed once the caller stops waiting (nil:
+	// never).
+	done <-chan struct{}
+	// cut, when set, says why the MIME walk stopped before the end of
+	// the message (cutDepth ...): the verdicts rest on what was read.
+	cut string
+}
+
+// cancelled reports whether the caller has stopped waiting for the verdicts.
+func (m *message) cancelled() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// cutShort records why reading stopped short; the first reason stays.
+func (m *message) cutShort(why string) {
+	if m.cut == "" {
+		m.cut = why
+	}
 }
 
 // parseMessage never fails: what cannot be read as MIME is treated as a
 // plain text message, and what cannot be read at all yields empty fields.
 func parseMessage(raw []byte, in Input) *message {
-	m := &message{in: in}
+	return readMessage(nil, raw, in)
+}
+
+// readMessage is parseMessage, stopping early (m.cancelled) once done is
+// closed.
+func readMessage(done <-chan struct{}, raw []byte, in Input) *message {
+	m := &message{in: in, done: done}
 	raw = stripMboxLine(raw)
 	w := newWalker(m, len(raw))
 	h, body, err := w.readTopHeader(raw)
@@ -76,29 +126,60 @@ func parseMessage(raw []byte, in Input) *message {
 	if m.mediaType == "" {
 		m.mediaType = "text/plain"
 	}
-	if w.entity(h, mt, params, body) == errLeaveToGoMessage {
-		m.parts = nil
+	if w.entity(h, mt, params, body, 0) == errLeaveToGoMessage {
+		m.parts, m.cut = nil, ""
 		walkGoMessage(m, raw)
 	}
 	m.text = humanText(m.parts)
-	if m.text == "" && len(m.parts) == 0 {
+	if m.text == "" && len(m.parts) == 0 && m.cut == "" {
+		// Not MIME that can be read: the body as it is. (A walk cut
+		// short by its bounds read MIME, just too much of it.)
 		m.text = string(limit(bodyAfterHeader(raw), maxTextPart))
 	}
 	return m
 }
 
-// walkGoMessage reads the parts of a message with go-message's Entity.Walk,
-// for the input whose reading the walker (mimewalk.go) does not reproduce.
+// walkGoMessage reads the parts of a message as go-message's Entity.Walk
+// does, for the input whose reading the walker (mimewalk.go) does not
+// reproduce, within the walker's bounds: no more than maxParts entities,
+// and a multipart body nested deeper than maxDepth skipped (Walk itself
+// descends as deep as the message goes, through a reader per level).
 func walkGoMessage(m *message, raw []byte) {
-	ent, _ := gomessage.ReadWithOptions(bytes.NewReader(raw), &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	r := &budgetReader{r: bytes.NewReader(raw), m: m}
+	ent, _ := gomessage.ReadWithOptions(r, &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
 	if ent == nil {
 		return // not reached: the walker read the same header
 	}
-	total := 0
+	total, entities := 0, 0
 	var scratch []byte
-	_ = ent.Walk(func(path []int, e *gomessage.Entity, err error) error {
-		if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
-			return nil
+	var levels []gomessage.MultipartReader
+	for e := ent; ; e = nil {
+		if e == nil {
+			if len(levels) == 0 {
+				return
+			}
+			var err error
+			e, err = levels[len(levels)-1].NextPart()
+			if err == io.EOF {
+				levels = levels[:len(levels)-1]
+				continue
+			}
+			if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
+				return
+			}
+		}
+		if cut := entityLimit(entities, total); cut != "" {
+			m.cutShort(cut)
+			return
+		}
+		entities++
+		if mr := e.MultipartReader(); mr != nil {
+			if len(levels) >= maxDepth {
+				m.cutShort(cutDepth)
+			} else {
+				levels = append(levels, mr)
+			}
+			continue
 		}
 		mt, params, _ := e.Header.ContentType()
 		mt = strings.ToLower(mt)
@@ -106,22 +187,34 @@ func walkGoMessage(m *message, raw []byte) {
 			mt = "text/plain"
 		}
 		if strings.HasPrefix(mt, "multipart/") {
-			return nil
-		}
-		if len(m.parts) >= maxParts || total >= maxTotalReadText {
-			return io.EOF
+			continue // a type that did not parse: Walk does not descend
 		}
 		n := partLimit(mt)
 		if n == 0 {
 			m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header})
-			return nil
+			continue
 		}
 		var body []byte
 		body, scratch = readPart(e.Body, n, scratch)
 		total += len(body)
 		m.parts = append(m.parts, part{mediaType: mt, params: params, header: e.Header, body: body})
-		return nil
-	})
+	}
+}
+
+// budgetReader counts the bytes go-message reads of a message and, once
+// the message's context is done, ends it.
+type budgetReader struct {
+	r *bytes.Reader
+	m *message
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.m.cancelled() {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n, err := b.r.Read(p)
+	charge(n)
+	return n, err
 }
 
 // readPart reads at most n bytes of r, as io.ReadAll of an io.LimitReader
@@ -196,6 +289,7 @@ func isAttachment(h gomessage.Header) bool {
 // all the decoders that search it without regard to case.
 func (m *message) lowerText() string {
 	if m.lower == "" {
+		charge(len(m.text))
 		m.lower = strings.ToLower(m.text)
 	}
 	return m.lower
@@ -216,6 +310,7 @@ func (m *message) containsLower(sub string) bool {
 	if m.textIsASCII() && isLowerASCII(sub) {
 		return sub == "" || containsFoldASCIIString(m.text, sub)
 	}
+	charge(len(m.text))
 	return strings.Contains(m.lowerText(), sub)
 }
 
@@ -394,16 +489,24 @@ func looseHeader(b []byte) gomessage.Header {
 	// Fall back to collecting the well-formed leading fields by hand.
 	var fields = map[string][]string{}
 	var last string
+	var folded []string // the last field's folded lines, joined once it ends
+	endFold := func() {
+		if len(folded) > 0 {
+			vs := fields[last]
+			vs[len(vs)-1] += " " + strings.Join(folded, " ")
+			folded = folded[:0]
+		}
+	}
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimRight(line, "\r")
 		if line == "" {
 			break
 		}
 		if (line[0] == ' ' || line[0] == '\t') && last != "" {
-			vs := fields[last]
-			vs[len(vs)-1] += " " + strings.TrimSpace(line)
+			folded = append(folded, strings.TrimSpace(line))
 			continue
 		}
+		endFold()
 		i := strings.IndexByte(line, ':')
 		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
 			break
@@ -411,6 +514,7 @@ func looseHeader(b []byte) gomessage.Header {
 		last = nettextproto.CanonicalMIMEHeaderKey(line[:i])
 		fields[last] = append(fields[last], strings.TrimSpace(line[i+1:]))
 	}
+	endFold()
 	return gomessage.Header{Header: textproto.HeaderFromMap(fields)}
 }
 

@@ -29,14 +29,19 @@ func decodeMFilter(m *message) []Verdict {
 		cmd = normCommand(firstParagraph(cutAtRe(c, mfEnd)))
 	}
 	senders := senderAddresses(m, "")
+	stage := stageOf(diag)
 	var out []Verdict
 	for _, line := range textLines(before) {
 		addr, rest, ok := leadingAddress(line)
 		if !ok || rest != "" {
 			continue
 		}
+		if len(out) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
 		f := finding{recipient: addr, action: "failed", diagnostic: diag, command: cmd}
-		out = append(out, decideStaged("mfilter", f, stageOf(diag), senders))
+		out = append(out, decideStaged("mfilter", f, stage, senders))
 	}
 	return out
 }

@@ -81,13 +81,42 @@ type walker struct {
 	sr      streamReader
 	total   int
 	scratch []byte
+	// entities counts the parts visited, multipart ones included.
+	entities int
+	// scanned counts the bytes read or searched; past budget the walk
+	// stops (see scanBudget).
+	scanned, budget int
 }
 
 // newWalker returns the walker of a message of size bytes. Its buffer is
 // smaller than go-message's for a message shorter than goBufSize: a
 // buffer larger than its input reads it as any other does.
 func newWalker(m *message, size int) *walker {
-	return &walker{m: m, br: bufio.NewReaderSize(nil, min(size+1, goBufSize))}
+	return &walker{m: m, br: bufio.NewReaderSize(nil, min(size+1, goBufSize)), budget: scanBudget(size)}
+}
+
+// scanBudget is how many bytes the walker may read or search in a message
+// of size bytes. A multipart body is searched once for its own boundary
+// at each level it is nested in, so a message nested as deep as maxDepth
+// allows could cost maxDepth times its size; a bounce, two or three levels
+// deep, never comes near the budget.
+func scanBudget(size int) int { return 4*size + 4<<20 }
+
+// scan counts n bytes read or searched. Past the budget, or once the
+// message's context is done (looked at every 64 KiB), it returns
+// errStopWalk: the walk ends with the parts read so far.
+func (w *walker) scan(n int) error {
+	charge(n)
+	before := w.scanned
+	w.scanned += n
+	if w.scanned > w.budget {
+		w.m.cutShort(cutScanBudget)
+		return errStopWalk
+	}
+	if before>>16 != w.scanned>>16 && w.m.cancelled() {
+		return errStopWalk
+	}
+	return nil
 }
 
 // readHeader reads a header block at the start of s with go-message's
@@ -96,6 +125,9 @@ func (w *walker) readHeader(s stream) (gomessage.Header, int, error) {
 	w.sr = streamReader{s: s}
 	w.br.Reset(&w.sr)
 	h, err := textproto.ReadHeader(w.br)
+	if serr := w.scan(w.sr.off); serr != nil && err == nil {
+		err = serr
+	}
 	return gomessage.Header{Header: h}, w.sr.off - w.br.Buffered(), err
 }
 
@@ -112,16 +144,19 @@ func (w *walker) readTopHeader(raw []byte) (gomessage.Header, stream, error) {
 
 // entity visits one entity as Walk and parseMessage's walk function did:
 // a leaf is decoded and kept, a multipart body walked. mt and params are
-// what h.ContentType returned.
-func (w *walker) entity(h gomessage.Header, mt string, params map[string]string, body stream) error {
+// what h.ContentType returned; depth is how many multipart bodies hold the
+// entity.
+func (w *walker) entity(h gomessage.Header, mt string, params map[string]string, body stream, depth int) error {
+	if cut := entityLimit(w.entities, w.total); cut != "" {
+		w.m.cutShort(cut)
+		return errStopWalk
+	}
+	w.entities++
 	lower := strings.ToLower(mt)
 	if lower == "" {
 		lower = "text/plain"
 	}
 	if !strings.HasPrefix(lower, "multipart/") {
-		if len(w.m.parts) >= maxParts || w.total >= maxTotalReadText {
-			return errStopWalk
-		}
 		p := part{mediaType: lower, params: params, header: h}
 		if n := partLimit(lower); n > 0 {
 			b, err := w.decode(h, mt, params, body, n)
@@ -136,10 +171,26 @@ func (w *walker) entity(h gomessage.Header, mt string, params map[string]string,
 	}
 	// Walk descends only into what go-message itself calls multipart: a
 	// type that did not parse keeps its case.
-	if strings.HasPrefix(mt, "multipart/") {
-		return w.multipart(body, params["boundary"])
+	if !strings.HasPrefix(mt, "multipart/") {
+		return nil
 	}
-	return nil
+	if depth >= maxDepth {
+		w.m.cutShort(cutDepth) // skipped, its siblings still read
+		return nil
+	}
+	return w.multipart(body, params["boundary"], depth)
+}
+
+// entityLimit says why no more entities are read, given how many were
+// and how much text they gave, or "".
+func entityLimit(entities, text int) string {
+	switch {
+	case entities >= maxParts:
+		return cutParts
+	case text >= maxTotalReadText:
+		return cutText
+	}
+	return ""
 }
 
 // decode returns at most n bytes of a leaf's body, transfer-decoded and,
@@ -158,13 +209,17 @@ func (w *walker) decode(h gomessage.Header, mt string, params map[string]string,
 	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
 	case "quoted-printable":
 		if charset == "" {
-			return decodeQP(body, n), nil
+			b, read := decodeQP(body, n)
+			return b, w.scan(read)
 		}
 		w.sr = streamReader{s: body}
 		// The Reader's own buffer: the lines it takes as too long are
 		// those of its size.
 		r = quotedprintable.NewReader(&w.sr)
 	case "base64":
+		if err := w.scan(len(body.b)); err != nil {
+			return nil, err
+		}
 		if paddingInside(body.b) {
 			return nil, errLeaveToGoMessage
 		}
@@ -186,7 +241,7 @@ func (w *walker) decode(h gomessage.Header, mt string, params map[string]string,
 	}
 	var b []byte
 	b, w.scratch = readPart(r, n, w.scratch)
-	return b, nil
+	return b, w.scan(w.sr.off)
 }
 
 // paddingInside reports whether base64 text goes on after a padding "=".
@@ -229,11 +284,14 @@ type multipartBody struct {
 	partsRead                  int
 }
 
-// multipart walks the parts of a multipart body, as Walk does with
-// go-message's MultipartReader.NextPart.
-func (w *walker) multipart(s stream, boundary string) error {
+// multipart walks the parts of a multipart body at the given depth, as
+// Walk does with go-message's MultipartReader.NextPart.
+func (w *walker) multipart(s stream, boundary string, depth int) error {
 	if boundary == "" {
 		return errStopWalk // NextPart: "boundary is empty"
+	}
+	if err := w.scan(lastLineLen(s.b)); err != nil {
+		return err
 	}
 	if needsGoMessage(s, boundary) {
 		return errLeaveToGoMessage
@@ -246,7 +304,11 @@ func (w *walker) multipart(s stream, boundary string) error {
 		// the rest of the part before.
 		expectNewPart := false
 		for {
+			before := pos
 			line, err := nextLine(s, &pos)
+			if err := w.scan(max(pos-before, len(line))); err != nil {
+				return err
+			}
 			if err == io.EOF && mb.isFinalBoundary(line) {
 				return nil
 			}
@@ -280,10 +342,13 @@ func (w *walker) multipart(s stream, boundary string) error {
 			return errStopWalk
 		}
 		start := pos + n
-		end, endErr := mb.scanPart(s, start)
+		end, searched, endErr := mb.scanPart(s, start)
+		if err := w.scan(searched); err != nil {
+			return err
+		}
 		pos = end
 		mt, params, _ := h.ContentType()
-		if err := w.entity(h, mt, params, stream{b: s.b[start:end], end: endErr}); err != nil {
+		if err := w.entity(h, mt, params, stream{b: s.b[start:end], end: endErr}, depth+1); err != nil {
 			return err
 		}
 	}
@@ -298,7 +363,12 @@ func needsGoMessage(s stream, boundary string) bool {
 	if len(boundary) > maxBoundary || strings.ContainsAny(boundary, "\r\n") {
 		return true
 	}
-	return len(s.b)-1-bytes.LastIndexByte(s.b, '\n') >= goBufSize
+	return lastLineLen(s.b) >= goBufSize
+}
+
+// lastLineLen is the length of the bytes after the last "\n".
+func lastLineLen(b []byte) int {
+	return len(b) - 1 - bytes.LastIndexByte(b, '\n')
 }
 
 // nextLine returns the next line of s from pos, with its end, as
@@ -354,8 +424,17 @@ func skipBlanks(b []byte) []byte {
 // part's bytes end and the error its reader returns there: io.EOF at a
 // boundary; when the input ends first, the input's error, io.EOF becoming
 // io.ErrUnexpectedEOF, with a last line that could have begun a boundary
-// left out. This is go-message's scanUntilBoundary run to the end.
-func (mb *multipartBody) scanPart(s stream, start int) (int, error) {
+// left out. This is go-message's scanUntilBoundary run to the end. It
+// also returns how many bytes it searched.
+func (mb *multipartBody) scanPart(s stream, start int) (end, searched int, err error) {
+	end, err = mb.findPartEnd(s, start)
+	if err != io.EOF {
+		return end, len(s.b) - start, err // searched to the end
+	}
+	return end, min(len(s.b), end+len(mb.nlDash)+1) - start, err
+}
+
+func (mb *multipartBody) findPartEnd(s stream, start int) (int, error) {
 	readErr := s.end
 	if readErr == io.EOF {
 		readErr = io.ErrUnexpectedEOF

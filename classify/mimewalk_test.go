@@ -25,7 +25,7 @@ func walkBoth(raw []byte) (lean, walked []part, left bool) {
 		return nil, nil, false // parseMessage does not walk: nothing to compare
 	}
 	mt, params, _ := h.ContentType()
-	left = w.entity(h, mt, params, body) == errLeaveToGoMessage
+	left = w.entity(h, mt, params, body, 0) == errLeaveToGoMessage
 	ref := &message{}
 	walkGoMessage(ref, raw)
 	return m.parts, ref.parts, left
@@ -197,7 +197,7 @@ func checkDecodeQP(t *testing.T, b []byte) {
 		for _, n := range []int{1 << 20, 7} {
 			s := stream{b: b, end: end}
 			want, _ := readPart(quotedprintable.NewReader(&streamReader{s: s}), n, nil)
-			if got := decodeQP(s, n); !bytes.Equal(got, want) {
+			if got, _ := decodeQP(s, n); !bytes.Equal(got, want) {
 				t.Fatalf("decodeQP(%q, %v, %d) = %q, want %q", b, end, n, got, want)
 			}
 		}

@@ -100,7 +100,11 @@ func (b *phraseBranch) matches(s string, seen bitset) bool {
 			return false
 		}
 	}
-	return b.re == nil || b.re.MatchString(s)
+	if b.re == nil {
+		return true
+	}
+	charge(len(s))
+	return b.re.MatchString(s)
 }
 
 type bitset []uint64
@@ -190,15 +194,18 @@ func (ac *acMatcher) any(s string) bool {
 	for i := 0; i < len(s); i++ {
 		st = ac.next[st*cols+int32(ac.class[s[i]])]
 		if len(ac.out[st]) > 0 {
+			charge(i + 1)
 			return true
 		}
 	}
+	charge(len(s))
 	return false
 }
 
 // find returns the set of ids of the strings that occur in s.
 func (ac *acMatcher) find(s string) bitset {
 	seen := make(bitset, (len(ac.strs)+63)/64)
+	charge(len(s))
 	st := int32(0)
 	cols := int32(ac.cols)
 	for i := 0; i < len(s); i++ {

@@ -18,14 +18,17 @@ var (
 	pfSignature = markers("this is the postfix program at host", "this is the mail system at host")
 	pfWarning   = markers("this is a warning only", "delayed mail (still being retried)")
 	pfSuccess   = markers("successful mail delivery report", "your message was successfully delivered to the destination")
-	pfAddrRe    = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <[^<>]*>\))?:\s*(.*)$`)
-	pfSaidRe    = mustFastRe(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
+	pfAddrRe    = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <([^<>]*)>\))?:\s*(.*)$`)
+	// pfHostSaidRe is a paragraph of Postfix's layout, which relays and old
+	// versions send without the signature or a delivery-status part.
+	pfHostSaidRe = mustFastRe(`(?m)^<[^<>\s]+@[^<>\s]+>(?: \(expanded from <[^<>]*>\))?: host\s+\S+\s+said: `)
+	pfSaidRe     = mustFastRe(`(?i)^host (\S+?)(?:\[[0-9a-f.:]+\])? said:\s*`)
 	// Postfix's resolver texts for a DNS failure it would have retried.
 	pfTryAgain = markers("host not found, try again", "temporary failure in name resolution")
 )
 
 func decodePostfixText(m *message) []Verdict {
-	if !m.textMatches(pfSignature) {
+	if !m.textMatches(pfSignature) && !(fbLooksLikeBounce(m) && m.textMatches(pfHostSaidRe)) {
 		return nil
 	}
 	action := "failed"
@@ -36,17 +39,18 @@ func decodePostfixText(m *message) []Verdict {
 		action = "delivered"
 	}
 	text, _ := m.textAfter(pfSignature)
+	text = cutAtRe(text, fbOriginal)
 	senders := senderAddresses(m, "")
 	type block struct {
-		addr string
-		text []string
+		addr, from string // from: the alias it was expanded from
+		text       []string
 	}
 	var blocks []block
 	open := false // whether indented lines continue the last block
 	for _, line := range textLines(text) {
 		if mm := pfAddrRe.FindStringSubmatch(line); mm != nil {
 			if a := cleanAddress(mm[1]); a != "" {
-				blocks = append(blocks, block{addr: a, text: []string{mm[2]}})
+				blocks = append(blocks, block{addr: a, from: cleanAddress(mm[2]), text: []string{mm[3]}})
 				open = true
 				continue
 			}
@@ -75,7 +79,13 @@ func decodePostfixText(m *message) []Verdict {
 			f.temporary = true
 			f.reason, f.rule = NetworkError, "postfix-dns-try-again"
 		}
-		out = append(out, decideStaged("postfix-text", f, stageOf(diag), senders))
+		v := decideStaged("postfix-text", f, stageOf(diag), senders)
+		out = append(out, v)
+		if b.from != "" && b.from != b.addr {
+			// The address the sender used, before an alias expanded it.
+			v.Recipient = b.from
+			out = append(out, v)
+		}
 	}
 	return out
 }

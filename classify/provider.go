@@ -114,6 +114,7 @@ func indexLine(lines []string, start int, markers ...string) int {
 // case, where a comparison that ignores ASCII case says the same (as
 // message.containsLower does for the text).
 func containsLower(s, sub string) bool {
+	charge(len(s))
 	if isASCII(s) && isLowerASCII(sub) {
 		return containsFoldASCIIString(s, sub)
 	}

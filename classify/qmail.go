@@ -40,7 +40,9 @@ var (
 func decodeQmail(m *message) []Verdict {
 	section, ok := m.textAfter(qmailStart)
 	if !ok {
-		return nil
+		if section, ok = qmailLayout(m); !ok {
+			return nil
+		}
 	}
 	section = cutAtRe(section, qmailEnd)
 	senders := senderAddresses(m, section)
@@ -60,6 +62,26 @@ func decodeQmail(m *message) []Verdict {
 	return out
 }
 
+// qmailLayout finds, in a bounce without qmail's greeting, qmail's layout:
+// paragraphs opened by "<user@example.org>:" at the left margin, as the
+// mail systems that imitate qmail write them (with the greeting
+// translated or left out). It returns the text from the first such line
+// up to the ruler that opens the returned message.
+func qmailLayout(m *message) (string, bool) {
+	if !m.containsLower(">:") || !fbLooksLikeBounce(m) {
+		return "", false
+	}
+	loc := qmailAddrLineRe.FindStringIndex(m.text)
+	if loc == nil {
+		return "", false
+	}
+	section := m.text[loc[0]:]
+	if i := strings.Index(section, "\n---"); i >= 0 {
+		section = section[:i]
+	}
+	return section, true
+}
+
 type qmailBlock struct {
 	addr, text string
 }
@@ -68,23 +90,32 @@ type qmailBlock struct {
 // "<address>:" at the left margin.
 func qmailBlocks(section string) []qmailBlock {
 	var out []qmailBlock
-	var cur *qmailBlock
+	// The lines of the last block, joined once it ends: appending each to
+	// its text would copy the text once per line.
+	var lines []string
+	end := func() {
+		if len(out) > 0 && len(lines) > 1 {
+			out[len(out)-1].text = strings.Join(lines, "\n")
+		}
+	}
 	for _, line := range textLines(section) {
 		if m := qmailAddrLineRe.FindStringSubmatch(line); m != nil {
 			if addr := cleanAddress(m[1]); addr != "" {
+				end()
 				out = append(out, qmailBlock{addr: addr, text: m[2]})
-				cur = &out[len(out)-1]
+				lines = append(lines[:0], m[2])
 				continue
 			}
 		}
-		if cur != nil {
-			cur.text += "\n" + line
+		if len(out) > 0 {
+			lines = append(lines, line)
 		}
 	}
+	end()
 	return out
 }
 
-var qmailAddrLineRe = mustFastRe(`^<([^<>\s]+@[^<>\s]+)>:[ \t]*(.*)$`)
+var qmailAddrLineRe = mustFastRe(`(?m)^<([^<>\s]+@[^<>\s]+)>:[ \t]*(.*)$`)
 
 // qmailFinding reads one paragraph: the remote server's reply if it
 // quotes one, qmail's own sentence and "(#x.y.z)" status otherwise.

@@ -20,8 +20,10 @@ import (
 //     decoding;
 //   - white space at the end of a line is dropped, and a line longer than
 //     the buffer stops decoding after it.
-func decodeQP(s stream, n int) []byte {
-	out := make([]byte, 0, min(len(s.b), n))
+//
+// It also returns how many bytes of s it read.
+func decodeQP(s stream, n int) (out []byte, read int) {
+	out = make([]byte, 0, min(len(s.b), n))
 	b := s.b
 	for len(out) < n {
 		// A line as bufio.Reader.ReadSlice('\n') returns it, and the error.
@@ -74,19 +76,19 @@ func decodeQP(s stream, n int) []byte {
 				// Not a hex pair: a literal "=", unless a line end or
 				// nothing follows, where the Reader fails.
 				if i+1 >= size || at(i+1) == '\r' || at(i+1) == '\n' {
-					return out
+					return out, len(s.b) - len(b)
 				}
 			case c == '\t' || c == '\r' || c == '\n' || c >= 0x80:
 			case c < ' ' || c > '~':
-				return out
+				return out, len(s.b) - len(b)
 			}
 			out = append(out, c)
 		}
 		if rerr != nil {
-			return out
+			return out, len(s.b) - len(b)
 		}
 	}
-	return out
+	return out, len(s.b) - len(b)
 }
 
 var errBadSoftBreak = errors.New("classify: bytes after a soft line break")

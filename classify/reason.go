@@ -23,7 +23,7 @@ const (
 	SystemError   Reason = "system_error"   // the receiving system failed (X.3.x, X.4.5)
 	MailerError   Reason = "mailer_error"   // a local delivery program failed
 	NetworkError  Reason = "network_error"  // connection, DNS or routing trouble (X.4.x)
-	Expired       Reason = "expired"        // gave up after retrying (X.4.7)
+	Expired       Reason = "expired"        // given up after retrying temporary errors (X.4.7)
 	Filtered      Reason = "filtered"       // the recipient's own filter refused it
 
 	// The sender was refused.
@@ -59,10 +59,11 @@ var reasonClass = map[Reason]Class{
 
 	MailboxFull: Soft, ExceedLimit: Soft, RecipientRate: Soft, SystemFull: Soft,
 	SystemError: Soft, MailerError: Soft, NetworkError: Soft, Filtered: Soft,
-	// A message that expired in the queue was never refused by anyone: the
-	// sending MTA ran out of time on temporary failures. It is reported as
-	// delayed, as the reference corpus labels it, and never suppresses.
-	Expired: Delayed,
+	// A message that expired in the queue is a final failure: the sending
+	// MTA gave up after retrying temporary errors (LABELING.md). It is soft,
+	// not delayed; delayed is only a warning that delivery is still being
+	// retried (Action: delayed), which decide reads from the report.
+	Expired: Soft,
 
 	IPBlocklisted: Block, BadReputation: Block, PTRRequired: Block, AuthFailed: Block,
 	SpamContent: Block, Virus: Block, ContentError: Block, NotCompliant: Block,

@@ -3,6 +3,7 @@ package classify
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Helpers shared by the decoders of plain-text bounces: the human-readable
@@ -39,7 +40,21 @@ func isLocalPartByte(c byte) bool {
 
 // textLines splits a text into lines without their line ends.
 func textLines(s string) []string {
+	charge(2 * len(s))
 	return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+}
+
+// clipDiagnostic cuts a diagnostic to maxDiagnostic bytes, at the start
+// of a rune.
+func clipDiagnostic(s string) string {
+	if len(s) <= maxDiagnostic {
+		return s
+	}
+	i := maxDiagnostic
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }
 
 // indentOf counts the leading blanks of a line, a tab counting as eight.
@@ -107,6 +122,7 @@ func markers(phrases ...string) *fastRe {
 // cutAt returns s up to the first of the markers (matched
 // case-insensitively), or all of s.
 func cutAt(s string, marks ...string) string {
+	charge(len(s) * (1 + len(marks)))
 	lower := strings.ToLower(s)
 	end := len(s)
 	for _, mk := range marks {
@@ -387,4 +403,4 @@ var replyPrefixRe = mustFastRe(`(?i)^\s*(re|fwd?|aw|wg|sv|tr|rv)\s*:`)
 
 // delayWarningRe matches the sentences of a warning that delivery is
 // still being retried (RFC 3464 Action: delayed in words).
-var delayWarningRe = mustFastRe(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part`)
+var delayWarningRe = mustFastRe(`(?i)has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|this is a warning message only|still trying|will keep trying|no action is required on your part|will continue (to try|trying)|(has been|was) postponed`)

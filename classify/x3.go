@@ -43,6 +43,7 @@ func decodeX3(m *message) []Verdict {
 	// met, the time limit is why it stopped.
 	aborted := m.textMatches(x3Aborted) && replyCodeInText(details) == 0
 	senders := senderAddresses(m, "")
+	stage := stageOf(details)
 	var out []Verdict
 	for _, line := range textLines(list) {
 		t := strings.TrimSpace(line)
@@ -53,11 +54,15 @@ func decodeX3(m *message) []Verdict {
 		if !ok {
 			continue
 		}
+		if len(out) >= maxFindings {
+			m.cutShort(cutFindings)
+			break
+		}
 		f := finding{recipient: addr, action: action, diagnostic: details}
 		if aborted {
 			f.reason, f.rule = Expired, "x3-aborted"
 		}
-		out = append(out, decideStaged("x3", f, stageOf(details), senders))
+		out = append(out, decideStaged("x3", f, stage, senders))
 	}
 	return out
 }

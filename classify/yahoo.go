@@ -42,21 +42,29 @@ func decodeYahoo(m *message) []Verdict {
 		return nil
 	}
 	var fs []finding
+	var diag []string // the last recipient's lines, joined once they end
+	end := func() {
+		if len(fs) > 0 {
+			fs[len(fs)-1].diagnostic = strings.Join(diag, " ")
+		}
+		diag = diag[:0]
+	}
 	for _, l := range lines[start+1:] {
 		t := strings.TrimSpace(l)
 		if t == "" {
 			continue
 		}
 		if strings.HasPrefix(t, "<") && strings.HasSuffix(t, ">:") {
+			end()
 			fs = append(fs, finding{recipient: t, action: "failed"})
 			continue
 		}
 		if len(fs) == 0 {
 			continue
 		}
-		last := &fs[len(fs)-1]
-		last.diagnostic = strings.TrimSpace(last.diagnostic + " " + t)
+		diag = append(diag, t)
 	}
+	end()
 	var out []Verdict
 	for _, f := range fs {
 		f.recipient = strings.TrimSuffix(f.recipient, ":")

@@ -2,10 +2,12 @@ package exchange
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +48,8 @@ func TestProviderFiles(t *testing.T) {
 		{"mailgun-bounces.csv", SourceMailgun, 1, Row{Line: 2, Address: "bounced@mailgun.example", Kind: "bounce", Since: time.Date(2025, 11, 3, 8, 15, 30, 0, time.UTC)}},
 		{"mailgun-complaints.csv", SourceMailgun, 1, Row{Line: 2, Address: "complainer@mailgun.example", Kind: "complaint", Since: time.Date(2025, 11, 4, 10, 0, 0, 0, time.UTC)}},
 		{"postmark.csv", SourcePostmark, 3, Row{Line: 2, Address: "hard@postmark.example", Kind: "hardbounce", Since: time.Date(2025, 11, 3, 13, 15, 30, 0, time.UTC)}},
-		{"bouncesink.csv", SourceBouncesink, 2, Row{Line: 2, Address: "alice@example.org", Kind: "hard", Since: time.Date(2025, 11, 1, 9, 0, 0, 0, time.UTC)}},
-		{"bouncesink.jsonl", SourceBouncesink, 2, Row{Line: 1, Address: "alice@example.org", Kind: "hard", Since: time.Date(2025, 11, 1, 9, 0, 0, 0, time.UTC)}},
+		{"bouncesink.csv", SourceBouncesink, 2, Row{Line: 2, Address: "alice@example.org", Kind: "hard", Detail: "user_unknown", Since: time.Date(2025, 11, 1, 9, 0, 0, 0, time.UTC)}},
+		{"bouncesink.jsonl", SourceBouncesink, 2, Row{Line: 1, Address: "alice@example.org", Kind: "hard", Detail: "user_unknown", Since: time.Date(2025, 11, 1, 9, 0, 0, 0, time.UTC)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -133,9 +135,115 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: read back %q %+v", format, source, rows)
 		}
 		for i, r := range rows {
-			if r.Err != nil || r.Address != list[i].Address || r.Kind != list[i].Reason || !r.Since.Equal(list[i].Since) {
+			if r.Err != nil || r.Address != list[i].Address || r.Kind != list[i].Reason || r.Detail != list[i].Detail ||
+				!r.Since.Equal(list[i].Since) {
 				t.Errorf("%s: row %d = %+v, want %+v", format, i, r, list[i])
 			}
 		}
+	}
+}
+
+// A cell a spreadsheet would run as a formula is written with a ' in
+// front, and our own reader gives back exactly what was exported.
+func TestFormulaCellsNeutralised(t *testing.T) {
+	since := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	list := []store.Suppression{
+		{Address: "=1+2@example.org", Reason: "hard", Detail: "=HYPERLINK(\"http://evil.example\")", Since: since},
+		{Address: "+1@example.org", Reason: "manual", Detail: "-2+3", Since: since},
+		{Address: "-x@example.org", Reason: "manual", Detail: "@SUM(A1)", Since: since},
+		{Address: "@x@example.org", Reason: "manual", Detail: "\tTAB", Since: since},
+		{Address: "'quoted@example.org", Reason: "manual", Detail: "\rCR", Since: since},
+		{Address: "''twice@example.org", Reason: "manual", Detail: "'=not a formula", Since: since},
+		{Address: "plain@example.org", Reason: "manual", Detail: "a=b", Since: since},
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, CSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if err := w.Write(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// What a spreadsheet sees: no cell starts with a formula character.
+	cr := csv.NewReader(bytes.NewReader(buf.Bytes()))
+	cells, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range cells[1:] {
+		for _, c := range rec {
+			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+				t.Errorf("cell %q starts with a formula character", c)
+			}
+		}
+	}
+	if cells[7][0] != "plain@example.org" || cells[7][2] != "a=b" {
+		t.Errorf("a harmless row was changed: %q", cells[7])
+	}
+	_, rows := readAll(t, bytes.NewReader(buf.Bytes()), "")
+	for i, r := range rows {
+		if r.Err != nil || r.Address != list[i].Address || r.Kind != list[i].Reason || r.Detail != list[i].Detail {
+			t.Errorf("row %d read back as %+v, want %+v", i, r, list[i])
+		}
+	}
+}
+
+// endless is a reader of n bytes of b, made as they are read.
+type endless struct {
+	b byte
+	n int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), e.n)
+	for i := range p[:k] {
+		p[i] = e.b
+	}
+	e.n -= k
+	return k, nil
+}
+
+// A CSV record longer than MaxRecord (here one quoted field of 64 MiB)
+// ends the file with an error, having buffered about MaxRecord and no
+// more, as a JSONL line does.
+func TestRecordOverLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name, format string
+		body         io.Reader
+	}{
+		{"csv quoted field", CSV, io.MultiReader(strings.NewReader("address,reason,detail,since\nok@example.org,manual,x,\n\""), &endless{'a', 64 << 20})},
+		{"csv unquoted line", CSV, io.MultiReader(strings.NewReader("EmailAddress,Reason\n"), &endless{'a', 64 << 20})},
+		{"jsonl", JSONL, io.MultiReader(strings.NewReader(`{"address": "ok@example.org"}`+"\n"+`{"address": "`), &endless{'a', 64 << 20})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			rd, err := NewReader(tt.body, tt.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last error
+			for {
+				if _, last = rd.Next(); last != nil {
+					break
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if !errors.Is(last, ErrRecordTooLong) {
+				t.Errorf("reading a 64 MiB record ended with %v, want ErrRecordTooLong", last)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("reading a 64 MiB record allocated %d MiB, want about the %d MiB limit", alloc>>20, MaxRecord>>20)
+			}
+		})
 	}
 }

@@ -27,10 +27,13 @@ const (
 
 // Row is one suppression read from a file.
 type Row struct {
-	Line    int       // where the row starts, counting from 1 (the header is line 1 of a CSV)
-	Address string    // as written; the store normalises and checks it
-	Kind    string    // which list or reason, as the file says: "bounce", "complaint", "hardbounce", "hard"...
-	Since   time.Time // when the provider suppressed it; zero if the file does not say
+	Line    int    // where the row starts, counting from 1 (the header is line 1 of a CSV)
+	Address string // as written; the store normalises and checks it
+	Kind    string // which list or reason, as the file says: "bounce", "complaint", "hardbounce", "hard"...
+	// Detail is the detail column of bouncesink's own files (the
+	// suppression's Detail, as exported); empty for other sources.
+	Detail string
+	Since  time.Time // when the provider suppressed it; zero if the file does not say
 	// Err says why the row cannot be imported (a missing address, a
 	// malformed time or line). The other fields may be empty then.
 	Err error
@@ -42,8 +45,15 @@ type Reader struct {
 	next   func() (Row, error)
 }
 
-// maxLine bounds one JSONL line or CSV record.
-const maxLine = 1 << 20
+// MaxRecord bounds one JSONL line or CSV record (a quoted CSV field may
+// span lines: the bound is on the whole record). A longer one ends the
+// file with an error, so a hostile file cannot make the reader buffer
+// more than about this much.
+const MaxRecord = 1 << 20
+
+// ErrRecordTooLong is wrapped by the error of a file with a record over
+// MaxRecord.
+var ErrRecordTooLong = fmt.Errorf("record longer than %d bytes", MaxRecord)
 
 // NewReader reads the header of a file of format CSV or JSONL ("" looks at
 // the first byte: '{' means JSONL) and returns a Reader for its rows.
@@ -69,7 +79,7 @@ func (r *Reader) Source() string { return r.source }
 
 // Next returns the next row, or io.EOF after the last. A row that cannot
 // be imported comes back with Err set; an error from Next itself (reading
-// failed, or a line is over a MiB) ends the file.
+// failed, or a record is over MaxRecord) ends the file.
 func (r *Reader) Next() (Row, error) { return r.next() }
 
 func peekNonSpace(br *bufio.Reader) (byte, error) {
@@ -91,7 +101,7 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 
 func newJSONLReader(br *bufio.Reader) *Reader {
 	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxRecord)
 	line := 0
 	return &Reader{source: SourceBouncesink, next: func() (Row, error) {
 		for sc.Scan() {
@@ -106,6 +116,7 @@ func newJSONLReader(br *bufio.Reader) *Reader {
 			var rec struct {
 				Address string `json:"address"`
 				Reason  string `json:"reason"`
+				Detail  string `json:"detail"`
 				Since   string `json:"since"`
 			}
 			row := Row{Line: line}
@@ -113,7 +124,7 @@ func newJSONLReader(br *bufio.Reader) *Reader {
 				row.Err = fmt.Errorf("not a JSON object: %v", err)
 				return row, nil
 			}
-			row.Address, row.Kind = strings.TrimSpace(rec.Address), strings.ToLower(rec.Reason)
+			row.Address, row.Kind, row.Detail = strings.TrimSpace(rec.Address), strings.ToLower(rec.Reason), rec.Detail
 			row.Since, row.Err = parseTime(rec.Since)
 			if row.Err == nil && row.Address == "" {
 				row.Err = errors.New(`no "address"`)
@@ -121,6 +132,9 @@ func newJSONLReader(br *bufio.Reader) *Reader {
 			return row, nil
 		}
 		if err := sc.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) {
+				err = ErrRecordTooLong
+			}
 			return Row{}, fmt.Errorf("exchange: line %d: %w", line+1, err)
 		}
 		return Row{}, io.EOF
@@ -129,13 +143,16 @@ func newJSONLReader(br *bufio.Reader) *Reader {
 
 // layout says where a CSV source keeps what a Row needs.
 type layout struct {
-	source            string
-	address, kind, at int // column indexes; -1 when absent
-	fixedKind         string
+	source                    string
+	address, kind, detail, at int // column indexes; -1 when absent
+	fixedKind                 string
 }
 
 func newCSVReader(br *bufio.Reader) (*Reader, error) {
-	cr := csv.NewReader(br)
+	// encoding/csv has no bound of its own on a record: a quoted field
+	// runs on over any number of lines, held in memory.
+	lim := &recordLimit{r: br}
+	cr := csv.NewReader(lim)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
@@ -152,21 +169,47 @@ func newCSVReader(br *bufio.Reader) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	read := 1 // the lines read so far
 	return &Reader{source: l.source, next: func() (Row, error) {
+		lim.n = 0
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return Row{}, io.EOF
 		}
-		line, _ := cr.FieldPos(0)
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
+			read = perr.Line
 			return Row{Line: perr.StartLine, Err: errors.New(perr.Err.Error())}, nil
 		}
 		if err != nil {
-			return Row{}, fmt.Errorf("exchange: line %d: %w", line, err)
+			// FieldPos knows no record here.
+			return Row{}, fmt.Errorf("exchange: the record after line %d: %w", read, err)
 		}
+		line, _ := cr.FieldPos(0)
+		read, _ = cr.FieldPos(len(rec) - 1)
 		return l.row(line, rec, len(header)), nil
 	}}, nil
+}
+
+// recordLimit fails a read once more than MaxRecord bytes (and the csv
+// reader's own buffer) were read since n was last reset, at the start of
+// a record.
+type recordLimit struct {
+	r io.Reader
+	n int
+}
+
+// recordSlack is what the csv reader may read ahead of the record it
+// returns: its bufio.Reader's buffer.
+const recordSlack = 64 << 10
+
+func (l *recordLimit) Read(p []byte) (int, error) {
+	if l.n > MaxRecord+recordSlack {
+		return 0, ErrRecordTooLong
+	}
+	n, err := l.r.Read(p)
+	l.n += n
+	return n, err
 }
 
 func (l layout) row(line int, rec []string, columns int) Row {
@@ -175,10 +218,18 @@ func (l layout) row(line int, rec []string, columns int) Row {
 		row.Err = fmt.Errorf("%d fields, the header has %d", len(rec), columns)
 		return row
 	}
+	if l.source == SourceBouncesink {
+		for i := range rec {
+			rec[i] = unescapeCell(rec[i])
+		}
+	}
 	row.Address = strings.TrimSpace(rec[l.address])
 	row.Kind = l.fixedKind
 	if l.kind >= 0 {
 		row.Kind = strings.ToLower(strings.TrimSpace(rec[l.kind]))
+	}
+	if l.detail >= 0 {
+		row.Detail = rec[l.detail]
 	}
 	if l.at >= 0 {
 		row.Since, row.Err = parseTime(rec[l.at])
@@ -208,15 +259,15 @@ func detect(header []string) (layout, error) {
 	}
 	switch {
 	case has("address") && has("reason") && has("since"):
-		return layout{source: SourceBouncesink, address: col["address"], kind: col["reason"], at: col["since"]}, nil
+		return layout{source: SourceBouncesink, address: col["address"], kind: col["reason"], detail: idx("detail"), at: col["since"]}, nil
 	case has("suppressionreason") && idx("emailaddress", "recipient", "email") >= 0:
 		return layout{source: SourcePostmark, address: idx("emailaddress", "recipient", "email"),
-			kind: col["suppressionreason"], at: idx("createdat")}, nil
+			kind: col["suppressionreason"], detail: -1, at: idx("createdat")}, nil
 	case has("emailaddress") && has("reason"):
-		return layout{source: SourceSES, address: col["emailaddress"], kind: col["reason"],
+		return layout{source: SourceSES, address: col["emailaddress"], kind: col["reason"], detail: -1,
 			at: idx("lastupdatetime", "lastupdatetimestamp")}, nil
 	case has("address") && has("createdat"):
-		l := layout{source: SourceMailgun, address: col["address"], kind: -1, at: col["createdat"], fixedKind: "complaint"}
+		l := layout{source: SourceMailgun, address: col["address"], kind: -1, detail: -1, at: col["createdat"], fixedKind: "complaint"}
 		switch {
 		case has("code") || has("error"):
 			l.fixedKind = "bounce"
@@ -225,7 +276,7 @@ func detect(header []string) (layout, error) {
 		}
 		return l, nil
 	case has("email") && has("created"):
-		l := layout{source: SourceSendGrid, address: col["email"], kind: -1, at: col["created"], fixedKind: "unsubscribe"}
+		l := layout{source: SourceSendGrid, address: col["email"], kind: -1, detail: -1, at: col["created"], fixedKind: "unsubscribe"}
 		switch {
 		case has("status"):
 			l.fixedKind = "bounce"

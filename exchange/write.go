@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/bouncesink/bouncesink/store"
@@ -64,13 +65,30 @@ func NewWriter(w io.Writer, format string) (*Writer, error) {
 	return nil, fmt.Errorf("exchange: unknown format %q, want csv or jsonl", format)
 }
 
-// Write writes one suppression.
+// Write writes one suppression. In CSV, a cell that a spreadsheet would
+// read as a formula (it starts with = + - @, a tab or a carriage return)
+// gets a ' in front, as OWASP advises against CSV injection: addresses
+// and details come from bounces anyone can send. A cell that starts with
+// ' gets one more, so that the Reader, which drops one leading ' from
+// every cell of our own CSV, gives back exactly what was written.
 func (w *Writer) Write(s store.Suppression) error {
 	if w.csv != nil {
-		return w.csv.Write([]string{s.Address, s.Reason, s.Detail, s.Since.UTC().Format(time.RFC3339Nano)})
+		return w.csv.Write([]string{escapeCell(s.Address), escapeCell(s.Reason), escapeCell(s.Detail),
+			s.Since.UTC().Format(time.RFC3339Nano)})
 	}
 	return w.json.Encode(exportRecord{Address: s.Address, Reason: s.Reason, Detail: s.Detail, Since: s.Since.UTC()})
 }
+
+// escapeCell neutralises a CSV cell a spreadsheet would run as a formula.
+func escapeCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r'", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
+// unescapeCell undoes escapeCell.
+func unescapeCell(s string) string { return strings.TrimPrefix(s, "'") }
 
 // Flush writes what the Writer buffers and reports any error it met.
 func (w *Writer) Flush() error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/classify"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // A delivery report must come from <>: from any other sender its hard,
@@ -175,7 +176,7 @@ func TestClassifyDeadlineAndCancel(t *testing.T) {
 // The same message received twice (an MTA that never saw our 250) is
 // acknowledged both times and counts once, in the store and in Recorded.
 func TestDeliverTwiceCountsOnce(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "b.db"), store.Options{})
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "b.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,21 @@
-// Package store owns bouncesink's durable state in a bbolt file: one record
+// Package store is the contract of bouncesink's durable state: one record
 // per recipient address, each recipient's event history, the raw messages,
-// and the suppression list with the policy that fills it. It knows nothing
-// of MIME or SMTP: callers hand it plain observations, and to Rebuild the
-// state after a classifier change, a function that makes new ones.
+// the suppression list with the policy that fills it, and the audit trail
+// of its changes. It holds the types, the policy's decisions, address
+// normalisation and the interfaces (Writer, Reader, Admin, Store) that the
+// rest of bouncesink uses; the engines that keep the state implement them
+// in packages of their own (boltstore: an embedded bbolt file). It knows
+// nothing of MIME or SMTP: callers hand it plain observations, and to
+// Rebuild the state after a classifier change, a function that makes new
+// ones.
 package store
 
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotFound is returned when an address has no record.
@@ -24,13 +31,21 @@ var ErrDuplicate = errors.New("store: message already recorded")
 // take the raw bytes kept past Message.RawQuota. Nothing of it is kept.
 var ErrQuota = errors.New("store: raw message quota reached")
 
+// ErrLocked is wrapped by an engine's open when another process holds the
+// store that only one process may hold at a time (a bbolt file).
+var ErrLocked = errors.New("store: database is locked by another process")
+
+// ErrRebuilding is wrapped by the write methods while a Rebuild runs; the
+// write may be retried once it is done.
+var ErrRebuilding = errors.New("store: rebuild in progress")
+
 // ErrInvalidAddress is wrapped by every error Normalize returns, so a caller
 // can tell a bad address (a client error) from a storage failure.
 var ErrInvalidAddress = errors.New("store: invalid address")
 
 // Observation is one verdict about one recipient, as the store sees it.
 // The JSON names are for API output; the database keeps its own record
-// (observationRecord in codec.go), so renaming a field here changes no file.
+// (boltstore's observationRecord), so renaming a field here changes no file.
 type Observation struct {
 	Recipient    string `json:"recipient"` // raw address; the store normalises it
 	Class        string `json:"class"`     // hard, soft, block, complaint, autoreply, delayed, delivered, unknown; "admin" in history for Suppress and Lift
@@ -205,8 +220,43 @@ type Admin interface {
 	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)
 }
 
-var (
-	_ Reader = (*DB)(nil)
-	_ Writer = (*DB)(nil)
-	_ Admin  = (*DB)(nil)
+// Store is everything an engine provides: what the server needs
+// (Writer, Reader, Admin) and what the offline tools need besides.
+type Store interface {
+	Writer
+	Reader
+	Admin
+	Copier
+	// Messages lists recorded messages in id order, after id after.
+	Messages(ctx context.Context, after uint64, limit int) ([]StoredMessage, error)
+	// Rebuild replays every message through reobserve and the policy.
+	Rebuild(ctx context.Context, reobserve func(m StoredMessage) ([]Observation, error), opts RebuildOptions) (RebuildStats, error)
+	Close() error
+}
+
+// Namer is implemented by every engine: Engine names it ("bbolt",
+// "postgres") for /healthz and the logs.
+type Namer interface {
+	Engine() string
+}
+
+// MaxReasonLen and MaxDetailLen bound a suppression's Reason and Detail, in
+// bytes; engines cut longer ones with Clip.
+const (
+	MaxReasonLen = 255
+	MaxDetailLen = 512
 )
+
+// Clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// Domain returns the domain of a normalised address.
+func Domain(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }

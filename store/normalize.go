@@ -70,7 +70,7 @@ func Normalize(addr string) (string, error) {
 
 func invalid(addr, why string) error {
 	if len(addr) > 80 {
-		addr = truncate(addr, 80) + "..."
+		addr = Clip(addr, 80) + "..."
 	}
 	return fmt.Errorf("%w %q: %s", ErrInvalidAddress, addr, why)
 }

@@ -138,3 +138,9 @@ func TestPlainHostMatchesIDNA(t *testing.T) {
 		t.Errorf("only %d plain hosts generated; the test proves little", yes)
 	}
 }
+
+func BenchmarkNormalize(b *testing.B) {
+	for b.Loop() {
+		Normalize("<Alice.Smith+news@Mail.Example.COM>")
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,9 +16,10 @@ const (
 	classSoft      = "soft"
 	classComplaint = "complaint"
 	classDelivered = "delivered"
-	classUnknown   = "unknown"
-	// classAdmin marks Suppress and Lift in a recipient's history.
-	classAdmin = "admin"
+	// ClassUnknown is counted for an observation without a class.
+	ClassUnknown = "unknown"
+	// ClassAdmin marks Suppress and Lift in a recipient's history.
+	ClassAdmin = "admin"
 )
 
 // maxWindowTimes bounds HardTimes and SoftTimes so that an address bounced
@@ -54,6 +56,63 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("store: policy: %w", err)
 	}
 	return nil
+}
+
+// Observe updates r for observation o of its address, received at at: the
+// counts, the first and latest bounce, and the policy's state. It returns
+// the suppression the policy calls for, or nil for none; the engine stores
+// r and adds the suppression unless the address is already suppressed (the
+// first reason stands until a Lift). r may be a zero Recipient with only
+// its Address set, for an address seen for the first time.
+//
+// An engine calls it for every observation of a message in the
+// transaction that records the message, with r as that transaction read
+// it: the policy is only correct when no other writer changes r between
+// the read and the write.
+func (p Policy) Observe(r *Recipient, o Observation, at time.Time) *Suppression {
+	if r.Counts == nil {
+		r.Counts = make(map[string]int)
+	}
+	noteLatest(r, o, at)
+	reason := p.apply(r, o, at)
+	if reason == "" {
+		return nil
+	}
+	return &Suppression{Address: r.Address, Reason: reason, Detail: detailOf(o), Since: at}
+}
+
+// noteLatest counts o and updates the first, last and Last* fields.
+func noteLatest(r *Recipient, o Observation, at time.Time) {
+	class := cmp.Or(o.Class, ClassUnknown)
+	r.Counts[class]++
+	if r.FirstBounce.IsZero() || at.Before(r.FirstBounce) {
+		r.FirstBounce = at
+	}
+	if !at.Before(r.LastBounce) {
+		r.LastBounce = at
+		r.LastClass = class
+		r.LastReason = o.Reason
+		r.LastStatus = o.Status
+		r.LastDiagnostic = o.Diagnostic
+	}
+}
+
+// detailOf says in one token which verdict tipped an address over.
+func detailOf(o Observation) string {
+	switch {
+	case o.Reason != "":
+		return o.Reason
+	case o.Status != "":
+		return o.Status
+	}
+	return o.Class
+}
+
+// ResetPolicy forgets what the policy counted up to at (hard and soft
+// streaks, complaints), as a Lift does; the lifetime Counts stay.
+func (r *Recipient) ResetPolicy(at time.Time) {
+	r.Complaints = 0
+	r.clearStreaks(at)
 }
 
 // apply updates r's policy state for observation o received at at, and returns the suppression reason it calls for ("hard", "soft" or

@@ -11,7 +11,11 @@
 // until it succeeds; the other endpoints go on. The sequence number of the
 // last entry each endpoint took is kept in a cursor file, so a restart
 // resumes where it stopped and a receiver may see an entry twice (the
-// X-Bouncesink-Delivery header, the entry's seq, tells it so).
+// X-Bouncesink-Delivery header, the entry's seq, tells it so). With a
+// store that several bouncesink processes share (Options.Leases), the
+// cursor lives in the store instead, and each endpoint is served by one
+// process at a time: the others wait for its lease and take over, at the
+// saved cursor, when that process stops or dies.
 package webhook
 
 import (
@@ -31,7 +35,7 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 )
 
-// Feed is the audit trail as the store serves it (*store.DB).
+// Feed is the audit trail as the store serves it (store.Admin).
 type Feed interface {
 	// AuditAfter returns the entries after seq, oldest first.
 	AuditAfter(ctx context.Context, seq uint64, limit int) ([]store.AuditEntry, error)
@@ -68,6 +72,11 @@ type Options struct {
 	// (created when missing). An endpoint it does not know yet starts at
 	// the beginning of the trail, so it learns of every suppression.
 	CursorPath string
+	// Leases, when set (a store shared by several bouncesink processes),
+	// keeps each endpoint's cursor in the store instead of CursorPath, and
+	// lets one process at a time serve an endpoint: the others wait, and
+	// take it over, at the saved cursor, when that one stops or dies.
+	Leases store.EndpointLeaser
 	// The first retry waits MinBackoff, each next one twice as long, up to
 	// MaxBackoff (each wait varies by up to a fifth, so that endpoints
 	// failing together do not retry in step).
@@ -138,10 +147,50 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// follow sends e every entry after its cursor, waiting for new ones.
+// follow serves e: from the cursor file, or under a lease when the
+// store is shared.
 func (d *Dispatcher) follow(ctx context.Context, e Endpoint) {
+	if d.opts.Leases == nil {
+		d.followFrom(ctx, e, d.cursors.get(e.URL), func(seq uint64) error { return d.cursors.set(e.URL, seq) })
+		return
+	}
 	log := d.log.With(slog.String("webhook", e.URL))
-	cursor := d.cursors.get(e.URL)
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		lease, err := d.opts.Leases.LeaseEndpoint(ctx, e.URL)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("webhook: taking the endpoint's lease failed", slog.Any("err", err))
+				d.sleep(ctx, attempt)
+			}
+			continue
+		}
+		cursor, err := lease.Cursor(ctx)
+		if err != nil {
+			lease.Release()
+			log.Error("webhook: reading the endpoint's cursor failed", slog.Any("err", err))
+			d.sleep(ctx, attempt)
+			continue
+		}
+		attempt = 0
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-lease.Lost():
+				log.Warn("webhook: lease of the endpoint lost; another instance may serve it now")
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		d.followFrom(lctx, e, cursor, func(seq uint64) error { return lease.SetCursor(lctx, seq) })
+		cancel()
+		lease.Release()
+	}
+}
+
+// followFrom sends e every entry after cursor, waiting for new ones, and
+// saves its position with save.
+func (d *Dispatcher) followFrom(ctx context.Context, e Endpoint, cursor uint64, save func(uint64) error) {
+	log := d.log.With(slog.String("webhook", e.URL))
 	log.Info("webhook following the audit trail", slog.Uint64("after", cursor), slog.String("format", string(e.Format)))
 	failures := 0 // consecutive failed reads of the trail
 	for ctx.Err() == nil {
@@ -169,7 +218,7 @@ func (d *Dispatcher) follow(ctx context.Context, e Endpoint) {
 				return // ctx is done
 			}
 			cursor = entry.Seq
-			if err := d.cursors.set(e.URL, cursor); err != nil {
+			if err := save(cursor); err != nil {
 				// Delivery goes on; a restart will send again from the
 				// last cursor saved.
 				log.Error("webhook: saving the cursor failed", slog.Any("err", err))

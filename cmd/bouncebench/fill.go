@@ -43,7 +43,7 @@ func fillObservation(i int) store.Observation {
 func cmdFill(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", "", "database `path` (created if missing; no server may have it open)")
+	db := fs.String("db", "", "database `path` (created if missing; no server may have it open), or postgres:DSN")
 	n := fs.Int("n", 1_000_000, "recipients to write: fillAddress(0) .. fillAddress(n-1), every tenth suppressed")
 	batch := fs.Int("batch", 1000, "recipients per recorded message")
 	workers := fs.Int("workers", 4, "concurrent Record calls")
@@ -55,7 +55,7 @@ func cmdFill(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	s, err := store.Open(*db, store.Options{})
+	s, err := openBenchStore(*db)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncebench fill:", err)
 		return 1
@@ -83,7 +83,7 @@ func cmdFill(args []string, stdout, stderr io.Writer) int {
 
 // fill records recipients 0..n-1, batch per message, and calls progress
 // about every tenth of the way, one call at a time.
-func fill(ctx context.Context, s *store.DB, n, batch, workers int, progress func(done int)) error {
+func fill(ctx context.Context, s store.Writer, n, batch, workers int, progress func(done int)) error {
 	var (
 		next     atomic.Int64
 		done     atomic.Int64

@@ -8,6 +8,7 @@
 //	bouncebench check --db PATH [--addresses 100000] [--repeat 5]
 //	bouncebench lookup --db PATH [--rate 5000] [--duration 10s]
 //	bouncebench serve [--db PATH | --discard]
+//	bouncebench postgres [--dir DIR]
 //
 // Unless given --target or --api, the commands start the server
 // themselves, as a child process ("bouncebench serve", assembled from the
@@ -34,6 +35,9 @@ const usage = `usage:
   bouncebench serve [--db PATH | --discard]
       the server the other commands start: the sink assembled in-process
       (store, ingest, smtpd, api) or a go-smtp server discarding each body
+  bouncebench postgres [--dir DIR] [-c NAME=VALUE]...
+      run a throwaway PostgreSQL server (fsync on) until interrupted and
+      print its postgres:DSN, which every --db above takes instead of a PATH
 
 Run "bouncebench COMMAND -h" for a command's flags.
 `
@@ -49,6 +53,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) int{
 		"smtp": cmdSMTP, "fill": cmdFill, "check": cmdCheck, "lookup": cmdLookup, "serve": cmdServe,
+		"postgres": cmdPostgres,
 	}
 	if cmd, ok := cmds[args[0]]; ok {
 		return cmd(args[1:], stdout, stderr)

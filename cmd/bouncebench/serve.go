@@ -24,7 +24,6 @@ import (
 	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
-	"github.com/bouncesink/bouncesink/store"
 )
 
 // serveOptions say which server to run.
@@ -64,7 +63,7 @@ func startServer(o serveOptions) (*benchServer, error) {
 		serveSMTP = s.Serve
 		stopSMTP = s.Shutdown
 	} else {
-		db, err := store.Open(o.DB, store.Options{})
+		db, err := openBenchStore(o.DB)
 		if err != nil {
 			heap.close()
 			return nil, err

@@ -28,6 +28,7 @@ type smtpFlags struct {
 	api          string
 	discard      bool
 	compare      bool
+	engines      string
 	rounds       int
 	db           string
 	domain       string
@@ -45,19 +46,25 @@ func cmdSMTP(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.api, "api", "", "with --target, the sink's HTTP API `address` (host:port), to check that messages were stored")
 	fs.BoolVar(&f.discard, "discard", false, "load the discard server instead of the sink")
 	fs.BoolVar(&f.compare, "compare", false, "load the discard server, then the sink, and print the ratio of their rates")
-	fs.IntVar(&f.rounds, "rounds", 1, "with --compare, alternate discard and sink this many times (a busy machine shifts single figures)")
+	fs.StringVar(&f.engines, "compare-engines", "", "load the sink on a new bbolt file, then on this `postgres:DSN`, and print the ratio of their rates")
+	fs.IntVar(&f.rounds, "rounds", 1, "with --compare or --compare-engines, alternate the two this many times (a busy machine shifts single figures)")
 	fs.StringVar(&f.db, "db", "", "sink database `path` (default: a new one in a temporary directory, removed afterwards)")
 	fs.StringVar(&f.domain, "domain", "localhost", "`domain` of the VERP return paths (the sink must accept it)")
 	f.server.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || f.n <= 0 || f.c <= 0 || f.warmup < 0 || f.rounds <= 0 || (f.target != "" && (f.discard || f.compare)) {
-		fmt.Fprintln(stderr, "bouncebench smtp: want positive -n, -c and --rounds; --target excludes --discard and --compare")
+	if fs.NArg() > 0 || f.n <= 0 || f.c <= 0 || f.warmup < 0 || f.rounds <= 0 || (f.target != "" && (f.discard || f.compare || f.engines != "")) ||
+		(f.engines != "" && (f.compare || f.discard || engineOf(f.engines) != "postgres")) {
+		fmt.Fprintln(stderr, "bouncebench smtp: want positive -n, -c and --rounds; --target excludes --discard and --compare;\n"+
+			"--compare-engines takes a postgres:DSN and excludes --compare and --discard")
 		return 2
 	}
 	fmt.Fprintf(stdout, "bouncebench smtp: %d messages (+%d warm-up) over %d connections, %s\n",
 		f.n, f.warmup, f.c, machine())
+	if f.engines != "" {
+		return f.compareEngines(stdout, stderr)
+	}
 	if !f.compare {
 		if _, err := f.run(stdout, f.discard); err != nil {
 			fmt.Fprintln(stderr, "bouncebench smtp:", err)
@@ -82,6 +89,34 @@ func cmdSMTP(args []string, stdout, stderr io.Writer) int {
 	if len(ratios) > 1 {
 		slices.Sort(ratios)
 		fmt.Fprintf(stdout, "ratio sink/discard over %d rounds: median %.2f, min %.2f, max %.2f (target >= 0.75)\n",
+			len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	}
+	return 0
+}
+
+// compareEngines loads the sink on bbolt, then on PostgreSQL, --rounds
+// times, and prints the ratio of their rates.
+func (f *smtpFlags) compareEngines(stdout, stderr io.Writer) int {
+	pg := f.engines
+	var ratios []float64
+	for range f.rounds {
+		var rates [2]float64
+		for i, db := range []string{"", pg} {
+			f.db = db
+			fmt.Fprintf(stdout, "-- engine %s\n", engineOf(db))
+			rate, err := f.run(stdout, false)
+			if err != nil {
+				fmt.Fprintln(stderr, "bouncebench smtp:", err)
+				return 1
+			}
+			rates[i] = rate
+		}
+		ratios = append(ratios, rates[1]/rates[0])
+		fmt.Fprintf(stdout, "ratio postgres/bbolt: %.2f (target >= 0.8)\n", ratios[len(ratios)-1])
+	}
+	if len(ratios) > 1 {
+		slices.Sort(ratios)
+		fmt.Fprintf(stdout, "ratio postgres/bbolt over %d rounds: median %.2f, min %.2f, max %.2f (target >= 0.8)\n",
 			len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	}
 	return 0

@@ -18,11 +18,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bouncesink check [--api URL] ADDR...\n"+
+		fmt.Fprintln(stderr, "usage: bouncesink check [--api URL] [--token TOKEN] ADDR...\n"+
 			"exit status: 0 if no address is suppressed, 1 if any is, 2 on error")
 		fs.PrintDefaults()
 	}
-	apiURL := fs.String("api", "http://127.0.0.1:8025", "base `URL` of the bouncesink HTTP API")
+	apiURL := fs.String("api", defaultAPI, "base `URL` of the bouncesink HTTP API")
+	token := fs.String("token", "", "bearer `token` for the API, read role or more (default $BOUNCESINK_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -30,7 +31,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	resp, err := postCheck(*apiURL, fs.Args())
+	resp, err := postCheck(*apiURL, tokenOr(*token), fs.Args())
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncesink check:", err)
 		return 2
@@ -72,14 +73,22 @@ type checkAnswer struct {
 	Invalid    []string     `json:"invalid"`
 }
 
-func postCheck(base string, addrs []string) (checkAnswer, error) {
+func postCheck(base, token string, addrs []string) (checkAnswer, error) {
 	var ans checkAnswer
 	body, err := json.Marshal(map[string][]string{"addresses": addrs})
 	if err != nil {
 		return ans, err
 	}
+	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(base, "/")+"/v1/check", bytes.NewReader(body))
+	if err != nil {
+		return ans, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	client := &http.Client{Timeout: time.Minute}
-	resp, err := client.Post(strings.TrimRight(base, "/")+"/v1/check", "application/json", bytes.NewReader(body))
+	resp, err := client.Do(req)
 	if err != nil {
 		return ans, err
 	}

@@ -82,13 +82,26 @@ type HTTPConfig struct {
 }
 
 type StoreConfig struct {
-	Path        string `toml:"path"`
-	MaxRawBytes int64  `toml:"max_raw_bytes"` // 0: no quota
+	// Engine is "bbolt" (one file, one process) or "postgres" (one
+	// database shared by several processes and hosts).
+	Engine string `toml:"engine"`
+	Path   string `toml:"path"`    // bbolt: the database file
+	DSN    string `toml:"dsn"`     // postgres: postgres://user@host:port/db
+	DSNEnv string `toml:"dsn_env"` // postgres: name of an environment variable holding the DSN
+	// MaxRawBytes is the quota of raw messages kept (ingest.Sink.RawQuota);
+	// 0: none.
+	MaxRawBytes int64 `toml:"max_raw_bytes"`
 }
 
 // DefaultMaxRawBytes is the default quota of raw messages kept, as
 // received (compressed, they take about a third of it on disk).
 const DefaultMaxRawBytes = 16 << 30
+
+// Store engines.
+const (
+	engineBolt     = "bbolt"
+	enginePostgres = "postgres"
+)
 
 type PolicyConfig struct {
 	HardThreshold      int      `toml:"hard_threshold"`
@@ -131,7 +144,7 @@ func defaultConfig() Config {
 			BounceSenders:   []string{},
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}},
-		Store: StoreConfig{Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes},
+		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
 			HardWindow:         Duration{p.HardWindow},
@@ -222,6 +235,14 @@ func (c Config) validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path is empty")
+	}
+	if err := c.Store.check(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Store.Engine == enginePostgres && len(c.VERP.Keys) == 0 && c.VERP.KeyFile == "" {
+		// Each host would make a key file of its own, and refuse the
+		// return paths the others signed.
+		bad("store.engine postgres: set [verp] keys or verp.key_file, the same on every host sharing the database")
 	}
 	if _, err := c.auth(); err != nil {
 		errs = append(errs, err)

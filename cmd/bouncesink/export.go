@@ -47,7 +47,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	var file *os.File
 	if *output != "" {
 		var err error
-		if file, err = os.Create(*output); err != nil {
+		if file, err = createPrivate(*output); err != nil {
 			fmt.Fprintln(stderr, "bouncesink export:", err)
 			return 1
 		}
@@ -69,6 +69,21 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// createPrivate creates (or truncates) path readable by its owner only:
+// a suppression list is personal data. A file that was there keeps its
+// owner but loses the other permissions.
+func createPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // defaultAPI is where the CLI finds a server started with the defaults.
 const defaultAPI = "http://127.0.0.1:8025"
 
@@ -84,7 +99,7 @@ func exportDB(ctx context.Context, path, format string, out io.Writer) error {
 	if _, err := os.Stat(path); err != nil {
 		return err
 	}
-	db, err := store.Open(path, store.Options{})
+	db, err := openStore(StoreConfig{Path: path}, store.Policy{})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w; while a server runs, export with --api instead", err)

@@ -110,6 +110,9 @@ func postImport(ctx context.Context, base, token, format, source string, body io
 	if err != nil {
 		return res, err
 	}
+	// The server wants a list's media type; octet-stream lets it tell
+	// the format from the first byte.
+	req.Header.Set("Content-Type", "application/octet-stream")
 	if format != "" {
 		req.Header.Set("Content-Type", exchange.ContentType(format))
 	}

@@ -4,10 +4,11 @@
 //
 //	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
 //	bouncesink classify [--json] [--rcpt ADDR] FILE...
-//	bouncesink check [--api URL] ADDR...
-//	bouncesink export [--format csv|jsonl] [--api URL | --db PATH] [--output FILE]
-//	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE
+//	bouncesink check [--api URL] [--token TOKEN] ADDR...
+//	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
+//	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
+//	bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH
 package main
 
 import (
@@ -23,22 +24,27 @@ const usage = `usage:
       HTTP 127.0.0.1:8025, database ./data/bouncesink.db)
   bouncesink classify [--json] [--rcpt ADDR] FILE...
       classify messages offline, without a database; "-" reads stdin
-  bouncesink check [--api URL] ADDR...
+  bouncesink check [--api URL] [--token TOKEN] ADDR...
       ask a running server whether addresses are suppressed;
       exit 0 if none is, 1 if any is, 2 on error
   bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
       re-run the classifier over every stored message and rebuild
       recipient state and suppressions (stop the server first)
-  bouncesink export [--format csv|jsonl] [--api URL | --db PATH] [--output FILE]
+  bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
       write the whole suppression list, from a running server or a database
-  bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE
+      (FILE is created readable by its owner only)
+  bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
       send a suppression list (our export, or SES, SendGrid, Mailgun or
       Postmark CSV) to a running server; exit 1 if rows were rejected
   bouncesink verp sign [--config FILE] [--return-path ADDR] RECIPIENT...
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
       check signed return paths; exit 0 if all are valid, 1 if not
+  bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH [--resume]
+      copy a whole store to another engine and verify the copy by counts
+      (stop the servers first)
 
+Commands that call the API read the token from --token or $BOUNCESINK_TOKEN.
 Run "bouncesink COMMAND -h" for a command's flags.
 `
 
@@ -66,6 +72,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdImport(args[1:], stdin, stdout, stderr)
 	case "verp":
 		return cmdVERP(args[1:], stdout, stderr, time.Now)
+	case "migrate":
+		return cmdMigrate(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

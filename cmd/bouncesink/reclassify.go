@@ -67,7 +67,7 @@ func cmdReclassify(args []string, stdout, stderr io.Writer) int {
 // reclassify opens the store and rebuilds it through the same ingestion
 // pipeline serve uses.
 func reclassify(ctx context.Context, cfg Config, progress func(done, total int)) (store.RebuildStats, error) {
-	db, err := store.Open(cfg.Store.Path, store.Options{Policy: cfg.policy()})
+	db, err := openStore(cfg.Store, cfg.policy())
 	if err != nil {
 		return store.RebuildStats{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // A rule that once called a blocklist bounce hard suppressed bob; after
@@ -17,7 +18,7 @@ import (
 // suppression made by an admin survives.
 func TestReclassifyFixesWrongSuppression(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "bouncesink.db")
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := boltstore.Open(dbPath, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestReclassifyFixesWrongSuppression(t *testing.T) {
 		t.Errorf("no progress shown on stderr: %q", stderr.String())
 	}
 
-	db, err = store.Open(dbPath, store.Options{})
+	db, err = boltstore.Open(dbPath, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/pgstore"
 )
 
 // shutdownGrace is how long serve waits, on SIGINT or SIGTERM, for SMTP
@@ -113,7 +114,7 @@ func run(ctx context.Context, cfg Config, o runOptions) error {
 // server is one running bouncesink: the database, and the SMTP and HTTP
 // servers on their listeners.
 type server struct {
-	db       *store.DB
+	db       store.Store
 	smtp     *smtpd.Server
 	http     *http.Server
 	smtpAddr net.Addr
@@ -130,7 +131,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{Policy: cfg.policy()})
+	db, err := openStore(cfg.Store, cfg.policy())
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +148,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	m, err := newMetrics(db.Stats)
 	if err != nil {
 		return nil, err
+	}
+	if pg, ok := db.(*pgstore.DB); ok {
+		if err := m.reg.Register(pgCollector{pg}); err != nil {
+			return nil, err
+		}
 	}
 	auth, err := cfg.auth()
 	if err != nil {
@@ -239,7 +245,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	}
 	s.hooks.start()
 	log.Info("bouncesink started", "smtp", s.smtpAddr.String(), "http", s.httpAddr.String(),
-		"db", cfg.Store.Path, "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
+		"store", cfg.Store.describe(), "accept", cfg.SMTP.Accept, "webhooks", len(cfg.Webhooks))
 	return s, nil
 }
 
@@ -247,13 +253,13 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 // redirects there). The admin page takes the API's tokens (o.Auth), a
 // browser signing in with a token that it keeps in an HttpOnly cookie;
 // with no Auth at all it is open on loopback only.
-func routes(db *store.DB, o api.Options) http.Handler {
+func routes(db store.Store, o api.Options) http.Handler {
 	adminOpts := admin.Options{Logger: o.Logger}
 	if o.Auth != nil {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", admin.New(admin.FromDB(db), adminOpts))
+	mux.Handle("/admin/", admin.New(admin.FromStore(db), adminOpts))
 	mux.HandleFunc("GET /{$}", admin.RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, o))
 	return mux

@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"github.com/bouncesink/bouncesink/api"
-	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // apiServer serves the API over a store in a temporary directory.
-func apiServer(t *testing.T) (*httptest.Server, *store.DB, string) {
+func apiServer(t *testing.T) (*httptest.Server, *boltstore.DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bouncesink.db")
-	db, err := store.Open(path, store.Options{})
+	db, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,16 @@ type webhooks struct {
 	done   chan struct{}
 }
 
-func newWebhooks(cfg Config, db *store.DB, log *slog.Logger) (*webhooks, error) {
+func newWebhooks(cfg Config, db webhook.Feed, log *slog.Logger) (*webhooks, error) {
 	eps, err := cfg.webhookEndpoints()
 	if err != nil || len(eps) == 0 {
 		return nil, err
 	}
-	d, err := webhook.New(webhook.Options{Feed: db, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Logger: log})
+	o := webhook.Options{Feed: db, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Logger: log}
+	if l, ok := db.(store.EndpointLeaser); ok {
+		o.Leases = l // several instances share the store: one serves each endpoint
+	}
+	d, err := webhook.New(o)
 	if err != nil {
 		return nil, err
 	}

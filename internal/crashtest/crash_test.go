@@ -17,6 +17,7 @@ import (
 	"github.com/bouncesink/bouncesink/internal/bouncegen"
 	"github.com/bouncesink/bouncesink/internal/testbin"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
 // envInt reads a positive integer from the environment, or returns def.
@@ -147,7 +148,7 @@ func checkBolt(t *testing.T, path string) {
 func checkStore(t *testing.T, path string, attempts []attempt) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(path, store.Options{})
+	db, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		t.Fatalf("store open after the crashes: %v", err)
 	}

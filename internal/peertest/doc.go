@@ -1,15 +1,23 @@
-// Package peertest proves that bouncesink reads what a real MTA sends, not
+// Package peertest proves that bouncesink reads what real MTAs send, not
 // only the fixtures we wrote. Its test builds the bouncesink binary and
-// serves from a temporary database; runs Debian's Exim (exim4) with a
-// private configuration that routes a newsletter's recipients to a fake
-// MX on loopback, which refuses some of them the way real servers do; and
-// lets Exim write its own bounces, from its own code, and deliver them to
-// the sink over SMTP. Then it asks the sink's HTTP API what it recorded for
-// each recipient (class, reason, status, suppression) and checks that the
-// stored message is Exim's bounce.
+// serves from a temporary database; runs four of Debian's MTAs side by
+// side, each with a private configuration, queue and loopback port:
+// Exim (exim4, installed), and Postfix, OpenSMTPD and Sendmail, unpacked
+// by .ci/peer-mtas (Debian's MTA packages conflict with one another); and
+// sends each a newsletter per case to a fake recipient MX that answers
+// with replies from the seeds' code tables (cases_test.go, each citing its
+// seed row), at RCPT TO or after DATA. With their queue timers cut to
+// seconds, the MTAs write their own bounces, delay warnings and final
+// reports, from their own code, and deliver them to the sink over SMTP.
+// Then the test asks the sink's HTTP API what it recorded for each
+// recipient: every report must name its recipient and have the class the
+// reply means (delayed for a warning), be the MTA's own message, and quote
+// the reply.
 //
-// The test needs /usr/sbin/exim4 (apt-get install exim4-daemon-light) and
-// root, and skips, saying so, without them; in CI (CI=true) a missing Exim
-// fails it. It uses no DNS and no fixed port, and leaves the system's Exim
-// (its configuration, queue and port 25) alone.
+// It needs root and the MTAs (bash .ci/peer-mtas sets them up), and skips
+// an MTA, saying so, where it is missing; in CI (CI=true) a missing MTA
+// fails it. It uses no DNS (the unpacked MTAs run in a mount and UTS
+// namespace of their own with a resolver on loopback that is not there,
+// and a host name of their own) and no fixed port, and leaves the system's
+// mail configuration, queues and port 25 alone.
 package peertest

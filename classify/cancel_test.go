@@ -1,0 +1,65 @@
+package classify
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Once its context is done, ClassifyContext stops within a bounded amount
+// of further work, wherever the work then is (the MIME walk, a decoder's
+// scan of a long text): the context is cancelled when a tenth, half and
+// nine tenths of the message's work is done, and the work that follows
+// must stay within a few readings of the message (afterCancel).
+func TestClassifyContextStopsMidWay(t *testing.T) {
+	in := Input{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for _, s := range append(hostileShapes, benignShapes...) {
+		raw := s.gen(1_600_000)
+		total, _ := workOf(raw)
+		worst := int64(0)
+		for _, at := range []int64{total / 10, total / 2, total * 9 / 10} {
+			ctx, cancel := context.WithCancel(context.Background())
+			w := &meter{at: at, stop: cancel}
+			workMeter = w
+			vs := ClassifyContext(ctx, raw, in)
+			workMeter = nil
+			cancel()
+			after := w.n.Load() - at
+			worst = max(worst, after)
+			if len(vs) != 1 || vs[0].Evidence.Rule != "cancelled" {
+				t.Errorf("%s: cancelled at %d of %d, got %+v, want one verdict with rule cancelled", s.name, at, total, vs)
+			}
+			if after > afterCancel(len(raw)) {
+				t.Errorf("%s: cancelled at %d of %d, then %d more, over %d", s.name, at, total, after, afterCancel(len(raw)))
+			}
+		}
+		t.Logf("%s: %d bytes, work %d; at most %d more once cancelled (%.1f%%)", s.name, len(raw), total, worst, 100*float64(worst)/float64(total))
+	}
+}
+
+// afterCancel bounds the work done once the context is done: what the
+// rest of one decoder's reading of the text (a few passes over it) or one
+// search of a part costs.
+func afterCancel(n int) int64 { return 8*int64(n) + 4<<20 }
+
+// The MIME walk looks at the context as it goes: a 10 MiB message nested
+// as deep as the walk allows, its context cancelled early in the walk,
+// costs little more than one search of its body, not the walk's whole
+// budget of bytes.
+func TestClassifyContextStopsTheWalk(t *testing.T) {
+	raw := nestedMultipart(10<<20, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &meter{at: 1 << 20, stop: cancel}
+	workMeter = w
+	vs := ClassifyContext(ctx, raw, Input{})
+	workMeter = nil
+	after := w.n.Load() - w.at
+	t.Logf("%d bytes, cancelled at %d of work, then %d more", len(raw), w.at, after)
+	if len(vs) != 1 || vs[0].Evidence.Rule != "cancelled" {
+		t.Errorf("got %+v, want one verdict with rule cancelled", vs)
+	}
+	if after > int64(len(raw))+1<<20 {
+		t.Errorf("%d more work once cancelled, over one search of the body (%d)", after, len(raw)+1<<20)
+	}
+}

@@ -1,0 +1,204 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"github.com/bouncesink/bouncesink/store"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BenchmarkRecord records a 4 KB bounce with two observations from many
+// goroutines at once, as concurrent SMTP sessions do; the group commit
+// (commit.go) lets them share a transaction and its fsync, so the figure is
+// throughput, not latency.
+//
+// Measured (go test ./store/boltstore -run '^$' -bench 'Record$' -benchmem -count 3,
+// 2 vCPU VM, with other work running): 117-190 µs/op, 25 KB and about 180
+// allocations per message; the spread is the machine's, not the code's.
+func BenchmarkRecord(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	raw := bytes.Repeat([]byte("Diagnostic-Code: smtp; 550 5.1.1 <someone@example.com>: Recipient address rejected\r\n"), 48)
+	var n atomic.Int64
+	b.SetParallelism(16) // sessions per CPU
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			m := store.Message{
+				Received:     t0.Add(time.Duration(i) * time.Second),
+				EnvelopeFrom: "",
+				EnvelopeTo:   []string{"bounces@bounce.example.com"},
+				Raw:          raw,
+				Observations: []store.Observation{
+					{Recipient: fmt.Sprintf("user%d@example.com", i%5000), Class: "soft", Reason: "mailbox-full", Status: "4.2.2"},
+					{Recipient: fmt.Sprintf("user%d@example.org", i%777), Class: "hard", Reason: "user-unknown", Status: "5.1.1"},
+				},
+			}
+			if _, err := db.Record(context.Background(), m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkCheck100k checks a send list of 100,000 addresses (a quarter
+// unknown, a few garbage) against a store of 200,000 recipients of which
+// 20,000 are suppressed.
+//
+// Measured (go test ./store/boltstore -run XXX -bench Check100k -benchmem -count 3,
+// same VM): 53-60 ms per 100,000 addresses (outlier 185 ms under load),
+// 11 MB and 3 allocs per address. About half is Normalize, half the seeks.
+func BenchmarkCheck100k(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	const recipients, suppressed, list = 200_000, 20_000, 100_000
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		state := liveState(tx)
+		for i := range recipients {
+			addr := fmt.Sprintf("user%07d@example.com", i)
+			r := store.Recipient{Address: addr, Counts: map[string]int{"hard": 1}, FirstBounce: t0, LastBounce: t0, LastClass: "hard", HardTimes: []time.Time{t0}}
+			if err := saveRecipient(state.recipients, r); err != nil {
+				return err
+			}
+			if i%(recipients/suppressed) == 0 {
+				if _, err := suppressTx(state, store.Suppression{Address: addr, Reason: "hard", Detail: "user-unknown", Since: t0}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	addrs := make([]string, list)
+	for i := range addrs {
+		switch n := rng.IntN(recipients * 4 / 3); {
+		case i%1000 == 0:
+			addrs[i] = "not an address"
+		case n < recipients:
+			addrs[i] = fmt.Sprintf("User%07d@Example.com", n)
+		default:
+			addrs[i] = fmt.Sprintf("stranger%d@example.net", n)
+		}
+	}
+	ctx := context.Background()
+	hits := 0
+	for b.Loop() {
+		got, err := db.Check(ctx, addrs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hits = 0
+		for _, s := range got {
+			if s != nil {
+				hits++
+			}
+		}
+	}
+	b.ReportMetric(float64(hits), "suppressed/op")
+}
+
+// The suppression encoding, against the JSON it replaced: Check decodes one
+// per suppressed address it meets.
+func BenchmarkSuppressionDecode(b *testing.B) {
+	s := store.Suppression{Address: "alice@example.com", Reason: "hard", Detail: "user-unknown", Since: t0}
+	addr := []byte(s.Address)
+	b.Run("binary", func(b *testing.B) {
+		v := encodeSuppression(s)
+		for b.Loop() {
+			if _, err := decodeSuppression(addr, v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(v)), "bytes")
+	})
+	b.Run("json", func(b *testing.B) {
+		v, _ := json.Marshal(s)
+		for b.Loop() {
+			var got store.Suppression
+			if err := json.Unmarshal(v, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(v)), "bytes")
+	})
+}
+
+// A recipient record's JSON round trip, which Record does once per
+// observation inside the transaction.
+//
+// Measured: 11 µs for a 431-byte record, about 2% of a Record's share of
+// a batch; fsync dominates, so records stay JSON, readable with bbolt's CLI.
+func BenchmarkRecipientJSON(b *testing.B) {
+	r := store.Recipient{
+		Address: "alice@example.com", Counts: map[string]int{"hard": 1, "soft": 4, "delayed": 2},
+		FirstBounce: t0, LastBounce: day(3), LastClass: "soft", LastReason: "mailbox-full", LastStatus: "4.2.2",
+		LastDiagnostic: "smtp; 452 4.2.2 Mailbox full",
+		HardTimes:      []time.Time{t0}, SoftTimes: []time.Time{day(1), day(2), day(2.5), day(3)},
+	}
+	var v []byte
+	for b.Loop() {
+		var err error
+		if v, err = encodeRecipient(r); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := decodeRecipient(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(v)), "bytes")
+}
+
+// BenchmarkRebuild10k rebuilds a store of 10,000 4 KB bounces (two
+// observations each, over 5,777 addresses) with a reobserve that swaps
+// every verdict, so every recipient and suppression changes; the cost of
+// a real classifier comes on top.
+//
+// Measured (go test ./store/boltstore -run XXX -bench Rebuild10k -benchmem -count 3,
+// 2 vCPU VM): 0.80-0.96 s per rebuild, 10,400-12,500 messages/s, 26 KB
+// and 149 allocs per message, with fsync on every chunk commit. Pooling
+// the flate readers took it from 8,000 messages/s and 72 KB. What is left
+// is mostly recipient JSON and commits, as in Record. A million messages
+// take about 90 s before the classifier's share.
+func BenchmarkRebuild10k(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	const n = 10_000
+	raw := bytes.Repeat([]byte("Diagnostic-Code: smtp; 550 5.1.1 <someone@example.com>: Recipient address rejected\r\n"), 48)
+	var msgs []store.Message
+	for i := range n {
+		msgs = append(msgs, store.Message{
+			Received: t0.Add(time.Duration(i) * time.Minute),
+			Raw:      raw,
+			Observations: []store.Observation{
+				{Recipient: fmt.Sprintf("user%d@example.com", i%5000), Class: "soft", Reason: "mailbox-full", Status: "4.2.2"},
+				{Recipient: fmt.Sprintf("user%d@example.org", i%777), Class: "hard", Reason: "user-unknown", Status: "5.1.1"},
+			},
+		})
+	}
+	recordMany(b, db, msgs)
+	swap := map[string]string{"soft": "hard", "hard": "soft"}
+	reobserve := func(m store.StoredMessage) ([]store.Observation, error) {
+		obs := slices.Clone(m.Observations)
+		for i := range obs {
+			obs[i].Class = swap[obs[i].Class]
+		}
+		return obs, nil
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := db.Rebuild(ctx, reobserve, store.RebuildOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "messages/s")
+}

@@ -1,0 +1,104 @@
+package boltstore
+
+import (
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxGroup bounds how many messages one transaction commits.
+const maxGroup = 1000
+
+// groupCommit lets concurrent writers share transactions and their fsync
+// without waiting for a timer: the first writer to arrive commits at once,
+// and those that arrive while it is on disk are committed together right
+// after it. Under load every fsync carries as many messages as arrived
+// during the previous one; alone, a writer waits for nothing but its own
+// fsync. (bbolt's Batch instead holds every batch open for MaxBatchDelay,
+// 10 ms, which caps an SMTP server whose clients each wait for their 250.)
+type groupCommit struct {
+	db      *bolt.DB
+	mu      sync.Mutex
+	pending []*commitReq
+	running bool // a goroutine is committing; it will take pending too
+}
+
+type commitReq struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// do runs fn in a write transaction shared with other writers and returns
+// once that transaction is durable. As with bbolt's Batch, fn may run more
+// than once (when a writer in the same group fails, the rest are retried
+// without it), so it must not change state outside tx except its results.
+func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
+	req := &commitReq{fn: fn, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, req)
+	lead := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if lead {
+		g.commitNext()
+	}
+	return <-req.done
+}
+
+// commitNext commits one group, then hands the next group, if any, to a
+// new goroutine, so the writer that led is answered as soon as its own
+// group is on disk.
+func (g *groupCommit) commitNext() {
+	g.mu.Lock()
+	n := min(len(g.pending), maxGroup)
+	group := g.pending[:n:n]
+	g.pending = g.pending[n:]
+	g.mu.Unlock()
+
+	g.commit(group)
+
+	g.mu.Lock()
+	if len(g.pending) == 0 {
+		g.running = false
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	go g.commitNext()
+}
+
+// commit runs the group in one transaction. A writer whose function fails
+// gets its error and the others are retried without it.
+func (g *groupCommit) commit(group []*commitReq) {
+	for len(group) > 0 {
+		failed := -1
+		err := g.db.Update(func(tx *bolt.Tx) error {
+			for i, r := range group {
+				if err := call(r.fn, tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, r := range group {
+				r.done <- err
+			}
+			return
+		}
+		group[failed].done <- err
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
+}
+
+// call runs fn, turning a panic into an error for its writer alone.
+func call(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in transaction: %v", p)
+		}
+	}()
+	return fn(tx)
+}

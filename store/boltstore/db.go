@@ -1,0 +1,187 @@
+// Package boltstore is the embedded engine of the store: all of
+// bouncesink's state in one bbolt file, which one process holds at a time.
+// It implements the contract of package store (store.Store) and is the
+// default; several hosts sharing one suppression list need an engine with
+// a database server instead.
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/bouncesink/bouncesink/store"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// schemaVersion is the layout of the buckets below. Open refuses a file
+// written with another version rather than misread it.
+const schemaVersion = 1
+
+// The buckets, all created by Open.
+var (
+	bucketMeta         = []byte("meta")          // "schema" -> decimal version; counters, see stats.go
+	bucketMessages     = []byte("messages")      // id (8 bytes BE) -> JSON messageRecord
+	bucketRaw          = []byte("raw")           // id -> compressed raw message
+	bucketRecipients   = []byte("recipients")    // address -> JSON Recipient
+	bucketEvents       = []byte("events")        // address 0x00 seq (8 bytes BE) -> JSON eventRecord
+	bucketSuppressions = []byte("suppressions")  // address -> compact suppression, see codec.go
+	bucketBySince      = []byte("by_since")      // since (8 bytes BE) address -> nothing, see index.go
+	bucketCounters     = []byte("counters")      // period, class, reason, domain -> count, see counters.go
+	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
+	bucketAuditByAddr  = []byte("audit_by_addr") // address 0x00 seq -> nothing
+	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
+		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr,
+		bucketDedupe, bucketDedupeByTime} // the last two: see dedupe.go
+	keySchema = []byte("schema")
+
+	// bucketRebuild holds a Rebuild's work in progress: new copies of
+	// bucketMessages, bucketRecipients, bucketEvents and
+	// bucketSuppressions under their own names, swapped in at the end.
+	// Open drops one that a crash left behind.
+	bucketRebuild = []byte("rebuild")
+)
+
+// DefaultLockTimeout is how long Open waits for the file lock by default.
+const DefaultLockTimeout = 2 * time.Second
+
+// Options configure Open.
+type Options struct {
+	// Policy decides suppressions; the zero Policy means DefaultPolicy.
+	// Any other value must pass Policy.Validate.
+	Policy store.Policy
+	// LockTimeout bounds the wait for the file lock that another process
+	// may hold; zero means DefaultLockTimeout.
+	LockTimeout time.Duration
+	// Now is the clock for admin actions (Suppress, Lift); nil means
+	// time.Now. The policy never reads it: it uses Message.Received.
+	Now func() time.Time
+}
+
+var _ store.Store = (*DB)(nil)
+
+// DB is the bbolt-backed store.
+type DB struct {
+	bolt    *bolt.DB
+	commits *groupCommit // Record's shared transactions
+	policy  store.Policy
+	now     func() time.Time
+
+	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
+
+	// writers is held for reading by Record, Suppress and Lift, and for
+	// writing by Rebuild, whose swap would drop what they wrote meanwhile.
+	writers sync.RWMutex
+
+	// auditMu guards auditCh, closed and replaced after every commit
+	// that appended to the audit trail (see AuditChanged).
+	auditMu sync.Mutex
+	auditCh chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed, with its parent directory) the database file.
+func Open(path string, opts Options) (*DB, error) {
+	policy := opts.Policy
+	if policy == (store.Policy{}) {
+		policy = store.DefaultPolicy()
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+
+	// The file holds recipient addresses: keep it private to the owner.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := b.Update(func(tx *bolt.Tx) error { return initSchema(tx, now()) }); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+}
+
+// initSchema creates the buckets and checks or stamps the schema version.
+func initSchema(tx *bolt.Tx, now time.Time) error {
+	// An interrupted Rebuild: the live buckets were never touched.
+	if err := dropRebuild(tx); err != nil {
+		return err
+	}
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keySchema)
+	if v == nil {
+		if err := meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
+			return err
+		}
+	} else if got, err := strconv.Atoi(string(v)); err != nil || got != schemaVersion {
+		return fmt.Errorf("schema version %q, this build reads %d", v, schemaVersion)
+	}
+	if meta.Get(keyCounted) == nil {
+		if err := countAll(tx); err != nil {
+			return err
+		}
+	}
+	if err := countRawBytes(tx, false); err != nil {
+		return err
+	}
+	// Files written before the time index and the activity counters
+	// existed get them once, from the data they derive from.
+	if meta.Get(keyIndexed) == nil {
+		if err := indexAll(tx, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database file. Later calls do nothing and return the
+// first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if err := db.bolt.Close(); err != nil {
+			db.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return db.closeErr
+}
+
+// Ping checks that the database is open and readable.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if err := db.bolt.View(func(tx *bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Engine names the engine: "bbolt".
+func (db *DB) Engine() string { return "bbolt" }

@@ -1,0 +1,46 @@
+package boltstore
+
+import (
+	"context"
+	"github.com/bouncesink/bouncesink/store"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// t0 is an arbitrary receipt time; tests count days from it.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func day(n float64) time.Time { return t0.Add(time.Duration(n * 24 * float64(time.Hour))) }
+
+// openTest opens a store in a fresh directory, closed when the test ends.
+func openTest(t testing.TB, opts Options) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sub", "bouncesink.db")
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+// bounce is a message with one observation of class for addr.
+func bounce(addr, class string, at time.Time) store.Message {
+	return store.Message{
+		Received:     at,
+		EnvelopeFrom: "",
+		EnvelopeTo:   []string{"bounces@bounce.example.com"},
+		Raw:          []byte("Subject: Undelivered Mail Returned to Sender\r\n\r\n" + addr + " " + class + "\r\n"),
+		Observations: []store.Observation{{Recipient: addr, Class: class, Reason: class + "-reason", Status: "5.1.1"}},
+	}
+}
+
+func record(t testing.TB, db *DB, m store.Message) uint64 {
+	t.Helper()
+	id, err := db.Record(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -1,0 +1,311 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/bouncesink/bouncesink/store"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// target is an observation whose recipient normalised, ready to record.
+type target struct {
+	addr string
+	obs  store.Observation
+}
+
+// Record commits the message and all its observations in one transaction,
+// applying the policy at m.Received, and returns the message id.
+//
+// Observations without a valid recipient are kept in the message but
+// create no recipient state. Concurrent calls share a transaction, and so
+// an fsync (see groupCommit). While a Rebuild runs it fails with ErrRebuilding.
+func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	if !db.writers.TryRLock() {
+		return 0, fmt.Errorf("store: record: %w", store.ErrRebuilding)
+	}
+	defer db.writers.RUnlock()
+	if m.Received.IsZero() {
+		return 0, errors.New("store: record: message has no received time")
+	}
+	if len(m.Digest) > maxDigestLen {
+		return 0, fmt.Errorf("store: record: digest of %d bytes, want at most %d", len(m.Digest), maxDigestLen)
+	}
+	// Everything that does not depend on the database happens here,
+	// outside the transaction that concurrent sessions wait on.
+	at := m.Received.UTC().Round(0) // Round(0) drops the monotonic reading
+	rec := messageRecord{
+		Received:     at,
+		EnvelopeFrom: m.EnvelopeFrom,
+		EnvelopeTo:   m.EnvelopeTo,
+		RawSize:      len(m.Raw),
+	}
+	head, targets, err := encodeHead(rec, m.Observations)
+	if err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	raw := db.compress(m.Raw)
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: record: %w", err)
+	}
+
+	// The group commit may run the closure more than once, so it reads all
+	// it needs from tx and only hands back its result.
+	in := recordIn{at: at, head: head, raw: raw, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota}
+	var out recordOut
+	err = db.commits.do(func(tx *bolt.Tx) error {
+		var err error
+		out, err = db.recordTx(tx, in)
+		return err
+	})
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("store: record: %w", err)
+	case out.duplicate:
+		return out.id, fmt.Errorf("store: record: %w (message %d)", store.ErrDuplicate, out.id)
+	case out.overQuota:
+		return 0, fmt.Errorf("store: record: %w (%d bytes kept, quota %d)", store.ErrQuota, out.rawBytes, m.RawQuota)
+	}
+	if out.suppressed {
+		db.notifyAudit()
+	}
+	return out.id, nil
+}
+
+// recordIn is one message ready to record; recordOut what became of it.
+type recordIn struct {
+	at      time.Time
+	head    []byte
+	raw     []byte // compressed
+	rawSize int
+	targets []target
+	digest  []byte
+	quota   int64
+}
+
+type recordOut struct {
+	id         uint64
+	suppressed bool   // the policy suppressed an address
+	duplicate  bool   // a repeat of message id: nothing stored
+	overQuota  bool   // refused: nothing stored
+	rawBytes   uint64 // kept, when over quota
+}
+
+// encodeHead encodes rec with the observations obs, and returns those of
+// them whose recipient normalises as targets.
+func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
+	var targets []target
+	rec.Observations = nil
+	for _, o := range obs {
+		rec.Observations = append(rec.Observations, observationRecord(o))
+		if addr, err := store.Normalize(o.Recipient); err == nil {
+			targets = append(targets, target{addr, o})
+		}
+	}
+	head, err := json.Marshal(rec)
+	return head, targets, err
+}
+
+// recordTx stores one message and its observations in tx, unless it is a
+// duplicate or over the quota: then it stores nothing of it and says so.
+// A refusal is a result, not an error, so that the group commit does not
+// roll back and retry the other messages of the transaction for it.
+func (db *DB) recordTx(tx *bolt.Tx, m recordIn) (out recordOut, err error) {
+	meta := tx.Bucket(bucketMeta)
+	if window := db.policy.DuplicateWindow; window > 0 {
+		if err := pruneDigests(tx, m.at.Add(-window)); err != nil {
+			return out, err
+		}
+		if len(m.digest) > 0 {
+			if id, ok := duplicateOf(tx, m.digest, m.at.Add(-window)); ok {
+				return recordOut{id: id, duplicate: true}, noteDuplicate(tx, id, m.at)
+			}
+		}
+	}
+	rawBytes := getU64(meta, keyRawBytes)
+	if m.quota > 0 && rawBytes+uint64(m.rawSize) > uint64(m.quota) {
+		return recordOut{overQuota: true, rawBytes: rawBytes}, nil
+	}
+
+	messages := tx.Bucket(bucketMessages)
+	id, err := messages.NextSequence()
+	if err != nil {
+		return out, fmt.Errorf("message id: %w", err)
+	}
+	out.id = id
+	if err := messages.Put(u64(id), m.head); err != nil {
+		return out, fmt.Errorf("message %d: %w", id, err)
+	}
+	if err := tx.Bucket(bucketRaw).Put(u64(id), m.raw); err != nil {
+		return out, fmt.Errorf("message %d: raw: %w", id, err)
+	}
+	if err := meta.Put(keyRawBytes, u64(rawBytes+uint64(m.rawSize))); err != nil {
+		return out, fmt.Errorf("message %d: raw bytes: %w", id, err)
+	}
+	if len(m.digest) > 0 && db.policy.DuplicateWindow > 0 {
+		if err := rememberDigest(tx, m.digest, m.at, id); err != nil {
+			return out, err
+		}
+	}
+	state := liveState(tx)
+	if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
+		return out, err
+	}
+	for _, t := range m.targets {
+		added, err := db.observe(state, id, m.at, t.addr, t.obs)
+		if err != nil {
+			return out, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
+		}
+		out.suppressed = out.suppressed || added
+	}
+	return out, nil
+}
+
+// stateBuckets hold what the policy derives from the messages: the live
+// buckets, or the copies a Rebuild fills before it swaps them in.
+type stateBuckets struct {
+	recipients, events, suppressions, counters *bolt.Bucket
+	// meta keeps the suppression counters (stats.go), bySince the time
+	// index (index.go), audit and auditByAddr the audit trail (audit.go);
+	// all nil in a Rebuild, which indexes, counts and audits when it swaps.
+	meta, bySince, audit, auditByAddr *bolt.Bucket
+}
+
+func liveState(tx *bolt.Tx) stateBuckets {
+	return stateBuckets{
+		recipients:   tx.Bucket(bucketRecipients),
+		events:       tx.Bucket(bucketEvents),
+		suppressions: tx.Bucket(bucketSuppressions),
+		counters:     tx.Bucket(bucketCounters),
+		meta:         tx.Bucket(bucketMeta),
+		bySince:      tx.Bucket(bucketBySince),
+		audit:        tx.Bucket(bucketAudit),
+		auditByAddr:  tx.Bucket(bucketAuditByAddr),
+	}
+}
+
+// observe appends one observation to addr's history, counts it, updates
+// its record and suppresses it if the policy says so, reporting whether it did.
+func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o store.Observation) (bool, error) {
+	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
+		return false, err
+	}
+	if err := countObservation(b.counters, db.now(), at, addr, o); err != nil {
+		return false, err
+	}
+	r, err := loadRecipient(b.recipients, addr)
+	if err != nil {
+		return false, err
+	}
+	added := false
+	if s := db.policy.Observe(&r, o, at); s != nil {
+		if added, err = suppressTx(b, *s); err != nil {
+			return false, err
+		}
+		if added {
+			err := db.appendAudit(b, store.AuditEntry{Address: addr, Action: store.AuditSuppress, Actor: store.ActorPolicy,
+				After: s, MessageID: msgID, Verdict: &o})
+			if err != nil {
+				return false, err
+			}
+		}
+	}
+	return added, saveRecipient(b.recipients, r)
+}
+
+func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o store.Observation) error {
+	seq, err := events.NextSequence()
+	if err != nil {
+		return fmt.Errorf("event sequence: %w", err)
+	}
+	v, err := encodeEvent(at, msgID, o)
+	if err != nil {
+		return err
+	}
+	if err := events.Put(eventKey(addr, seq), v); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	return nil
+}
+
+// loadRecipient returns addr's record, or a fresh one if it has none.
+func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, error) {
+	r := store.Recipient{Address: addr}
+	if v := recipients.Get([]byte(addr)); v != nil {
+		var err error
+		if r, err = decodeRecipient(v); err != nil {
+			return store.Recipient{}, err
+		}
+	}
+	if r.Counts == nil {
+		r.Counts = make(map[string]int)
+	}
+	return r, nil
+}
+
+// saveRecipient stores r, counting it in the bucket's sequence if new.
+func saveRecipient(recipients *bolt.Bucket, r store.Recipient) error {
+	v, err := encodeRecipient(r)
+	if err != nil {
+		return fmt.Errorf("recipient: %w", err)
+	}
+	if recipients.Get([]byte(r.Address)) == nil {
+		if _, err := recipients.NextSequence(); err != nil {
+			return fmt.Errorf("recipient counter: %w", err)
+		}
+	}
+	if err := recipients.Put([]byte(r.Address), v); err != nil {
+		return fmt.Errorf("recipient: %w", err)
+	}
+	return nil
+}
+
+// suppressTx adds s unless its address is already suppressed (the first
+// reason stands until a Lift), and reports whether it did.
+func suppressTx(b stateBuckets, s store.Suppression) (bool, error) {
+	if b.suppressions.Get([]byte(s.Address)) != nil {
+		return false, nil
+	}
+	if err := b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
+		return false, fmt.Errorf("suppression: %w", err)
+	}
+	if b.bySince != nil {
+		if err := b.bySince.Put(sinceKey(s.Since, s.Address), nil); err != nil {
+			return false, fmt.Errorf("time index: %w", err)
+		}
+	}
+	if b.meta != nil {
+		return true, addSuppressed(b.meta, s.Reason, 1)
+	}
+	return true, nil
+}
+
+// unsuppressTx removes addr's suppression, if it has one, and returns it.
+func unsuppressTx(b stateBuckets, addr string) (*store.Suppression, error) {
+	v := b.suppressions.Get([]byte(addr))
+	if v == nil {
+		return nil, nil
+	}
+	s, err := decodeSuppression([]byte(addr), v)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.suppressions.Delete([]byte(addr)); err != nil {
+		return nil, fmt.Errorf("suppression: %w", err)
+	}
+	if b.bySince != nil {
+		if err := b.bySince.Delete(sinceKey(s.Since, addr)); err != nil {
+			return nil, fmt.Errorf("time index: %w", err)
+		}
+	}
+	if b.meta != nil {
+		return &s, addSuppressed(b.meta, s.Reason, -1)
+	}
+	return &s, nil
+}

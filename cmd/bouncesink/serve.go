@@ -21,6 +21,7 @@ import (
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 	"github.com/bouncesink/bouncesink/store/pgstore"
 )
 
@@ -64,9 +65,27 @@ func cmdServe(args []string, stderr io.Writer) int {
 	defer stop()
 	if err := run(ctx, cfg, runOptions{Logger: log}); err != nil {
 		log.Error("bouncesink failed", "err", err)
+		if errors.Is(err, boltstore.ErrDamaged) {
+			fmt.Fprint(stderr, damagedAdvice(cfg.Store.Path))
+		}
 		return 1
 	}
 	return 0
+}
+
+// damagedAdvice tells an operator what to do about a damaged database file.
+func damagedAdvice(path string) string {
+	return fmt.Sprintf(`
+bouncesink will not start on a damaged or truncated database file (a full
+disk, a copy cut short, a failing disk):
+    %[1]s
+  - Restore your latest backup (README, "Backup and restore"): move the file
+    aside, copy the backup in its place, and start bouncesink again. Bounces
+    received since that backup are not in it.
+  - To see what is wrong with the file, run bbolt's own check ("bbolt check";
+    on a file cut short it stops with a fault of its own):
+    go run go.etcd.io/bbolt/cmd/bbolt@v1.5.0 check %[1]s
+`, path)
 }
 
 // override sets *dst to a flag's value when the flag was given.

@@ -12,11 +12,13 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // schemaVersion is the layout of the buckets below. Open refuses a file
@@ -88,7 +90,21 @@ type DB struct {
 }
 
 // Open opens (creating if needed, with its parent directory) the database file.
-func Open(path string, opts Options) (*DB, error) {
+//
+// A file that is not a whole bbolt database (truncated, overwritten, not a
+// database at all) is an error wrapping ErrDamaged, not a crash: bbolt
+// reads the file through a memory map, so a page cut off by a truncation
+// faults, and a damaged one can make it panic.
+func Open(path string, opts Options) (db *DB, err error) {
+	// The fault or panic of a damaged file, while Open reads it, becomes
+	// this error. (The file lock bbolt may hold then is the process's
+	// until it exits: the caller is about to report the file and stop.)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("store: open %s: %w: %v", path, ErrDamaged, p)
+		}
+	}()
 	policy := opts.Policy
 	if policy == (store.Policy{}) {
 		policy = store.DefaultPolicy()
@@ -109,11 +125,23 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// bbolt takes an empty file for a new database, and one shorter than
+	// its two meta pages for an error of its own.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()) {
+		return nil, fmt.Errorf("store: open %s: %w: %d bytes, shorter than a database's first two pages", path, ErrDamaged, fi.Size())
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
 	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return nil, fmt.Errorf("store: open %s: %w: %w", path, ErrDamaged, err)
+	}
 	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := checkSize(b, path); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if err := b.Update(func(tx *bolt.Tx) error { return initSchema(tx, now()) }); err != nil {
@@ -121,6 +149,26 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+}
+
+// ErrDamaged is wrapped by Open's error when the file is not a whole bbolt
+// database: restore it from a backup (Backup), or examine it with bbolt's
+// own "bbolt check".
+var ErrDamaged = errors.New("the database file is damaged or truncated")
+
+// checkSize refuses a file shorter than the pages its last transaction
+// wrote: a truncated file, whose missing pages would fault when read.
+func checkSize(b *bolt.DB, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	var want int64
+	b.View(func(tx *bolt.Tx) error { want = tx.Size(); return nil })
+	if fi.Size() < want {
+		return fmt.Errorf("%w: %d bytes, its last transaction wrote %d", ErrDamaged, fi.Size(), want)
+	}
+	return nil
 }
 
 // initSchema creates the buckets and checks or stamps the schema version.

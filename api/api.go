@@ -69,6 +69,7 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/v1/stats", RoleRead, a.stats},
 		{http.MethodGet, "/v1/export", RoleRead, a.export},
 		{http.MethodPost, "/v1/import", RoleAdmin, a.importList},
+		{http.MethodGet, "/v1/backup", RoleAdmin, a.backup},
 		{http.MethodPost, "/v1/check", RoleRead, a.check},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
 		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},

@@ -236,8 +236,8 @@ type checkAnswerFull struct {
 const (
 	userUnknown  = "postfix-user-unknown.eml"   // written for alice@example.org
 	userUnknown2 = "postfix-user-unknown-2.eml" // the same, for a later message to alice
-	blocked     = "postfix-blocked.eml"      // for bob@example.net
-	vacation    = "vacation.eml"             // from carol@example.com
+	blocked      = "postfix-blocked.eml"        // for bob@example.net
+	vacation     = "vacation.eml"               // from carol@example.com
 )
 
 func TestSecondHardBounceSuppresses(t *testing.T) {

@@ -251,7 +251,7 @@ func TestServeWarnsWhenPublicAndUnsigned(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.SMTP.Listen, cfg.SMTP.Hostname = "0.0.0.0:0", "sink.example.com"
 		cfg.VERP.RequireSigned = signed
-		var logs bytes.Buffer
+		var logs syncBuffer // the server logs from its own goroutines too
 		ts := startServer(t, cfg, runOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		ts.stop(t)
 		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "verp.require_signed = true")
@@ -259,4 +259,22 @@ func TestServeWarnsWhenPublicAndUnsigned(t *testing.T) {
 			t.Errorf("require_signed %v: warned %v; logs:\n%s", signed, warned, logs.String())
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

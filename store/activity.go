@@ -6,7 +6,7 @@ import (
 
 // ActivityOptions configure Activity; zero values mean the defaults.
 type ActivityOptions struct {
-	Days int // days in the daily series: 30 by default, at most 400
+	Days int // days in the daily series: 30 by default, at most MaxActivityDays
 	Top  int // domains listed per window: 10 by default, at most 1000
 }
 

@@ -22,9 +22,8 @@ const (
 	ClassAdmin = "admin"
 )
 
-// maxWindowTimes bounds HardTimes and SoftTimes so that an address bounced
-// thousands of times within a window keeps a small record; beyond it only
-// the latest times count.
+// maxWindowTimes bounds the thresholds, and so HardTimes and SoftTimes,
+// which keep no more than the threshold's worth (see keepForBurst).
 const maxWindowTimes = 1000
 
 // Validate reports whether every threshold and window is usable. Open
@@ -144,8 +143,8 @@ func (p Policy) apply(r *Recipient, o Observation, at time.Time) string {
 		// The address demonstrably works: what bounced before no longer counts.
 		r.clearStreaks(at)
 	}
-	r.HardTimes = prune(r.HardTimes, r.LastBounce.Add(-p.HardWindow))
-	r.SoftTimes = prune(r.SoftTimes, r.LastBounce.Add(-p.SoftWindow))
+	r.HardTimes = keepForBurst(prune(r.HardTimes, r.LastBounce.Add(-p.HardWindow)), p.HardThreshold, 0)
+	r.SoftTimes = keepForBurst(prune(r.SoftTimes, r.LastBounce.Add(-p.SoftWindow)), p.SoftThreshold, p.SoftMinSpan)
 
 	// Only the rule of the class just observed may fire: a block never
 	// suppresses, even if a lowered threshold would now catch old bounces.
@@ -195,6 +194,29 @@ func burst(times []time.Time, k int, window, minSpan time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// keepForBurst bounds the sorted times, all within one window, to what
+// burst needs to find k of them at least minSpan apart: any k of them are
+// within the window, so the latest k say whether there are k, and the
+// oldest, kept besides where minSpan matters, gives the widest span. So a
+// recipient's record, which Record reads and writes for every bounce,
+// stays the same size however often the address bounces.
+//
+// For bounces received in order, an address is suppressed exactly when
+// keeping every time would suppress it (TestBoundedTimesDecideAsAll): the
+// two can disagree only after a burst was found, when the address is
+// already suppressed, and the first suppression stands until a Lift, which
+// forgets the times. With a raised threshold, only the times kept count
+// until new ones arrive; a Rebuild counts them all again.
+func keepForBurst(times []time.Time, k int, minSpan time.Duration) []time.Time {
+	switch {
+	case minSpan == 0 && len(times) > k:
+		return times[len(times)-k:]
+	case minSpan > 0 && len(times) > k+1:
+		return append(times[:1], times[len(times)-k:]...)
+	}
+	return times
 }
 
 // insertTime adds t to the sorted times, dropping the oldest beyond maxWindowTimes.

@@ -25,7 +25,10 @@ type RebuildOptions struct {
 
 // RebuildStats reports what a Rebuild did.
 type RebuildStats struct {
-	Messages         int `json:"messages"`          // replayed
+	Messages int `json:"messages"` // replayed
+	// NotReread counts the messages replayed with their stored
+	// observations because their raw bytes were pruned (see Retention).
+	NotReread        int `json:"not_reread"`
 	Observations     int `json:"observations"`      // the messages carry now
 	AdminActions     int `json:"admin_actions"`     // Suppress and Lift events kept and replayed
 	Recipients       int `json:"recipients"`        // addresses with a record after

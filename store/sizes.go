@@ -26,6 +26,7 @@ type StoredMessage struct {
 	EnvelopeFrom string        `json:"envelope_from"`
 	EnvelopeTo   []string      `json:"envelope_to"`
 	Raw          []byte        `json:"raw"`
+	RawPruned    bool          `json:"raw_pruned,omitempty"` // Raw is nil: the retention dropped it
 	Observations []Observation `json:"observations"`
 	// Duplicates counts the times the same message (the same Digest) was
 	// received again within the duplicate window, the latest at

@@ -52,9 +52,28 @@ func TestSMTPCompare(t *testing.T) {
 		`server heap max: HeapInuse [0-9.]+ MiB, HeapAlloc [0-9.]+ MiB .*server process alone`,
 		`spot check: 50 acknowledged recipients found`,
 		`ratio sink/discard: [0-9.]+`,
+		`sink: server CPU [0-9]+ µs per message .*; disk written [0-9.]+ KB per message, [0-9.]+x the compressed message`,
+		`(?m)^   disk written per message: [0-9.]+ KB by the store \([0-9.]+ KB with the log\), [0-9.]+x the [0-9.]+ KB the message takes compressed`,
 		`ratio sink/discard over 2 rounds: median [0-9.]+, min [0-9.]+, max [0-9.]+`)
 	if strings.Count(out, "; 0 failed") != 4 {
 		t.Errorf("want all four runs without failures")
+	}
+}
+
+// The same-recipient mode loads the sink with bounces of distinct
+// recipients, then with bounces all naming one, and compares the two.
+func TestSMTPSameRecipient(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "server.log")
+	out := run(t, "smtp", "-n", "150", "-c", "5", "--warmup", "10", "--same-recipient", "--log", log)
+	wantLines(t, out,
+		`== full sink.*; bounces recipients of their own`,
+		`== full sink.*; bounces all naming one recipient`,
+		`(?m)^   150 messages over 5 connections .* msg/s; 0 failed$`,
+		`spot check: 50 acknowledged recipients found`,
+		`the recipient's counts add up to [0-9]+ observations \(160 messages answered 250\)`,
+		`ratio same recipient/distinct recipients: rate [0-9.]+ \(target >= 0.9\), server CPU per message [0-9.]+ \(target <= 1.1\)`)
+	if strings.Count(out, "; 0 failed") != 2 {
+		t.Errorf("want both runs without failures")
 	}
 }
 
@@ -114,4 +133,27 @@ type tlog struct{ t *testing.T }
 func (w tlog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// prune fills a store of expired messages, then loads the sink on a copy
+// of it idle and while it prunes them all.
+func TestPruneCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "expired.db")
+	out := run(t, "prune", "--db", db, "-n", "600", "--load", "200", "-c", "5", "--log", filepath.Join(t.TempDir(), "server.log"))
+	wantLines(t, out,
+		`filled .*expired.db with 600 messages received 100 days ago`,
+		`(?m)^   idle: 200 messages, [0-9]+ msg/s; latency p50 .* p99 `,
+		`(?m)^   pruned 600 raw messages \([0-9]+ MB stored\) in [0-9.]+s; meanwhile [0-9]+ messages`,
+		`p99 while pruning / p99 idle: [0-9.]+ \(target < 2\)`)
+}
+
+// retention records days of classified bounces, prunes them and reports
+// the bytes per stored bounce.
+func TestRetentionCommand(t *testing.T) {
+	out := run(t, "retention", "--days", "95", "--per-day", "4")
+	wantLines(t, out,
+		`recorded and pruned in [0-9]+s: 380 messages, [0-9]+ recipients, 380 events left; pruned 20 raw messages`,
+		`(?m)^  raw +[0-9.]+ +[0-9]+% +360$`,
+		`bytes in use per stored bounce: [0-9]+ \(all 380\); [0-9]+ once its raw message is pruned, [0-9]+ while it is kept`,
+		`file: [0-9.]+ MB, [0-9.]+ MB after bouncesink compact`)
 }

@@ -78,6 +78,10 @@ func cmdFill(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "filled %s with %d recipients in %.1fs (%.0f/s); the store now holds %d recipients, %d suppressed, %d messages\n",
 		*db, *n, elapsed.Seconds(), float64(*n)/elapsed.Seconds(), st.Recipients, st.Suppressed, st.Messages)
+	if err := reportFile(stdout, *db); err != nil {
+		fmt.Fprintln(stderr, "bouncebench fill:", err)
+		return 1
+	}
 	return 0
 }
 

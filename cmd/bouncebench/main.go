@@ -3,8 +3,10 @@
 // store of a million recipients. It prints messages or requests per second,
 // latency percentiles and the server's Go heap.
 //
-//	bouncebench smtp [-n 20000] [-c 50] [--compare | --discard | --target ADDR]
+//	bouncebench smtp [-n 20000] [-c 50] [--compare | --same-recipient | --discard | --target ADDR]
 //	bouncebench fill --db PATH [-n 1000000]
+//	bouncebench prune --db PATH [-n 1000000] [--rounds 1]
+//	bouncebench retention [--days 120] [--per-day 2000]
 //	bouncebench check --db PATH [--addresses 100000] [--repeat 5]
 //	bouncebench lookup --db PATH [--rate 5000] [--duration 10s]
 //	bouncebench serve [--db PATH | --discard]
@@ -23,11 +25,19 @@ import (
 )
 
 const usage = `usage:
-  bouncebench smtp [-n 20000] [-c 50] [--compare | --discard | --target ADDR]
+  bouncebench smtp [-n 20000] [-c 50] [--compare | --same-recipient | --discard | --target ADDR]
       send N generated bounces over C SMTP connections; --compare runs the
-      discard server and the full sink back to back and prints the ratio
+      discard server and the full sink back to back and prints the ratio;
+      --same-recipient runs the sink with bounces of distinct recipients,
+      then with bounces all naming one, and prints the ratio
   bouncebench fill --db PATH [-n 1000000]
       write N recipients (every tenth suppressed) straight into a store
+  bouncebench prune --db PATH [-n 1000000] [--rounds 1]
+      SMTP latency idle, then while the server prunes N expired raw
+      messages (the store is filled first if PATH does not exist)
+  bouncebench retention [--days 120] [--per-day 2000]
+      record that many days of classified bounces, prune with the default
+      retention and print the bytes each stored bounce takes
   bouncebench check --db PATH [--addresses 100000] [--repeat 5]
       time POST /v1/check with a send list against that store
   bouncebench lookup --db PATH [--rate 5000] [--duration 10s]
@@ -52,7 +62,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) int{
-		"smtp": cmdSMTP, "fill": cmdFill, "check": cmdCheck, "lookup": cmdLookup, "serve": cmdServe,
+		"smtp": cmdSMTP, "fill": cmdFill, "prune": cmdPrune, "retention": cmdRetention, "check": cmdCheck, "lookup": cmdLookup, "serve": cmdServe,
 		"postgres": cmdPostgres,
 	}
 	if cmd, ok := cmds[args[0]]; ok {

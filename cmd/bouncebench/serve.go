@@ -51,7 +51,8 @@ func startServer(o serveOptions) (*benchServer, error) {
 	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: o.LogLevel}))
 	heap := newHeapSampler(50 * time.Millisecond)
 	mux := http.NewServeMux()
-	mux.Handle("/debug/bench/", heap)
+	mux.Handle("/debug/bench/heap", heap)
+	mux.Handle("/debug/bench/heap/", heap)
 
 	var (
 		serveSMTP func(net.Listener) error
@@ -79,6 +80,14 @@ func startServer(o serveOptions) (*benchServer, error) {
 		serveSMTP = s.Serve
 		stopSMTP = s.Shutdown
 		mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
+		mux.Handle("/debug/bench/prune", &pruneRunner{db: db})
+		if c, ok := db.(interface{ Commits() (int64, int64) }); ok { // the bbolt engine
+			mux.HandleFunc("GET /debug/bench/commits", func(w http.ResponseWriter, r *http.Request) {
+				txs, writers := c.Commits()
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(commitCounts{txs, writers})
+			})
+		}
 	}
 
 	smtpLn, err := net.Listen("tcp", o.SMTP)
@@ -136,6 +145,12 @@ func (discardSession) Logout() error                        { return nil }
 func (discardSession) Data(r io.Reader) error {
 	_, err := io.Copy(io.Discard, r)
 	return err
+}
+
+// commitCounts are the store's group commit figures (boltstore's Commits).
+type commitCounts struct {
+	Transactions int64 `json:"transactions"`
+	Writers      int64 `json:"writers"`
 }
 
 // heapStats are the sampler's figures, in bytes.

@@ -75,14 +75,34 @@ func startCPU(serverPid int) cpuMeter {
 }
 
 // line says how much CPU each message cost the server and the client
-// since startCPU.
-func (m cpuMeter) line(messages int) string {
+// since startCPU; it also returns the server's, in µs (0 if unknown).
+func (m cpuMeter) line(messages int) (string, float64) {
 	server, ok1 := cpuTime(m.pid)
 	client, ok2 := cpuTime(0)
 	if !m.ok || !ok1 || !ok2 || messages == 0 {
-		return "CPU per message: unknown (needs a child server on Linux)"
+		return "CPU per message: unknown (needs a child server on Linux)", 0
 	}
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(messages) }
 	return fmt.Sprintf("CPU per message: server %.0f µs, load client %.0f µs (user+system, from /proc)",
-		per(server-m.server), per(client-m.client))
+		per(server-m.server), per(client-m.client)), per(server - m.server)
+}
+
+// writeBytes returns the bytes a process has caused to be written to
+// storage so far, from /proc/PID/io (Linux), and false where the system
+// does not say.
+func writeBytes(pid int) (int64, bool) {
+	if pid == 0 {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

@@ -174,6 +174,23 @@ func (t *target) resetHeap() error {
 	return nil
 }
 
+// commits reads the sink's group commit figures.
+func (t *target) commits() (commitCounts, error) {
+	var c commitCounts
+	if !t.heapServed {
+		return c, errors.New("not a bench server")
+	}
+	resp, err := httpClient.Get("http://" + t.http + "/debug/bench/commits")
+	if err != nil {
+		return c, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return c, errors.New(resp.Status)
+	}
+	return c, json.NewDecoder(resp.Body).Decode(&c)
+}
+
 // heapLine says what the server's Go heap was during the load.
 func (t *target) heapLine() string {
 	if !t.heapServed {

@@ -18,7 +18,7 @@ import (
 // while bounces keep arriving; the copy opens as a database, and a server
 // restored from it serves what it holds.
 func TestBackupWhileServing(t *testing.T) {
-	const adminToken, readToken = "admin-admin-admin-admin", "read-read-read-read-read"
+	const adminToken, readToken = testAdminToken, testReadToken
 	cfg := testConfig(t)
 	cfg.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: adminToken}, {Name: "mailer", Role: "read", Token: readToken}}
 	ts := startServer(t, cfg, runOptions{})

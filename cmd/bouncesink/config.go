@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/bouncesink/bouncesink/api"
 	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
@@ -27,8 +28,10 @@ type Config struct {
 	HTTP   HTTPConfig   `toml:"http"`
 	Store  StoreConfig  `toml:"store"`
 	Policy PolicyConfig `toml:"policy"`
-	VERP   VERPConfig   `toml:"verp"`
-	Log    LogConfig    `toml:"log"`
+	// Retention bounds what the store keeps of old messages (prune.go).
+	Retention RetentionConfig `toml:"retention"`
+	VERP      VERPConfig      `toml:"verp"`
+	Log       LogConfig       `toml:"log"`
 	// Webhooks are told of every change of the suppression list (access.go).
 	Webhooks []WebhookConfig `toml:"webhooks"`
 }
@@ -79,6 +82,16 @@ type VERPKeyConf struct {
 type HTTPConfig struct {
 	Listen string        `toml:"listen"`
 	Tokens []TokenConfig `toml:"tokens"` // none: open, on loopback only (access.go)
+	// AllowedHosts are the Host names answered besides loopback ones: with
+	// no tokens every request must name one of them or loopback (DNS
+	// rebinding); with tokens, set it to enforce the same.
+	AllowedHosts []string `toml:"allowed_hosts"`
+	// TrustedProxies are the addresses (CIDR prefixes) whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies   []string `toml:"trusted_proxies"`
+	MaxCheckBytes    int64    `toml:"max_check_bytes"`
+	MaxImportBytes   int64    `toml:"max_import_bytes"`
+	MaxHeavyRequests int      `toml:"max_heavy_requests"`
 }
 
 type StoreConfig struct {
@@ -113,13 +126,27 @@ type PolicyConfig struct {
 	DuplicateWindow    Duration `toml:"duplicate_window"`
 }
 
+// RetentionConfig is the [retention] section: how long the store keeps
+// raw messages and history (store.Retention; zero keeps for ever), and how
+// often serve prunes.
+type RetentionConfig struct {
+	RawMessages        Duration `toml:"raw_messages"`
+	Events             Duration `toml:"events"`
+	EventsPerRecipient int      `toml:"events_per_recipient"`
+	PruneEvery         Duration `toml:"prune_every"`
+}
+
+func (rc RetentionConfig) retention() store.Retention {
+	return store.Retention{RawMessages: rc.RawMessages.Duration, Events: rc.Events.Duration, EventsPerRecipient: rc.EventsPerRecipient}
+}
+
 type LogConfig struct {
 	Level string `toml:"level"` // debug, info, warn or error
 }
 
 // defaultConfig is what bouncesink runs with when given no file and no flags.
 func defaultConfig() Config {
-	p := store.DefaultPolicy()
+	p, r := store.DefaultPolicy(), store.DefaultRetention()
 	return Config{
 		SMTP: SMTPConfig{
 			Listen:          "127.0.0.1:2525",
@@ -143,7 +170,8 @@ func defaultConfig() Config {
 			ClassifyTimeout: Duration{ingest.DefaultClassifyTimeout},
 			BounceSenders:   []string{},
 		},
-		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}, AllowedHosts: []string{}, TrustedProxies: []string{},
+			MaxCheckBytes: api.DefaultMaxBodyBytes, MaxImportBytes: api.DefaultMaxImportBytes, MaxHeavyRequests: api.DefaultMaxHeavy},
 		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
@@ -153,6 +181,12 @@ func defaultConfig() Config {
 			SoftMinSpan:        Duration{p.SoftMinSpan},
 			SoftWindow:         Duration{p.SoftWindow},
 			DuplicateWindow:    Duration{p.DuplicateWindow},
+		},
+		Retention: RetentionConfig{
+			RawMessages:        Duration{r.RawMessages},
+			Events:             Duration{r.Events},
+			EventsPerRecipient: r.EventsPerRecipient,
+			PruneEvery:         Duration{time.Hour},
 		},
 		VERP: VERPConfig{Lifetime: Duration{verp.DefaultLifetime}, Keys: []VERPKeyConf{}},
 		Log:  LogConfig{Level: "info"},
@@ -236,6 +270,12 @@ func (c Config) validate() error {
 	if c.Store.Path == "" {
 		bad("store.path is empty")
 	}
+	if err := c.Retention.retention().Validate(); err != nil {
+		bad("[retention]: %v", err)
+	}
+	if c.Retention.PruneEvery.Duration < time.Minute {
+		bad("retention.prune_every %s: want at least a minute", c.Retention.PruneEvery.Duration)
+	}
 	if err := c.Store.check(); err != nil {
 		errs = append(errs, err)
 	}
@@ -245,6 +285,12 @@ func (c Config) validate() error {
 		bad("store.engine postgres: set [verp] keys or verp.key_file, the same on every host sharing the database")
 	}
 	if _, err := c.auth(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.HTTP.MaxCheckBytes <= 0 || c.HTTP.MaxImportBytes <= 0 || c.HTTP.MaxHeavyRequests <= 0 {
+		bad("http.max_check_bytes, max_import_bytes and max_heavy_requests must be positive")
+	}
+	if _, err := c.trustedProxies(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.checkOpenAPI(); err != nil {

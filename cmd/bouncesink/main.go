@@ -5,6 +5,7 @@
 //	bouncesink serve [--config FILE] [--smtp ADDR] [--http ADDR] [--db PATH]
 //	bouncesink classify [--json] [--rcpt ADDR] FILE...
 //	bouncesink check [--api URL] [--token TOKEN] ADDR...
+//	bouncesink compact [--config FILE] [--db PATH]
 //	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
 //	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
@@ -31,6 +32,9 @@ const usage = `usage:
   bouncesink reclassify [--config FILE] [--db PATH] [--quiet]
       re-run the classifier over every stored message and rebuild
       recipient state and suppressions (stop the server first)
+  bouncesink compact [--config FILE] [--db PATH]
+      rewrite the database file without its free pages, giving back the
+      space pruning freed (stop the server first)
   bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
       write the whole suppression list, from a running server or a database
       (FILE is created readable by its owner only)
@@ -72,6 +76,9 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdReclassify(args[1:], stdout, stderr)
 	case "backup":
 		return cmdBackup(args[1:], stdout, stderr)
+
+	case "compact":
+		return cmdCompact(args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(args[1:], stdout, stderr)
 	case "import":

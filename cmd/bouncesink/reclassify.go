@@ -43,9 +43,11 @@ func cmdReclassify(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if _, err := os.Stat(cfg.Store.Path); err != nil {
-		fmt.Fprintln(stderr, "bouncesink reclassify:", err)
-		return 2
+	if cfg.Store.Engine != enginePostgres {
+		if _, err := os.Stat(cfg.Store.Path); err != nil {
+			fmt.Fprintln(stderr, "bouncesink reclassify:", err)
+			return 2
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -87,6 +89,8 @@ func reclassify(ctx context.Context, cfg Config, progress func(done, total int))
 func printRebuild(w io.Writer, s store.RebuildStats) {
 	fmt.Fprintf(w, "reclassified %d messages (%d verdicts, %d admin actions kept) for %d recipients\n",
 		s.Messages, s.Observations, s.AdminActions, s.Recipients)
+	fmt.Fprintf(w, "could not re-read %d messages: their raw bytes were pruned (see [retention]); their stored verdicts were replayed as they are\n",
+		s.NotReread)
 	fmt.Fprintf(w, "suppressed: %d before, %d after (%d added, %d removed, %d changed reason)\n",
 		s.SuppressedBefore, s.SuppressedAfter, s.Added, s.Removed, s.Changed)
 	for _, c := range s.Changes {

@@ -89,3 +89,46 @@ func TestReclassifyMissingDatabase(t *testing.T) {
 		t.Errorf("exit %d, want 2 for a missing database (stderr %q)", code, stderr.String())
 	}
 }
+
+// reclassify says how many messages it could not read again because the
+// retention pruned their raw bytes, and keeps their verdicts.
+func TestReclassifyCountsPrunedMessages(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "bouncesink.db")
+	db, err := boltstore.Open(dbPath, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	blocked := fixture(t, "postfix-blocked.eml", "", "")
+	when := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		wrong := store.Observation{Recipient: "bob@example.net", Class: "hard", Reason: "user_unknown", Decoder: "old", Rule: "old-rule"}
+		if _, err := db.Record(ctx, store.Message{Received: when.AddDate(0, 0, 100*i),
+			EnvelopeTo: []string{returnPath("bob@example.net")}, Raw: blocked,
+			Observations: []store.Observation{wrong}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Prune(ctx, store.Retention{RawMessages: 50 * 24 * time.Hour}, when.AddDate(0, 0, 201)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"reclassify", "--db", dbPath, "--quiet"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("reclassify exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "could not re-read 2 messages: their raw bytes were pruned") {
+		t.Errorf("summary does not count the 2 pruned messages:\n%s", stdout.String())
+	}
+	db, err = boltstore.Open(dbPath, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, events, err := db.Recipient(ctx, "bob@example.net")
+	if err != nil || len(events) != 3 || events[0].Rule != "old-rule" || events[2].Rule == "old-rule" {
+		t.Errorf("bob's history after reclassify: %+v, %v; want the 2 pruned messages' old verdicts and a new one", events, err)
+	}
+}

@@ -38,6 +38,10 @@ func CheckFile(path string) (st store.Stats, err error) {
 		return store.Stats{}, fmt.Errorf("store: check %s: %w", path, err)
 	}
 	err = b.View(func(tx *bolt.Tx) error {
+		// First every page from this goroutine (see walkFile): bbolt's
+		// check runs in one of its own, where a page failing its
+		// assertion would end the process.
+		tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { walkBucket(bk); return nil })
 		var errs []error
 		for err := range tx.Check() {
 			if errs = append(errs, err); len(errs) == 10 {

@@ -9,18 +9,25 @@ import (
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/s2"
 )
 
-// Records are JSON, with their own field names so that the file format does
-// not change when an exported struct does. Suppressions, which Check reads
-// in bulk, use the compact encoding further down.
+// Recipients, events and message heads are compact records (a format
+// byte, then the fields in a fixed order, see wire.go); Record decodes and
+// encodes a recipient for every observation, and JSON took most of its
+// time for an address with a long history. Files written before hold JSON
+// records (they start with '{'), which still read: a record is rewritten
+// in the compact form the next time it changes. Suppressions, which Check
+// reads in bulk, have their own encoding further down.
+const compactFormat = 1
 
-// observationRecord is Observation as stored. It has the same fields in the
-// same order, so the two convert into each other; adding a field to
-// Observation breaks the build here until the record gets it too.
+// observationRecord is Observation as stored in JSON by earlier versions.
+// It has the same fields in the same order, so the two convert into each
+// other; adding a field to Observation breaks the build here until the
+// record (and appendObservation) gets it too.
 type observationRecord struct {
 	Recipient    string `json:"recipient,omitempty"`
 	Class        string `json:"class,omitempty"`
@@ -49,7 +56,8 @@ type messageRecord struct {
 	LastDuplicate time.Time `json:"last_duplicate,omitzero"`
 }
 
-// eventRecord is an Event; its sequence number is in the key.
+// eventRecord is an Event as stored in JSON by earlier versions; its
+// sequence number is in the key.
 type eventRecord struct {
 	Time      time.Time `json:"time"`
 	MessageID uint64    `json:"message_id,omitempty"`
@@ -69,36 +77,317 @@ func eventKey(addr string, seq uint64) []byte {
 // eventAddr is the address of an event key.
 func eventAddr(k []byte) string { return string(k[:len(k)-9]) }
 
-func encodeEvent(at time.Time, msgID uint64, o store.Observation) ([]byte, error) {
-	return json.Marshal(eventRecord{Time: at, MessageID: msgID, observationRecord: observationRecord(o)})
+// appendObservation encodes o. Where o.Recipient is addr (an event keyed
+// by the address it names, as it usually is), it is stored as a mark, not
+// again: a recipient is its length plus one, 0 meaning addr.
+func appendObservation(b []byte, o store.Observation, addr string) []byte {
+	if addr != "" && o.Recipient == addr {
+		b = append(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(o.Recipient))+1)
+		b = append(b, o.Recipient...)
+	}
+	b = appendString(b, o.Class)
+	b = appendString(b, o.Reason)
+	b = appendString(b, o.Status)
+	b = binary.AppendVarint(b, int64(o.SMTPCode))
+	b = appendString(b, o.Action)
+	b = appendString(b, o.Diagnostic)
+	b = appendString(b, o.RemoteMTA)
+	b = appendString(b, o.FeedbackType)
+	b = appendString(b, o.Decoder)
+	b = appendString(b, o.Rule)
+	return appendString(b, o.Detail)
+}
+
+func (r *reader) observation(addr string) store.Observation {
+	var o store.Observation
+	if n := r.uvarint(); n == 0 {
+		o.Recipient = addr
+	} else if n-1 > uint64(len(r.b)) {
+		r.err = errShort
+	} else {
+		o.Recipient = string(r.b[:n-1])
+		r.b = r.b[n-1:]
+	}
+	o.Class = r.string()
+	o.Reason = r.string()
+	o.Status = r.string()
+	o.SMTPCode = r.varint()
+	o.Action = r.string()
+	o.Diagnostic = r.string()
+	o.RemoteMTA = r.string()
+	o.FeedbackType = r.string()
+	o.Decoder = r.string()
+	o.Rule = r.string()
+	o.Detail = r.string()
+	return o
+}
+
+// An event is: format byte, time (8 bytes, see wire.go), message id
+// (uvarint), the observation, then (added later, read if present) a byte
+// 1 if the observation is Advisory. The address and the sequence number
+// are in the key.
+func encodeEvent(addr string, at time.Time, msgID uint64, o store.Observation) ([]byte, error) {
+	v := make([]byte, 0, 64+len(o.Diagnostic)+len(o.Detail))
+	v = append(v, compactFormat)
+	v, err := appendTime(v, at)
+	if err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, msgID)
+	v = appendObservation(v, o, addr)
+	if o.Advisory {
+		v = append(v, 1)
+	}
+	return v, nil
 }
 
 func decodeEvent(k, v []byte) (store.Event, error) {
+	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}
+	if len(v) > 0 && v[0] == compactFormat {
+		r := reader{b: v[1:]}
+		e.Time = r.time()
+		e.MessageID = r.uvarint()
+		e.Observation = r.observation(eventAddr(k))
+		if r.more() {
+			e.Observation.Advisory = r.uvarint() == 1
+		}
+		if r.err != nil {
+			return store.Event{}, fmt.Errorf("event %q: %w", k, r.err)
+		}
+		return e, nil
+	}
 	var rec eventRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return store.Event{}, fmt.Errorf("event %q: %w", k, err)
 	}
-	return store.Event{
-		Seq:         binary.BigEndian.Uint64(k[len(k)-8:]),
-		Time:        rec.Time,
-		MessageID:   rec.MessageID,
-		Observation: store.Observation(rec.observationRecord),
-	}, nil
+	e.Time, e.MessageID, e.Observation = rec.Time, rec.MessageID, store.Observation(rec.observationRecord)
+	return e, nil
 }
 
-// encodeRecipient stores r without its suppression: bucketSuppressions is
-// the one place that says whether an address is suppressed.
+// storedEventTime returns the time of a stored event without decoding the rest.
+func storedEventTime(k, v []byte) (time.Time, error) {
+	if len(v) >= 9 && v[0] == compactFormat {
+		return fixedTime(v[1:9]), nil
+	}
+	e, err := decodeEvent(k, v)
+	return e.Time, err
+}
+
+// eventClass returns the class of a stored event, decoding no more than
+// it must: Rebuild looks for the admin events among all of them.
+func eventClass(k, v []byte) (string, error) {
+	if len(v) > 0 && v[0] == compactFormat {
+		r := reader{b: v[1:]}
+		r.time()
+		r.uvarint()
+		if n := r.uvarint(); n > 0 && r.err == nil {
+			if n-1 > uint64(len(r.b)) {
+				r.err = errShort
+			} else {
+				r.b = r.b[n-1:]
+			}
+		}
+		class := r.bytes()
+		if r.err != nil {
+			return "", fmt.Errorf("event %q: %w", k, r.err)
+		}
+		return string(class), nil
+	}
+	if !bytes.Contains(v, jsonAdminMarker) {
+		return "", nil // not admin: which class it is does not matter to the caller
+	}
+	e, err := decodeEvent(k, v)
+	return e.Class, err
+}
+
+// jsonAdminMarker is in every admin event's JSON record, and in few others.
+var jsonAdminMarker = []byte(`"class":"` + store.ClassAdmin + `"`)
+
+// A recipient record is: format byte, Counts (a count, then class and
+// number pairs), FirstBounce, LastBounce, LastClass, LastReason,
+// LastStatus, LastDiagnostic, HardTimes and SoftTimes (each a count, then
+// the times), Complaints, StreaksClearedAt. The address is the key; the
+// suppression lives in bucketSuppressions, the one place that says
+// whether an address is suppressed.
 func encodeRecipient(r store.Recipient) ([]byte, error) {
-	r.Suppressed, r.Suppression = false, nil
-	return json.Marshal(r)
+	v := make([]byte, 0, 96+len(r.LastDiagnostic)+8*(len(r.HardTimes)+len(r.SoftTimes)))
+	v = append(v, compactFormat)
+	// In class order, so that equal records encode to equal bytes.
+	classes := make([]string, 0, 8)
+	for class := range r.Counts {
+		classes = append(classes, class)
+	}
+	slices.Sort(classes)
+	v = binary.AppendUvarint(v, uint64(len(classes)))
+	for _, class := range classes {
+		v = appendString(v, class)
+		v = binary.AppendUvarint(v, uint64(max(r.Counts[class], 0)))
+	}
+	var err error
+	if v, err = appendTime(v, r.FirstBounce); err != nil {
+		return nil, err
+	}
+	if v, err = appendTime(v, r.LastBounce); err != nil {
+		return nil, err
+	}
+	v = appendString(v, r.LastClass)
+	v = appendString(v, r.LastReason)
+	v = appendString(v, r.LastStatus)
+	v = appendString(v, r.LastDiagnostic)
+	for _, times := range [][]time.Time{r.HardTimes, r.SoftTimes} {
+		v = binary.AppendUvarint(v, uint64(len(times)))
+		for _, t := range times {
+			if v, err = appendTime(v, t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	v = binary.AppendUvarint(v, uint64(max(r.Complaints, 0)))
+	return appendTime(v, r.StreaksClearedAt)
 }
 
-func decodeRecipient(v []byte) (store.Recipient, error) {
-	var r store.Recipient
-	if err := json.Unmarshal(v, &r); err != nil {
-		return store.Recipient{}, fmt.Errorf("recipient: %w", err)
+func decodeRecipient(addr string, v []byte) (store.Recipient, error) {
+	if len(v) == 0 || v[0] != compactFormat {
+		var r store.Recipient
+		if err := json.Unmarshal(v, &r); err != nil {
+			return store.Recipient{}, fmt.Errorf("recipient %s: %w", addr, err)
+		}
+		r.Address = addr
+		return r, nil
+	}
+	rd := reader{b: v[1:]}
+	r := store.Recipient{Address: addr}
+	if n := rd.count(2); n > 0 {
+		r.Counts = make(map[string]int, n)
+		for range n {
+			class := rd.string()
+			r.Counts[class] = rd.int()
+		}
+	}
+	r.FirstBounce = rd.time()
+	r.LastBounce = rd.time()
+	r.LastClass = rd.string()
+	r.LastReason = rd.string()
+	r.LastStatus = rd.string()
+	r.LastDiagnostic = rd.string()
+	r.HardTimes = rd.times()
+	r.SoftTimes = rd.times()
+	r.Complaints = rd.int()
+	r.StreaksClearedAt = rd.time()
+	if rd.err != nil {
+		return store.Recipient{}, fmt.Errorf("recipient %s: %w", addr, rd.err)
 	}
 	return r, nil
+}
+
+func (r *reader) times() []time.Time {
+	n := r.count(8)
+	if n == 0 {
+		return nil
+	}
+	times := make([]time.Time, n)
+	for i := range times {
+		times[i] = r.time()
+	}
+	return times
+}
+
+// A message head is: format byte, Received (8 bytes, see wire.go), RawSize,
+// EnvelopeFrom, EnvelopeTo (a count, then the addresses), the observations
+// (a count, then each); then, added later and read if present:
+// Duplicates, LastDuplicate, and the indexes of the Advisory observations
+// (a count, then each). The id is the key.
+func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, error) {
+	size := 32 + len(rec.EnvelopeFrom)
+	for _, to := range rec.EnvelopeTo {
+		size += 2 + len(to)
+	}
+	for _, o := range obs {
+		size += 64 + len(o.Recipient) + len(o.Diagnostic) + len(o.Detail)
+	}
+	v := make([]byte, 0, size)
+	v = append(v, compactFormat)
+	v, err := appendTime(v, rec.Received)
+	if err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, uint64(max(rec.RawSize, 0)))
+	v = appendString(v, rec.EnvelopeFrom)
+	v = binary.AppendUvarint(v, uint64(len(rec.EnvelopeTo)))
+	for _, to := range rec.EnvelopeTo {
+		v = appendString(v, to)
+	}
+	v = binary.AppendUvarint(v, uint64(len(obs)))
+	var advisory []int
+	for i, o := range obs {
+		v = appendObservation(v, o, "")
+		if o.Advisory {
+			advisory = append(advisory, i)
+		}
+	}
+	if rec.Duplicates == 0 && len(advisory) == 0 {
+		return v, nil
+	}
+	v = binary.AppendUvarint(v, uint64(max(rec.Duplicates, 0)))
+	if v, err = appendTime(v, rec.LastDuplicate); err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, uint64(len(advisory)))
+	for _, i := range advisory {
+		v = binary.AppendUvarint(v, uint64(i))
+	}
+	return v, nil
+}
+
+func decodeHead(id uint64, v []byte) (messageRecord, error) {
+	var rec messageRecord
+	if len(v) == 0 || v[0] != compactFormat {
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return messageRecord{}, fmt.Errorf("message %d: %w", id, err)
+		}
+		return rec, nil
+	}
+	r := reader{b: v[1:]}
+	rec.Received = r.time()
+	rec.RawSize = r.int()
+	rec.EnvelopeFrom = r.string()
+	if n := r.count(1); n > 0 {
+		rec.EnvelopeTo = make([]string, n)
+		for i := range rec.EnvelopeTo {
+			rec.EnvelopeTo[i] = r.string()
+		}
+	}
+	if n := r.count(12); n > 0 {
+		rec.Observations = make([]observationRecord, n)
+		for i := range rec.Observations {
+			rec.Observations[i] = observationRecord(r.observation(""))
+		}
+	}
+	if r.more() {
+		rec.Duplicates = r.int()
+		rec.LastDuplicate = r.time()
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			if i := r.int(); i < len(rec.Observations) {
+				rec.Observations[i].Advisory = true
+			}
+		}
+	}
+	if r.err != nil {
+		return messageRecord{}, fmt.Errorf("message %d: %w", id, r.err)
+	}
+	return rec, nil
+}
+
+// headReceived returns the receipt time of a stored head without decoding
+// the rest.
+func headReceived(id uint64, v []byte) (time.Time, error) {
+	if len(v) >= 9 && v[0] == compactFormat {
+		return fixedTime(v[1:9]), nil
+	}
+	rec, err := decodeHead(id, v)
+	return rec.Received, err
 }
 
 // A suppression value is: format byte (1), Since in Unix nanoseconds (8

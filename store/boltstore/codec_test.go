@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"github.com/bouncesink/bouncesink/store"
+	"reflect"
 	"testing"
+	"time"
 )
 
 // The API prints events with snake_case keys straight from Event.
@@ -29,23 +31,116 @@ func TestEventJSON(t *testing.T) {
 }
 
 // The database keeps its own records: files written before Observation had
-// JSON names read the same, and new files are written the same way.
+// JSON names read the same; new files get compact records, which read back
+// as written.
 func TestEventRecordFormat(t *testing.T) {
 	o := store.Observation{Recipient: "<A@example.com>", Class: "hard", Reason: "user-unknown", SMTPCode: 550, RemoteMTA: "mx.example.com"}
 	const stored = `{"time":"2026-03-01T12:00:00Z","message_id":3,"recipient":"\u003cA@example.com\u003e","class":"hard","reason":"user-unknown","smtp_code":550,"remote_mta":"mx.example.com"}`
-	v, err := encodeEvent(t0, 3, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(v) != stored {
-		t.Errorf("event record\n got %s\nwant %s", v, stored)
-	}
 	e, err := decodeEvent(eventKey("a@example.com", 9), []byte(stored))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (store.Event{Seq: 9, Time: t0, MessageID: 3, Observation: o}); e != want {
 		t.Errorf("decoded %+v, want %+v", e, want)
+	}
+
+	full := store.Observation{Recipient: "a@example.com", Class: "hard", Reason: "user-unknown", Status: "5.1.1", SMTPCode: 550,
+		Action: "failed", Diagnostic: "smtp; 550 no such user", RemoteMTA: "mx.example.com",
+		FeedbackType: "abuse", Decoder: "postfix", Rule: "status-5.1.1", Detail: "d"}
+	for _, o := range []store.Observation{o, full, {Recipient: "a@example.com"}, {SMTPCode: -1, Class: "ünïcode"}} {
+		k := eventKey("a@example.com", 12)
+		v, err := encodeEvent("a@example.com", t0, 3, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[0] != compactFormat || len(v) >= len(stored) {
+			t.Errorf("%+v: %d bytes starting %#x, want the compact format, smaller than JSON's %d", o, len(v), v[0], len(stored))
+		}
+		e, err := decodeEvent(k, v)
+		if want := (store.Event{Seq: 12, Time: t0, MessageID: 3, Observation: o}); err != nil || e != want {
+			t.Errorf("round trip: %+v, %v; want %+v", e, err, want)
+		}
+		if at, err := storedEventTime(k, v); err != nil || !at.Equal(t0) {
+			t.Errorf("storedEventTime: %v, %v", at, err)
+		}
+		if class, err := eventClass(k, v); err != nil || class != o.Class {
+			t.Errorf("eventClass: %q, %v; want %q", class, err, o.Class)
+		}
+		for i := 1; i < len(v); i++ {
+			if _, err := decodeEvent(k, v[:i]); err == nil {
+				t.Errorf("%+v cut to %d of %d bytes decoded", o, i, len(v))
+				break
+			}
+		}
+	}
+}
+
+// Recipient records: the compact form reads back as written, JSON ones
+// from earlier versions still read, and a damaged one is an error.
+func TestRecipientRecordFormat(t *testing.T) {
+	r := store.Recipient{
+		Address: "alice@example.com", Counts: map[string]int{"hard": 1, "soft": 4, "delayed": 2},
+		FirstBounce: t0, LastBounce: day(3), LastClass: "soft", LastReason: "mailbox-full", LastStatus: "4.2.2",
+		LastDiagnostic: "smtp; 452 4.2.2 Mailbox full",
+		HardTimes:      []time.Time{t0}, SoftTimes: []time.Time{day(1), day(2), day(2.5), day(3)},
+		Complaints: 2, StreaksClearedAt: day(-1),
+	}
+	v, err := encodeRecipient(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRecipient(r.Address, v)
+	if err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("round trip:\n got %+v, %v\nwant %+v", got, err, r)
+	}
+	again, _ := encodeRecipient(got)
+	if !bytes.Equal(again, v) {
+		t.Error("the same record encodes to other bytes")
+	}
+	old, _ := json.Marshal(r)
+	if got, err := decodeRecipient(r.Address, old); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("JSON record: %+v, %v", got, err)
+	}
+	if len(v) >= len(old)/2 {
+		t.Errorf("compact record %d bytes, JSON %d; want under half", len(v), len(old))
+	}
+	for i := 1; i < len(v); i++ {
+		if _, err := decodeRecipient(r.Address, v[:i]); err == nil {
+			t.Errorf("record cut to %d of %d bytes decoded", i, len(v))
+		}
+	}
+	if _, err := encodeRecipient(store.Recipient{LastBounce: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		t.Error("a time UnixNano cannot hold was encoded")
+	}
+	if got, err := decodeRecipient("b@example.com", []byte{compactFormat}); err == nil {
+		t.Errorf("a record of its format byte alone decoded: %+v", got)
+	}
+}
+
+// Message heads: compact, and JSON ones from earlier versions still read.
+func TestHeadRecordFormat(t *testing.T) {
+	obs := []store.Observation{{Recipient: "not an address", Class: "unknown"}, {Recipient: "<B@example.com>", Class: "hard", SMTPCode: 550}}
+	rec := messageRecord{Received: t0, EnvelopeFrom: "", EnvelopeTo: []string{"b=example.com@bounce.example"}, RawSize: 3000}
+	v, err := encodeHead(rec, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rec
+	want.Observations = []observationRecord{observationRecord(obs[0]), observationRecord(obs[1])}
+	if got, err := decodeHead(1, v); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %+v, %v\nwant %+v", got, err, want)
+	}
+	if at, err := headReceived(1, v); err != nil || !at.Equal(t0) {
+		t.Errorf("headReceived: %v, %v", at, err)
+	}
+	old, _ := json.Marshal(want)
+	if got, err := decodeHead(1, old); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("JSON head: %+v, %v", got, err)
+	}
+	for i := 1; i < len(v); i++ {
+		if _, err := decodeHead(1, v[:i]); err == nil {
+			t.Errorf("head cut to %d of %d bytes decoded", i, len(v))
+		}
 	}
 }
 

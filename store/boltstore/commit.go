@@ -3,6 +3,8 @@ package boltstore
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,11 +24,29 @@ type groupCommit struct {
 	mu      sync.Mutex
 	pending []*commitReq
 	running bool // a goroutine is committing; it will take pending too
+
+	// commits and committed count the transactions and the writers they
+	// carried, for the benchmarks' figure of writers per commit.
+	commits, committed atomic.Int64
+
+	// tally is the counter increments of the transaction being committed
+	// (counters.go), which its writers add to and commit writes once at
+	// the end. Only the goroutine committing uses it.
+	tally tally
+	// now is the clock of the hour counters' pruning.
+	now func() time.Time
 }
 
 type commitReq struct {
 	fn   func(*bolt.Tx) error
 	done chan error
+}
+
+// Commits returns how many transactions the group commit has committed
+// since Open, and how many writers (Record calls, prune steps) they
+// carried: the benchmarks' figure of writers per commit.
+func (db *DB) Commits() (transactions, writers int64) {
+	return db.commits.commits.Load(), db.commits.committed.Load()
 }
 
 // do runs fn in a write transaction shared with other writers and returns
@@ -74,15 +94,19 @@ func (g *groupCommit) commit(group []*commitReq) {
 	for len(group) > 0 {
 		failed := -1
 		err := g.db.Update(func(tx *bolt.Tx) error {
+			g.tally = tally{}
+			defer func() { g.tally = nil }()
 			for i, r := range group {
 				if err := call(r.fn, tx); err != nil {
 					failed = i
 					return err
 				}
 			}
-			return nil
+			return g.flush(tx)
 		})
 		if failed < 0 {
+			g.commits.Add(1)
+			g.committed.Add(int64(len(group)))
 			for _, r := range group {
 				r.done <- err
 			}
@@ -91,6 +115,19 @@ func (g *groupCommit) commit(group []*commitReq) {
 		group[failed].done <- err
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
+}
+
+// flush writes the transaction's counter increments, after dropping the
+// hour counters that have aged out. A failure here fails the whole group.
+func (g *groupCommit) flush(tx *bolt.Tx) error {
+	if len(g.tally) == 0 {
+		return nil
+	}
+	counters := tx.Bucket(bucketCounters)
+	if err := pruneHours(tx.Bucket(bucketMeta), counters, g.now()); err != nil {
+		return err
+	}
+	return g.tally.flush(counters)
 }
 
 // call runs fn, turning a panic into an error for its writer alone.

@@ -3,7 +3,6 @@ package boltstore
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -40,7 +39,7 @@ func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
 			if err := check(); err != nil {
 				return err
 			}
-			r, err := decodeRecipient(v)
+			r, err := decodeRecipient(string(k), v)
 			if err != nil {
 				return err
 			}
@@ -118,12 +117,9 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 				m := it.Message
 				rec := messageRecord{Received: m.Received, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw),
 					Duplicates: m.Duplicates, LastDuplicate: m.LastDuplicate}
-				for _, o := range m.Observations {
-					rec.Observations = append(rec.Observations, observationRecord(o))
-				}
 				var head []byte
-				if head, err = json.Marshal(rec); err == nil {
-					if err = messages.Put(u64(m.ID), head); err == nil {
+				if head, err = encodeHead(rec, m.Observations); err == nil {
+					if err = messages.Put(u64(m.ID), head); err == nil && !m.RawPruned {
 						err = raws.Put(u64(m.ID), db.compress(m.Raw))
 					}
 				}
@@ -135,18 +131,18 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 			case it.Event != nil:
 				e := it.Event
 				var v []byte
-				if v, err = encodeEvent(e.Time, e.MessageID, e.Observation); err == nil {
+				if v, err = encodeEvent(e.Address, e.Time, e.MessageID, e.Observation); err == nil {
 					err = b.events.Put(eventKey(e.Address, e.Seq), v)
 				}
 			case it.Suppression != nil:
 				s := *it.Suppression
 				if old := b.suppressions.Get([]byte(s.Address)); old != nil {
 					if o, err := decodeSuppression([]byte(s.Address), old); err == nil {
-						b.bySince.Delete(sinceKey(o.Since, s.Address))
+						b.index.delete(o)
 					}
 				}
 				if err = b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err == nil {
-					err = b.bySince.Put(sinceKey(s.Since, s.Address), nil)
+					err = b.index.put(s)
 				}
 			case it.Audit != nil:
 				err = putAudit(b.audit, b.auditByAddr, *it.Audit)
@@ -197,7 +193,7 @@ func (db *DB) FinishLoad(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := rebuildSinceIndex(tx, tx.Bucket(bucketSuppressions)); err != nil {
+		if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 			return err
 		}
 		if err := countAll(tx); err != nil {

@@ -58,9 +58,33 @@ func periodKey(gran byte, period uint32, kind byte, names ...string) []byte {
 func dayOf(t time.Time) uint32  { return uint32(max(t.Unix(), 0) / 86400) }
 func hourOf(t time.Time) uint32 { return uint32(max(t.Unix(), 0) / 3600) }
 
-// countObservation counts o about addr received at at; hour counters only
-// when at is within keepHours of now.
-func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o store.Observation) error {
+// tally adds up counter increments in memory: the group commit writes
+// them once per key per transaction (see commit.go), where each of the
+// messages it carries would otherwise read and write the same six
+// counters.
+type tally map[string]uint64
+
+// flush adds the tally to the counters, in key order (neighbouring keys
+// share pages).
+func (t tally) flush(counters *bolt.Bucket) error {
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		n := getU64(counters, []byte(k)) + t[k]
+		if err := counters.Put([]byte(k), u64(n)); err != nil {
+			return fmt.Errorf("counter: %w", err)
+		}
+	}
+	return nil
+}
+
+// countObservation counts o about addr received at at, into t if it is
+// not nil, else straight into counters; hour counters only when at is
+// within keepHours of now.
+func countObservation(counters *bolt.Bucket, t tally, now, at time.Time, addr string, o store.Observation) error {
 	class := cmp.Or(o.Class, store.ClassUnknown)
 	domain := store.Domain(addr)
 	count := func(gran byte, period uint32) error {
@@ -69,6 +93,10 @@ func countObservation(counters *bolt.Bucket, now, at time.Time, addr string, o s
 			periodKey(gran, period, kindReason, class, o.Reason),
 			periodKey(gran, period, kindDomain, domain, class),
 		} {
+			if t != nil {
+				t[string(k)]++
+				continue
+			}
 			n := getU64(counters, k) + 1
 			if err := counters.Put(k, u64(n)); err != nil {
 				return fmt.Errorf("counter: %w", err)
@@ -110,7 +138,7 @@ func countEvents(events, counters *bolt.Bucket, now time.Time) error {
 		if err != nil || e.Class == store.ClassAdmin {
 			return err
 		}
-		return countObservation(counters, now, e.Time, eventAddr(k), e.Observation)
+		return countObservation(counters, nil, now, e.Time, eventAddr(k), e.Observation)
 	})
 }
 

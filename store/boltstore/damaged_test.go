@@ -47,6 +47,11 @@ func TestOpenDamagedFile(t *testing.T) {
 		}
 		return b
 	}
+	zero := func(b []byte, from, n int) []byte {
+		b = append([]byte(nil), b...)
+		clear(b[from:min(from+n, len(b))])
+		return b
+	}
 	for _, tt := range []struct {
 		name string
 		data []byte
@@ -55,6 +60,11 @@ func TestOpenDamagedFile(t *testing.T) {
 		{"truncated by one written page", good[:written-4096]},
 		{"truncated inside the meta pages", good[:5000]},
 		{"both meta pages overwritten", garbage(good, 0, 8192)},
+		// bbolt checks the pages it reaches when it opens a file for
+		// writing, from a goroutine of its own: a failed check there
+		// would end the process.
+		{"every page after the meta pages overwritten", garbage(good, 8192, int(written))},
+		{"pages in the middle zeroed", zero(good, int(written)/2, 4*4096)},
 		{"not a database", []byte("this is a text file, not a database\n")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

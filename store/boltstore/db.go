@@ -27,18 +27,19 @@ const schemaVersion = 1
 
 // The buckets, all created by Open.
 var (
-	bucketMeta         = []byte("meta")          // "schema" -> decimal version; counters, see stats.go
-	bucketMessages     = []byte("messages")      // id (8 bytes BE) -> JSON messageRecord
-	bucketRaw          = []byte("raw")           // id -> compressed raw message
-	bucketRecipients   = []byte("recipients")    // address -> JSON Recipient
-	bucketEvents       = []byte("events")        // address 0x00 seq (8 bytes BE) -> JSON eventRecord
-	bucketSuppressions = []byte("suppressions")  // address -> compact suppression, see codec.go
-	bucketBySince      = []byte("by_since")      // since (8 bytes BE) address -> nothing, see index.go
-	bucketCounters     = []byte("counters")      // period, class, reason, domain -> count, see counters.go
-	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
-	bucketAuditByAddr  = []byte("audit_by_addr") // address 0x00 seq -> nothing
-	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
-		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr,
+	bucketMeta         = []byte("meta")         // "schema" -> decimal version; counters, see stats.go
+	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> JSON messageRecord
+	bucketRaw          = []byte("raw")          // id -> compressed raw message
+	bucketRecipients   = []byte("recipients")   // address -> JSON Recipient
+	bucketEvents       = []byte("events")       // address 0x00 seq (8 bytes BE) -> JSON eventRecord
+	bucketSuppressions = []byte("suppressions") // address -> compact suppression, see codec.go
+	bucketBySince      = []byte("by_since")     // since (8 bytes BE) address -> nothing, see index.go
+	// bucketByReason and bucketByDetail (query.go): reason or detail, 0, address -> nothing
+	bucketCounters    = []byte("counters")      // period, class, reason, domain -> count, see counters.go
+	bucketAudit       = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
+	bucketAuditByAddr = []byte("audit_by_addr") // address 0x00 seq -> nothing
+	allBuckets        = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
+		bucketSuppressions, bucketBySince, bucketByReason, bucketByDetail, bucketCounters, bucketAudit, bucketAuditByAddr,
 		bucketDedupe, bucketDedupeByTime} // the last two: see dedupe.go
 	keySchema = []byte("schema")
 
@@ -48,6 +49,16 @@ var (
 	// Open drops one that a crash left behind.
 	bucketRebuild = []byte("rebuild")
 )
+
+// inOrder sets b, a bucket whose keys are written in increasing order
+// (ids, sequence numbers, times), to fill its pages before it splits
+// them. bbolt splits a full page at half its size by default, which
+// suits keys arriving anywhere but leaves an append-only bucket's pages
+// half empty for ever. It applies to this transaction's handle only.
+func inOrder(b *bolt.Bucket) *bolt.Bucket {
+	b.FillPercent = 1.0
+	return b
+}
 
 // DefaultLockTimeout is how long Open waits for the file lock by default.
 const DefaultLockTimeout = 2 * time.Second
@@ -129,8 +140,16 @@ func Open(path string, opts Options) (db *DB, err error) {
 	// its two meta pages for an error of its own.
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()) {
 		return nil, fmt.Errorf("store: open %s: %w: %d bytes, shorter than a database's first two pages", path, ErrDamaged, fi.Size())
+	} else if err == nil && fi.Size() > 0 {
+		err := walkFile(path, timeout)
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	b, err := openCurrent(path, timeout)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
 	}
@@ -148,13 +167,90 @@ func Open(path string, opts Options) (db *DB, err error) {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+	return &DB{bolt: b, commits: &groupCommit{db: b, now: now}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+}
+
+// openCurrent opens the file at path and checks that it is still there
+// once locked: Compact, which holds the lock while it writes a new file,
+// renames that over the old one; a server that was waiting for the lock
+// would otherwise serve from the old file, now nameless, and lose its
+// writes.
+func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
+	for tries := 0; ; tries++ {
+		before, statErr := os.Stat(path) // absent: bbolt creates it
+		b, err := openBolt(path, timeout)
+		if err != nil || statErr != nil {
+			return b, err
+		}
+		if after, err := os.Stat(path); err == nil && os.SameFile(before, after) {
+			return b, nil
+		}
+		b.Close()
+		if tries == 2 {
+			return nil, errors.New("the file was replaced while opening it, three times")
+		}
+	}
+}
+
+// openBolt opens the file without a freelist on disk: bbolt otherwise
+// writes the list of every free page at each commit, which after a prune
+// of a million raw messages is megabytes per commit (and a page or two per
+// commit in any case). Open then finds the free pages by walking the
+// file's B-trees, about a second per gigabyte; that walk panics on a
+// damaged file, which becomes an error here.
+func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("%w: reading the free pages: %v", ErrDamaged, p)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        timeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 }
 
 // ErrDamaged is wrapped by Open's error when the file is not a whole bbolt
 // database: restore it from a backup (Backup), or examine it with bbolt's
 // own "bbolt check".
 var ErrDamaged = errors.New("the database file is damaged or truncated")
+
+// walkFile reads every page of the file's B-trees, in this goroutine,
+// before Open opens it for writing. That open rebuilds the list of free
+// pages by walking the same pages (openBolt), but from a goroutine of
+// bbolt's own, where the assertion a damaged page fails would end the
+// process instead of returning an error; here it is Open's panic, which
+// Open turns into ErrDamaged. The walk costs about what bbolt's does,
+// and leaves the pages in the page cache for it.
+func walkFile(path string, timeout time.Duration) error {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := checkSize(b, path); err != nil {
+		return err
+	}
+	return b.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { walkBucket(bk); return nil })
+	})
+}
+
+// walkBucket visits every page of b and of the buckets in it.
+func walkBucket(b *bolt.Bucket) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if nested := b.Bucket(k); nested != nil {
+				walkBucket(nested)
+			}
+		}
+	}
+}
 
 // checkSize refuses a file shorter than the pages its last transaction
 // wrote: a truncated file, whose missing pages would fault when read.
@@ -203,6 +299,12 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 	// existed get them once, from the data they derive from.
 	if meta.Get(keyIndexed) == nil {
 		if err := indexAll(tx, now); err != nil {
+			return err
+		}
+	}
+	// And files written before the reason and detail indexes, theirs.
+	if meta.Get(keySortIndexed) == nil {
+		if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 			return err
 		}
 	}

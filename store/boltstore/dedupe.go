@@ -3,11 +3,12 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/bouncesink/bouncesink/store"
 )
 
 // Deduplication (see Writer.Record) keeps two buckets: bucketDedupe maps
@@ -105,7 +106,11 @@ func noteDuplicate(tx *bolt.Tx, id uint64, at time.Time) error {
 	if at.After(rec.LastDuplicate) {
 		rec.LastDuplicate = at
 	}
-	head, err := json.Marshal(rec)
+	obs := make([]store.Observation, len(rec.Observations))
+	for i, o := range rec.Observations {
+		obs[i] = store.Observation(o)
+	}
+	head, err := encodeHead(rec, obs)
 	if err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
@@ -117,7 +122,8 @@ func noteDuplicate(tx *bolt.Tx, id uint64, at time.Time) error {
 }
 
 // countRawBytes counts keyRawBytes and keyDuplicates from the stored
-// messages, for files written before the counters existed (once: force
+// messages (the raw sizes of those whose raw bytes the retention has not
+// pruned), for files written before the counters existed (once: force
 // false) and after a Load (force true).
 func countRawBytes(tx *bolt.Tx, force bool) error {
 	meta := tx.Bucket(bucketMeta)
@@ -125,15 +131,15 @@ func countRawBytes(tx *bolt.Tx, force bool) error {
 		return nil
 	}
 	var total, duplicates uint64
+	raws := tx.Bucket(bucketRaw)
 	err := tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-		var rec struct {
-			RawSize    int `json:"raw_size"`
-			Duplicates int `json:"duplicates"`
+		rec, err := decodeHead(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("message %x: %w", k, err)
+		if raws.Get(k) != nil {
+			total += uint64(max(rec.RawSize, 0))
 		}
-		total += uint64(max(rec.RawSize, 0))
 		duplicates += uint64(max(rec.Duplicates, 0))
 		return nil
 	})
@@ -147,4 +153,9 @@ func countRawBytes(tx *bolt.Tx, force bool) error {
 		return err
 	}
 	return meta.Put(keyRawCounted, []byte("1"))
+}
+
+// subRawBytes takes n from keyRawBytes (the retention pruned raw bytes).
+func subRawBytes(meta *bolt.Bucket, n uint64) error {
+	return meta.Put(keyRawBytes, u64(getU64(meta, keyRawBytes)-min(n, getU64(meta, keyRawBytes))))
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
 
@@ -63,10 +62,7 @@ func readMessages(tx *bolt.Tx, after uint64, limit, maxBytes int) ([]storedBytes
 			return nil, fmt.Errorf("message key %x: not an id", k)
 		}
 		id := binary.BigEndian.Uint64(k)
-		raw := raws.Get(k)
-		if raw == nil {
-			return nil, fmt.Errorf("message %d: raw bytes missing", id)
-		}
+		raw := raws.Get(k) // nil once the retention pruned it
 		page = append(page, storedBytes{id: id, head: bytes.Clone(v), raw: bytes.Clone(raw)})
 		size += len(v) + len(raw)
 	}
@@ -79,29 +75,23 @@ func (db *DB) decode(sb storedBytes) (store.StoredMessage, error) {
 	if err != nil {
 		return store.StoredMessage{}, err
 	}
-	raw, err := db.decompress(sb.raw, rec.RawSize)
-	if err != nil {
-		return store.StoredMessage{}, fmt.Errorf("message %d: %w", sb.id, err)
-	}
 	m := store.StoredMessage{
-		ID:            sb.id,
-		Received:      rec.Received,
-		EnvelopeFrom:  rec.EnvelopeFrom,
-		EnvelopeTo:    rec.EnvelopeTo,
-		Raw:           raw,
+		ID:           sb.id,
+		Received:     rec.Received,
+		EnvelopeFrom: rec.EnvelopeFrom,
+		EnvelopeTo:   rec.EnvelopeTo,
+		RawPruned:    sb.raw == nil,
+
 		Duplicates:    rec.Duplicates,
 		LastDuplicate: rec.LastDuplicate,
+	}
+	if sb.raw != nil {
+		if m.Raw, err = db.decompress(sb.raw, rec.RawSize); err != nil {
+			return store.StoredMessage{}, fmt.Errorf("message %d: %w", sb.id, err)
+		}
 	}
 	for _, o := range rec.Observations {
 		m.Observations = append(m.Observations, store.Observation(o))
 	}
 	return m, nil
-}
-
-func decodeHead(id uint64, v []byte) (messageRecord, error) {
-	var rec messageRecord
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return messageRecord{}, fmt.Errorf("message %d: %w", id, err)
-	}
-	return rec, nil
 }

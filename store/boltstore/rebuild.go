@@ -189,7 +189,7 @@ func (r *rebuild) chunk() (int, error) {
 	}
 	err = r.db.bolt.Update(func(tx *bolt.Tx) error {
 		state := stagingState(tx)
-		heads := tx.Bucket(bucketRebuild).Bucket(bucketMessages)
+		heads := inOrder(tx.Bucket(bucketRebuild).Bucket(bucketMessages))
 		for _, p := range batch {
 			if err := r.replayAdmin(state, func(a adminAction) bool { return a.at.Before(p.received) }); err != nil {
 				return err
@@ -223,8 +223,10 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 	if err != nil {
 		return replayed{}, err
 	}
-	obs, err := r.reobserve(m)
-	if err != nil {
+	obs := m.Observations
+	if m.RawPruned {
+		r.stats.NotReread++ // nothing to classify again: the verdicts stand
+	} else if obs, err = r.reobserve(m); err != nil {
 		return replayed{}, fmt.Errorf("message %d: reobserve: %w", m.ID, err)
 	}
 	rec := messageRecord{
@@ -235,8 +237,15 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 		Duplicates:    m.Duplicates,
 		LastDuplicate: m.LastDuplicate,
 	}
+	if m.RawPruned {
+		old, err := decodeHead(sb.id, sb.head) // decode read it: cannot fail
+		if err != nil {
+			return replayed{}, err
+		}
+		rec.RawSize = old.RawSize
+	}
 	p := replayed{id: m.ID, received: m.Received, observations: len(obs)}
-	if p.head, p.targets, err = encodeHead(rec, obs); err != nil {
+	if p.head, p.targets, err = prepareHead(rec, obs); err != nil {
 		return replayed{}, fmt.Errorf("message %d: %w", m.ID, err)
 	}
 	return p, nil
@@ -263,7 +272,7 @@ func (r *rebuild) finish(tx *bolt.Tx) error {
 func (r *rebuild) swap(tx *bolt.Tx) error {
 	stage := tx.Bucket(bucketRebuild)
 	state := stagingState(tx)
-	audit, byAddr := tx.Bucket(bucketAudit), tx.Bucket(bucketAuditByAddr)
+	audit, byAddr := inOrder(tx.Bucket(bucketAudit)), tx.Bucket(bucketAuditByAddr)
 	counts, err := diffSuppressions(&r.stats, tx.Bucket(bucketSuppressions), state.suppressions, func(c store.SuppressionChange) error {
 		e := store.AuditEntry{Address: c.Address, Actor: store.ActorReclassify, Before: c.Before, After: c.After, Action: store.AuditChange}
 		switch {
@@ -277,7 +286,7 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := rebuildSinceIndex(tx, state.suppressions); err != nil {
+	if err := rebuildSortIndexes(tx, state.suppressions); err != nil {
 		return err
 	}
 	meta := tx.Bucket(bucketMeta)
@@ -285,6 +294,9 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 		return err
 	}
 	if err := meta.Put(keyEventsBase, u64(r.eventsBase)); err != nil {
+		return fmt.Errorf("event counter: %w", err)
+	}
+	if err := meta.Delete(keyEventsPruned); err != nil { // none of the new events yet
 		return fmt.Errorf("event counter: %w", err)
 	}
 	r.stats.Recipients = int(state.recipients.Sequence())

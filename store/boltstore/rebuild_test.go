@@ -49,12 +49,12 @@ func recordMany(t testing.TB, db *DB, msgs []store.Message) {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, m := range msgs {
 			at := m.Received.UTC().Round(0)
-			head, targets, err := encodeHead(messageRecord{Received: at, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}, m.Observations)
+			head, targets, err := prepareHead(messageRecord{Received: at, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}, m.Observations)
 			if err != nil {
 				return err
 			}
 			in := recordIn{at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest}
-			if _, err := db.recordTx(tx, in); err != nil {
+			if _, err := db.recordTx(tx, nil, in); err != nil {
 				return err
 			}
 		}

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
@@ -46,7 +45,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 		EnvelopeTo:   m.EnvelopeTo,
 		RawSize:      len(m.Raw),
 	}
-	head, targets, err := encodeHead(rec, m.Observations)
+	head, targets, err := prepareHead(rec, m.Observations)
 	if err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
@@ -61,7 +60,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	var out recordOut
 	err = db.commits.do(func(tx *bolt.Tx) error {
 		var err error
-		out, err = db.recordTx(tx, in)
+		out, err = db.recordTx(tx, db.commits.tally, in)
 		return err
 	})
 	switch {
@@ -97,26 +96,26 @@ type recordOut struct {
 	rawBytes   uint64 // kept, when over quota
 }
 
-// encodeHead encodes rec with the observations obs, and returns those of
+// prepareHead encodes rec with the observations obs, and returns those of
 // them whose recipient normalises as targets.
-func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
+func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
 	var targets []target
-	rec.Observations = nil
 	for _, o := range obs {
-		rec.Observations = append(rec.Observations, observationRecord(o))
 		if addr, err := store.Normalize(o.Recipient); err == nil {
 			targets = append(targets, target{addr, o})
 		}
 	}
-	head, err := json.Marshal(rec)
+	head, err := encodeHead(rec, obs)
 	return head, targets, err
 }
 
 // recordTx stores one message and its observations in tx, unless it is a
 // duplicate or over the quota: then it stores nothing of it and says so.
 // A refusal is a result, not an error, so that the group commit does not
-// roll back and retry the other messages of the transaction for it.
-func (db *DB) recordTx(tx *bolt.Tx, m recordIn) (out recordOut, err error) {
+// roll back and retry the other messages of the transaction for it. Its
+// counter increments go to t, for the group commit to write, or straight
+// to the counters if t is nil.
+func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if window := db.policy.DuplicateWindow; window > 0 {
 		if err := pruneDigests(tx, m.at.Add(-window)); err != nil {
@@ -133,7 +132,7 @@ func (db *DB) recordTx(tx *bolt.Tx, m recordIn) (out recordOut, err error) {
 		return recordOut{overQuota: true, rawBytes: rawBytes}, nil
 	}
 
-	messages := tx.Bucket(bucketMessages)
+	messages := inOrder(tx.Bucket(bucketMessages))
 	id, err := messages.NextSequence()
 	if err != nil {
 		return out, fmt.Errorf("message id: %w", err)
@@ -142,7 +141,7 @@ func (db *DB) recordTx(tx *bolt.Tx, m recordIn) (out recordOut, err error) {
 	if err := messages.Put(u64(id), m.head); err != nil {
 		return out, fmt.Errorf("message %d: %w", id, err)
 	}
-	if err := tx.Bucket(bucketRaw).Put(u64(id), m.raw); err != nil {
+	if err := inOrder(tx.Bucket(bucketRaw)).Put(u64(id), m.raw); err != nil {
 		return out, fmt.Errorf("message %d: raw: %w", id, err)
 	}
 	if err := meta.Put(keyRawBytes, u64(rawBytes+uint64(m.rawSize))); err != nil {
@@ -154,8 +153,11 @@ func (db *DB) recordTx(tx *bolt.Tx, m recordIn) (out recordOut, err error) {
 		}
 	}
 	state := liveState(tx)
-	if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
-		return out, err
+	state.tally = t
+	if t == nil { // else the group commit prunes once per transaction
+		if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
+			return out, err
+		}
 	}
 	for _, t := range m.targets {
 		added, err := db.observe(state, id, m.at, t.addr, t.obs)
@@ -171,10 +173,15 @@ func (db *DB) recordTx(tx *bolt.Tx, m recordIn) (out recordOut, err error) {
 // buckets, or the copies a Rebuild fills before it swaps them in.
 type stateBuckets struct {
 	recipients, events, suppressions, counters *bolt.Bucket
-	// meta keeps the suppression counters (stats.go), bySince the time
-	// index (index.go), audit and auditByAddr the audit trail (audit.go);
-	// all nil in a Rebuild, which indexes, counts and audits when it swaps.
-	meta, bySince, audit, auditByAddr *bolt.Bucket
+	// tally, if not nil, collects the counter increments that the group
+	// commit writes at the end of the transaction.
+	tally tally
+	// meta keeps the suppression counters (stats.go), index the order
+	// indexes (index.go, query.go), audit and auditByAddr the audit trail
+	// (audit.go); all nil in a Rebuild, which indexes, counts and audits
+	// when it swaps.
+	meta, audit, auditByAddr *bolt.Bucket
+	index                    sortIndexes
 }
 
 func liveState(tx *bolt.Tx) stateBuckets {
@@ -184,9 +191,11 @@ func liveState(tx *bolt.Tx) stateBuckets {
 		suppressions: tx.Bucket(bucketSuppressions),
 		counters:     tx.Bucket(bucketCounters),
 		meta:         tx.Bucket(bucketMeta),
-		bySince:      tx.Bucket(bucketBySince),
-		audit:        tx.Bucket(bucketAudit),
-		auditByAddr:  tx.Bucket(bucketAuditByAddr),
+		// Suppressions mostly arrive in time order; reasons and details
+		// anywhere.
+		index:       sortIndexes{inOrder(tx.Bucket(bucketBySince)), tx.Bucket(bucketByReason), tx.Bucket(bucketByDetail)},
+		audit:       inOrder(tx.Bucket(bucketAudit)),
+		auditByAddr: tx.Bucket(bucketAuditByAddr),
 	}
 }
 
@@ -196,7 +205,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
 		return false, err
 	}
-	if err := countObservation(b.counters, db.now(), at, addr, o); err != nil {
+	if err := countObservation(b.counters, b.tally, db.now(), at, addr, o); err != nil {
 		return false, err
 	}
 	r, err := loadRecipient(b.recipients, addr)
@@ -224,7 +233,7 @@ func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o
 	if err != nil {
 		return fmt.Errorf("event sequence: %w", err)
 	}
-	v, err := encodeEvent(at, msgID, o)
+	v, err := encodeEvent(addr, at, msgID, o)
 	if err != nil {
 		return err
 	}
@@ -239,7 +248,7 @@ func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, error
 	r := store.Recipient{Address: addr}
 	if v := recipients.Get([]byte(addr)); v != nil {
 		var err error
-		if r, err = decodeRecipient(v); err != nil {
+		if r, err = decodeRecipient(addr, v); err != nil {
 			return store.Recipient{}, err
 		}
 	}
@@ -275,10 +284,8 @@ func suppressTx(b stateBuckets, s store.Suppression) (bool, error) {
 	if err := b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
 		return false, fmt.Errorf("suppression: %w", err)
 	}
-	if b.bySince != nil {
-		if err := b.bySince.Put(sinceKey(s.Since, s.Address), nil); err != nil {
-			return false, fmt.Errorf("time index: %w", err)
-		}
+	if err := b.index.put(s); err != nil {
+		return false, err
 	}
 	if b.meta != nil {
 		return true, addSuppressed(b.meta, s.Reason, 1)
@@ -299,10 +306,8 @@ func unsuppressTx(b stateBuckets, addr string) (*store.Suppression, error) {
 	if err := b.suppressions.Delete([]byte(addr)); err != nil {
 		return nil, fmt.Errorf("suppression: %w", err)
 	}
-	if b.bySince != nil {
-		if err := b.bySince.Delete(sinceKey(s.Since, addr)); err != nil {
-			return nil, fmt.Errorf("time index: %w", err)
-		}
+	if err := b.index.delete(s); err != nil {
+		return nil, err
 	}
 	if b.meta != nil {
 		return &s, addSuppressed(b.meta, s.Reason, -1)

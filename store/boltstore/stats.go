@@ -22,7 +22,7 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		meta := tx.Bucket(bucketMeta)
 		st.Messages = int(tx.Bucket(bucketMessages).Sequence())
 		st.Recipients = int(tx.Bucket(bucketRecipients).Sequence())
-		st.Events = int(tx.Bucket(bucketEvents).Sequence() - getU64(meta, keyEventsBase))
+		st.Events = int(tx.Bucket(bucketEvents).Sequence() - getU64(meta, keyEventsBase) - getU64(meta, keyEventsPruned))
 		st.RawBytes = int64(getU64(meta, keyRawBytes))
 		st.Duplicates = int(getU64(meta, keyDuplicates))
 		c := meta.Cursor()
@@ -46,8 +46,9 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 //   - recipients: bucketRecipients' sequence, advanced by saveRecipient
 //     when it creates a record (recipients are never deleted);
 //   - events: bucketEvents' sequence less keyEventsBase, the sequence a
-//     Rebuild started its new events at (events are never deleted, only
-//     replaced by a Rebuild);
+//     Rebuild started its new events at, and less keyEventsPruned, the
+//     events Prune deleted since (events are otherwise only replaced by a
+//     Rebuild, which resets both);
 //   - suppressions: one 8-byte count per reason under prefixSuppressed in
 //     bucketMeta, kept by suppressTx and applyLift.
 //
@@ -105,6 +106,9 @@ func countAll(tx *bolt.Tx) error {
 	}
 	events := tx.Bucket(bucketEvents)
 	if err := meta.Put(keyEventsBase, u64(events.Sequence()-uint64(events.Stats().KeyN))); err != nil {
+		return fmt.Errorf("count events: %w", err)
+	}
+	if err := meta.Delete(keyEventsPruned); err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	counts, err := countSuppressed(tx.Bucket(bucketSuppressions))

@@ -122,7 +122,7 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 				}
 				b.Queue(`INSERT INTO messages (id, received, head, raw) VALUES ($1, $2, $3, $4)
 					ON CONFLICT (id) DO UPDATE SET received = excluded.received, head = excluded.head, raw = excluded.raw`,
-					int64(m.ID), nanos(m.Received), head, compress(m.Raw))
+					int64(m.ID), nanos(m.Received), head, compressKept(m))
 			case it.Recipient != nil:
 				r := it.Recipient
 				v, err := encodeRecipient(*r)
@@ -202,4 +202,13 @@ func (db *DB) FinishLoad(ctx context.Context) error {
 		return fmt.Errorf("store: finish load: %w", err)
 	}
 	return nil
+}
+
+// compressKept is m's raw column: NULL when the retention pruned its raw
+// bytes (store.StoredMessage.RawPruned).
+func compressKept(m *store.StoredMessage) []byte {
+	if m.RawPruned {
+		return nil
+	}
+	return compress(m.Raw)
 }

@@ -104,6 +104,20 @@ CREATE TABLE webhook_cursors (
 	seq      bigint NOT NULL
 );
 `,
+	// 2: the retention (prune.go). A message whose raw bytes were pruned
+	// keeps its row with raw NULL; the indexes find what expired without
+	// a scan.
+	`
+ALTER TABLE messages ALTER COLUMN raw DROP NOT NULL;
+CREATE INDEX messages_raw_kept ON messages (received) WHERE raw IS NOT NULL;
+CREATE INDEX events_time ON events (time) WHERE class <> 'admin';
+`,
+	// 3: the orders of QuerySuppressions besides since and address, in
+	// byte order as the bbolt engine's keys.
+	`
+CREATE INDEX suppressions_reason ON suppressions ((reason COLLATE "C"), address);
+CREATE INDEX suppressions_detail ON suppressions ((detail COLLATE "C"), address);
+`,
 }
 
 // migrate brings the schema up to date under an advisory lock, so that

@@ -38,40 +38,45 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*store.Suppression, 
 		return nil, fmt.Errorf("store: check: %w", err)
 	}
 	out := make([]*store.Suppression, len(addrs))
-	keys := make([]string, 0, len(addrs))
-	at := make(map[string][]int, len(addrs))
+	keys := make([]string, len(addrs)) // "" where not an address
+	valid := make([]string, 0, len(addrs))
 	for i, a := range addrs {
-		k, err := store.Normalize(a)
-		if err != nil {
-			continue
+		if k, err := store.Normalize(a); err == nil {
+			keys[i] = k
+			valid = append(valid, k)
 		}
-		if _, ok := at[k]; !ok {
-			keys = append(keys, k)
-		}
-		at[k] = append(at[k], i)
 	}
-	if len(keys) == 0 {
+	if len(valid) == 0 {
 		return out, nil
 	}
+	// A join with the list, planned with the list in hand
+	// (QueryExecModeExec, no generic plan) so that the planner knows its
+	// length: a hash join for a long list, index lookups for a few. (= ANY
+	// with a long list costs the planner a second per 100,000 elements.)
 	rows, err := db.pool.Query(ctx, `SELECT s.address, s.reason, s.detail, s.since
-		FROM unnest($1::text[]) AS k(address) JOIN suppressions s USING (address)`, keys)
+		FROM unnest($1::text[]) AS k(address) JOIN suppressions s USING (address)`, pgx.QueryExecModeExec, valid)
 	if err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
 	}
+	found := map[string]*store.Suppression{}
 	var (
 		s     store.Suppression
 		since int64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&s.Address, &s.Reason, &s.Detail, &since}, func() error {
-		s.Since = fromNanos(since)
-		for _, i := range at[s.Address] {
-			c := s
-			out[i] = &c
-		}
+		c := s
+		c.Since = fromNanos(since)
+		found[c.Address] = &c
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
+	}
+	for i, k := range keys {
+		if f := found[k]; f != nil && k != "" {
+			c := *f // each entry its own: a caller may change one
+			out[i] = &c
+		}
 	}
 	return out, nil
 }
@@ -140,12 +145,15 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 	return r, events, nil
 }
 
-// RawMessage returns the bytes of message id as received, or store.ErrNotFound.
+// RawMessage returns the bytes of message id as received,
+// store.ErrNotFound, or store.ErrPruned once the retention dropped them.
 func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 	var v []byte
 	err := db.pool.QueryRow(ctx, "SELECT raw FROM messages WHERE id = $1", int64(id)).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
+	} else if err == nil && v == nil {
+		err = store.ErrPruned
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
@@ -229,11 +237,14 @@ func readMessages(ctx context.Context, q querier, after uint64, limit, maxBytes 
 		if err := json.Unmarshal(headv, &h); err != nil {
 			return nil, fmt.Errorf("message %d: %w", id, err)
 		}
-		m := store.StoredMessage{ID: uint64(id), Received: fromNanos(received), EnvelopeFrom: h.EnvelopeFrom, EnvelopeTo: h.EnvelopeTo}
-		if m.Raw, err = decompress(raw); err != nil {
-			return nil, fmt.Errorf("message %d: %w", id, err)
+		m := store.StoredMessage{ID: uint64(id), Received: fromNanos(received), EnvelopeFrom: h.EnvelopeFrom, EnvelopeTo: h.EnvelopeTo,
+			RawPruned: raw == nil} // NULL: the retention dropped it
+		if raw != nil {
+			if m.Raw, err = decompress(raw); err != nil {
+				return nil, fmt.Errorf("message %d: %w", id, err)
+			}
+			m.Raw = append([]byte(nil), m.Raw...)
 		}
-		m.Raw = append([]byte(nil), m.Raw...)
 		for _, o := range h.Observations {
 			m.Observations = append(m.Observations, store.Observation(o))
 		}

@@ -111,7 +111,10 @@ func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.Sto
 		obs := make([][]store.Observation, len(page))
 		var addrs []string
 		for i, m := range page {
-			if obs[i], err = reobserve(m); err != nil {
+			if m.RawPruned {
+				obs[i] = m.Observations // nothing to classify again: the verdicts stand
+				st.NotReread++
+			} else if obs[i], err = reobserve(m); err != nil {
 				return fmt.Errorf("message %d: reobserve: %w", m.ID, err)
 			}
 			for _, o := range obs[i] {
@@ -127,7 +130,10 @@ func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.Sto
 		if err := w.load(ctx, addrs); err != nil {
 			return err
 		}
-		ids, heads := make([]int64, len(page)), make([][]byte, len(page))
+		var (
+			ids   []int64
+			heads [][]byte
+		)
 		for i, m := range page {
 			if err := replayAdmin(w, func(a adminAction) bool { return a.at.Before(m.Received) }); err != nil {
 				return err
@@ -141,11 +147,15 @@ func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.Sto
 					}
 				}
 			}
-			ids[i] = int64(m.ID)
-			if heads[i], err = json.Marshal(h); err != nil {
+			st.Observations += len(obs[i])
+			if m.RawPruned {
+				continue // its head, with its raw size, stays as it is
+			}
+			head, err := json.Marshal(h)
+			if err != nil {
 				return err
 			}
-			st.Observations += len(obs[i])
+			ids, heads = append(ids, int64(m.ID)), append(heads, head)
 		}
 		if err := w.flush(ctx); err != nil {
 			return err

@@ -94,6 +94,11 @@ func richStore(t *testing.T, db store.Store, clock *time.Time) {
 	if _, err := db.SuppressMany(ctx, "import", []store.ManualSuppression{{Address: "old@example.org", Reason: "import", Detail: "ses", Since: now.Add(-100 * time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
+	// The retention has dropped the first messages' raw bytes: a copy
+	// keeps them dropped.
+	if st, err := db.Prune(ctx, store.Retention{RawMessages: 24 * time.Hour}, now); err != nil || st.RawMessages != 6 {
+		t.Fatalf("prune: %+v, %v; want the raw bytes of the 6 messages older than a day", st, err)
+	}
 }
 
 // A whole store copies to an empty one as it is, ids, numbers and times

@@ -173,18 +173,20 @@ func testRawQuota(t *testing.T, h Harness) {
 	}
 }
 
-// Stats.RawBytes is the sum of the raw messages' sizes, across a reopen
-// and a rebuild.
+// Stats.RawBytes is the sum of the sizes of the raw messages kept, across
+// a reopen, a rebuild and the retention's pruning.
 func testRawBytes(t *testing.T, h Harness) {
 	needDedupe(t, h)
 	db, o := openWith(t, h, Options{})
 	ctx := context.Background()
 	var want int64
+	var sizes []int64
 	for i, class := range []string{"hard", "soft", "complaint", "block"} {
 		m := bounce("a@example.org", class, day(float64(i)))
 		m.Raw = append(m.Raw, make([]byte, 100*i)...)
 		record(t, db, m)
 		want += int64(len(m.Raw))
+		sizes = append(sizes, int64(len(m.Raw)))
 	}
 	check := func(when string) {
 		t.Helper()
@@ -201,4 +203,16 @@ func testRawBytes(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	check("after a rebuild")
+	// The retention prunes the raw bytes of the first two (days 0 and 1):
+	// they are no longer kept, so no longer counted against the quota.
+	pruneAt(t, db, store.Retention{RawMessages: 48 * time.Hour}, day(3).Add(time.Hour))
+	want -= sizes[0] + sizes[1]
+	check("after pruning two raw messages")
+	if _, err := db.Rebuild(ctx, keep, store.RebuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a rebuild of pruned messages")
+	db.Close()
+	db = reopen(t, o, Options{})
+	check("after reopening")
 }

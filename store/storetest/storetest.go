@@ -3,8 +3,9 @@
 // every engine runs from its own tests (as database/sql drivers or
 // gocloud.dev's drivertest are held to one test). It covers every method
 // of store.Store, the policy, the audit trail and its feed, the cursors of
-// the listings, imports (SuppressMany) and exports (Suppressions), Rebuild
-// and the counters (Stats, Activity), and concurrent writers.
+// the listings, imports (SuppressMany) and exports (Suppressions), Rebuild,
+// the counters (Stats, Activity), the retention (Prune), and concurrent
+// writers.
 package storetest
 
 import (
@@ -74,6 +75,8 @@ func Run(t *testing.T, h Harness) {
 		{"SuppressManyImport", testSuppressManyImport},
 		{"ListSuppressionsPagesWhileChanging", testListSuppressionsPagesWhileChanging},
 		{"ListSuppressionsFilters", testListSuppressionsFilters},
+		{"QuerySuppressions", testQuerySuppressions},
+		{"HistoryPages", testHistoryPages},
 		{"AuditTrail", testAuditTrail},
 		{"AuditPagesByAddress", testAuditPagesByAddress},
 		{"AuditChangedConcurrent", testAuditChangedConcurrent},
@@ -87,6 +90,12 @@ func Run(t *testing.T, h Harness) {
 		{"RebuildFailureChangesNothing", testRebuildFailureChangesNothing},
 		{"RebuildRefusesWriters", testRebuildRefusesWriters},
 		{"RebuildEmptyStore", testRebuildEmptyStore},
+		{"PruneRawMessages", testPruneRawMessages},
+		{"PruneKeepsVerdictsForRebuild", testPruneKeepsVerdictsForRebuild},
+		{"PruneEvents", testPruneEvents},
+		{"PruneCounters", testPruneCounters},
+		{"PruneWhileRecording", testPruneWhileRecording},
+		{"PruneRefuses", testPruneRefuses},
 		{"Copy", testCopy},
 		{"AdvisoryNeverSuppresses", testAdvisoryNeverSuppresses},
 		{"RecordDeduplicates", testRecordDeduplicates},

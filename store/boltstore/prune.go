@@ -1,0 +1,256 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/bouncesink/bouncesink/store"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Prune sizes. A prune transaction deletes at most pruneBatch entries, a
+// fraction of a millisecond of work, and goes through the group commit:
+// under load it shares the transaction and the fsync of messages being
+// recorded, so it never holds the writer for long and costs no fsync of
+// its own. The events are scanned in read transactions of scanChunk keys,
+// none of them open long enough to keep bbolt from reusing freed pages.
+const (
+	pruneBatch = 256
+	scanChunk  = 4096
+)
+
+// keyEventsPruned in bucketMeta counts the events Prune deleted since the
+// events bucket was last rebuilt (Stats.Events leaves them out).
+var keyEventsPruned = []byte("events_pruned")
+
+// Prune deletes what r says has expired at now; see store.Pruner.
+func (db *DB) Prune(ctx context.Context, r store.Retention, now time.Time) (store.PruneStats, error) {
+	var st store.PruneStats
+	if err := r.Validate(); err != nil {
+		return st, err
+	}
+	if !db.writers.TryRLock() {
+		return st, fmt.Errorf("store: prune: %w", store.ErrRebuilding)
+	}
+	defer db.writers.RUnlock()
+	err := func() error {
+		if r.RawMessages > 0 {
+			if err := db.pruneRaw(ctx, now.Add(-r.RawMessages), &st); err != nil {
+				return fmt.Errorf("raw messages: %w", err)
+			}
+		}
+		if r.Events > 0 || r.EventsPerRecipient > 0 {
+			var cutoff time.Time
+			if r.Events > 0 {
+				cutoff = now.Add(-r.Events)
+			}
+			if err := db.pruneEvents(ctx, cutoff, r.EventsPerRecipient, &st); err != nil {
+				return fmt.Errorf("events: %w", err)
+			}
+		}
+		if err := db.pruneDays(ctx, now, &st); err != nil {
+			return fmt.Errorf("counters: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		return st, fmt.Errorf("store: prune: %w", err)
+	}
+	return st, nil
+}
+
+// pruneTx runs fn in the group commit, after checking ctx.
+func (db *DB) pruneTx(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.commits.do(fn)
+}
+
+// pruneRaw deletes the raw bytes of the messages received before cutoff,
+// oldest first, stopping at the first message received at or after it.
+func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneStats) error {
+	for {
+		// The group commit may run fn more than once: it sets its results
+		// afresh each time.
+		var n int
+		var size int64
+		var done bool
+		err := db.pruneTx(ctx, func(tx *bolt.Tx) error {
+			n, size, done = 0, 0, false
+			raw, heads := tx.Bucket(bucketRaw), tx.Bucket(bucketMessages)
+			var keys [][]byte
+			var rawSize uint64 // as received, for Stats.RawBytes
+			c := raw.Cursor()
+			k, v := c.First()
+			for ; k != nil && len(keys) < pruneBatch; k, v = c.Next() {
+				if len(k) != 8 {
+					return fmt.Errorf("raw message key %x: not an id", k)
+				}
+				id := binary.BigEndian.Uint64(k)
+				if head := heads.Get(k); head != nil {
+					at, err := headReceived(id, head)
+					if err != nil {
+						return err
+					}
+					if !at.Before(cutoff) {
+						break
+					}
+					rec, err := decodeHead(id, head)
+					if err != nil {
+						return err
+					}
+					rawSize += uint64(max(rec.RawSize, 0))
+				}
+				// Raw bytes without a message record are no one's: they go too.
+				keys = append(keys, bytes.Clone(k))
+				size += int64(len(v))
+			}
+			done = k == nil || len(keys) < pruneBatch
+			for _, k := range keys {
+				if err := raw.Delete(k); err != nil {
+					return err
+				}
+			}
+			n = len(keys)
+			return subRawBytes(tx.Bucket(bucketMeta), rawSize)
+		})
+		if err != nil {
+			return err
+		}
+		st.RawMessages += n
+		st.RawBytes += size
+		if done {
+			return nil
+		}
+	}
+}
+
+// pruneEvents deletes the events older than cutoff (unless zero) or beyond
+// an address's latest keep (unless zero), admin events aside. It walks the
+// history backwards, newest first within each address, a chunk of keys per
+// read transaction, and deletes what it found in write transactions of
+// pruneBatch keys.
+func (db *DB) pruneEvents(ctx context.Context, cutoff time.Time, keep int, st *store.PruneStats) error {
+	var (
+		pos    []byte // the last key looked at; nil before the first chunk
+		prefix []byte // of the address being walked
+		kept   int    // its events kept so far
+	)
+	for {
+		var expired [][]byte
+		last := false
+		err := db.bolt.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketEvents).Cursor()
+			var k, v []byte
+			if pos == nil {
+				k, v = c.Last()
+			} else {
+				k, v = seekBelow(c, pos)
+			}
+			for n := 0; ; k, v = c.Prev() {
+				if k == nil {
+					last = true
+					return nil
+				}
+				if len(k) < 9 {
+					return fmt.Errorf("event key %q: too short", k)
+				}
+				if p := k[:len(k)-8]; !bytes.Equal(p, prefix) {
+					prefix, kept = bytes.Clone(p), 0
+				}
+				class, err := eventClass(k, v)
+				if err != nil {
+					return err
+				}
+				if class != store.ClassAdmin {
+					at, err := storedEventTime(k, v)
+					if err != nil {
+						return err
+					}
+					if (keep > 0 && kept >= keep) || at.Before(cutoff) {
+						expired = append(expired, bytes.Clone(k))
+					} else {
+						kept++
+					}
+				}
+				if n++; n == scanChunk {
+					pos = bytes.Clone(k)
+					return nil
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		for len(expired) > 0 {
+			batch := expired[:min(len(expired), pruneBatch)]
+			expired = expired[len(batch):]
+			var deleted int
+			err := db.pruneTx(ctx, func(tx *bolt.Tx) error {
+				deleted = 0
+				events, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketMeta)
+				for _, k := range batch {
+					if events.Get(k) == nil {
+						continue // a Rebuild replaced the history meanwhile
+					}
+					if err := events.Delete(k); err != nil {
+						return err
+					}
+					deleted++
+				}
+				return meta.Put(keyEventsPruned, u64(getU64(meta, keyEventsPruned)+uint64(deleted)))
+			})
+			if err != nil {
+				return err
+			}
+			st.Events += deleted
+		}
+		if last {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// pruneDays deletes the day counters that no Activity reads any more:
+// those of the days before the last MaxActivityDays.
+func (db *DB) pruneDays(ctx context.Context, now time.Time, st *store.PruneStats) error {
+	today := dayOf(now)
+	if today < store.MaxActivityDays {
+		return nil
+	}
+	end := periodKey(granDay, today-(store.MaxActivityDays-1), 0)
+	for {
+		var n int
+		err := db.pruneTx(ctx, func(tx *bolt.Tx) error {
+			n = 0
+			counters := tx.Bucket(bucketCounters)
+			c := counters.Cursor()
+			var keys [][]byte
+			for k, _ := c.Seek([]byte{granDay}); k != nil && bytes.Compare(k, end) < 0 && len(keys) < pruneBatch; k, _ = c.Next() {
+				keys = append(keys, bytes.Clone(k))
+			}
+			for _, k := range keys {
+				if err := counters.Delete(k); err != nil {
+					return err
+				}
+			}
+			n = len(keys)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		st.Counters += n
+		if n < pruneBatch {
+			return nil
+		}
+	}
+}

@@ -41,6 +41,7 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	Advisory     bool   `json:"advisory,omitempty"`
 }
 
 // messageRecord is a Message without its raw bytes, which live in bucketRaw.
@@ -50,6 +51,9 @@ type messageRecord struct {
 	EnvelopeTo   []string            `json:"envelope_to,omitempty"`
 	RawSize      int                 `json:"raw_size"`
 	Observations []observationRecord `json:"observations,omitempty"`
+	// Duplicates counts the copies received again later (see Record).
+	Duplicates    int       `json:"duplicates,omitempty"`
+	LastDuplicate time.Time `json:"last_duplicate,omitzero"`
 }
 
 // eventRecord is an Event as stored in JSON by earlier versions; its
@@ -121,8 +125,9 @@ func (r *reader) observation(addr string) store.Observation {
 }
 
 // An event is: format byte, time (8 bytes, see wire.go), message id
-// (uvarint), the observation. The address and the sequence number are in
-// the key.
+// (uvarint), the observation, then (added later, read if present) a byte
+// 1 if the observation is Advisory. The address and the sequence number
+// are in the key.
 func encodeEvent(addr string, at time.Time, msgID uint64, o store.Observation) ([]byte, error) {
 	v := make([]byte, 0, 64+len(o.Diagnostic)+len(o.Detail))
 	v = append(v, compactFormat)
@@ -131,7 +136,11 @@ func encodeEvent(addr string, at time.Time, msgID uint64, o store.Observation) (
 		return nil, err
 	}
 	v = binary.AppendUvarint(v, msgID)
-	return appendObservation(v, o, addr), nil
+	v = appendObservation(v, o, addr)
+	if o.Advisory {
+		v = append(v, 1)
+	}
+	return v, nil
 }
 
 func decodeEvent(k, v []byte) (store.Event, error) {
@@ -141,6 +150,9 @@ func decodeEvent(k, v []byte) (store.Event, error) {
 		e.Time = r.time()
 		e.MessageID = r.uvarint()
 		e.Observation = r.observation(eventAddr(k))
+		if r.more() {
+			e.Observation.Advisory = r.uvarint() == 1
+		}
 		if r.err != nil {
 			return store.Event{}, fmt.Errorf("event %q: %w", k, r.err)
 		}
@@ -284,6 +296,8 @@ func (r *reader) times() []time.Time {
 
 // A message head is: format byte, Received (8 bytes, see wire.go), RawSize,
 // EnvelopeFrom, EnvelopeTo (a count, then the addresses), the observations
+// (a count, then each); then, added later and read if present:
+// Duplicates, LastDuplicate, and the indexes of the Advisory observations
 // (a count, then each). The id is the key.
 func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, error) {
 	size := 32 + len(rec.EnvelopeFrom)
@@ -306,8 +320,23 @@ func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, error) {
 		v = appendString(v, to)
 	}
 	v = binary.AppendUvarint(v, uint64(len(obs)))
-	for _, o := range obs {
+	var advisory []int
+	for i, o := range obs {
 		v = appendObservation(v, o, "")
+		if o.Advisory {
+			advisory = append(advisory, i)
+		}
+	}
+	if rec.Duplicates == 0 && len(advisory) == 0 {
+		return v, nil
+	}
+	v = binary.AppendUvarint(v, uint64(max(rec.Duplicates, 0)))
+	if v, err = appendTime(v, rec.LastDuplicate); err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, uint64(len(advisory)))
+	for _, i := range advisory {
+		v = binary.AppendUvarint(v, uint64(i))
 	}
 	return v, nil
 }
@@ -334,6 +363,15 @@ func decodeHead(id uint64, v []byte) (messageRecord, error) {
 		rec.Observations = make([]observationRecord, n)
 		for i := range rec.Observations {
 			rec.Observations[i] = observationRecord(r.observation(""))
+		}
+	}
+	if r.more() {
+		rec.Duplicates = r.int()
+		rec.LastDuplicate = r.time()
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			if i := r.int(); i < len(rec.Observations) {
+				rec.Observations[i].Advisory = true
+			}
 		}
 	}
 	if r.err != nil {

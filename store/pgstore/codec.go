@@ -27,6 +27,7 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	Advisory     bool   `json:"advisory,omitempty"`
 }
 
 // messageHead is a message without its raw bytes.

@@ -120,9 +120,10 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 				if err != nil {
 					return err
 				}
-				b.Queue(`INSERT INTO messages (id, received, head, raw) VALUES ($1, $2, $3, $4)
-					ON CONFLICT (id) DO UPDATE SET received = excluded.received, head = excluded.head, raw = excluded.raw`,
-					int64(m.ID), nanos(m.Received), head, compressKept(m))
+				b.Queue(`INSERT INTO messages (id, received, head, raw, raw_size, duplicates, last_duplicate) VALUES ($1, $2, $3, $4, $5, $6, $7)
+					ON CONFLICT (id) DO UPDATE SET received = excluded.received, head = excluded.head, raw = excluded.raw,
+						raw_size = excluded.raw_size, duplicates = excluded.duplicates, last_duplicate = excluded.last_duplicate`,
+					int64(m.ID), nanos(m.Received), head, compressKept(m), int64(len(m.Raw)), m.Duplicates, nanosOrZero(m.LastDuplicate))
 			case it.Recipient != nil:
 				r := it.Recipient
 				v, err := encodeRecipient(*r)
@@ -193,6 +194,8 @@ func (db *DB) FinishLoad(ctx context.Context) error {
 			DELETE FROM sizes;
 			INSERT INTO sizes (name, n)
 				SELECT 'messages', count(*) FROM messages
+				UNION ALL SELECT 'raw_bytes', coalesce(sum(raw_size), 0) FROM messages WHERE raw IS NOT NULL
+				UNION ALL SELECT 'duplicates', coalesce(sum(duplicates), 0) FROM messages
 				UNION ALL SELECT 'recipients', count(*) FROM recipients
 				UNION ALL SELECT 'events', count(*) FROM events
 				UNION ALL SELECT 'suppressed/' || reason, count(*) FROM suppressions GROUP BY reason`)

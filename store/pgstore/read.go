@@ -216,7 +216,7 @@ type querier interface {
 // readMessages reads up to limit messages after id after, stopping once
 // maxBytes (if positive) of stored bytes are read; at least one if any.
 func readMessages(ctx context.Context, q querier, after uint64, limit, maxBytes int) ([]store.StoredMessage, error) {
-	rows, err := q.Query(ctx, "SELECT id, received, head, raw FROM messages WHERE id > $1 ORDER BY id LIMIT $2", int64(after), limit)
+	rows, err := q.Query(ctx, "SELECT id, received, head, raw, duplicates, last_duplicate FROM messages WHERE id > $1 ORDER BY id LIMIT $2", int64(after), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -230,10 +230,11 @@ func readMessages(ctx context.Context, q querier, after uint64, limit, maxBytes 
 			break
 		}
 		var (
-			id, received int64
-			headv, raw   []byte
+			id, received, lastDup int64
+			dups                  int
+			headv, raw            []byte
 		)
-		if err := rows.Scan(&id, &received, &headv, &raw); err != nil {
+		if err := rows.Scan(&id, &received, &headv, &raw, &dups, &lastDup); err != nil {
 			return nil, err
 		}
 		size += len(headv) + len(raw)
@@ -242,7 +243,8 @@ func readMessages(ctx context.Context, q querier, after uint64, limit, maxBytes 
 			return nil, fmt.Errorf("message %d: %w", id, err)
 		}
 		m := store.StoredMessage{ID: uint64(id), Received: fromNanos(received), EnvelopeFrom: h.EnvelopeFrom, EnvelopeTo: h.EnvelopeTo,
-			RawPruned: raw == nil} // NULL: the retention dropped it
+			RawPruned:  raw == nil, // NULL: the retention dropped it
+			Duplicates: dups, LastDuplicate: timeOrZero(lastDup)}
 		if raw != nil {
 			if m.Raw, err = decompress(raw); err != nil {
 				return nil, fmt.Errorf("message %d: %w", id, err)

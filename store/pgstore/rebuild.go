@@ -69,7 +69,7 @@ func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.Sto
 	st.AdminActions = len(admin)
 	_, err = tx.Exec(ctx, `CREATE TEMP TABLE rebuild_old ON COMMIT DROP AS SELECT address, reason, detail, since FROM suppressions;
 		DELETE FROM events; DELETE FROM recipients; DELETE FROM suppressions; DELETE FROM counters;
-		DELETE FROM sizes WHERE name <> 'messages'`)
+		DELETE FROM sizes WHERE name NOT IN ('messages', 'raw_bytes', 'duplicates')`)
 	if err != nil {
 		return err
 	}

@@ -216,3 +216,49 @@ func testRawBytes(t *testing.T, h Harness) {
 	db = reopen(t, o, Options{})
 	check("after reopening")
 }
+
+// Copies of one message reaching two instances at once (a sending MTA
+// that retried on the other MX after a lost reply) are recorded once.
+func testInstancesDeduplicate(t *testing.T, h Harness) {
+	needDedupe(t, h)
+	a, o := openWith(t, h, Options{})
+	b := reopen(t, o, Options{})
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	ids := make([]uint64, 16)
+	for i := range errs {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		wg.Go(func() {
+			ids[i], errs[i] = db.Record(context.Background(), withDigest(bounce("a@example.org", "complaint", day(0)), "retried"))
+		})
+	}
+	wg.Wait()
+	recorded := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			recorded++
+		case !errors.Is(err, store.ErrDuplicate):
+			t.Fatal(err)
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("copy %d: message %d, copy 0: %d; want the one message", i, ids[i], ids[0])
+		}
+	}
+	if recorded != 1 {
+		t.Errorf("%d of 16 copies recorded, want 1", recorded)
+	}
+	for _, db := range []store.Store{a, b} {
+		msgs := allMessages(t, db)
+		if len(msgs) != 1 || msgs[0].Duplicates != 15 {
+			t.Errorf("messages %+v, want one with 15 duplicates", msgs)
+		}
+		if st, err := db.Stats(context.Background()); err != nil || st.Messages != 1 || st.Duplicates != 15 || st.Suppressed != 1 {
+			t.Errorf("stats %+v, %v", st, err)
+		}
+	}
+	checkStats(t, a, []string{"a@example.org"})
+}

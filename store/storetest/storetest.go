@@ -111,6 +111,7 @@ func Run(t *testing.T, h Harness) {
 			{"InstancesShareOneAddress", testInstancesShareOneAddress},
 			{"InstancesShareTheAuditTrail", testInstancesShareTheAuditTrail},
 			{"EndpointLeases", testEndpointLeases},
+			{"InstancesDeduplicate", testInstancesDeduplicate},
 		}...)
 	}
 	for _, tt := range tests {

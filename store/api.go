@@ -49,6 +49,13 @@ type Observation struct {
 	Decoder      string `json:"decoder"`
 	Rule         string `json:"rule"`
 	Detail       string `json:"detail"`
+	// ListmonkSubscriber and ListmonkCampaign are the UUIDs listmonk
+	// stamps on every campaign message (X-Listmonk-Subscriber,
+	// X-Listmonk-Campaign), as the header of the returned message carried
+	// them: they name the subscriber and the campaign exactly, for the
+	// listmonk webhook. Empty when it carried none.
+	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
+	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`
 }
 
 // Message is one received message with the observations made of it; it is

@@ -41,6 +41,9 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	// The listmonk UUIDs of the returned message's header.
+	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
+	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`
 }
 
 // messageRecord is a Message without its raw bytes, which live in bucketRaw.

@@ -50,6 +50,7 @@ func dsnFindings(m *message) []finding {
 	// Each address is looked for in the whole text: the first
 	// maxNearSearches of them, each once.
 	nearOf := map[string]string{}
+	alias, aliasRead := "", false
 	for i, r := range recipients {
 		if i%16 == 15 && m.cancelled() {
 			return nil // each recipient may search the whole text
@@ -80,7 +81,10 @@ func dsnFindings(m *message) []finding {
 			// alias or a .forward) and that delivery failed: the address
 			// the sender used is the one Sendmail says it was expanded
 			// from, and the failure is the local delivery program's.
-			if alias := expandedFrom(m.text); alias != "" {
+			if !aliasRead {
+				alias, aliasRead = expandedFrom(m.text), true // a search of the whole text: once
+			}
+			if alias != "" {
 				f.recipient = alias
 			}
 			if f.diagnostic == "" {
@@ -145,6 +149,7 @@ func cutAtOtherAddress(seg, addr string) string {
 // <user@example.org>)" note, when the text has exactly one.
 func expandedFrom(text string) string {
 	const note = "(expanded from: "
+	charge(len(text))
 	i := strings.Index(text, note)
 	if i < 0 || strings.Contains(text[i+len(note):], note) {
 		return ""

@@ -55,6 +55,12 @@ var hostileShapes = []hostileShape{
 		return dsnBounce(fill("The mail system could not deliver your message to a recipient.\r\n", size/2),
 			"Reporting-MTA: dns; mx.example.org\r\n\r\n"+numbered("Final-Recipient: rfc822; u%d@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n", size/2))
 	}},
+	// A DSN of many recipients delivered to a program, each once made to
+	// look for the address it was expanded from in the whole text.
+	{"dsn-program-recipients", func(size int) []byte {
+		return dsnBounce(fill("The mail system could not deliver your message to a recipient.\r\n", size/2),
+			"Reporting-MTA: dns; mx.example.org\r\n\r\n"+numbered("Final-Recipient: rfc822; u%d@example.org\r\nX-Actual-Recipient: |/bin/prog\r\nAction: failed\r\nStatus: 5.0.0\r\n\r\n", size/2))
+	}},
 	// A header the strict parser refuses, read by the lenient one: one
 	// field folded over many lines.
 	{"loose-header-folded", func(size int) []byte {

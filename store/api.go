@@ -112,6 +112,13 @@ type Suppression struct {
 	Reason  string    `json:"reason"` // "hard", "complaint", "soft" (policy) or "manual"
 	Detail  string    `json:"detail"` // e.g. the last verdict's reason token
 	Since   time.Time `json:"since"`
+	// Decoder and Rule are the classifier's decoder and rule of the
+	// verdict that tipped the address over (its Evidence), for a
+	// suppression the policy made; empty for a manual or imported one,
+	// and for a suppression made before they were kept (bouncesink
+	// reclassify fills them). Each at most MaxReasonLen bytes.
+	Decoder string `json:"decoder,omitempty"`
+	Rule    string `json:"rule,omitempty"`
 }
 
 // Policy decides when an address is suppressed. It counts three classes
@@ -204,6 +211,7 @@ type Admin interface {
 	AuditChanged() <-chan struct{}
 	Stats(ctx context.Context) (Stats, error)
 	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)
+	BulkLifter
 }
 
 // Store is everything an engine provides: what the server needs

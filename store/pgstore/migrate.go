@@ -118,6 +118,11 @@ CREATE INDEX events_time ON events (time) WHERE class <> 'admin';
 CREATE INDEX suppressions_reason ON suppressions ((reason COLLATE "C"), address);
 CREATE INDEX suppressions_detail ON suppressions ((detail COLLATE "C"), address);
 `,
+	// 4: the decoder and rule of the verdict that made a suppression
+	// (store.Suppression), for the bulk lift's filter.
+	`
+ALTER TABLE suppressions ADD COLUMN decoder text NOT NULL DEFAULT '', ADD COLUMN rule text NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the schema up to date under an advisory lock, so that

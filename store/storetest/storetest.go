@@ -92,6 +92,9 @@ func Run(t *testing.T, h Harness) {
 		{"PruneWhileRecording", testPruneWhileRecording},
 		{"PruneRefuses", testPruneRefuses},
 		{"Copy", testCopy},
+		{"LiftMatching", testLiftMatching},
+		{"LiftMatchingCutoff", testLiftMatchingCutoff},
+		{"ReturnedIDsKept", testReturnedIDsKept},
 	}
 	if h.Shared {
 		tests = append(tests, []struct {

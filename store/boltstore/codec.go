@@ -147,7 +147,9 @@ func encodeEvent(addr string, at time.Time, msgID uint64, o store.Observation) (
 // ListmonkSubscriber and ListmonkCampaign.
 const eventListmonk = 2
 
-func hasListmonk(o store.Observation) bool { return o.ListmonkSubscriber != "" || o.ListmonkCampaign != "" }
+func hasListmonk(o store.Observation) bool {
+	return o.ListmonkSubscriber != "" || o.ListmonkCampaign != ""
+}
 
 func decodeEvent(k, v []byte) (store.Event, error) {
 	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}

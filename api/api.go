@@ -95,6 +95,7 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/v1/stats", RoleRead, a.stats},
 		{http.MethodGet, "/v1/export", RoleRead, a.heavy.limit(a.export)},
 		{http.MethodPost, "/v1/import", RoleAdmin, a.heavy.limit(a.importList)},
+		{http.MethodGet, "/v1/backup", RoleAdmin, a.heavy.limit(a.backup)},
 		{http.MethodPost, "/v1/check", RoleRead, a.heavy.limit(a.check)},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
 		{http.MethodGet, "/v1/recipients/{address}/events", RoleRead, a.history},

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bouncesink/bouncesink/api"
@@ -101,6 +102,39 @@ func (c Config) checkOpenAPI() error {
 	}
 	return fmt.Errorf("http.listen %q is not a loopback address and no [[http.tokens]] are configured: "+
 		"anyone who reaches it could read and change the suppression list; add tokens or listen on 127.0.0.1", c.HTTP.Listen)
+}
+
+// checkPublicSMTP refuses an SMTP listener on other than loopback while
+// the return paths and greeting are still the quick start's localhost
+// ones: every real bounce would be refused with 550 5.1.1, silently.
+func (c Config) checkPublicSMTP() error {
+	host, _, err := net.SplitHostPort(c.SMTP.Listen)
+	if err != nil || isLoopback(host) {
+		return nil // validate reports a bad address
+	}
+	var keys []string
+	localOnly := len(c.SMTP.Accept) > 0
+	for _, a := range c.SMTP.Accept {
+		_, domain, _ := strings.Cut(a, "@")
+		localOnly = localOnly && strings.EqualFold(strings.TrimSpace(domain), "localhost")
+	}
+	if localOnly {
+		keys = append(keys, fmt.Sprintf("smtp.accept (your return paths, e.g. [\"@bounce.example.com\"]; now %q)", c.SMTP.Accept))
+	}
+	if strings.EqualFold(c.SMTP.Hostname, "localhost") {
+		keys = append(keys, "smtp.hostname (the MX host name, e.g. \"sink.example.com\")")
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return fmt.Errorf("smtp.listen %q is not a loopback address, but the quick start's localhost settings are still in place, "+
+		"so every real bounce would be refused; set %s", c.SMTP.Listen, strings.Join(keys, " and "))
+}
+
+// smtpIsPublic reports whether the SMTP listener is on other than loopback.
+func (c Config) smtpIsPublic() bool {
+	host, _, err := net.SplitHostPort(c.SMTP.Listen)
+	return err == nil && !isLoopback(host)
 }
 
 // trustedProxies parses http.trusted_proxies: CIDR prefixes or single

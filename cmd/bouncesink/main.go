@@ -9,6 +9,7 @@
 //	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
 //	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
 //	bouncesink verp sign|verify [--config FILE] ADDR...
+//	bouncesink backup [--api URL [--token TOKEN] | --db PATH] FILE
 //	bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH
 package main
 
@@ -44,6 +45,9 @@ const usage = `usage:
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
       check signed return paths; exit 0 if all are valid, 1 if not
+  bouncesink backup [--api URL [--token TOKEN] | --db PATH] FILE
+      write a consistent copy of the bbolt database to FILE, from a running
+      server or a stopped one's file; the copy is checked before it is kept
   bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH [--resume]
       copy a whole store to another engine and verify the copy by counts
       (stop the servers first)
@@ -70,6 +74,9 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "reclassify":
 		return cmdReclassify(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+
 	case "compact":
 		return cmdCompact(args[1:], stdout, stderr)
 	case "export":

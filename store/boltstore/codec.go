@@ -41,6 +41,7 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	Advisory     bool   `json:"advisory,omitempty"`
 	// The listmonk UUIDs of the returned message's header.
 	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
 	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`
@@ -53,6 +54,9 @@ type messageRecord struct {
 	EnvelopeTo   []string            `json:"envelope_to,omitempty"`
 	RawSize      int                 `json:"raw_size"`
 	Observations []observationRecord `json:"observations,omitempty"`
+	// Duplicates counts the copies received again later (see Record).
+	Duplicates    int       `json:"duplicates,omitempty"`
+	LastDuplicate time.Time `json:"last_duplicate,omitzero"`
 }
 
 // eventRecord is an Event as stored in JSON by earlier versions; its
@@ -124,8 +128,9 @@ func (r *reader) observation(addr string) store.Observation {
 }
 
 // An event is: format byte, time (8 bytes, see wire.go), message id
-// (uvarint), the observation. The address and the sequence number are in
-// the key.
+// (uvarint), the observation, then (added later, read if present) flags
+// and what they say follows (eventAdvisory, eventListmonk). The address
+// and the sequence number are in the key.
 func encodeEvent(addr string, at time.Time, msgID uint64, o store.Observation) ([]byte, error) {
 	v := make([]byte, 0, 64+len(o.Diagnostic)+len(o.Detail))
 	v = append(v, compactFormat)
@@ -135,17 +140,29 @@ func encodeEvent(addr string, at time.Time, msgID uint64, o store.Observation) (
 	}
 	v = binary.AppendUvarint(v, msgID)
 	v = appendObservation(v, o, addr)
+	var flags uint64
+	if o.Advisory {
+		flags |= eventAdvisory
+	}
 	if hasListmonk(o) {
-		v = binary.AppendUvarint(v, eventListmonk)
+		flags |= eventListmonk
+	}
+	if flags != 0 {
+		v = binary.AppendUvarint(v, flags)
+	}
+	if flags&eventListmonk != 0 {
 		v = appendString(appendString(v, o.ListmonkSubscriber), o.ListmonkCampaign)
 	}
 	return v, nil
 }
 
-// An event may end, after its observation, with a flags uvarint (read if
-// present) saying what follows: eventListmonk, the observation's
-// ListmonkSubscriber and ListmonkCampaign.
-const eventListmonk = 2
+// The flags that may end an event, after its observation (read if
+// present): eventAdvisory, the observation is Advisory; eventListmonk, its
+// ListmonkSubscriber and ListmonkCampaign follow.
+const (
+	eventAdvisory = 1
+	eventListmonk = 2
+)
 
 func hasListmonk(o store.Observation) bool {
 	return o.ListmonkSubscriber != "" || o.ListmonkCampaign != ""
@@ -158,8 +175,12 @@ func decodeEvent(k, v []byte) (store.Event, error) {
 		e.Time = r.time()
 		e.MessageID = r.uvarint()
 		e.Observation = r.observation(eventAddr(k))
-		if r.more() && r.uvarint()&eventListmonk != 0 {
-			e.Observation.ListmonkSubscriber, e.Observation.ListmonkCampaign = r.string(), r.string()
+		if r.more() {
+			flags := r.uvarint()
+			e.Observation.Advisory = flags&eventAdvisory != 0
+			if flags&eventListmonk != 0 {
+				e.Observation.ListmonkSubscriber, e.Observation.ListmonkCampaign = r.string(), r.string()
+			}
 		}
 		if r.err != nil {
 			return store.Event{}, fmt.Errorf("event %q: %w", k, r.err)
@@ -304,8 +325,10 @@ func (r *reader) times() []time.Time {
 
 // A message head is: format byte, Received (8 bytes, see wire.go), RawSize,
 // EnvelopeFrom, EnvelopeTo (a count, then the addresses), the observations
-// (a count, then each); then, added later and read if present, the
-// observations' listmonk ids. The id is the key.
+// (a count, then each); then, added later and read if present:
+// Duplicates, LastDuplicate, the indexes of the Advisory observations (a
+// count, then each), and the observations with listmonk ids (a count, then
+// each one's index, subscriber and campaign). The id is the key.
 func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, error) {
 	size := 32 + len(rec.EnvelopeFrom)
 	for _, to := range rec.EnvelopeTo {
@@ -327,21 +350,34 @@ func encodeHead(rec messageRecord, obs []store.Observation) ([]byte, error) {
 		v = appendString(v, to)
 	}
 	v = binary.AppendUvarint(v, uint64(len(obs)))
-	var listmonk []int
+	var advisory, listmonk []int
 	for i, o := range obs {
 		v = appendObservation(v, o, "")
+		if o.Advisory {
+			advisory = append(advisory, i)
+		}
 		if hasListmonk(o) {
 			listmonk = append(listmonk, i)
 		}
 	}
-	if len(listmonk) > 0 {
-		// Read if present: the observations with listmonk ids (a count,
-		// then each one's index, subscriber and campaign).
-		v = binary.AppendUvarint(v, uint64(len(listmonk)))
-		for _, i := range listmonk {
-			v = binary.AppendUvarint(v, uint64(i))
-			v = appendString(appendString(v, obs[i].ListmonkSubscriber), obs[i].ListmonkCampaign)
-		}
+	if rec.Duplicates == 0 && len(advisory) == 0 && len(listmonk) == 0 {
+		return v, nil
+	}
+	v = binary.AppendUvarint(v, uint64(max(rec.Duplicates, 0)))
+	if v, err = appendTime(v, rec.LastDuplicate); err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, uint64(len(advisory)))
+	for _, i := range advisory {
+		v = binary.AppendUvarint(v, uint64(i))
+	}
+	if len(listmonk) == 0 {
+		return v, nil
+	}
+	v = binary.AppendUvarint(v, uint64(len(listmonk)))
+	for _, i := range listmonk {
+		v = binary.AppendUvarint(v, uint64(i))
+		v = appendString(appendString(v, obs[i].ListmonkSubscriber), obs[i].ListmonkCampaign)
 	}
 	return v, nil
 }
@@ -368,6 +404,15 @@ func decodeHead(id uint64, v []byte) (messageRecord, error) {
 		rec.Observations = make([]observationRecord, n)
 		for i := range rec.Observations {
 			rec.Observations[i] = observationRecord(r.observation(""))
+		}
+	}
+	if r.more() {
+		rec.Duplicates = r.int()
+		rec.LastDuplicate = r.time()
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			if i := r.int(); i < len(rec.Observations) {
+				rec.Observations[i].Advisory = true
+			}
 		}
 	}
 	if r.more() {

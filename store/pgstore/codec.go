@@ -27,6 +27,7 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	Advisory     bool   `json:"advisory,omitempty"`
 	// The listmonk UUIDs of the returned message's header.
 	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
 	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`

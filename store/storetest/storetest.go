@@ -41,6 +41,11 @@ type Harness struct {
 	// process holds). The suite then also runs the tests of several
 	// instances on one store.
 	Shared bool
+	// Dedupe reports whether the engine implements the deduplication and
+	// the quota of store.Writer.Record (Message.Digest, Message.RawQuota)
+	// and counts Stats.RawBytes and Stats.Duplicates. Without it their
+	// tests skip, saying so, and Stats is compared without those two.
+	Dedupe bool
 }
 
 // Run runs the whole suite.
@@ -95,6 +100,11 @@ func Run(t *testing.T, h Harness) {
 		{"LiftMatching", testLiftMatching},
 		{"LiftMatchingCutoff", testLiftMatchingCutoff},
 		{"ReturnedIDsKept", testReturnedIDsKept},
+		{"AdvisoryNeverSuppresses", testAdvisoryNeverSuppresses},
+		{"RecordDeduplicates", testRecordDeduplicates},
+		{"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"RawQuota", testRawQuota},
+		{"RawBytes", testRawBytes},
 	}
 	if h.Shared {
 		tests = append(tests, []struct {
@@ -323,6 +333,7 @@ func checkStats(t *testing.T, db store.Store, addrs []string) {
 		want.Suppressed++
 		want.SuppressedByReason[s.Reason]++
 	}
+	st.RawBytes, st.Duplicates = 0, 0 // testRawBytes checks them
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("Stats = %+v, the data says %+v", st, want)
 	}

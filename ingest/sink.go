@@ -212,6 +212,9 @@ func observation(v classify.Verdict) store.Observation {
 		Decoder:      v.Evidence.Decoder,
 		Rule:         v.Evidence.Rule,
 		Detail:       v.Evidence.Detail,
+
+		ListmonkSubscriber: v.Returned.ListmonkSubscriber,
+		ListmonkCampaign:   v.Returned.ListmonkCampaign,
 	}
 }
 

@@ -65,6 +65,13 @@ type Observation struct {
 	// Ingestion sets it, for instance, on a hard bounce that did not come
 	// from the null sender.
 	Advisory bool `json:"advisory,omitempty"`
+	// ListmonkSubscriber and ListmonkCampaign are the UUIDs listmonk
+	// stamps on every campaign message (X-Listmonk-Subscriber,
+	// X-Listmonk-Campaign), as the header of the returned message carried
+	// them: they name the subscriber and the campaign exactly, for the
+	// listmonk webhook. Empty when it carried none.
+	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
+	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`
 }
 
 // Message is one received message with the observations made of it; it is
@@ -129,6 +136,13 @@ type Suppression struct {
 	Reason  string    `json:"reason"` // "hard", "complaint", "soft" (policy) or "manual"
 	Detail  string    `json:"detail"` // e.g. the last verdict's reason token
 	Since   time.Time `json:"since"`
+	// Decoder and Rule are the classifier's decoder and rule of the
+	// verdict that tipped the address over (its Evidence), for a
+	// suppression the policy made; empty for a manual or imported one,
+	// and for a suppression made before they were kept (bouncesink
+	// reclassify fills them). Each at most MaxReasonLen bytes.
+	Decoder string `json:"decoder,omitempty"`
+	Rule    string `json:"rule,omitempty"`
 }
 
 // Policy decides when an address is suppressed. It counts three classes
@@ -251,6 +265,7 @@ type Admin interface {
 	AuditChanged() <-chan struct{}
 	Stats(ctx context.Context) (Stats, error)
 	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)
+	BulkLifter
 }
 
 // Store is everything an engine provides: what the server needs

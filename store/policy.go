@@ -77,7 +77,8 @@ func (p Policy) Observe(r *Recipient, o Observation, at time.Time) *Suppression 
 	if reason == "" {
 		return nil
 	}
-	return &Suppression{Address: r.Address, Reason: reason, Detail: detailOf(o), Since: at}
+	return &Suppression{Address: r.Address, Reason: reason, Detail: detailOf(o), Since: at,
+		Decoder: Clip(o.Decoder, MaxReasonLen), Rule: Clip(o.Rule, MaxReasonLen)}
 }
 
 // noteLatest counts o and updates the first, last and Last* fields.

@@ -53,6 +53,30 @@ func TestAccessConfig(t *testing.T) {
 		{"listmonk without secret", func(c *Config) {
 			c.Webhooks = []WebhookConfig{{URL: "https://lm.example", Format: "listmonk", Authorization: "token a:b"}}
 		}, ""},
+		{"listmonk without authorization", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://lm.example", Format: "listmonk"}}
+		}, "needs authorization"},
+		{"mautic basic", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", Authorization: "Basic YTpi"}}
+		}, ""},
+		{"mautic oauth2", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", ClientID: "1_x", ClientSecret: "s"}}
+		}, ""},
+		{"mautic without credentials", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic"}}
+		}, "needs authorization"},
+		{"mautic with both", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", Authorization: "Basic YTpi", ClientID: "1_x", ClientSecret: "s"}}
+		}, "not both"},
+		{"oauth2 half set", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", ClientID: "1_x"}}
+		}, "set both client_id and client_secret"},
+		{"oauth2 for keila", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://k.example", Format: "keila", Authorization: "Bearer k", ClientID: "1_x", ClientSecret: "s"}}
+		}, "for format mautic"},
+		{"keila without key", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://k.example", Format: "keila"}}
+		}, "needs authorization"},
 		{"bad format", func(c *Config) {
 			c.Webhooks = []WebhookConfig{{URL: "https://h.example", Format: "slack", Secret: long}}
 		}, `format "slack"`},
@@ -97,6 +121,7 @@ token = "5f0c7a1e9b3d48f2a6c1e07d93b4f5a28c6e1d0b7f3a9e452d8c1b6f0e7a3d94"
 [[webhooks]]
 url = "https://lm.example"
 format = "listmonk"
+authorization = "token bouncesink:0123456789abcdef"
 timeout = "3s"
 `))
 	if err != nil {

@@ -8,6 +8,7 @@
 //	bouncesink compact [--config FILE] [--db PATH]
 //	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
 //	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
+//	bouncesink lift --note TEXT [--dry-run] [FILTER FLAGS] [--api URL] [--token TOKEN]
 //	bouncesink verp sign|verify [--config FILE] ADDR...
 //	bouncesink backup [--api URL [--token TOKEN] | --db PATH] FILE
 //	bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH
@@ -41,6 +42,11 @@ const usage = `usage:
   bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
       send a suppression list (our export, or SES, SendGrid, Mailgun or
       Postmark CSV) to a running server; exit 1 if rows were rejected
+  bouncesink lift --note TEXT [--dry-run] [--reason R] [--class C] [--domain D]
+          [--since T] [--until T] [--q S] [--source S] [--detail D]
+          [--decoder D] [--rule R] [--api URL] [--token TOKEN]
+      lift every suppression the filter selects on a running server (the
+      bulk undo of an over-suppression); --dry-run counts and samples them
   bouncesink verp sign [--config FILE] [--return-path ADDR] RECIPIENT...
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
@@ -83,6 +89,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdExport(args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(args[1:], stdin, stdout, stderr)
+	case "lift":
+		return cmdLift(args[1:], stdout, stderr)
 	case "verp":
 		return cmdVERP(args[1:], stdout, stderr, time.Now)
 	case "migrate":

@@ -135,6 +135,11 @@ CREATE TABLE digests (
 );
 CREATE INDEX digests_received ON digests (received);
 `,
+	// 5: the decoder and rule of the verdict that made a suppression
+	// (store.Suppression), for the bulk lift's filter.
+	`
+ALTER TABLE suppressions ADD COLUMN decoder text NOT NULL DEFAULT '', ADD COLUMN rule text NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the schema up to date under an advisory lock, so that

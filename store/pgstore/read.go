@@ -20,7 +20,7 @@ func (db *DB) Suppression(ctx context.Context, addr string) (store.Suppression, 
 	}
 	s := store.Suppression{Address: key}
 	var since int64
-	err = db.pool.QueryRow(ctx, "SELECT reason, detail, since FROM suppressions WHERE address = $1", key).Scan(&s.Reason, &s.Detail, &since)
+	err = db.pool.QueryRow(ctx, "SELECT reason, detail, since, decoder, rule FROM suppressions WHERE address = $1", key).Scan(&s.Reason, &s.Detail, &since, &s.Decoder, &s.Rule)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -57,7 +57,7 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*store.Suppression, 
 	// addresses on a large list). = ANY does the lookups only in a generic
 	// plan, and a custom one costs the planner about 1 ms per 100
 	// elements besides.
-	rows, err := db.pool.Query(ctx, `SELECT s.address, s.reason, s.detail, s.since FROM unnest($1::text[]) AS k(address)
+	rows, err := db.pool.Query(ctx, `SELECT s.address, s.reason, s.detail, s.since, s.decoder, s.rule FROM unnest($1::text[]) AS k(address)
 		CROSS JOIN LATERAL (SELECT * FROM suppressions s WHERE s.address = k.address OFFSET 0) s`, valid)
 	if err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
@@ -67,7 +67,7 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*store.Suppression, 
 		s     store.Suppression
 		since int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.Address, &s.Reason, &s.Detail, &since}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&s.Address, &s.Reason, &s.Detail, &since, &s.Decoder, &s.Rule}, func() error {
 		c := s
 		c.Since = fromNanos(since)
 		found[c.Address] = &c
@@ -100,7 +100,7 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 	err = pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue("SELECT state FROM recipients WHERE address = $1", key)
-		b.Queue("SELECT reason, detail, since FROM suppressions WHERE address = $1", key)
+		b.Queue("SELECT reason, detail, since, decoder, rule FROM suppressions WHERE address = $1", key)
 		b.Queue("SELECT seq, time, message_id, obs FROM events WHERE address = $1 ORDER BY seq DESC LIMIT $2", key, store.MaxHistory)
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
@@ -117,7 +117,7 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 		}
 		s := store.Suppression{Address: key}
 		var since int64
-		switch err := br.QueryRow().Scan(&s.Reason, &s.Detail, &since); {
+		switch err := br.QueryRow().Scan(&s.Reason, &s.Detail, &since, &s.Decoder, &s.Rule); {
 		case err == nil:
 			s.Since = fromNanos(since)
 			r.Suppressed, r.Suppression = true, &s
@@ -175,7 +175,7 @@ func (db *DB) Suppressions(ctx context.Context, after string, limit int) ([]stor
 	if limit <= 0 || limit > store.MaxHistory {
 		limit = store.MaxHistory
 	}
-	rows, err := db.pool.Query(ctx, `SELECT address, reason, detail, since FROM suppressions
+	rows, err := db.pool.Query(ctx, `SELECT address, reason, detail, since, decoder, rule FROM suppressions
 		WHERE address > $1 ORDER BY address LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: suppressions: %w", err)
@@ -185,7 +185,7 @@ func (db *DB) Suppressions(ctx context.Context, after string, limit int) ([]stor
 		s     store.Suppression
 		since int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.Address, &s.Reason, &s.Detail, &since}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&s.Address, &s.Reason, &s.Detail, &since, &s.Decoder, &s.Rule}, func() error {
 		s.Since = fromNanos(since)
 		list = append(list, s)
 		return nil

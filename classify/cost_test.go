@@ -73,7 +73,7 @@ func allocatedBy(raw []byte) uint64 {
 // size costs at most five times the work, and no message more than
 // workBudget.
 func TestHostileCostLinear(t *testing.T) {
-	for _, s := range append(hostileShapes, benignShapes...) {
+	for _, s := range append(append(hostileShapes, plainTextShapes...), benignShapes...) {
 		t.Run(s.name, func(t *testing.T) {
 			var prev int64
 			for i, size := range testSizes() {
@@ -116,7 +116,7 @@ const (
 //
 //	go test ./classify -run '^$' -bench Hostile -benchtime 3x -cpu 1
 func BenchmarkHostile(b *testing.B) {
-	for _, s := range append(hostileShapes, benignShapes...) {
+	for _, s := range append(append(hostileShapes, plainTextShapes...), benignShapes...) {
 		for _, size := range hostileSizes {
 			b.Run(s.name+"/"+sizeName(size), func(b *testing.B) { benchClassify(b, s.gen(size)) })
 		}
@@ -143,7 +143,7 @@ func allocBudget(n int) uint64 { return 64*uint64(n) + 16<<20 }
 //
 //	go test ./classify -run '^$' -bench MaxSize -benchtime 3x -cpu 1
 func BenchmarkMaxSize(b *testing.B) {
-	for _, s := range append(hostileShapes, benignShapes...) {
+	for _, s := range append(append(hostileShapes, plainTextShapes...), benignShapes...) {
 		b.Run(s.name, func(b *testing.B) { benchClassify(b, s.gen(maxMessageBytes)) })
 	}
 }

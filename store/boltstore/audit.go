@@ -36,23 +36,25 @@ type auditRecord struct {
 }
 
 type suppressionRecord struct {
-	Reason string    `json:"reason"`
-	Detail string    `json:"detail,omitempty"`
-	Since  time.Time `json:"since"`
+	Reason  string    `json:"reason"`
+	Detail  string    `json:"detail,omitempty"`
+	Since   time.Time `json:"since"`
+	Decoder string    `json:"decoder,omitempty"`
+	Rule    string    `json:"rule,omitempty"`
 }
 
 func toRecord(s *store.Suppression) *suppressionRecord {
 	if s == nil {
 		return nil
 	}
-	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since}
+	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since, Decoder: s.Decoder, Rule: s.Rule}
 }
 
 func fromRecord(addr string, r *suppressionRecord) *store.Suppression {
 	if r == nil {
 		return nil
 	}
-	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since}
+	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since, Decoder: r.Decoder, Rule: r.Rule}
 }
 
 // appendAudit adds e to the trail, if b has one (a Rebuild's staging

@@ -41,7 +41,13 @@ func fastReTexts(tb testing.TB) []string {
 func TestFastReSameAsRegexp(t *testing.T) {
 	texts := fastReTexts(t)
 	for _, f := range fastRes {
-		for _, s := range texts {
+		for i, s := range texts {
+			// The race detector slows the regexps tenfold and this test
+			// races nothing: there it checks every eighth text, and
+			// .ci/run runs the package once more without it, whole.
+			if raceEnabled && i%8 != 0 {
+				continue
+			}
 			checkFastRe(t, f, s)
 		}
 	}

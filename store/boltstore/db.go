@@ -154,12 +154,12 @@ func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
 	}
 }
 
-// openBolt opens the file without a freelist on disk: bbolt otherwise
-// writes the list of every free page at each commit, which after a prune
-// of a million raw messages is megabytes per commit (and a page or two per
-// commit in any case). Open then finds the free pages by walking the
-// file's B-trees, about a second per gigabyte; that walk panics on a
-// damaged file, which becomes an error here.
+// openBolt opens the file. bbolt writes the list of the file's free pages
+// at every commit, so that the next Open reads it rather than finding the
+// free pages by walking the whole file; the group commit stops writing it
+// while it is long (see syncFreelist). A file whose last commit did not
+// write it is walked, which panics on a damaged file: that becomes an
+// error here.
 func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -167,10 +167,25 @@ func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
 		}
 	}()
 	return bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        timeout,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:      timeout,
+		FreelistType: bolt.FreelistMapType, // fast with many free pages, after a prune
 	})
+}
+
+// maxSyncedFreePages is the longest freelist the commits write: a few
+// pages. In use the file has about a hundred free pages at a time; a
+// prune of a million raw messages frees hundreds of thousands, whose list
+// (8 bytes a page) every commit would then write until later writes had
+// reused them.
+const maxSyncedFreePages = 1024
+
+// syncFreelist decides, inside a write transaction of db, whether the
+// commits that follow write the freelist. Between a long prune and the
+// reuse of what it freed they do not, and an Open meanwhile walks the file
+// to find the free pages (a few seconds per gigabyte).
+func syncFreelist(db *bolt.DB) {
+	st := db.Stats()
+	db.NoFreelistSync = st.FreePageN+st.PendingPageN > maxSyncedFreePages
 }
 
 // initSchema creates the buckets and checks or stamps the schema version.

@@ -26,14 +26,14 @@ const schemaVersion = 1
 // The buckets, all created by Open.
 var (
 	bucketMeta         = []byte("meta")          // "schema" -> decimal version; counters, see stats.go
-	bucketMessages     = []byte("messages")      // id (8 bytes BE) -> JSON messageRecord
+	bucketMessages     = []byte("messages")      // id (8 bytes BE) -> message head, see codec.go
 	bucketRaw          = []byte("raw")           // id -> compressed raw message
-	bucketRecipients   = []byte("recipients")    // address -> JSON Recipient
-	bucketEvents       = []byte("events")        // address 0x00 seq (8 bytes BE) -> JSON eventRecord
+	bucketRecipients   = []byte("recipients")    // address -> recipient record, see codec.go
+	bucketEvents       = []byte("events")        // address 0x00 seq (8 bytes BE) -> event, see codec.go
 	bucketSuppressions = []byte("suppressions")  // address -> compact suppression, see codec.go
 	bucketBySince      = []byte("by_since")      // since (8 bytes BE) address -> nothing, see index.go
 	bucketCounters     = []byte("counters")      // period, class, reason, domain -> count, see counters.go
-	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
+	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> compact audit entry, see audit.go
 	bucketAuditByAddr  = []byte("audit_by_addr") // address 0x00 seq -> nothing
 	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
 		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -39,16 +40,29 @@ type Options struct {
 	// role, and closed to any other.
 	Authorize func(r *http.Request) (name, role string, ok bool)
 	// CheckToken, when set, enables the sign-in form: it checks an API
-	// token typed there and returns its name and role. The page then
-	// keeps the token in an HttpOnly cookie and checks it again on every
-	// request, for requests Authorize does not accept.
-	CheckToken func(token string) (name, role string, ok bool)
+	// token typed there (in the request r) and returns its name and role.
+	// The page then starts a server-side session for that user, whose id
+	// an HttpOnly cookie keeps, for requests Authorize does not accept. An
+	// error with a RetryAfter() time.Duration method says the client
+	// failed too often (answered 429).
+	CheckToken func(r *http.Request, token string) (name, role string, err error)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto is
+	// believed: "https" from one of them marks the cookies Secure.
+	TrustedProxies []netip.Prefix
+	// SessionLifetime is how long a sign-in lasts; 0 means
+	// DefaultSessionLifetime.
+	SessionLifetime time.Duration
 	// Now is the clock for the statistics period; nil means time.Now.
 	Now func() time.Time
 	// StatsDays is how many days the statistics page covers; 0 means 30.
 	StatsDays int
 	// PageSize is the suppressions per list page; 0 means 50.
 	PageSize int
+	// TimelinePage is the events per page of a recipient's timeline; 0
+	// means 200.
+	TimelinePage int
+	// Webhooks, when set, is shown on the webhooks page.
+	Webhooks Webhooks
 }
 
 //go:embed templates/*.html
@@ -58,11 +72,11 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 type handler struct {
-	store Store
-	opts  Options
-	log   *slog.Logger
-	csrf  csrf
-	pages map[string]*template.Template
+	store    Store
+	opts     Options
+	log      *slog.Logger
+	sessions *sessions
+	pages    map[string]*template.Template
 }
 
 // New returns the admin page's handler. It serves paths under /admin/ and
@@ -80,10 +94,16 @@ func New(s Store, opts Options) http.Handler {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 50
 	}
+	if opts.TimelinePage <= 0 {
+		opts.TimelinePage = 200
+	}
 	if opts.Authorize == nil {
 		opts.Authorize = loopbackOnly
 	}
-	h := &handler{store: s, opts: opts, log: opts.Logger, csrf: newCSRF(), pages: parsePages()}
+	if opts.SessionLifetime <= 0 {
+		opts.SessionLifetime = DefaultSessionLifetime
+	}
+	h := &handler{store: s, opts: opts, log: opts.Logger, sessions: newSessions(opts.Now, opts.SessionLifetime), pages: parsePages()}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+prefix+"/{$}", h.authed(h.list))
@@ -94,6 +114,7 @@ func New(s Store, opts Options) http.Handler {
 	mux.HandleFunc("GET "+prefix+"/message/{id}/raw", h.authed(h.rawMessage))
 	mux.HandleFunc("GET "+prefix+"/stats", h.authed(h.stats))
 	mux.HandleFunc("GET "+prefix+"/reasons", h.authed(h.reasons))
+	mux.HandleFunc("GET "+prefix+"/webhooks", h.authed(h.webhooks))
 	mux.HandleFunc("GET "+prefix+"/login", h.loginForm)
 	mux.HandleFunc("POST "+prefix+"/login", h.login)
 	mux.HandleFunc("POST "+prefix+"/logout", h.logout)
@@ -151,9 +172,8 @@ func (u user) actor() string {
 	return u.Name
 }
 
-const tokenCookie = "bouncesink_token"
-
-// who returns the user behind r: Authorize first, then the sign-in cookie.
+// who returns the user behind r: Authorize first, then the signed-in
+// session of its cookie.
 func (h *handler) who(r *http.Request) (user, bool) {
 	if name, role, ok := h.opts.Authorize(r); ok {
 		return user{name, role}, true
@@ -161,12 +181,8 @@ func (h *handler) who(r *http.Request) (user, bool) {
 	if h.opts.CheckToken == nil {
 		return user{}, false
 	}
-	ck, err := r.Cookie(tokenCookie)
-	if err != nil || ck.Value == "" {
-		return user{}, false
-	}
-	if name, role, ok := h.opts.CheckToken(ck.Value); ok {
-		return user{name, role}, true
+	if ss := h.sessions.get(r); ss != nil && ss.signedIn {
+		return ss.user, true
 	}
 	return user{}, false
 }
@@ -188,7 +204,8 @@ func (h *handler) authed(f authedFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if !h.csrf.valid(r) {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if ss := h.sessions.get(r); ss == nil || ss.user != u || !ss.validCSRF(r) {
 				h.fail(w, r, http.StatusForbidden, "forbidden", "badCSRF")
 				return
 			}
@@ -200,6 +217,10 @@ func (h *handler) authed(f authedFunc) http.HandlerFunc {
 		f(w, r, u)
 	}
 }
+
+// maxForm bounds the body of a form post: a note of maxNote bytes and
+// the rest fit many times over.
+const maxForm = 64 << 10
 
 // serverError logs err and answers 500 without its text.
 func (h *handler) serverError(w http.ResponseWriter, r *http.Request, err error) {

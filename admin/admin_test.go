@@ -2,10 +2,13 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -444,22 +447,38 @@ func TestAccessControl(t *testing.T) {
 	}
 }
 
+// checkSecret is a CheckToken that knows one token, and answers like
+// api.Auth to a client that failed too often.
+func checkSecret(secret string, limited *bool) func(*http.Request, string) (string, string, error) {
+	return func(r *http.Request, tok string) (string, string, error) {
+		if limited != nil && *limited {
+			return "", "", rateLimited{}
+		}
+		if tok == secret {
+			return "ops", RoleAdmin, nil
+		}
+		return "", "", errors.New("unknown token")
+	}
+}
+
+type rateLimited struct{}
+
+func (rateLimited) Error() string             { return "too many" }
+func (rateLimited) RetryAfter() time.Duration { return 30 * time.Second }
+
+func nobody(*http.Request) (string, string, bool) { return "", "", false }
+
 func TestLogin(t *testing.T) {
 	db := fixture(t)
 	const secret = "0123456789abcdef-admin"
-	check := func(tok string) (string, string, bool) {
-		if tok == secret {
-			return "ops", RoleAdmin, true
-		}
-		return "", "", false
-	}
-	h := newTestHandler(t, db, Options{Authorize: func(*http.Request) (string, string, bool) { return "", "", false }, CheckToken: check})
+	h := newTestHandler(t, db, Options{Authorize: nobody, CheckToken: checkSecret(secret, nil)})
 	c := newClient(t, h)
 	w := c.do(httptest.NewRequest("GET", "/admin/", nil))
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/admin/login" {
 		t.Fatalf("signed out: %d to %q, want the sign-in form", w.Code, w.Header().Get("Location"))
 	}
 	tok := c.token("/admin/login")
+	before := c.cookies[sessionCookie].Value
 	if w := c.post("/admin/login", url.Values{"token": {"wrong"}, "csrf": {tok}}); w.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token: %d, want 401", w.Code)
 	}
@@ -470,20 +489,144 @@ func TestLogin(t *testing.T) {
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("login: %d", w.Code)
 	}
-	ck := c.cookies[tokenCookie]
-	if ck == nil || !ck.HttpOnly || ck.Value != secret {
-		t.Fatalf("token cookie %+v, want an HttpOnly cookie", ck)
+	// The cookie holds a new random session id, never the token.
+	ck := c.cookies[sessionCookie]
+	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Value == secret ||
+		strings.Contains(ck.Value, secret) || ck.Value == before || len(ck.Value) < 40 || ck.MaxAge != int(DefaultSessionLifetime.Seconds()) {
+		t.Fatalf("session cookie %+v, want a new random HttpOnly, SameSite=Strict id with an expiry", ck)
+	}
+	for _, cookie := range w.Result().Cookies() {
+		if strings.Contains(cookie.Value, secret) {
+			t.Errorf("a cookie carries the token: %+v", cookie)
+		}
 	}
 	code, body := c.get("/admin/")
 	if code != 200 {
 		t.Fatalf("signed in: %d", code)
 	}
 	wantIn(t, body, "Signed in as <strong>ops</strong>")
-	if w := c.post("/admin/logout", url.Values{"csrf": {tok}}); w.Code != http.StatusSeeOther {
+	// The form token of the session before signing in is void now.
+	if w := c.post("/admin/logout", url.Values{"csrf": {tok}}); w.Code != http.StatusForbidden {
+		t.Errorf("logout with the token of the session before sign-in: %d, want 403", w.Code)
+	}
+	signedIn := *c.cookies[sessionCookie]
+	if w := c.post("/admin/logout", url.Values{"csrf": {c.token("/admin/")}}); w.Code != http.StatusSeeOther {
 		t.Errorf("logout: %d", w.Code)
 	}
 	if w := c.do(httptest.NewRequest("GET", "/admin/", nil)); w.Code != http.StatusSeeOther {
 		t.Errorf("after logout: %d, want a redirect to sign in", w.Code)
+	}
+	// Logout revoked the session on the server: its id, replayed, signs
+	// in no one.
+	replay := newClient(t, h)
+	replay.cookies[sessionCookie] = &signedIn
+	if w := replay.do(httptest.NewRequest("GET", "/admin/", nil)); w.Code != http.StatusSeeOther {
+		t.Errorf("the session id replayed after logout: %d, want a redirect to sign in", w.Code)
+	}
+}
+
+// A sign-in lasts SessionLifetime, then the page asks again.
+func TestSessionExpires(t *testing.T) {
+	clock := now
+	const secret = "0123456789abcdef-admin"
+	h := New(FromStore(fixture(t)), Options{Authorize: nobody, CheckToken: checkSecret(secret, nil),
+		Now: func() time.Time { return clock }, SessionLifetime: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := newClient(t, h)
+	if w := c.post("/admin/login", url.Values{"token": {secret}, "csrf": {c.token("/admin/login")}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("login: %d", w.Code)
+	}
+	clock = clock.Add(59 * time.Minute)
+	if code, _ := c.get("/admin/"); code != 200 {
+		t.Errorf("within the lifetime: %d, want 200", code)
+	}
+	clock = clock.Add(2 * time.Minute)
+	if w := c.do(httptest.NewRequest("GET", "/admin/", nil)); w.Code != http.StatusSeeOther {
+		t.Errorf("after the lifetime: %d, want a redirect to sign in", w.Code)
+	}
+}
+
+// A session id the server did not make is no session: a cookie planted
+// from a sibling domain yields no valid form token, and the sign-in form
+// gets a session of the server's own.
+func TestPlantedSessionIsIgnored(t *testing.T) {
+	const secret = "0123456789abcdef-admin"
+	h := newTestHandler(t, fixture(t), Options{Authorize: nobody, CheckToken: checkSecret(secret, nil)})
+	c := newClient(t, h)
+	c.cookies[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: "planted-by-the-attacker"}
+	tok := c.token("/admin/login")
+	if got := c.cookies[sessionCookie].Value; got == "planted-by-the-attacker" {
+		t.Fatal("the planted session id was kept")
+	}
+	attacker := newClient(t, h)
+	attacker.cookies[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: "planted-by-the-attacker"}
+	if w := attacker.post("/admin/login", url.Values{"token": {secret}, "csrf": {tok}}); w.Code != http.StatusForbidden {
+		t.Errorf("sign-in with a planted session and another's form token: %d, want 403", w.Code)
+	}
+}
+
+// A form token is good only for the user whose session showed it.
+func TestCSRFBoundToUser(t *testing.T) {
+	db := fixture(t)
+	name := "ann"
+	h := newTestHandler(t, db, Options{Authorize: func(*http.Request) (string, string, bool) { return name, RoleAdmin, true }})
+	c := newClient(t, h)
+	path := "/admin/recipient/alice@example.org"
+	tok := c.token(path) // ann's
+	name = "ben"
+	if w := c.post(path+"/lift", url.Values{"csrf": {tok}}); w.Code != http.StatusForbidden {
+		t.Errorf("ben posting ann's form token: %d, want 403", w.Code)
+	}
+	if _, err := db.Suppression(context.Background(), "alice@example.org"); err != nil {
+		t.Fatal("ben lifted a suppression with ann's form")
+	}
+	if w := c.post(path+"/lift", url.Values{"csrf": {c.token(path)}}); w.Code != http.StatusSeeOther {
+		t.Errorf("ben with his own form: %d, want 303", w.Code)
+	}
+}
+
+// Cookies are Secure over TLS, and behind a trusted proxy that says the
+// browser used https; a client's own X-Forwarded-Proto changes nothing.
+func TestSecureCookie(t *testing.T) {
+	h := newTestHandler(t, fixture(t), Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	for _, tt := range []struct {
+		name   string
+		set    func(*http.Request)
+		secure bool
+	}{
+		{"plain http", func(*http.Request) {}, false},
+		{"tls", func(r *http.Request) { r.TLS = &tls.ConnectionState{} }, true},
+		{"trusted proxy, https", func(r *http.Request) { r.RemoteAddr = "10.1.2.3:5000"; r.Header.Set("X-Forwarded-Proto", "https") }, true},
+		{"trusted proxy, http", func(r *http.Request) { r.RemoteAddr = "10.1.2.3:5000"; r.Header.Set("X-Forwarded-Proto", "http") }, false},
+		{"anyone else saying https", func(r *http.Request) { r.RemoteAddr = "192.0.2.9:5000"; r.Header.Set("X-Forwarded-Proto", "https") }, false},
+	} {
+		r := httptest.NewRequest("GET", "/admin/", nil)
+		tt.set(r)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var ck *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == sessionCookie {
+				ck = c
+			}
+		}
+		if ck == nil || ck.Secure != tt.secure {
+			t.Errorf("%s: session cookie %+v, want Secure %v", tt.name, ck, tt.secure)
+		}
+	}
+}
+
+// A client that failed too often is told so (429), whatever it types.
+func TestLoginRateLimited(t *testing.T) {
+	const secret = "0123456789abcdef-admin"
+	limited := false
+	h := newTestHandler(t, fixture(t), Options{Authorize: nobody, CheckToken: checkSecret(secret, &limited)})
+	c := newClient(t, h)
+	tok := c.token("/admin/login")
+	limited = true
+	w := c.post("/admin/login", url.Values{"token": {secret}, "csrf": {tok}})
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "31" || !strings.Contains(w.Body.String(), "Too many wrong tokens") {
+		t.Errorf("rate-limited sign-in: %d (Retry-After %q), want 429 saying so", w.Code, w.Header().Get("Retry-After"))
 	}
 }
 

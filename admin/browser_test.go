@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bouncesink/bouncesink/api"
+	"github.com/bouncesink/bouncesink/store/boltstore"
+	"github.com/bouncesink/bouncesink/webhook"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
@@ -40,7 +42,10 @@ func screenshotDir(t *testing.T) string {
 // TestBrowser drives a real headless chromium against the admin page and
 // the API on one HTTP server over a store with recorded bounces: it opens
 // the list, searches, opens a recipient, lifts the suppression, and checks
-// through the API that the address is no longer suppressed.
+// through the API that the address is no longer suppressed; searches an
+// address that was never suppressed and lands on its page; reads the
+// statistics by class and reason and the webhooks page with a dead
+// letter; and, on a server with tokens, signs in and out.
 func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -50,8 +55,9 @@ func TestBrowser(t *testing.T) {
 	}
 	db := fixture(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hooks := deadLetterDispatcher(t, db, log)
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", New(FromStore(db), Options{Logger: log, Now: func() time.Time { return now }}))
+	mux.Handle("/admin/", New(FromStore(db), Options{Logger: log, Now: func() time.Time { return now }, Webhooks: hooks}))
 	mux.HandleFunc("GET /{$}", RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
 	srv := httptest.NewServer(mux) // on 127.0.0.1: the admin page is open on loopback
@@ -192,6 +198,123 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("Japanese explanation: %q", got)
 	}
 	shoot("admin-recipient-ja.png")
+	step("english again", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders,
+			network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "en"}})
+		return err
+	}))
+
+	// dave was blocked, never suppressed: searching his address opens his
+	// page all the same, with times that say their zone.
+	step("search a recipient that is not suppressed",
+		chromedp.Navigate(srv.URL+"/admin/"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="q"]`), "dave@example.com"),
+		chromedp.Submit(chromedp.CSS(`input[name="q"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.timeline")))
+	if got := text("#state"); got != "Not suppressed" {
+		t.Errorf("dave's state %q, want Not suppressed", got)
+	}
+	if got := text("table.timeline tbody time"); !strings.HasSuffix(got, " UTC") {
+		t.Errorf("timeline time %q does not say its zone", got)
+	}
+
+	// The verdicts by reason name each one's class.
+	step("stats by class and reason", chromedp.Navigate(srv.URL+"/admin/stats"), chromedp.WaitVisible(chromedp.CSS("#by-reason")))
+	if got := text("#by-reason tr:first-child"); !strings.HasPrefix(got, "hard\tuser_unknown") || !strings.HasSuffix(got, "\t4") {
+		t.Errorf("first row of the verdicts by reason: %q, want hard, user_unknown, 4", got)
+	}
+
+	// The webhooks page lists the endpoint and the entry it refused.
+	step("webhooks", chromedp.Navigate(srv.URL+"/admin/webhooks"), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+	if got := text("#dead-letters"); !strings.Contains(got, "alice@example.org") || !strings.Contains(got, "list closed") {
+		t.Errorf("dead letters: %q", got)
+	}
+	if got := text("#endpoints"); !strings.Contains(got, "crm") || strings.Contains(got, "sekrit") {
+		t.Errorf("endpoints: %q", got)
+	}
+	shoot("admin-webhooks.png")
+
+	signInAndOut(t, browser, step, text, db, log)
+}
+
+// deadLetterDispatcher runs a webhook dispatcher over db's audit trail
+// until the test ends, sending to an endpoint that refuses alice's entries
+// for good, and returns it once it has given one up.
+func deadLetterDispatcher(t *testing.T, db *boltstore.DB, log *slog.Logger) *webhook.Dispatcher {
+	t.Helper()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct{ Address string }
+		json.NewDecoder(r.Body).Decode(&p)
+		if p.Address == "alice@example.org" {
+			http.Error(w, "list closed", http.StatusUnprocessableEntity)
+		}
+	}))
+	t.Cleanup(rcv.Close)
+	d, err := webhook.New(webhook.Options{Feed: db, CursorPath: filepath.Join(t.TempDir(), "webhooks.json"), Logger: log,
+		Endpoints: []webhook.Endpoint{{Name: "crm", URL: rcv.URL + "/in?key=sekrit", Secret: []byte("0123456789abcdef")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, n, _ := d.DeadLetters("crm", 1); n > 0 {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the endpoint never refused alice's entry")
+		}
+	}
+}
+
+// signInAndOut signs in with a token on a server with tokens, checks that
+// the browser holds a session id and not the token, signs out, and checks
+// that the session is gone.
+func signInAndOut(t *testing.T, browser context.Context, step func(string, ...chromedp.Action[chromedp.Void]), text func(string) string,
+	db *boltstore.DB, log *slog.Logger) {
+	t.Helper()
+	const token = "7d2f9c4a1e8b3f60a5c7e2d94b1f08c36a9e5d2b7c4f1a80e3d6b9c2f5a8e1d4"
+	auth, err := api.NewAuth([]api.Token{{Name: "ops", Role: api.RoleAdmin, Value: token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", New(FromStore(db), Options{Logger: log, Now: func() time.Time { return now },
+		Authorize: auth.Authenticate, CheckToken: auth.CheckToken}))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	step("sign in", chromedp.Navigate(srv.URL+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("table.list")))
+	if got := text(".who"); !strings.Contains(got, "Signed in as ops") {
+		t.Errorf("after signing in: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	var session *network.Cookie
+	err = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{srv.URL + "/admin/"}})
+		for _, c := range res.Cookies {
+			if strings.Contains(c.Value, token) {
+				t.Errorf("cookie %s holds the token", c.Name)
+			}
+			if c.Name == "bouncesink_session" {
+				session = c
+			}
+		}
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict {
+		t.Errorf("session cookie %+v, want an HttpOnly, SameSite=Strict bouncesink_session", session)
+	}
+	step("sign out", chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.Navigate(srv.URL+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 }
 
 func apiStatus(t *testing.T, url string) int {

@@ -57,6 +57,20 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, u user) {
 		// Newest first, as the store lists them.
 		q.Sort, q.Desc = "since", true
 	}
+	// An address with a history has a page of its own, suppressed or not.
+	if strings.Contains(q.Search, "@") {
+		if addr, err := store.Normalize(q.Search); err == nil {
+			events, _, err := h.store.History(r.Context(), addr, 0, 1)
+			if err != nil {
+				h.serverError(w, r, err)
+				return
+			}
+			if len(events) > 0 {
+				http.Redirect(w, r, recipientURL(addr), http.StatusSeeOther)
+				return
+			}
+		}
+	}
 	pageNo, _ := strconv.Atoi(in.Get("page"))
 	pageNo = max(pageNo, 1)
 	q.Offset = (pageNo - 1) * q.Limit
@@ -135,10 +149,13 @@ func flash(r *http.Request) string {
 type recipientPage struct {
 	Recipient store.Recipient
 	Counts    []classCount
-	Events    []eventRow // newest first
-	Reasons   []reasonText
-	Explain   *Explanation       // of the suppression's detail, or of the last reason
-	Audit     []store.AuditEntry // newest first
+	Events    []eventRow // newest first, one page of the timeline
+	// OlderURL and NewestURL page through the timeline; "" when there is
+	// nothing older, or when this is the newest page.
+	OlderURL, NewestURL string
+	Reasons             []reasonText
+	Explain             *Explanation       // of the suppression's detail, or of the last reason
+	Audit               []store.AuditEntry // newest first
 }
 
 type classCount struct {
@@ -161,14 +178,26 @@ type reasonText struct {
 func (h *handler) recipient(w http.ResponseWriter, r *http.Request, u user) {
 	addr, err := store.Normalize(r.PathValue("address"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "notFound", "invalidAddress")
+		h.fail(w, r, http.StatusBadRequest, "badAddressTitle", "invalidAddress")
 		return
 	}
-	rec, events, err := h.store.Recipient(r.Context(), addr)
+	var before uint64
+	if b := r.URL.Query().Get("before"); b != "" {
+		if before, err = strconv.ParseUint(b, 10, 64); err != nil {
+			h.fail(w, r, http.StatusBadRequest, "badRequest", "")
+			return
+		}
+	}
+	rec, _, err := h.store.Recipient(r.Context(), addr)
 	if errors.Is(err, store.ErrNotFound) {
 		h.fail(w, r, http.StatusNotFound, "notFound", "unknownRecipient")
 		return
 	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	events, next, err := h.store.History(r.Context(), addr, before, h.opts.TimelinePage)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -185,9 +214,14 @@ func (h *handler) recipient(w http.ResponseWriter, r *http.Request, u user) {
 			p.Counts = append(p.Counts, classCount{c, n})
 		}
 	}
+	if next != 0 {
+		p.OlderURL = recipientURL(addr) + "?before=" + strconv.FormatUint(next, 10)
+	}
+	if before != 0 {
+		p.NewestURL = recipientURL(addr)
+	}
 	seen := make(map[string]bool)
-	for i := len(events) - 1; i >= 0; i-- {
-		e := events[i]
+	for _, e := range events {
 		row := eventRow{Event: e, Admin: e.Class == "admin"}
 		if ex, ok := l.Explain(e.Reason); ok && !row.Admin {
 			row.Cause = ex.Cause
@@ -219,7 +253,7 @@ const maxNote = 1000
 func (h *handler) lift(w http.ResponseWriter, r *http.Request, u user) {
 	addr, err := store.Normalize(r.PathValue("address"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "notFound", "invalidAddress")
+		h.fail(w, r, http.StatusBadRequest, "badAddressTitle", "invalidAddress")
 		return
 	}
 	note := clip(r.PostFormValue("note"), maxNote)
@@ -240,7 +274,7 @@ func (h *handler) lift(w http.ResponseWriter, r *http.Request, u user) {
 func (h *handler) suppress(w http.ResponseWriter, r *http.Request, u user) {
 	addr, err := store.Normalize(r.PostFormValue("address"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "notFound", "invalidAddress")
+		h.fail(w, r, http.StatusBadRequest, "badAddressTitle", "invalidAddress")
 		return
 	}
 	reason := clip(strings.TrimSpace(r.PostFormValue("reason")), 64)

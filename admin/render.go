@@ -21,8 +21,8 @@ type view struct {
 	Nav   string // the highlighted navigation entry
 	Title string
 	Flash string // a T key to show once, after an action
-	// SignedIn is true when the browser holds a sign-in cookie, so the
-	// page offers to sign out.
+	// SignedIn is true when the page is seen in a session signed in with
+	// a token, so the page offers to sign out.
 	SignedIn bool
 	Data     any // the page's own
 }
@@ -32,7 +32,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return "—"
 		}
-		return t.UTC().Format("2006-01-02 15:04")
+		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"recipientURL": recipientURL,
@@ -61,7 +61,7 @@ var classes = []string{
 // parsePages parses each page with the shared layout.
 func parsePages() map[string]*template.Template {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"list", "recipient", "message", "stats", "reasons", "login", "error"} {
+	for _, name := range []string{"list", "recipient", "message", "stats", "reasons", "login", "error", "webhooks"} {
 		t := template.New(name).Funcs(funcs).Option("missingkey=error")
 		pages[name] = template.Must(t.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -72,12 +72,8 @@ func parsePages() map[string]*template.Template {
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.L = pickLang(r)
 	v.T = v.L.T
-	if ck, err := r.Cookie(tokenCookie); err == nil && ck.Value != "" && h.opts.CheckToken != nil {
-		v.SignedIn = true
-	}
-	if v.CSRF == "" {
-		v.CSRF = h.csrf.token(w, r)
-	}
+	ss := h.formSession(w, r, v.User)
+	v.CSRF, v.SignedIn = ss.csrf, ss.signedIn
 	if v.Title != "" && !strings.Contains(v.Title, "bouncesink") {
 		v.Title += " · " + v.T["title"]
 	} else if v.Title == "" {
@@ -116,9 +112,4 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, headi
 // recipientURL is the path of addr's page.
 func recipientURL(addr string) string {
 	return prefix + "/recipient/" + url.PathEscape(addr)
-}
-
-// classOfToken is the class a reason token belongs to, for its colour.
-func classOfToken(token string) string {
-	return string(classify.ClassOf(classify.Reason(token)))
 }

@@ -26,9 +26,17 @@ type statsPage struct {
 
 type reasonCount struct {
 	Token string
-	Class string
+	Class string // the verdicts' class, not the token's usual one
 	N     int
 	Cause string
+}
+
+// classRank is class's place in classes; unknown classes go last.
+func classRank(class string) int {
+	if i := slices.Index(classes, class); i >= 0 {
+		return i
+	}
+	return len(classes)
 }
 
 // topDomains is how many failing domains the page lists.
@@ -58,18 +66,16 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, u user) {
 			p.PerDay = append(p.PerDay, act.Days[i])
 		}
 	}
-	for token, n := range act.ByReason {
-		rc := reasonCount{Token: token, N: n, Class: classOfToken(token)}
-		if ex, ok := l.Explain(token); ok {
+	for cr, n := range act.ByReason {
+		rc := reasonCount{Token: cr.Reason, N: n, Class: cr.Class}
+		if ex, ok := l.Explain(cr.Reason); ok {
 			rc.Cause = ex.Cause
 		}
 		p.Reasons = append(p.Reasons, rc)
 	}
+	// By class in the page's order, then most frequent first.
 	slices.SortFunc(p.Reasons, func(a, b reasonCount) int {
-		if c := cmp.Compare(b.N, a.N); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Token, b.Token)
+		return cmp.Or(cmp.Compare(classRank(a.Class), classRank(b.Class)), cmp.Compare(b.N, a.N), cmp.Compare(a.Token, b.Token))
 	})
 	h.render(w, r, http.StatusOK, "stats", view{User: u, Nav: "stats", Title: l.T["statsTitle"], Data: p})
 }

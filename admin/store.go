@@ -18,6 +18,10 @@ type Store interface {
 	// sorted as q says, and how many match in all.
 	ListSuppressions(ctx context.Context, q Query) (Page, error)
 	Recipient(ctx context.Context, addr string) (store.Recipient, []store.Event, error) // store.ErrNotFound
+	// History returns addr's events before the one numbered before (0:
+	// the latest), newest first, at most limit, and the before of the
+	// next page (0 after the last); see store.Admin.
+	History(ctx context.Context, addr string, before uint64, limit int) ([]store.Event, uint64, error)
 	// Audit returns the latest changes of addr's suppression state, newest first.
 	Audit(ctx context.Context, addr string, limit int) ([]store.AuditEntry, error)
 	RawMessage(ctx context.Context, id uint64) ([]byte, error) // store.ErrNotFound
@@ -49,11 +53,17 @@ type Page struct {
 
 // Activity is what the statistics page draws.
 type Activity struct {
-	Days         []DayCount     // one per UTC day of the period, oldest first
-	Domains      []DomainCount  // over the period, most failures first
-	BlockDomains []DomainCount  // over the last 24 hours, most blocks first
-	ByReason     map[string]int // verdicts per reason token over the period
+	Days         []DayCount    // one per UTC day of the period, oldest first
+	Domains      []DomainCount // over the period, most failures first
+	BlockDomains []DomainCount // over the last 24 hours, most blocks first
+	// ByReason counts the verdicts over the period per class and reason:
+	// one reason token may come with more than one class (disabled is
+	// hard under a 5xx, soft under a 4xx).
+	ByReason map[ClassReason]int
 }
+
+// ClassReason is a verdict's class and reason token.
+type ClassReason struct{ Class, Reason string }
 
 // DayCount is the verdicts of one UTC day per class.
 type DayCount struct {
@@ -83,6 +93,10 @@ func (s dbStore) Recipient(ctx context.Context, addr string) (store.Recipient, [
 	return s.db.Recipient(ctx, addr)
 }
 
+func (s dbStore) History(ctx context.Context, addr string, before uint64, limit int) ([]store.Event, uint64, error) {
+	return s.db.History(ctx, addr, before, limit)
+}
+
 func (s dbStore) Audit(ctx context.Context, addr string, limit int) ([]store.AuditEntry, error) {
 	list, _, err := s.db.Audit(ctx, store.AuditFilter{Address: addr}, 0, limit)
 	return list, err
@@ -104,60 +118,15 @@ func (s dbStore) Lift(ctx context.Context, actor, addr, note string) error {
 
 func (s dbStore) Totals(ctx context.Context) (store.Stats, error) { return s.db.Stats(ctx) }
 
-// ListSuppressions filters in the store and sorts here: the store lists
-// newest first with cursors, and the page lets people sort by any column,
-// so it reads every match (one pass over the time index) and pages by
-// offset. Fine for the lists people page through; the API's cursors are
-// the way to walk a huge list.
+// ListSuppressions sorts and pages in the store, through its indexes
+// (store.DB.QuerySuppressions): a page costs the rows before it, not a
+// read of the whole list.
 func (s dbStore) ListSuppressions(ctx context.Context, q Query) (Page, error) {
-	f := store.SuppressionFilter{Search: q.Search, Reason: q.Reason, Domain: q.Domain}
-	var all []store.ListedSuppression
-	cursor := ""
-	for {
-		page, next, err := s.db.ListSuppressions(ctx, f, cursor, store.MaxListPage)
-		if err != nil {
-			return Page{}, err
-		}
-		all = append(all, page...)
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
-	q.sort(all)
-	p := Page{Total: len(all)}
-	lo := min(max(q.Offset, 0), len(all))
-	hi := len(all)
-	if q.Limit > 0 {
-		hi = min(lo+q.Limit, len(all))
-	}
-	p.Items = all[lo:hi]
-	return p, nil
-}
-
-// sort orders list by q's column, then by address so pages are stable.
-func (q Query) sort(list []store.ListedSuppression) {
-	key := func(a, b store.ListedSuppression) int {
-		switch q.Sort {
-		case "reason":
-			return cmp.Compare(a.Reason, b.Reason)
-		case "detail":
-			return cmp.Compare(a.Detail, b.Detail)
-		case "since":
-			return a.Since.Compare(b.Since)
-		}
-		return 0
-	}
-	slices.SortStableFunc(list, func(a, b store.ListedSuppression) int {
-		c := key(a, b)
-		if c == 0 {
-			c = cmp.Compare(a.Address, b.Address)
-		}
-		if q.Desc {
-			c = -c
-		}
-		return c
+	items, total, err := s.db.QuerySuppressions(ctx, store.SuppressionQuery{
+		SuppressionFilter: store.SuppressionFilter{Search: q.Search, Reason: q.Reason, Domain: q.Domain},
+		Sort:              q.Sort, Desc: q.Desc, Offset: q.Offset, Limit: q.Limit,
 	})
+	return Page{Items: items, Total: total}, err
 }
 
 // domainOf returns the domain of a normalised address.
@@ -177,7 +146,7 @@ func (s dbStore) Activity(ctx context.Context, days int) (Activity, error) {
 	if err != nil {
 		return Activity{}, err
 	}
-	out := Activity{ByReason: make(map[string]int)}
+	out := Activity{ByReason: make(map[ClassReason]int)}
 	for _, d := range act.Daily {
 		day, err := time.Parse(time.DateOnly, d.Day)
 		if err != nil {
@@ -193,9 +162,9 @@ func (s dbStore) Activity(ctx context.Context, days int) (Activity, error) {
 		}
 	}
 	if period != nil {
-		for _, reasons := range period.ByReason {
+		for class, reasons := range period.ByReason {
 			for r, n := range reasons {
-				out.ByReason[r] += n
+				out.ByReason[ClassReason{class, r}] += n
 			}
 		}
 		out.Domains = failing(period.TopDomains, func(d DomainCount) int { return d.Failures })

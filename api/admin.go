@@ -142,7 +142,7 @@ func (a *api) listSuppressions(w http.ResponseWriter, r *http.Request) {
 // decodeOptional decodes a JSON body into v if there is one; an empty
 // body leaves v as it is. It answers 400 or 413 when it cannot.
 func (a *api) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
-	err := decodeJSON(w, r, 64<<10, v)
+	err := decodeJSON(w, r, MaxSmallBody, v)
 	if errors.Is(err, io.EOF) {
 		return true
 	}
@@ -224,3 +224,49 @@ func (p *params) int(name string, def, lo, hi int) int {
 }
 
 func (p *params) limit() int { return p.int("limit", DefaultPageSize, 1, store.MaxListPage) }
+
+type historyResponse struct {
+	Events []store.Event `json:"events"` // newest first
+	Next   string        `json:"next"`   // the cursor of the next (older) page; "" after the last
+}
+
+// history answers GET /v1/recipients/{address}/events: the address's
+// whole history, newest first, in pages of ?limit= with ?cursor= (GET
+// /v1/recipients/{address} carries the latest store.MaxHistory only).
+func (a *api) history(w http.ResponseWriter, r *http.Request) {
+	st, ok := a.adminStore(w)
+	if !ok {
+		return
+	}
+	addr, ok := pathAddress(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	p := params{w: w, q: q}
+	limit := p.int("limit", DefaultPageSize, 1, store.MaxHistory)
+	var before uint64
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseUint(c, 10, 64)
+		if err != nil || n == 0 {
+			p.fail("invalid cursor; use the \"next\" of the previous page")
+		}
+		before = n
+	}
+	if p.failed {
+		return
+	}
+	events, next, err := st.History(r.Context(), addr, before, limit)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	resp := historyResponse{Events: events}
+	if resp.Events == nil {
+		resp.Events = []store.Event{}
+	}
+	if next != 0 {
+		resp.Next = strconv.FormatUint(next, 10)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -2,9 +2,12 @@
 // mailing software makes before sending, a recipient's state and history
 // for people, and a health check. It reads the store through store.Reader
 // only, so any backend implementing it can serve the API. It also owns
-// the API's bearer tokens (auth.go), its request metrics and /metrics
-// (metrics.go), and its OpenAPI document (openapi.json), which a test
-// keeps equal to the route table.
+// the API's bearer tokens and the limit on failed attempts (auth.go,
+// tokens.go, ratelimit.go), what keeps browsers of other sites out
+// (cross-origin checks in handler, hosts.go), the bounds on bodies and on
+// heavy requests (limits.go), whether the store takes writes (health.go),
+// its request metrics and /metrics (metrics.go), and its OpenAPI document
+// (openapi.json), which a test keeps equal to the route table.
 package api
 
 import (
@@ -18,13 +21,20 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 )
 
-// DefaultMaxBodyBytes bounds a request body. A /v1/check list of 100,000
+// DefaultMaxBodyBytes bounds a POST /v1/check body. A list of 100,000
 // addresses is about 3 MiB of JSON, so 32 MiB leaves room for long lists
-// while keeping one request from exhausting memory.
+// while keeping one request from exhausting memory (the list is decoded
+// as it streams in, and the heavy requests are few at a time).
 const DefaultMaxBodyBytes = 32 << 20
+
+// MaxSmallBody bounds the optional JSON body of PUT and DELETE
+// /v1/suppressions/{address}.
+const MaxSmallBody = 64 << 10
 
 // Options configure the API. Zero values mean the defaults.
 type Options struct {
+	// MaxBodyBytes bounds a POST /v1/check body; zero means
+	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
 	// Auth checks the bearer tokens; nil lets every request in (see
@@ -36,6 +46,17 @@ type Options struct {
 	// MaxImportBytes bounds a POST /v1/import body; zero means
 	// DefaultMaxImportBytes.
 	MaxImportBytes int64
+	// MaxHeavy is how many heavy requests (check, import, export) run at
+	// once; zero means DefaultMaxHeavy. HeavyWait is how long one more
+	// waits for a turn before it is answered 503; zero means
+	// DefaultHeavyWait. See limits.go.
+	MaxHeavy  int
+	HeavyWait time.Duration
+	// Health, when set, tells /healthz whether the store takes writes
+	// (see Health); without it /healthz only pings the store.
+	Health *Health
+	// Webhooks, when set, is shown under /v1/webhooks.
+	Webhooks WebhookStatus
 }
 
 type api struct {
@@ -46,6 +67,9 @@ type api struct {
 	log       *slog.Logger
 	auth      *Auth
 	metrics   *Metrics
+	heavy     *gate
+	writes    *Health
+	webhooks  WebhookStatus
 }
 
 // route is one endpoint of the API.
@@ -67,11 +91,14 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/v1/audit", RoleRead, a.audit},
 		{http.MethodGet, "/v1/events", RoleRead, a.events},
 		{http.MethodGet, "/v1/stats", RoleRead, a.stats},
-		{http.MethodGet, "/v1/export", RoleRead, a.export},
-		{http.MethodPost, "/v1/import", RoleAdmin, a.importList},
-		{http.MethodPost, "/v1/check", RoleRead, a.check},
+		{http.MethodGet, "/v1/export", RoleRead, a.heavy.limit(a.export)},
+		{http.MethodPost, "/v1/import", RoleAdmin, a.heavy.limit(a.importList)},
+		{http.MethodPost, "/v1/check", RoleRead, a.heavy.limit(a.check)},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
+		{http.MethodGet, "/v1/recipients/{address}/events", RoleRead, a.history},
 		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},
+		{http.MethodGet, "/v1/webhooks", RoleRead, a.webhookState},
+		{http.MethodGet, "/v1/webhooks/dead-letters", RoleRead, a.deadLetters},
 		{http.MethodGet, "/metrics", RoleRead, a.serveMetrics},
 		{http.MethodGet, "/healthz", rolePublic, a.health},
 	}
@@ -83,7 +110,8 @@ func NewHandler(r store.Reader, opts Options) http.Handler {
 }
 
 func newAPI(r store.Reader, opts Options) *api {
-	a := &api{store: r, maxBody: opts.MaxBodyBytes, maxImport: opts.MaxImportBytes, log: opts.Logger, auth: opts.Auth, metrics: opts.Metrics}
+	a := &api{store: r, maxBody: opts.MaxBodyBytes, maxImport: opts.MaxImportBytes, log: opts.Logger, auth: opts.Auth,
+		metrics: opts.Metrics, heavy: newGate(opts.MaxHeavy, opts.HeavyWait), writes: opts.Health, webhooks: opts.Webhooks}
 	a.admin, _ = r.(store.Admin)
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
@@ -101,7 +129,10 @@ func newAPI(r store.Reader, opts Options) *api {
 }
 
 // handler serves routes(), each behind its role check, and answers JSON
-// 404s and 405s for the rest.
+// 404s and 405s for the rest. A state-changing request that a browser
+// says comes from another site is refused (403) before anything else:
+// with no tokens configured the API is open to whatever runs on the
+// machine, a web page in a browser included.
 func (a *api) handler() http.Handler {
 	mux := http.NewServeMux()
 	var allow = map[string][]string{} // path -> methods, in table order
@@ -120,7 +151,11 @@ func (a *api) handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return a.logRequests(a.metrics.instrument(mux))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: the browser says it comes from another site")
+	}))
+	return a.logRequests(a.metrics.instrument(cop.Handler(mux)))
 }
 
 // The server's timeouts. Reads allow a 32 MiB check list on a slow link;

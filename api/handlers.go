@@ -56,10 +56,6 @@ func (a *api) recipient(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type checkRequest struct {
-	Addresses []string `json:"addresses"`
-}
-
 type checkResponse struct {
 	Checked    int           `json:"checked"`    // addresses in the request
 	Suppressed []checkResult `json:"suppressed"` // in request order
@@ -74,31 +70,26 @@ type checkResult struct {
 	Since      time.Time `json:"since"`
 }
 
+// checkChunk is how many addresses of a check list go to the store at
+// once: the list is checked as it is read, so a request holds one chunk
+// and the answer, not the whole list.
+const checkChunk = 10000
+
 // check answers POST /v1/check {"addresses": [...]}: which of a whole send
-// list are suppressed, in one store read.
+// list are suppressed, one store read per checkChunk addresses.
 func (a *api) check(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.decodeCheck(w, r)
-	if !ok {
-		return
-	}
-	resp := checkResponse{Checked: len(req.Addresses), Suppressed: []checkResult{}, Invalid: []string{}}
+	resp := checkResponse{Suppressed: []checkResult{}, Invalid: []string{}}
 	var given, normalized []string
-	for _, addr := range req.Addresses {
-		n, err := store.Normalize(addr)
-		if err != nil {
-			resp.Invalid = append(resp.Invalid, addr)
-			continue
+	flush := func() error {
+		if len(normalized) == 0 {
+			return nil
 		}
-		given, normalized = append(given, addr), append(normalized, n)
-	}
-	if len(normalized) > 0 {
 		found, err := a.store.Check(r.Context(), normalized)
 		if err == nil && len(found) != len(normalized) {
 			err = fmt.Errorf("api: store answered %d of %d addresses", len(found), len(normalized))
 		}
 		if err != nil {
-			a.internalError(w, r, err)
-			return
+			return err
 		}
 		for i, s := range found {
 			if s != nil {
@@ -106,17 +97,30 @@ func (a *api) check(w http.ResponseWriter, r *http.Request) {
 					Normalized: normalized[i], Reason: s.Reason, Detail: s.Detail, Since: s.Since})
 			}
 		}
+		given, normalized = given[:0], normalized[:0]
+		return nil
 	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// decodeCheck reads a check request, answering 413 or 400 with the problem
-// named when it cannot.
-func (a *api) decodeCheck(w http.ResponseWriter, r *http.Request) (checkRequest, bool) {
-	var req checkRequest
-	err := decodeJSON(w, r, a.maxBody, &req)
+	var storeErr error
+	listed, err := decodeAddressList(http.MaxBytesReader(w, r.Body, a.maxBody), func(addr string) error {
+		resp.Checked++
+		n, err := store.Normalize(addr)
+		if err != nil {
+			resp.Invalid = append(resp.Invalid, addr)
+			return nil
+		}
+		given, normalized = append(given, addr), append(normalized, n)
+		if len(normalized) == checkChunk {
+			storeErr = flush()
+		}
+		return storeErr
+	})
+	if storeErr == nil && err == nil {
+		storeErr = flush()
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
+	case storeErr != nil:
+		a.internalError(w, r, storeErr)
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 			"request body larger than %d bytes; split the address list into several calls", tooLarge.Limit))
@@ -124,14 +128,80 @@ func (a *api) decodeCheck(w http.ResponseWriter, r *http.Request) (checkRequest,
 		writeError(w, http.StatusBadRequest, `empty body; want {"addresses": [...]}`)
 	case err != nil:
 		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
-	case req.Addresses == nil:
+	case !listed:
 		writeError(w, http.StatusBadRequest, `missing "addresses"; want {"addresses": [...]}`)
-	case len(req.Addresses) == 0:
+	case resp.Checked == 0:
 		writeError(w, http.StatusBadRequest, `"addresses" is empty`)
 	default:
-		return req, true
+		writeJSON(w, http.StatusOK, resp)
 	}
-	return req, false
+}
+
+// decodeAddressList reads {"addresses": [...]} token by token, handing
+// each address to each as it comes, so that the decoder holds one address
+// at a time rather than the whole body (decoding the object at once
+// buffers all of it). It is as strict as decodeJSON: no other field,
+// nothing after the object; an empty body is io.EOF. listed is false when
+// the list is absent or null. An error from each ends the reading.
+func decodeAddressList(body io.Reader, each func(string) error) (listed bool, err error) {
+	dec := json.NewDecoder(body)
+	tok, err := dec.Token()
+	if err != nil {
+		return false, err // io.EOF: an empty body
+	}
+	if tok != json.Delim('{') {
+		return false, fmt.Errorf("want a JSON object, got %v", tok)
+	}
+	listed, err = decodeAddressFields(dec, each)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // the object was cut short
+	}
+	return listed, err
+}
+
+// decodeAddressFields reads the fields of the check object after its {.
+func decodeAddressFields(dec *json.Decoder, each func(string) error) (listed bool, err error) {
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false, err
+		}
+		switch key, _ := tok.(string); {
+		case key != "addresses":
+			return false, fmt.Errorf("json: unknown field %q", key)
+		case listed:
+			return false, errors.New(`json: "addresses" given twice`)
+		}
+		tok, err = dec.Token()
+		switch {
+		case err != nil:
+			return false, err
+		case tok == nil:
+			continue
+		case tok != json.Delim('['):
+			return false, fmt.Errorf(`"addresses": want a list of strings, got %v`, tok)
+		}
+		listed = true
+		for dec.More() {
+			var s string
+			if err := dec.Decode(&s); err != nil {
+				return false, err
+			}
+			if err := each(s); err != nil {
+				return false, err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return false, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return false, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return false, errors.New("unexpected data after the JSON object")
+	}
+	return listed, nil
 }
 
 // decodeJSON decodes the one JSON object of r's body, at most limit bytes,
@@ -147,19 +217,34 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return err
 }
 
+// healthResponse is the body of GET /healthz.
+type healthResponse struct {
+	Status string    `json:"status"`          // ok, degraded or unavailable
+	Store  string    `json:"store,omitempty"` // the engine's name
+	Error  string    `json:"error,omitempty"` // why not ok
+	Since  time.Time `json:"since,omitzero"`  // degraded: since the first failed write
+}
+
 // health answers GET /healthz: 200 when the store answers (for the
-// postgres engine: when the database server does), with the engine's name.
+// postgres engine: when the database server does) and takes writes, with
+// the engine's name; 503 when it does not answer (unavailable) or its
+// last write failed (degraded, with the kind of failure and since when).
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	var engine string
+	if n, ok := a.store.(store.Namer); ok {
+		engine = n.Engine()
+	}
 	if err := a.store.Ping(r.Context()); err != nil {
 		a.log.Error("health check failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Store: engine, Error: "store unavailable"})
 		return
 	}
-	res := map[string]string{"status": "ok"}
-	if n, ok := a.store.(store.Namer); ok {
-		res["store"] = n.Engine()
+	if reason, since, bad := a.writes.Degraded(); bad {
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "degraded", Store: engine,
+			Error: "store writes failing: " + reason + "; bounces are refused with 451 until a write succeeds", Since: since})
+		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, healthResponse{Status: "ok", Store: engine})
 }
 
 // pathAddress returns the normalised {address} of the path, or answers 400.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,8 +26,8 @@ import (
 // These tests talk HTTP to the real handler over a real store.
 
 const (
-	aliceToken = "admin-token-0123456789"
-	robotToken = "read-token-0123456789"
+	aliceToken = "c2e9a4f7d1b0836e5a9c2f4d7e1b08a3" // 128 bits, as openssl rand -hex 16 makes
+	robotToken = "5f0c7a1e9b3d48f2a6c1e07d93b4f5a2"
 )
 
 // clock is a settable time for the store.
@@ -540,4 +541,29 @@ func TestAdminEndpointsNeedAnAdminStore(t *testing.T) {
 			t.Errorf("GET %s over a read-only store = %d, want 501", path, rec.Code)
 		}
 	}
+}
+
+// A recipient's history pages back through /v1/recipients/{address}/events.
+func TestHistoryOverHTTP(t *testing.T) {
+	s := newServer(t, Options{})
+	for i := range 5 {
+		s.record(t, "alice@example.org", "soft", t0.Add(time.Duration(i)*time.Minute))
+	}
+	var seqs []uint64
+	cursor := ""
+	for range 3 {
+		var page historyResponse
+		s.json(t, "GET", "/v1/recipients/alice@example.org/events?limit=2&cursor="+cursor, robotToken, "", 200, &page)
+		for _, e := range page.Events {
+			seqs = append(seqs, e.Seq)
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if len(seqs) != 5 || !slices.IsSortedFunc(seqs, func(a, b uint64) int { return cmp.Compare(b, a) }) {
+		t.Errorf("paged history %v, want 5 events newest first", seqs)
+	}
+	s.json(t, "GET", "/v1/recipients/alice@example.org/events?cursor=x", robotToken, "", 400, nil)
+	s.json(t, "GET", "/v1/recipients/alice@example.org/events", "", "", 401, nil)
 }

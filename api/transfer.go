@@ -114,6 +114,11 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
+	// The server's timeouts are for a whole request; an upload of a
+	// million rows gets them anew for each chunk, from the first on.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(ReadTimeout))
+	rc.SetWriteDeadline(time.Now().Add(WriteTimeout))
 	body := http.MaxBytesReader(w, r.Body, a.maxImport)
 	rd, err := exchange.NewReader(body, format)
 	if err != nil {
@@ -126,7 +131,6 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) {
 	}
 	restore := rd.Source() == exchange.SourceBouncesink
 	actor := ActorFrom(r.Context())
-	rc := http.NewResponseController(w)
 	reject := func(line int, msg string) {
 		res.RejectedCount++
 		if len(res.Rejected) < MaxRejectedListed {

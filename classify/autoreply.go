@@ -16,16 +16,21 @@ func init() {
 
 var (
 	autoSubjectRe = mustFastRe(`(?i)out of (the )?office|\booo\b|auto(matic|matische|matisk|matique)?[ -]?(reply|response|responder|antwort|svar|réponse)|auto:|autoreply|autoresponse|vacation|away (from|until)|on (leave|holiday|vacation)|abwesenheit|absence|abwesend|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|não estou|resposta automática|nieobecność|不在|自動返信|自動応答|自动回复|부재`)
-	challengeRe   = mustFastRe(`(?i)please confirm (that )?you|verify (that )?you are (a )?human|challenge[ -]response|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)`)
+	challengeRe   = mustFastRe(`(?i)please confirm (that )?you|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)|` + challengePattern)
 	movedHintRe   = mustFastRe(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
 	hintAddrRe    = mustFastRe(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 )
 
 func decodeAutoReply(m *message) []Verdict {
-	if isReport(m) || looksLikeBounceSender(m) {
+	if isReport(m) {
 		return nil
 	}
 	subject := decodeWord(m.get("Subject"))
+	if looksLikeBounceSender(m) && !challengeRe.MatchString(subject) {
+		// A mail system's message, unless its subject asks the sender to
+		// prove itself: some challenge-response systems send as postmaster.
+		return nil
+	}
 	auto := strings.ToLower(m.get("Auto-Submitted"))
 	rule := ""
 	switch {

@@ -36,7 +36,7 @@ func (l corpusLabel) accepts(v Verdict) bool {
 	if len(l.Acceptable) > 0 {
 		return slices.Contains(l.Acceptable, v.Class)
 	}
-	return v.Class == l.Class || l.expiredFinal(v)
+	return v.Class == l.Class || l.expiredFinal(v) || l.unknownUserHard(v)
 }
 
 // expiredFinal reports whether a row is one the reference could not label
@@ -49,6 +49,32 @@ func (l corpusLabel) accepts(v Verdict) bool {
 // such a row when the report says Action failed.
 func (l corpusLabel) expiredFinal(v Verdict) bool {
 	return !l.Adjudicated && l.Reason == "expired" && l.Class == Delayed && v.Class == Soft && v.Action == "failed"
+}
+
+// unknownUserHard reports whether a row is one the reference labelled by a
+// rule the judge overruled: it reads a "user unknown" reply given after
+// DATA, or under an X.7.x or X.2.0 status, as "filtered" (soft). The
+// ruling (issue 9, the corpus README) is that a reply whose words say the
+// address does not exist is hard at any stage unless its words blame the
+// sender. The words checked here are the ruling's own, not the
+// classifier's rules: a hard verdict is right on such a row when the reply
+// it quotes says so and blames no one.
+func (l corpusLabel) unknownUserHard(v Verdict) bool {
+	if l.Adjudicated || l.Reason != "filtered" || v.Class != Hard {
+		return false
+	}
+	d := strings.ToLower(v.Diagnostic)
+	return hasAnyOf(d, "user unknown", "unknown user", "no such user", "invalid recipient", "does not exist") &&
+		!hasAnyOf(d, "spam", "policy", "block", "blacklist", "reputation")
+}
+
+func hasAnyOf(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func loadCorpus(tb testing.TB) ([]corpusLabel, map[string][]byte) {
@@ -88,7 +114,8 @@ type corpusScore struct {
 	labels, withRecipient, recipientFound int
 	classAgree, hardAgree                 int
 	hardTP, hardFP, hardFN                int
-	expiredFinal                          int // rows scored by corpusLabel.expiredFinal
+	expiredFinal, unknownUserHard         int // rows scored by the judge's rulings (corpusLabel.accepts)
+	classAgreeAsGiven                     int // class agreement without them
 	misses                                []string
 }
 
@@ -128,8 +155,14 @@ func scoreCorpus(labels []corpusLabel, files map[string][]byte) corpusScore {
 		if right {
 			s.classAgree++
 		}
+		if len(l.Acceptable) > 0 && slices.Contains(l.Acceptable, gotV.Class) || gotV.Class == l.Class {
+			s.classAgreeAsGiven++
+		}
 		if l.expiredFinal(gotV) {
 			s.expiredFinal++
+		}
+		if l.unknownUserHard(gotV) {
+			s.unknownUserHard++
 		}
 		gotHard := gotV.Class == Hard
 		if gotHard == l.Hard || right {
@@ -175,22 +208,24 @@ func TestCorpus(t *testing.T) {
 	t.Logf("hard/not-hard agreement: %6.2f%% (%d/%d)", pct(s.hardAgree, s.labels), s.hardAgree, s.labels)
 	t.Logf("hard precision:          %6.2f%% (%d/%d)", pct(s.hardTP, s.hardTP+s.hardFP), s.hardTP, s.hardTP+s.hardFP)
 	t.Logf("hard recall:             %6.2f%% (%d/%d)", pct(s.hardTP, s.hardTP+s.hardFN), s.hardTP, s.hardTP+s.hardFN)
-	t.Logf("8-class agreement:       %6.2f%% (%d/%d; %d of them final reports of an expired message the reference calls delayed, soft here)", pct(s.classAgree, s.labels), s.classAgree, s.labels, s.expiredFinal)
+	t.Logf("8-class agreement:       %6.2f%% (%d/%d)", pct(s.classAgree, s.labels), s.classAgree, s.labels)
+	t.Logf("8-class agreement on the labels as given, without the rulings below: %.2f%% (%d/%d)", pct(s.classAgreeAsGiven, s.labels), s.classAgreeAsGiven, s.labels)
+	t.Logf("right by the judge's rulings on rows the reference labelled before them: %d final reports of an expired message (reference: delayed), %d user-unknown replies (reference: filtered)", s.expiredFinal, s.unknownUserHard)
 	if testing.Verbose() {
 		t.Logf("disagreements:\n%s", strings.Join(s.misses, "\n"))
 	}
-	// Floors a little under the figures of the last reviewed change, so a
-	// rule that quietly breaks a family of bounces fails here. Raise them
-	// as the classifier improves; never lower them to make a change pass.
+	// Floors at the figures of the last reviewed change (rounded down), so
+	// a rule that quietly breaks a bounce fails here. Raise them as the
+	// classifier improves; never lower them to make a change pass.
 	floors := []struct {
 		name       string
 		got, floor float64
 	}{
-		{"recipient recall", pct(s.recipientFound, s.withRecipient), 99.0},
-		{"hard/not-hard agreement", pct(s.hardAgree, s.labels), 96.0},
-		{"hard precision", pct(s.hardTP, s.hardTP+s.hardFP), 95.0},
-		{"hard recall", pct(s.hardTP, s.hardTP+s.hardFN), 93.0},
-		{"8-class agreement", pct(s.classAgree, s.labels), 90.0},
+		{"recipient recall", pct(s.recipientFound, s.withRecipient), 99.69},
+		{"hard/not-hard agreement", pct(s.hardAgree, s.labels), 99.39},
+		{"hard precision", pct(s.hardTP, s.hardTP+s.hardFP), 98.41},
+		{"hard recall", pct(s.hardTP, s.hardTP+s.hardFN), 100},
+		{"8-class agreement", pct(s.classAgree, s.labels), 98.49},
 	}
 	for _, f := range floors {
 		if f.got < f.floor {

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -76,21 +77,29 @@ func decide(decoder string, f finding) Verdict {
 	// The rules read the server's words, not the address it quotes: a
 	// local part like "blocked@" or "filtered@" says nothing.
 	words := withoutAddress(v.Diagnostic, v.Recipient)
-	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, words, inferred)
-	if v.Reason == UserUnknown && !strings.HasPrefix(v.Evidence.Rule, "status-") && f.reason == "" && addressAccepted(v.Status, f.command) {
-		// "User unknown" after the server accepted the address, under a
-		// status that says the mailbox exists (X.2.0) or that delivery was
-		// not authorised (X.7.x), or with nothing at all (no status code, no
-		// SMTP stage) to show it was said of the address: a filter
-		// speaking, not a dead address.
-		v.Reason, v.Evidence.Rule = Filtered, v.Evidence.Rule+"+accepted-address"
-	}
 	temp := f.temporary || temporary(v.Status, v.SMTPCode)
+	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, words, inferred, temp, v.SMTPCode)
+	if ClassOf(v.Reason) == Hard && f.reason == "" {
+		// Words that say the address does not exist are believed at any
+		// SMTP stage and under any status, unless the same reply blames the
+		// sender (its IP, domain, content or policy): then the sender was
+		// refused, whatever the address.
+		if r := blamesSender(words); r != nil {
+			v.Reason, v.Evidence.Rule = r.reason, "text-"+r.name+"+blames-sender"
+		}
+	}
+	if v.Reason == ReasonUnknown && temp && v.Action == "failed" {
+		// A final report on a temporary failure that names no cause: the
+		// MTA gave up retrying (LABELING.md: soft, not a delay warning).
+		v.Reason, v.Evidence.Rule = Expired, "temporary-failed"
+	}
 	v.Class = ClassOf(v.Reason)
-	if v.Class == Hard && temp && !(v.Action == "failed" && v.Reason == UserUnknown) {
+	if v.Class == Hard && temp && !(v.Action == "failed" && v.Reason == UserUnknown && v.Evidence.Rule != "text-mailbox-unavailable") {
 		// A temporary refusal of a dead-looking address is soft, unless
 		// the MTA has already given up on it (Action: failed): then the
-		// receiver kept saying the address is dead until the end.
+		// receiver kept saying the address is dead until the end. A
+		// temporary "mailbox unavailable" is RFC 5321's 450 (busy, locked),
+		// not a dead address.
 		v.Class = Soft
 	}
 	switch v.Action {
@@ -116,59 +125,102 @@ func decide(decoder string, f finding) Verdict {
 var givenUp = markers("envelope expired", "message expired", "delivery time expired")
 
 // reasonFor ranks the evidence: the decoder's own reading, a strong status
-// code, a specific text rule, a broad status code, and last the catch-all
-// text rules ("rejected", "denied", "blocked") that say only that
-// something was refused.
-func reasonFor(f finding, status, diag string, inferred bool) (Reason, string) {
+// code, a specific text rule, a broad status code, the catch-all text rules
+// ("rejected", "denied", "blocked") that say only that something was
+// refused, and last the reply code alone.
+func reasonFor(f finding, status, diag string, inferred, temp bool, code int) (Reason, string) {
 	if f.reason != "" {
 		return f.reason, f.rule
 	}
-	st, known := statusReason[statusSubject(status)]
+	st, known := statusEntry(status)
 	if known && st.strong && !inferred {
-		if ClassOf(st.reason) == Hard {
+		if over := overridesStatus[st.reason]; over != nil {
 			// Only the server's sentence may overrule its code, not the
 			// path of a help link it appends.
-			r := matchTextWhere(urlRe.ReplaceAllString(diag, " "), func(r *textRule) bool { return overridesDeadStatus[r.reason] })
+			r := matchTextWhere(urlRe.ReplaceAllString(diag, " "), func(r *textRule) bool { return over[r.reason] })
 			if r != nil {
 				// "5.1.1" over a text that plainly says something else (a
 				// local delivery program failed, the recipient's filter
 				// refused, relaying was denied): the code is the MTA's
 				// default for any refusal of the recipient.
-				return r.reason, "text-" + r.name + "+over-status-" + status
+				return r.reasonOf(temp), "text-" + r.name + "+over-status-" + status
 			}
 		}
 		return st.reason, "status-" + status
 	}
 	r := matchText(diag)
 	if r != nil && !r.catchAll {
-		return r.reason, "text-" + r.name
+		return r.reasonOf(temp), "text-" + r.name
 	}
 	if known {
 		return st.reason, "status-" + status
 	}
 	if r != nil {
-		return r.reason, "text-" + r.name
+		return r.reasonOf(temp), "text-" + r.name
+	}
+	if reason, ok := replyCodeReason[code]; ok {
+		return reason, "code-" + strconv.Itoa(code)
 	}
 	return ReasonUnknown, "none"
 }
 
+// replyCodeReason reads a permanent reply code that says whom it blames
+// when nothing else does (RFC 5321 s4.2.2-4.2.3): the sending side's
+// syntax or sequence (500-504, 555), its authentication (530, 535), and a
+// transaction refused outright (554: "Transaction failed", or "No SMTP
+// service here" at the greeting), which servers send for blocklist and
+// policy refusals.
+var replyCodeReason = map[int]Reason{
+	500: SyntaxError, 501: SyntaxError, 502: SyntaxError, 503: SyntaxError, 504: SyntaxError, 555: SyntaxError,
+	530: SecurityError, 535: SecurityError,
+	554: Policy,
+}
+
 func isWeakStatusRule(rule, status string) bool {
-	st, ok := statusReason[statusSubject(status)]
+	st, ok := statusEntry(status)
 	return strings.HasPrefix(rule, "status-") && (!ok || !st.strong)
+}
+
+// overridesStatus lists, for the reason of a strong status code, the
+// reasons whose phrases are specific enough to beat it.
+var overridesStatus = map[Reason]map[Reason]bool{
+	UserUnknown: overridesDeadStatus, DomainUnknown: overridesDeadStatus, Moved: overridesDeadStatus,
+	NotAccept: overridesDeadStatus,
+	// "550 5.2.1 <a@b>... User Unknown": X.2.1 is many MTAs' code for any
+	// refused mailbox; the words say which (both are hard).
+	Disabled: withReason(overridesDeadStatus, UserUnknown),
+	// "552 5.2.2 Submission quota exceeded" is the sender's quota.
+	MailboxFull: {RateLimited: true},
+}
+
+func withReason(m map[Reason]bool, r Reason) map[Reason]bool {
+	out := map[Reason]bool{r: true}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // overridesDeadStatus are the reasons whose phrases are specific enough
 // to beat an address-dead status code.
 var overridesDeadStatus = map[Reason]bool{
 	MailerError: true, Filtered: true, RelayDenied: true, MailboxFull: true,
-	IPBlocklisted: true, RejectedSender: true,
+	IPBlocklisted: true, RejectedSender: true, RateLimited: true, RecipientRate: true,
 }
 
-// addressAccepted reports whether the report shows the recipient's address
-// was not what the server refused.
-func addressAccepted(status, command string) bool {
-	subj := statusSubject(status)
-	return command == "DATA" || subj == "2.0" || strings.HasPrefix(subj, "7.") || status == "" && command == ""
+// blamesSender returns the first text rule in a reply that blames the
+// sender (its IP or host on a list, its reputation, DNS, authentication,
+// content, address, rate, or a policy), or nil. A bare refusal ("access
+// denied", "rejected") or a refused relay blames no one.
+func blamesSender(words string) *textRule {
+	return matchTextWhere(urlRe.ReplaceAllString(words, " "), func(r *textRule) bool {
+		return blameReasons[r.reason] && (!r.catchAll || r.name == "policy") && r.name != "access-denied"
+	})
+}
+
+var blameReasons = map[Reason]bool{
+	IPBlocklisted: true, BadReputation: true, PTRRequired: true, AuthFailed: true,
+	SpamContent: true, Virus: true, RejectedSender: true, RateLimited: true, Policy: true,
 }
 
 // repliesAbout reports whether a reply quotes the recipient in angle

@@ -35,8 +35,9 @@
 // than a line at a time, and what many recipients of one report share is
 // read once. Bounds keep the rest small: the MIME walk skips multipart
 // bodies nested deeper than 24, reads at most 64 entities (multipart ones
-// included) and 4 MiB of decoded text, and stops once it has read or
-// searched four times the message's size plus 4 MiB; a decoder reads at
+// included) and 4 MiB of decoded parts, and stops once it has read or
+// searched four times the message's size plus 4 MiB; the decoders read at
+// most 1 MiB of human-readable text, all parts together; a decoder reads at
 // most 64 recipients that share one explanation; a verdict keeps and its
 // rules read 2 KiB of a diagnostic. Where a bound cut the reading short,
 // the verdicts rest on what was read and each one's Evidence.Detail says
@@ -59,11 +60,17 @@
 // words name a cause of another class. delivered: a positive DSN. unknown:
 // nothing could be decided.
 //
-// An address-dead reason under a temporary (4xx) code is soft. A "user
-// unknown" text the server gave after accepting the address (at DATA), or
-// under a status that says the mailbox exists (X.2.0) or that delivery was
-// not authorised (X.7.x), is filtered (soft), not hard: that is a filter
-// speaking, and a wrong hard verdict loses a subscriber.
+// An address-dead reason under a temporary (4xx) code is soft, unless the
+// MTA gave up on it (Action: failed). Words that say the address does not
+// exist ("user unknown", "no such user", "invalid recipient", "does not
+// exist", and their localised forms) are hard at any SMTP stage and under
+// any status, X.7.x too, unless the same reply blames the sender (spam,
+// policy, a blocklist, reputation, authentication, the sender's address):
+// then it is block. A challenge-response or sender-verification request is
+// autoreply, never block. An enhanced status code whose detail is not
+// known reads as its subject's X.Y.0 (RFC 3463 s2); a reply code alone
+// (554, 5xx syntax, 530/535) says whom a refusal blames when nothing else
+// does; a temporary failure given up on with no cause named is expired.
 //
 // # Reasons
 //

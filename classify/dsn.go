@@ -50,6 +50,7 @@ func dsnFindings(m *message) []finding {
 	// Each address is looked for in the whole text: the first
 	// maxNearSearches of them, each once.
 	nearOf := map[string]string{}
+	alias, aliasRead := "", false
 	for i, r := range recipients {
 		if i%16 == 15 && m.cancelled() {
 			return nil // each recipient may search the whole text
@@ -73,6 +74,22 @@ func dsnFindings(m *message) []finding {
 			// returned message says whom it was for.
 			if h, ok := m.embeddedHeader(); ok {
 				f.recipient = firstAddress(headerText(h, "To"))
+			}
+		}
+		if prog := stripType(r.get("x-actual-recipient")); strings.HasPrefix(prog, "|") || strings.HasPrefix(prog, "/") {
+			// Sendmail delivered the address to a program or a file (an
+			// alias or a .forward) and that delivery failed: the address
+			// the sender used is the one Sendmail says it was expanded
+			// from, and the failure is the local delivery program's.
+			if !aliasRead {
+				alias, aliasRead = expandedFrom(m.text), true // a search of the whole text: once
+			}
+			if alias != "" {
+				f.recipient = alias
+			}
+			if f.diagnostic == "" {
+				f.diagnostic = prog
+				f.reason, f.rule = MailerError, "dsn-program-recipient"
 			}
 		}
 		near := ""
@@ -105,6 +122,43 @@ func dsnFindings(m *message) []finding {
 		}
 	}
 	return out
+}
+
+// cutAtOtherAddress cuts seg before a later line that opens with an
+// address other than addr: the next entry of a list of recipients, one a
+// line with no blank line between (OpenSMTPD's "addr: reply"), whose reply
+// is not addr's.
+func cutAtOtherAddress(seg, addr string) string {
+	for off := 0; ; {
+		nl := strings.IndexByte(seg[off:], '\n')
+		if nl < 0 {
+			return seg
+		}
+		off += nl + 1
+		tok := strings.TrimLeft(seg[off:], " \t<")
+		if i := strings.IndexAny(tok, " \t>:,;\r\n"); i >= 0 {
+			tok = tok[:i]
+		}
+		if strings.Contains(tok, "@") && !strings.EqualFold(tok, addr) {
+			return seg[:off]
+		}
+	}
+}
+
+// expandedFrom returns the address of Sendmail's "(expanded from:
+// <user@example.org>)" note, when the text has exactly one.
+func expandedFrom(text string) string {
+	const note = "(expanded from: "
+	charge(len(text))
+	i := strings.Index(text, note)
+	if i < 0 || strings.Contains(text[i+len(note):], note) {
+		return ""
+	}
+	rest := text[i+len(note):]
+	if j := strings.IndexByte(rest, ')'); j >= 0 {
+		rest = rest[:j]
+	}
+	return cleanAddress(rest)
 }
 
 // unquoted drops the quotes of a quoted local part, for comparing.
@@ -257,6 +311,7 @@ func textNear(text, addr string) string {
 		} else if j := strings.Index(seg, "\r\n\r\n"); j > 0 {
 			seg = seg[:j]
 		}
+		seg = cutAtOtherAddress(seg, addr)
 		if len(seg) > len(best) {
 			best = seg
 		}

@@ -153,8 +153,9 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 	own := map[string]string{} // the words beside an unexplained address
 	lastDiag := ""             // the explanation of the address found last
 	prev := ""                 // the line before, "" after a blank line
+	placed := 0                // the addresses whose place was read: a few patterns each
 	for i, line := range lines {
-		if count()+len(unexplained) >= 32 {
+		if count()+len(unexplained) >= 32 || placed >= 256 {
 			break // as many as one bounce reports; the rest would cost time
 		}
 		t := strings.TrimSpace(line)
@@ -171,6 +172,7 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 			if addr == "" || skip(addr) {
 				continue
 			}
+			placed++
 			p := placeAddress(t, loc, addr, prev, intro)
 			if !p.listed && !p.led && !p.followed {
 				continue

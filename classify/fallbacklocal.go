@@ -28,6 +28,9 @@ func fbLocalParts(m *message, lines []string, action string, senders []string) [
 		return nil
 	}
 	for i, line := range lines {
+		if i&63 == 63 && m.cancelled() {
+			return nil
+		}
 		t := strings.TrimSpace(line)
 		if !strings.HasSuffix(t, ":") || !fbListIntroRe.MatchString(t) || !fbSentenceRe.MatchString(t) {
 			continue

@@ -54,6 +54,9 @@ func TestFastReSameAsRegexp(t *testing.T) {
 var statusTexts = []string{
 	"5.1.1", "x5.1.1", "15.1.1", ".5.1.1", "5.1.1.", "5.1.1234", "5.1234.1", "5.1.1 5.2.2", "5.1.1  5.2.2", "é5.1.1é",
 	"\xe25.1.1\xff", "\xc3\xa9\xa95.1.1", "550 5.1.1", "550-5.7.1", "#550 x", "550", "x550-", "5505", "265 ", "4.4.7\n4.0.0",
+	// replyIndex: what may stand before a reply, and the ends of the codes
+	"550 ", "550", " 550-", ":550 x", "(5.1.1 x", "[4.4.7\t", "5.1.1", "5.1.1\n", "5.1234.1 x", "5.1.1234 x", "x5.1.1 y", "\f250 ok",
+	"\v550 x", "é550 x", "a 49 5 550 x", "5.1.10 x 550 y", "2.0.0\r", "450-4.2.0 x",
 }
 
 // The status and reply code scanners find what statusRe and replyCodeRe find.
@@ -76,6 +79,13 @@ func checkCodeScanners(t *testing.T, s string) {
 	}
 	if got := replyCodeIndex(s); got != want {
 		t.Fatalf("replyCodeIndex(%q) = %d, want %d", s, got, want)
+	}
+	want = -1
+	if loc := replyStartRe.Regexp.FindStringSubmatchIndex(s); loc != nil {
+		want = loc[2]
+	}
+	if got := replyIndex(s); got != want {
+		t.Fatalf("replyIndex(%q) = %d, want %d", s, got, want)
 	}
 }
 

@@ -55,6 +55,12 @@ var hostileShapes = []hostileShape{
 		return dsnBounce(fill("The mail system could not deliver your message to a recipient.\r\n", size/2),
 			"Reporting-MTA: dns; mx.example.org\r\n\r\n"+numbered("Final-Recipient: rfc822; u%d@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n", size/2))
 	}},
+	// A DSN of many recipients delivered to a program, each once made to
+	// look for the address it was expanded from in the whole text.
+	{"dsn-program-recipients", func(size int) []byte {
+		return dsnBounce(fill("The mail system could not deliver your message to a recipient.\r\n", size/2),
+			"Reporting-MTA: dns; mx.example.org\r\n\r\n"+numbered("Final-Recipient: rfc822; u%d@example.org\r\nX-Actual-Recipient: |/bin/prog\r\nAction: failed\r\nStatus: 5.0.0\r\n\r\n", size/2))
+	}},
 	// A header the strict parser refuses, read by the lenient one: one
 	// field folded over many lines.
 	{"loose-header-folded", func(size int) []byte {
@@ -99,6 +105,17 @@ var hostileShapes = []hostileShape{
 		return textBounce("failure notice", "Hi. This is the qmail-send program at mx.example.org.\r\n"+
 			"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n<user@example.org>:\r\n"+fill("x\r\n", size))
 	}},
+	// The x6 sentence repeated in four text parts: the most text the
+	// classifier reads of one message (maxTotalReadText).
+	{"x6-four-parts", func(size int) []byte {
+		text := "We had trouble delivering your message. Full details follow:\r\n\r\n" + fill("The following recipients returned permanent errors: ", size/4) + "\r\n"
+		return multipartText(text, 4)
+	}},
+	// Every literal the patterns are prefiltered by, over and over: no
+	// prefilter rules a pattern out, so every one runs on the whole text.
+	{"literal-soup", func(size int) []byte {
+		return textBounce("Undeliverable: news", fill(literalSoup(), size))
+	}},
 	// Multipart bodies nested as deep as the size allows.
 	{"nested-multipart", func(size int) []byte { return nestedMultipart(size, "") }},
 	// The same with an innermost boundary longer than the walker reads
@@ -113,6 +130,19 @@ func numbered(format string, size int) string {
 		fmt.Fprintf(&b, format, i)
 	}
 	return b.String()
+}
+
+// multipartText is a multipart/mixed message of n text/plain parts, each
+// holding text.
+func multipartText(text string, n int) []byte {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@mx.example.org\r\nTo: bounces@example.com\r\nSubject: Undeliverable\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"P\"\r\n\r\n")
+	for range n {
+		b.WriteString("--P\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n")
+	}
+	b.WriteString("--P--\r\n")
+	return []byte(b.String())
 }
 
 // dsnBounce is a multipart/report with text and a delivery-status part.
@@ -130,6 +160,25 @@ func headerBounce(subject, field, text string) []byte {
 // fromBounce is a plain-text bounce from the given address.
 func fromBounce(from, subject, text string) []byte {
 	return []byte("From: " + from + "\r\nTo: bounces@example.com\r\nSubject: " + subject + "\r\n\r\n" + text)
+}
+
+// literalSoup is a line holding a literal of every pattern and of each
+// of its alternatives.
+func literalSoup() string {
+	var b strings.Builder
+	for _, f := range fastRes {
+		if len(f.lits) > 0 {
+			b.WriteString(f.lits[0] + " ")
+		}
+		if f.alts != nil {
+			for _, a := range f.alts.alts {
+				if len(a.lits) > 0 {
+					b.WriteString(f.alts.scan.strs[a.lits[0]] + " ")
+				}
+			}
+		}
+	}
+	return b.String() + "\r\n"
 }
 
 // fill repeats unit to about size bytes.

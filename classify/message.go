@@ -24,6 +24,9 @@ const (
 	maxEmbeddedPart  = 64 << 10 // each returned message or header part: its headers suffice
 	maxParts         = 64       // every MIME entity counts, multipart ones too
 	maxTotalReadText = 4 << 20
+	// maxHumanText bounds the human-readable text the decoders read, all
+	// text parts together: each of its bytes costs a run of many patterns.
+	maxHumanText = 1 << 20
 	// maxDepth bounds how deep multipart bodies nest; one nested deeper
 	// is skipped. A bounce nests two or three.
 	maxDepth = 24
@@ -42,7 +45,7 @@ const (
 const (
 	cutDepth      = "mime-depth"  // a multipart body deeper than maxDepth was skipped
 	cutParts      = "mime-parts"  // the message has more than maxParts entities
-	cutText       = "text-limit"  // maxTotalReadText of text was read
+	cutText       = "text-limit"  // maxTotalReadText of the parts or maxHumanText of their text was read
 	cutScanBudget = "scan-budget" // the walker read or searched its budget of bytes
 	cutFindings   = "recipients"  // a decoder read maxFindings recipients and no more
 )
@@ -130,7 +133,10 @@ func readMessage(done <-chan struct{}, raw []byte, in Input) *message {
 		m.parts, m.cut = nil, ""
 		walkGoMessage(m, raw)
 	}
-	m.text = humanText(m.parts)
+	var cut bool
+	if m.text, cut = humanText(m.parts); cut {
+		m.cutShort(cutText)
+	}
 	if m.text == "" && len(m.parts) == 0 && m.cut == "" {
 		// Not MIME that can be read: the body as it is. (A walk cut
 		// short by its bounds read MIME, just too much of it.)
@@ -252,8 +258,9 @@ func partLimit(mt string) int {
 	return 0 // attachments: not read
 }
 
-// humanText joins the text/plain parts; without them, stripped text/html.
-func humanText(parts []part) string {
+// humanText joins the text/plain parts; without them, stripped text/html;
+// at most maxHumanText of it. cut reports that more was left out.
+func humanText(parts []part) (text string, cut bool) {
 	var b strings.Builder
 	n := 0
 	for _, p := range parts {
@@ -261,23 +268,28 @@ func humanText(parts []part) string {
 			n += len(p.body) + 1
 		}
 	}
-	b.Grow(n) // one string, not a run of doublings
+	b.Grow(min(n, maxHumanText)) // one string, not a run of doublings
+	add := func(s []byte) {
+		if room := max(maxHumanText-b.Len(), 0); len(s) > room {
+			s, cut = s[:room], true
+		}
+		b.Write(s)
+		b.WriteByte('\n')
+	}
 	for _, p := range parts {
-		if p.mediaType == "text/plain" && !isAttachment(p.header) {
-			b.Write(p.body)
-			b.WriteByte('\n')
+		if p.mediaType == "text/plain" && !isAttachment(p.header) && !cut {
+			add(p.body)
 		}
 	}
 	if b.Len() > 0 {
-		return b.String()
+		return b.String(), cut
 	}
 	for _, p := range parts {
-		if p.mediaType == "text/html" {
-			b.WriteString(stripHTML(string(p.body)))
-			b.WriteByte('\n')
+		if p.mediaType == "text/html" && !cut {
+			add([]byte(stripHTML(string(p.body))))
 		}
 	}
-	return b.String()
+	return b.String(), cut
 }
 
 func isAttachment(h gomessage.Header) bool {

@@ -28,7 +28,7 @@ var (
 )
 
 func decodePostfixText(m *message) []Verdict {
-	if !m.textMatches(pfSignature) && !(fbLooksLikeBounce(m) && m.textMatches(pfHostSaidRe)) {
+	if !m.textMatches(pfSignature) && !(m.textMatches(pfHostSaidRe) && fbLooksLikeBounce(m)) {
 		return nil
 	}
 	action := "failed"

@@ -68,11 +68,11 @@ func decodeQmail(m *message) []Verdict {
 // translated or left out). It returns the text from the first such line
 // up to the ruler that opens the returned message.
 func qmailLayout(m *message) (string, bool) {
-	if !m.containsLower(">:") || !fbLooksLikeBounce(m) {
+	if !m.containsLower(">:") {
 		return "", false
 	}
 	loc := qmailAddrLineRe.FindStringIndex(m.text)
-	if loc == nil {
+	if loc == nil || !fbLooksLikeBounce(m) {
 		return "", false
 	}
 	section := m.text[loc[0]:]

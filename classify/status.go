@@ -23,13 +23,13 @@ var statusReason = map[string]struct {
 	"1.6":  {Moved, true},
 	"1.7":  {RejectedSender, true},
 	"1.8":  {RejectedSender, true},
-	"1.10": {NotAccept, true}, // RFC 7505 null MX
+	"1.10": {NotAccept, false}, // RFC 7505 null MX; Exchange Online's "Recipient not found" too (seed 001)
 	"1.0":  {UserUnknown, false},
 	"2.0":  {Filtered, false}, // "the mailbox exists, but something about it caused this DSN"
 	"2.1":  {Disabled, true},
 	"2.2":  {MailboxFull, true},
-	"2.3":  {ExceedLimit, true},
-	"2.4":  {SystemError, true}, // mailing list expansion problem
+	"2.3":  {ExceedLimit, false}, // "message length exceeds administrative limit": the text says whose (Gmail's 5.2.3 is its system's size limit)
+	"2.4":  {SystemError, true},  // mailing list expansion problem
 	"3.0":  {SystemError, false},
 	"3.1":  {SystemFull, true},
 	"3.2":  {SystemError, false},
@@ -89,6 +89,26 @@ var statusReason = map[string]struct {
 	"7.28": {RateLimited, false},
 	"7.29": {AuthFailed, true},
 	"7.30": {TLSRequired, true},
+}
+
+// statusEntry looks a status code up in statusReason. A detail it does
+// not list reads as its subject's X.Y.0, weakly: "The subject sub-code, if
+// recognized, must be reported even if the additional detail provided by
+// the detail sub-code is not recognized" (RFC 3463 s2). Exchange Online's
+// 5.7.705 is a policy refusal, 4.4.316 a network one.
+func statusEntry(status string) (e struct {
+	reason Reason
+	strong bool
+}, ok bool) {
+	subj := statusSubject(status)
+	if e, ok = statusReason[subj]; ok {
+		return e, true
+	}
+	if i := strings.IndexByte(subj, '.'); i > 0 {
+		e, ok = statusReason[subj[:i]+".0"]
+		e.strong = false
+	}
+	return e, ok
 }
 
 var (
@@ -259,9 +279,12 @@ func statusSubject(st string) string {
 	return ""
 }
 
-// temporary reports whether a status or reply code says the failure may pass.
+// temporary reports whether a status or reply code says the failure may
+// pass. A status X.0.0 says no more than its class, which the reporting
+// MTA may have set itself (Exim's final report on a server's 450 says
+// 5.0.0): the server's own reply code, where there is one, decides.
 func temporary(status string, code int) bool {
-	if status != "" {
+	if status != "" && (code == 0 || status[1:] != ".0.0") {
 		return status[0] == '4'
 	}
 	return code >= 400 && code < 500

@@ -12,12 +12,12 @@ func init() {
 }
 
 func decodeWrapped(m *message) []Verdict {
-	if !fbLooksLikeBounce(m) && !nullReturnPath(m) {
-		return nil
-	}
 	for _, p := range m.parts {
 		if p.mediaType != "message/rfc822" && p.mediaType != "message/global" {
 			continue
+		}
+		if !fbLooksLikeBounce(m) && !nullReturnPath(m) {
+			return nil
 		}
 		inner := parseMessage(p.body, m.in)
 		if !isDeliveryReport(inner) && !looksLikeBounce(inner) {

@@ -139,6 +139,16 @@ func DefaultPolicy() Policy {
 type Writer interface {
 	// Record commits the message and all its observations in one
 	// transaction, applying the policy; it returns the message id.
+	//
+	// It returns only once the transaction is durable, so that the SMTP
+	// server's 250 follows the commit. Observations whose recipient does
+	// not normalise are kept in the message but create no state. Each
+	// observation is applied with Policy.Observe to the recipient's state
+	// as committed by every writer before it (no two writers, in this
+	// process or another, apply observations of one address at once), at
+	// m.Received; the first suppression of an address stands until a
+	// Lift, and is appended to the audit trail (actor "policy"). Message
+	// ids increase. Fails with ErrRebuilding while a Rebuild runs.
 	Record(ctx context.Context, m Message) (uint64, error)
 }
 
@@ -161,9 +171,29 @@ type Admin interface {
 	SuppressMany(ctx context.Context, actor string, list []ManualSuppression) ([]SuppressResult, error)
 	LiftAs(ctx context.Context, actor, addr, note string) (*Suppression, error)
 	ListSuppressions(ctx context.Context, f SuppressionFilter, cursor string, limit int) ([]ListedSuppression, string, error)
+	// QuerySuppressions is the list for people paging by number: the
+	// suppressions q's filter selects, ordered by q.Sort (since, address,
+	// reason or detail; details compare by their bytes, the first 256 of
+	// them), ties by address, all of it reversed when q.Desc; q.Limit of
+	// them from q.Offset on, and how many match in all. An engine keeps
+	// an index per order (as SQL would: ORDER BY col, address ... OFFSET
+	// ... LIMIT, with an index on (col, address)), so that a page never
+	// costs reading and sorting the whole list.
+	QuerySuppressions(ctx context.Context, q SuppressionQuery) (page []ListedSuppression, total int, err error)
 	Suppressions(ctx context.Context, after string, limit int) ([]Suppression, error) // address order, for exports
+	// History pages through one address's events, newest first: those
+	// with a Seq below before (0: from the latest), at most limit (at most
+	// MaxHistory), and the before of the next page (0 after the last).
+	// Event.Seq only grows, so pages neither repeat nor skip an event
+	// recorded meanwhile; an unknown address has no events (no error).
+	History(ctx context.Context, addr string, before uint64, limit int) (events []Event, next uint64, err error)
 	Audit(ctx context.Context, f AuditFilter, before uint64, limit int) ([]AuditEntry, uint64, error)
 	AuditAfter(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	// AuditChanged returns a channel closed once entries are appended
+	// after the call, by any writer of the store (every process sharing
+	// it); it may also close spuriously. Audit entries are numbered in the
+	// order they become visible, one apart: a reader of AuditAfter that
+	// keeps the last number it saw never skips an entry.
 	AuditChanged() <-chan struct{}
 	Stats(ctx context.Context) (Stats, error)
 	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)

@@ -5,17 +5,25 @@
 // waits for it: the store commits, and this package reads the trail
 // afterwards, on its own goroutines.
 //
-// Delivery is at least once and in trail order per endpoint: an endpoint
-// that fails (a network error, a timeout or any status outside 2xx) gets
-// the same entry again with exponential backoff, and nothing after it
-// until it succeeds; the other endpoints go on. The sequence number of the
-// last entry each endpoint took is kept in a cursor file, so a restart
-// resumes where it stopped and a receiver may see an entry twice (the
-// X-Bouncesink-Delivery header, the entry's seq, tells it so). With a
-// store that several bouncesink processes share (Options.Leases), the
-// cursor lives in the store instead, and each endpoint is served by one
-// process at a time: the others wait for its lease and take over, at the
-// saved cursor, when that process stops or dies.
+// Delivery is at least once and in trail order per endpoint. Each
+// attempt's outcome (Classify, or the endpoint's own) is one of three: the
+// endpoint took the entry; it failed in a way that may pass (a network
+// error, a timeout, a 5xx, 408 or 429, a redirect, which is never
+// followed), and gets the same entry again with exponential backoff and
+// nothing after it until it succeeds; or it refused the entry for good (a
+// 4xx), which goes on a dead-letter list and delivery goes on. The other
+// endpoints go on meanwhile. The sequence number of the last entry each
+// endpoint dealt with is kept in a state file under the endpoint's name,
+// so a restart resumes where it stopped and a receiver may see an entry
+// twice (the X-Bouncesink-Delivery header, the entry's seq, tells it so).
+// With a store that several bouncesink processes share (Options.Leases),
+// the position lives in the store instead, and each endpoint is served by
+// one process at a time: the others wait for its lease and take over, at
+// the saved position, when that process stops or dies. Dead letters stay
+// in the file of the process that gave them up.
+//
+// Nothing here knows a format's payload but the encoders (payload.go):
+// the outcomes, the retries and the dead letters are the same for all.
 package webhook
 
 import (
@@ -27,8 +35,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +56,11 @@ type Feed interface {
 
 // Endpoint is one receiver.
 type Endpoint struct {
+	// Name keys the endpoint's position in the trail and its dead
+	// letters, and names it in logs and metrics; when empty, the URL
+	// without user information, query or fragment (so that changing a
+	// secret there does not replay the trail).
+	Name   string
 	URL    string
 	Format Format // FormatBouncesink when empty
 	// Secret keys the HMAC of SignatureHeader; with none, requests are
@@ -54,6 +70,8 @@ type Endpoint struct {
 	// listmonk: "token API_USER:API_TOKEN", or "Basic ..." before v4).
 	Authorization string
 	Timeout       time.Duration // per request; DefaultTimeout when zero
+	// Classify decides what an attempt means; nil means Classify.
+	Classify func(Attempt) Outcome
 }
 
 // Defaults for the zero values of Options and Endpoint.
@@ -71,49 +89,94 @@ type Options struct {
 	// CursorPath is the file keeping each endpoint's position in the trail
 	// (created when missing). An endpoint it does not know yet starts at
 	// the beginning of the trail, so it learns of every suppression.
+	// Positions an older version kept under the endpoint's URL move to
+	// its name.
 	CursorPath string
+	// DeadLetterPath is the file of the dead letters; empty means
+	// CursorPath with ".dead.json" for its ".json".
+	DeadLetterPath string
 	// Leases, when set (a store shared by several bouncesink processes),
-	// keeps each endpoint's cursor in the store instead of CursorPath, and
-	// lets one process at a time serve an endpoint: the others wait, and
-	// take it over, at the saved cursor, when that one stops or dies.
+	// keeps each endpoint's position in the store instead of CursorPath,
+	// under the endpoint's name, and lets one process at a time serve an
+	// endpoint: the others wait, and take it over, at the saved position,
+	// when that one stops or dies.
 	Leases store.EndpointLeaser
+	// Observer, when set, is told of each attempt (metrics).
+	Observer Observer
 	// The first retry waits MinBackoff, each next one twice as long, up to
 	// MaxBackoff (each wait varies by up to a fifth, so that endpoints
 	// failing together do not retry in step).
 	MinBackoff, MaxBackoff time.Duration
-	Client                 *http.Client // nil means a client with no overall timeout (each request has its own)
-	Now                    func() time.Time
-	Logger                 *slog.Logger
+	// Client sends the requests; nil means a client with no overall
+	// timeout (each request has its own). It never follows a redirect,
+	// whatever the client given says.
+	Client *http.Client
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Observer is told of each attempt, for metrics. Its methods must not block.
+type Observer interface {
+	Delivered(endpoint string)
+	Failed(endpoint string) // an attempt failed and will be retried
+	DeadLettered(endpoint string)
 }
 
 // Dispatcher sends the audit trail to the endpoints.
 type Dispatcher struct {
-	opts    Options
-	cursors *cursors
-	log     *slog.Logger
+	opts  Options
+	state *state
+	log   *slog.Logger
+	live  map[string]*liveStatus // by endpoint name
 }
 
-// New checks the endpoints and reads the cursor file.
+// liveStatus is what the dispatcher knows of an endpoint since it started.
+type liveStatus struct {
+	mu          sync.Mutex
+	position    uint64 // the last entry dealt with, as far as this process knows
+	delivered   int
+	failed      int // attempts
+	lastError   string
+	lastErrorAt time.Time
+}
+
+// New checks the endpoints and reads the state files.
 func New(opts Options) (*Dispatcher, error) {
 	if opts.Feed == nil {
 		return nil, errors.New("webhook: no feed")
 	}
-	seen := map[string]bool{}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	names, urls := map[string]bool{}, map[string]string{}
 	opts.Endpoints = slices.Clone(opts.Endpoints)
-	for i, e := range opts.Endpoints {
+	for i := range opts.Endpoints {
+		e := &opts.Endpoints[i]
 		if e.Format == "" {
-			opts.Endpoints[i].Format = FormatBouncesink
 			e.Format = FormatBouncesink
 		}
+		if e.Name == "" {
+			e.Name = DefaultName(e.URL)
+		}
+		u, err := url.Parse(e.URL)
 		switch {
 		case e.URL == "":
 			return nil, fmt.Errorf("webhook %d: no url", i+1)
-		case seen[e.URL]:
-			return nil, fmt.Errorf("webhook %s: configured twice", e.URL)
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			return nil, fmt.Errorf("webhook %s: url: want http:// or https:// and a host", RedactURL(e.URL))
+		case names[e.Name]:
+			return nil, fmt.Errorf("webhook %s: name used twice; give each endpoint a name of its own", e.Name)
 		case e.Format != FormatBouncesink && e.Format != FormatListmonk:
-			return nil, fmt.Errorf("webhook %s: format %q: want %q or %q", e.URL, e.Format, FormatBouncesink, FormatListmonk)
+			return nil, fmt.Errorf("webhook %s: format %q: want %q or %q", e.Name, e.Format, FormatBouncesink, FormatListmonk)
 		}
-		seen[e.URL] = true
+		names[e.Name], urls[e.Name] = true, e.URL
+		if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+			opts.Logger.Warn("webhook: plain http to a host that is not loopback: the body, its signature and any credentials travel unencrypted; use https",
+				slog.String("webhook", e.Name), slog.String("url", RedactURL(e.URL)))
+		}
+	}
+	if opts.DeadLetterPath == "" {
+		opts.DeadLetterPath = strings.TrimSuffix(opts.CursorPath, ".json") + ".dead.json"
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
@@ -121,20 +184,36 @@ func New(opts Options) (*Dispatcher, error) {
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
 	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{}
+	client := &http.Client{}
+	if opts.Client != nil {
+		c := *opts.Client
+		client = &c
 	}
+	// A redirect would re-send the body, its signature and the
+	// Authorization header to wherever the endpoint points.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	opts.Client = client
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	c, err := loadCursors(opts.CursorPath)
+	st, err := loadState(opts.CursorPath, opts.DeadLetterPath, urls)
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{opts: opts, cursors: c, log: opts.Logger}, nil
+	d := &Dispatcher{opts: opts, state: st, log: opts.Logger, live: map[string]*liveStatus{}}
+	for _, e := range opts.Endpoints {
+		d.live[e.Name] = &liveStatus{}
+	}
+	return d, nil
+}
+
+// loopbackHost reports whether host names this machine.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Run delivers until ctx is done, one goroutine per endpoint, and returns
@@ -147,28 +226,21 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// follow serves e: from the cursor file, or under a lease when the
-// store is shared.
+// follow serves e: from the state file, or under a lease when the store
+// is shared.
 func (d *Dispatcher) follow(ctx context.Context, e Endpoint) {
+	log := d.log.With(slog.String("webhook", e.Name))
 	if d.opts.Leases == nil {
-		d.followFrom(ctx, e, d.cursors.get(e.URL), func(seq uint64) error { return d.cursors.set(e.URL, seq) })
+		d.followFrom(ctx, log, e, d.state.position(e.Name), func(seq uint64) error { return d.state.advance(e.Name, seq) })
 		return
 	}
-	log := d.log.With(slog.String("webhook", e.URL))
 	for attempt := 1; ctx.Err() == nil; attempt++ {
-		lease, err := d.opts.Leases.LeaseEndpoint(ctx, e.URL)
+		lease, cursor, err := d.lease(ctx, e)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("webhook: taking the endpoint's lease failed", slog.Any("err", err))
 				d.sleep(ctx, attempt)
 			}
-			continue
-		}
-		cursor, err := lease.Cursor(ctx)
-		if err != nil {
-			lease.Release()
-			log.Error("webhook: reading the endpoint's cursor failed", slog.Any("err", err))
-			d.sleep(ctx, attempt)
 			continue
 		}
 		attempt = 0
@@ -181,17 +253,48 @@ func (d *Dispatcher) follow(ctx context.Context, e Endpoint) {
 			case <-lctx.Done():
 			}
 		}()
-		d.followFrom(lctx, e, cursor, func(seq uint64) error { return lease.SetCursor(lctx, seq) })
+		d.followFrom(lctx, log, e, cursor, func(seq uint64) error { return lease.SetCursor(lctx, seq) })
 		cancel()
 		lease.Release()
 	}
 }
 
+// lease takes e's lease and reads its position. A position an older
+// version kept in the store under e's URL is moved to e's name.
+func (d *Dispatcher) lease(ctx context.Context, e Endpoint) (store.EndpointLease, uint64, error) {
+	lease, err := d.opts.Leases.LeaseEndpoint(ctx, e.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	cursor, err := lease.Cursor(ctx)
+	if err == nil && cursor == 0 && e.URL != e.Name {
+		var old store.EndpointLease
+		if old, err = d.opts.Leases.LeaseEndpoint(ctx, e.URL); err == nil {
+			if cursor, err = old.Cursor(ctx); err == nil && cursor > 0 {
+				err = lease.SetCursor(ctx, cursor)
+			}
+			old.Release()
+		}
+	}
+	if err != nil {
+		lease.Release()
+		return nil, 0, fmt.Errorf("reading the endpoint's position: %w", err)
+	}
+	return lease, cursor, nil
+}
+
 // followFrom sends e every entry after cursor, waiting for new ones, and
-// saves its position with save.
-func (d *Dispatcher) followFrom(ctx context.Context, e Endpoint, cursor uint64, save func(uint64) error) {
-	log := d.log.With(slog.String("webhook", e.URL))
-	log.Info("webhook following the audit trail", slog.Uint64("after", cursor), slog.String("format", string(e.Format)))
+// saves its position with save after each.
+func (d *Dispatcher) followFrom(ctx context.Context, log *slog.Logger, e Endpoint, cursor uint64, save func(uint64) error) {
+	log.Info("webhook following the audit trail", slog.Uint64("after", cursor), slog.String("format", string(e.Format)),
+		slog.String("url", RedactURL(e.URL)))
+	live := d.live[e.Name]
+	setPosition := func(seq uint64) {
+		live.mu.Lock()
+		live.position = seq
+		live.mu.Unlock()
+	}
+	setPosition(cursor)
 	failures := 0 // consecutive failed reads of the trail
 	for ctx.Err() == nil {
 		changed := d.opts.Feed.AuditChanged() // before the read: no entry slips between
@@ -218,16 +321,18 @@ func (d *Dispatcher) followFrom(ctx context.Context, e Endpoint, cursor uint64, 
 				return // ctx is done
 			}
 			cursor = entry.Seq
+			setPosition(cursor)
 			if err := save(cursor); err != nil {
 				// Delivery goes on; a restart will send again from the
-				// last cursor saved.
-				log.Error("webhook: saving the cursor failed", slog.Any("err", err))
+				// last position saved.
+				log.Error("webhook: saving the position failed", slog.Any("err", err))
 			}
 		}
 	}
 }
 
-// deliver sends entry to e until e takes it; false means ctx ended first.
+// deliver sends entry to e until e takes it or rejects it for good;
+// false means ctx ended first.
 func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, entry store.AuditEntry) bool {
 	var req *request
 	var err error
@@ -244,25 +349,68 @@ func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, 
 	if req == nil {
 		return true // nothing to say in this format
 	}
+	classify := e.Classify
+	if classify == nil {
+		classify = Classify
+	}
+	live := d.live[e.Name]
 	for attempt := 1; ; attempt++ {
-		err := d.send(ctx, e, entry, req)
-		if err == nil {
-			log.Debug("webhook delivered", slog.Uint64("seq", entry.Seq), slog.Int("attempt", attempt))
-			return true
-		}
+		a := d.send(ctx, e, entry, req)
 		if ctx.Err() != nil {
 			return false
 		}
-		log.Warn("webhook delivery failed; will retry", slog.Uint64("seq", entry.Seq),
-			slog.String("address", entry.Address), slog.Int("attempt", attempt), slog.Any("err", err))
+		switch classify(a) {
+		case Delivered:
+			log.Debug("webhook delivered", slog.Uint64("seq", entry.Seq), slog.Int("attempt", attempt))
+			live.mu.Lock()
+			live.delivered++
+			live.mu.Unlock()
+			if d.opts.Observer != nil {
+				d.opts.Observer.Delivered(e.Name)
+			}
+			return true
+		case Reject:
+			d.deadLetter(log, e, entry, a, attempt)
+			return true
+		}
+		live.mu.Lock()
+		live.failed++
+		live.lastError, live.lastErrorAt = a.String(), d.opts.Now()
+		live.mu.Unlock()
+		if d.opts.Observer != nil {
+			d.opts.Observer.Failed(e.Name)
+		}
+		attrs := []any{slog.Uint64("seq", entry.Seq), slog.String("address", entry.Address), slog.Int("attempt", attempt)}
+		if a.Location != "" {
+			attrs = append(attrs, slog.Int("status", a.Status), slog.String("location", a.Location))
+		}
+		log.Warn("webhook delivery failed; will retry", append(attrs, slog.String("err", a.String()))...)
 		if !d.sleep(ctx, attempt) {
 			return false
 		}
 	}
 }
 
-// send makes one attempt; nil means the endpoint answered 2xx.
-func (d *Dispatcher) send(ctx context.Context, e Endpoint, entry store.AuditEntry, r *request) error {
+// deadLetter gives entry up for e, which refused it for good.
+func (d *Dispatcher) deadLetter(log *slog.Logger, e Endpoint, entry store.AuditEntry, a Attempt, attempts int) {
+	dl := DeadLetter{Endpoint: e.Name, Seq: entry.Seq, Address: entry.Address, Event: eventName(entry.Action),
+		Time: d.opts.Now().UTC(), Status: a.Status, Error: a.String(), Attempts: attempts}
+	log.Error("webhook: the endpoint refused an entry for good; it is on the dead-letter list and delivery goes on",
+		slog.Uint64("seq", entry.Seq), slog.String("address", entry.Address), slog.String("err", dl.Error))
+	live := d.live[e.Name]
+	live.mu.Lock()
+	live.lastError, live.lastErrorAt = dl.Error, dl.Time
+	live.mu.Unlock()
+	if d.opts.Observer != nil {
+		d.opts.Observer.DeadLettered(e.Name)
+	}
+	if err := d.state.deadLetter(dl); err != nil {
+		log.Error("webhook: saving the dead letter failed", slog.Any("err", err))
+	}
+}
+
+// send makes one attempt.
+func (d *Dispatcher) send(ctx context.Context, e Endpoint, entry store.AuditEntry, r *request) Attempt {
 	timeout := e.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -271,7 +419,7 @@ func (d *Dispatcher) send(ctx context.Context, e Endpoint, entry store.AuditEntr
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, bytes.NewReader(r.body))
 	if err != nil {
-		return err
+		return Attempt{Err: redactErr(err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "bouncesink-webhook/1")
@@ -285,15 +433,16 @@ func (d *Dispatcher) send(ctx context.Context, e Endpoint, entry store.AuditEntr
 	}
 	resp, err := d.opts.Client.Do(req)
 	if err != nil {
-		return err
+		return Attempt{Err: redactErr(err)}
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %q", resp.Status, bytes.TrimSpace(snippet))
+	a := Attempt{Status: resp.StatusCode, Body: bytes.TrimSpace(snippet)}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
+		a.Location = RedactURL(loc)
 	}
-	return nil
+	return a
 }
 
 // sleep waits the backoff before retry number attempt; false if ctx ended.

@@ -139,7 +139,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		took = append(took, d)
 	}
-	fmt.Fprintf(stdout, "   time per request, from sending to the answer read (target < 500ms): %s\n", took.summary())
+	target := "500ms" // bbolt's; on PostgreSQL, a network round trip and a database's work away, 1 s
+	if engineOf(f.db) == "postgres" {
+		target = "1s"
+	}
+	fmt.Fprintf(stdout, "   time per request, from sending to the answer read (target < %s): %s\n", target, took.summary())
 	fmt.Fprintf(stdout, "   %s\n", t.heapLine())
 	return 0
 }
@@ -182,7 +186,11 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 	if r.firstErr != nil {
 		fmt.Fprintf(stdout, "   first failure: %v\n", r.firstErr)
 	}
-	fmt.Fprintf(stdout, "   latency from the scheduled send (target p99 < 2ms): %s\n", r.sched.summary())
+	target := "p99 < 2ms at 5000/s" // bbolt's; on PostgreSQL p99 < 3ms at 2000/s
+	if engineOf(f.db) == "postgres" {
+		target = "p99 < 3ms at 2000/s"
+	}
+	fmt.Fprintf(stdout, "   latency from the scheduled send (target %s): %s\n", target, r.sched.summary())
 	fmt.Fprintf(stdout, "   latency from the actual send:                       %s\n", r.service.summary())
 	fmt.Fprintf(stdout, "   %s\n", t.heapLine())
 	if r.failed > 0 {

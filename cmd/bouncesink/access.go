@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,9 @@ type TokenConfig struct {
 
 // WebhookConfig is one [[webhooks]] entry.
 type WebhookConfig struct {
+	// Name keys the endpoint's position in the audit trail and its dead
+	// letters; empty means the URL without credentials or query.
+	Name   string `toml:"name"`
 	URL    string `toml:"url"`
 	Format string `toml:"format"` // bouncesink (the default) or listmonk
 	// Secret keys the HMAC signature (required for format bouncesink).
@@ -91,6 +95,24 @@ func (c Config) checkOpenAPI() error {
 		"anyone who reaches it could read and change the suppression list; add tokens or listen on 127.0.0.1", c.HTTP.Listen)
 }
 
+// trustedProxies parses http.trusted_proxies: CIDR prefixes or single
+// addresses.
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.HTTP.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("http.trusted_proxies %q: want an address or a CIDR prefix (127.0.0.1, 10.0.0.0/8)", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -103,8 +125,14 @@ func isLoopback(host string) bool {
 func (c Config) webhookEndpoints() ([]webhook.Endpoint, error) {
 	var errs []error
 	var eps []webhook.Endpoint
+	names := map[string]bool{}
 	for i, w := range c.Webhooks {
-		name := fmt.Sprintf("webhooks[%d] (%s)", i, w.URL)
+		name := fmt.Sprintf("webhooks[%d] (%s)", i, webhook.RedactURL(w.URL))
+		key := cmp.Or(w.Name, webhook.DefaultName(w.URL))
+		if names[key] {
+			errs = append(errs, fmt.Errorf("%s: name %q used twice; set name on each", name, key))
+		}
+		names[key] = true
 		secret, secretErr := secretValue(name+" secret", w.Secret, w.SecretEnv)
 		authz, authzErr := secretValue(name+" authorization", w.Authorization, w.AuthorizationEnv)
 		errs = append(errs, secretErr, authzErr)
@@ -122,7 +150,7 @@ func (c Config) webhookEndpoints() ([]webhook.Endpoint, error) {
 		case w.Timeout.Duration < 0 || w.Timeout.Duration > 5*time.Minute:
 			errs = append(errs, fmt.Errorf("%s: timeout %s: want up to 5m", name, w.Timeout.Duration))
 		}
-		eps = append(eps, webhook.Endpoint{URL: w.URL, Format: format, Secret: []byte(secret),
+		eps = append(eps, webhook.Endpoint{Name: w.Name, URL: w.URL, Format: format, Secret: []byte(secret),
 			Authorization: authz, Timeout: w.Timeout.Duration})
 	}
 	if err := errors.Join(errs...); err != nil {

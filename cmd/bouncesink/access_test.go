@@ -14,7 +14,7 @@ import (
 )
 
 func TestAccessConfig(t *testing.T) {
-	t.Setenv("TEST_TOKEN_OPS", strings.Repeat("o", 24))
+	t.Setenv("TEST_TOKEN_OPS", testAdminToken)
 	t.Setenv("TEST_EMPTY", "")
 	long := strings.Repeat("x", 24)
 	tests := []struct {
@@ -37,8 +37,13 @@ func TestAccessConfig(t *testing.T) {
 		{"empty token_env", func(c *Config) {
 			c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", TokenEnv: "TEST_EMPTY"}}
 		}, "TEST_EMPTY is empty or unset"},
-		{"short token", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: "abc"}} }, "shorter than 16"},
-		{"bad role", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "root", Token: long}} }, `role "root"`},
+		{"short token", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: "abc"}} }, "bits of entropy"},
+		{"made-up token", func(c *Config) {
+			c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "admin", Token: "read-read-read-read-read"}}
+		}, "not a random token"},
+		{"bad role", func(c *Config) { c.HTTP.Tokens = []TokenConfig{{Name: "ops", Role: "root", Token: testAdminToken}} }, `role "root"`},
+		{"bad trusted proxy", func(c *Config) { c.HTTP.TrustedProxies = []string{"proxy.example"} }, "http.trusted_proxies"},
+		{"trusted proxies", func(c *Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1", "10.0.0.0/8", "::1"} }, ""},
 		{"webhook", func(c *Config) { c.Webhooks = []WebhookConfig{{URL: "https://h.example/x", Secret: long}} }, ""},
 		{"webhook without secret", func(c *Config) { c.Webhooks = []WebhookConfig{{URL: "https://h.example/x"}} }, "secret (or secret_env) of at least 16"},
 		{"listmonk without secret", func(c *Config) {
@@ -71,7 +76,7 @@ listen = "0.0.0.0:8025"
 [[http.tokens]]
 name = "mailer"
 role = "read"
-token = "mailer-mailer-mailer"
+token = "5f0c7a1e9b3d48f2a6c1e07d93b4f5a28c6e1d0b7f3a9e452d8c1b6f0e7a3d94"
 
 [[webhooks]]
 url = "https://lm.example"
@@ -112,7 +117,7 @@ func doHTTP(t *testing.T, method, url, token string, body io.Reader) (int, strin
 // Over real HTTP: tokens guard the API, and /metrics shows what the SMTP
 // side did.
 func TestTokensAndMetrics(t *testing.T) {
-	const readToken = "read-read-read-read-read"
+	const readToken = testReadToken
 	cfg := testConfig(t)
 	cfg.HTTP.Tokens = []TokenConfig{{Name: "mailer", Role: "read", Token: readToken}}
 	ts := startServer(t, cfg, runOptions{})
@@ -212,4 +217,115 @@ func TestWebhookDoesNotBlockIngestion(t *testing.T) {
 		t.Errorf("webhooks = %v, want alice then bob suppressed by the policy", got)
 	}
 	ts.stop(t) // with a delivery hanging: shutdown must not wait for it
+}
+
+// With the quick start's defaults (no tokens, on loopback) a web page in
+// the browser of someone on the machine can neither change the list (a
+// cross-site form or fetch) nor read it by rebinding its own host name to
+// 127.0.0.1.
+func TestOpenAPIRefusesBrowserAttacks(t *testing.T) {
+	ts := startServer(t, testConfig(t), runOptions{})
+	req, _ := http.NewRequest("POST", ts.http+"/v1/import", strings.NewReader("address,reason,detail,since\nvictim@example.org,manual,x,\n"))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Errorf("a cross-site text/plain import was accepted")
+	}
+	if code, _ := doHTTP(t, "GET", ts.http+"/v1/suppressions/victim@example.org", "", nil); code != 404 {
+		t.Errorf("the cross-site import suppressed its victim (GET = %d)", code)
+	}
+	for _, path := range []string{"/v1/export", "/admin/", "/v1/recipients/victim@example.org"} {
+		req, _ := http.NewRequest("GET", ts.http+path, nil)
+		req.Host = "evil.example:8025"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(body), "allowed_hosts") {
+			t.Errorf("GET %s with Host evil.example = %d %s, want 421", path, resp.StatusCode, body)
+		}
+	}
+	if code, _ := doHTTP(t, "GET", ts.http+"/v1/export", "", nil); code != 200 {
+		t.Errorf("GET /v1/export on 127.0.0.1 = %d, want 200", code)
+	}
+}
+
+// An entry a webhook endpoint refuses for good goes on the dead-letter
+// list, which the API, the admin page and /metrics show, and delivery
+// goes on; the metrics count what was sent, failed and given up.
+func TestWebhookDeadLettersVisible(t *testing.T) {
+	const secret = "webhook-secret-webhook-secret"
+	got := make(chan string, 10)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		json.NewDecoder(r.Body).Decode(&p)
+		if p["address"] == "bob@example.org" {
+			http.Error(w, `{"error": "subscriber list is closed"}`, http.StatusUnprocessableEntity)
+			return
+		}
+		got <- p["address"].(string)
+	}))
+	defer rcv.Close()
+	cfg := testConfig(t)
+	cfg.Webhooks = []WebhookConfig{{Name: "crm", URL: rcv.URL + "/hook?key=sekrit-key", Secret: secret}}
+	ts := startServer(t, cfg, runOptions{})
+	for _, addr := range []string{"bob@example.org", "carol@example.org"} {
+		if code, body := doHTTP(t, "PUT", ts.http+"/v1/suppressions/"+addr, "", nil); code != 201 {
+			t.Fatalf("PUT %s = %d %s", addr, code, body)
+		}
+	}
+	select {
+	case a := <-got:
+		if a != "carol@example.org" {
+			t.Fatalf("delivered %s first, want carol (bob is refused)", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("carol's change never arrived: bob's refusal held the endpoint")
+	}
+
+	// The dispatcher moves on just after the endpoint's answer.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, body := doHTTP(t, "GET", ts.http+"/v1/webhooks", "", nil); strings.Contains(body, `"position":2`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the endpoint's position never reached 2")
+		}
+	}
+	var dead struct {
+		DeadLetters []webhook.DeadLetter `json:"dead_letters"`
+		Total       int                  `json:"total"`
+	}
+	code, body := doHTTP(t, "GET", ts.http+"/v1/webhooks/dead-letters?endpoint=crm", "", nil)
+	if err := json.Unmarshal([]byte(body), &dead); err != nil || code != 200 || dead.Total != 1 ||
+		dead.DeadLetters[0].Address != "bob@example.org" || dead.DeadLetters[0].Status != 422 {
+		t.Errorf("GET /v1/webhooks/dead-letters = %d %s", code, body)
+	}
+	code, body = doHTTP(t, "GET", ts.http+"/v1/webhooks", "", nil)
+	if code != 200 || !strings.Contains(body, `"name":"crm"`) || !strings.Contains(body, `"dead_letters":1`) || strings.Contains(body, "sekrit") {
+		t.Errorf("GET /v1/webhooks = %d %s", code, body)
+	}
+	code, body = doHTTP(t, "GET", ts.http+"/admin/webhooks", "", nil)
+	if code != 200 || !strings.Contains(body, "bob@example.org") || !strings.Contains(body, "subscriber list is closed") || strings.Contains(body, "sekrit") {
+		t.Errorf("GET /admin/webhooks = %d %s", code, body)
+	}
+	_, metrics := doHTTP(t, "GET", ts.http+"/metrics", "", nil)
+	for _, want := range []string{
+		`bouncesink_webhook_deliveries_total{endpoint="crm",result="sent"} 1`,
+		`bouncesink_webhook_deliveries_total{endpoint="crm",result="dead_lettered"} 1`,
+		`bouncesink_webhook_dead_letters{endpoint="crm"} 1`,
+		`bouncesink_webhook_position{endpoint="crm"} 2`,
+		`bouncesink_webhook_lag_seconds{endpoint="crm"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

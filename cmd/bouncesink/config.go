@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/bouncesink/bouncesink/api"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/verp"
@@ -76,6 +77,16 @@ type VERPKeyConf struct {
 type HTTPConfig struct {
 	Listen string        `toml:"listen"`
 	Tokens []TokenConfig `toml:"tokens"` // none: open, on loopback only (access.go)
+	// AllowedHosts are the Host names answered besides loopback ones: with
+	// no tokens every request must name one of them or loopback (DNS
+	// rebinding); with tokens, set it to enforce the same.
+	AllowedHosts []string `toml:"allowed_hosts"`
+	// TrustedProxies are the addresses (CIDR prefixes) whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies   []string `toml:"trusted_proxies"`
+	MaxCheckBytes    int64    `toml:"max_check_bytes"`
+	MaxImportBytes   int64    `toml:"max_import_bytes"`
+	MaxHeavyRequests int      `toml:"max_heavy_requests"`
 }
 
 type StoreConfig struct {
@@ -142,7 +153,8 @@ func defaultConfig() Config {
 			MaxCommands:         smtpd.DefaultMaxCommands,
 			MaxBadCommands:      smtpd.DefaultMaxBadCommands,
 		},
-		HTTP:  HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}, AllowedHosts: []string{}, TrustedProxies: []string{},
+			MaxCheckBytes: api.DefaultMaxBodyBytes, MaxImportBytes: api.DefaultMaxImportBytes, MaxHeavyRequests: api.DefaultMaxHeavy},
 		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db"},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
@@ -244,6 +256,12 @@ func (c Config) validate() error {
 		bad("store.engine postgres: set [verp] keys or verp.key_file, the same on every host sharing the database")
 	}
 	if _, err := c.auth(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.HTTP.MaxCheckBytes <= 0 || c.HTTP.MaxImportBytes <= 0 || c.HTTP.MaxHeavyRequests <= 0 {
+		bad("http.max_check_bytes, max_import_bytes and max_heavy_requests must be positive")
+	}
+	if _, err := c.trustedProxies(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.checkOpenAPI(); err != nil {

@@ -38,7 +38,7 @@ func TestDiskFull(t *testing.T) {
 		t.Cleanup(func() { syscall.Unmount(dir, 0) })
 		t.Log("filling a 4 MiB tmpfs")
 		filler := filepath.Join(dir, "filler")
-		diskFullScenario(t, dir, func() { fillUp(t, filler) }, func() { os.Remove(filler) })
+		diskFullScenario(t, dir, "disk full", func() { fillUp(t, filler) }, func() { os.Remove(filler) })
 		return
 	} else {
 		t.Logf("cannot mount a tmpfs (%v); using RLIMIT_FSIZE in a child process", err)
@@ -87,7 +87,7 @@ func diskFullUnderFileSizeLimit(t *testing.T, dir string) {
 			t.Skipf("setrlimit: %v", err)
 		}
 	}
-	diskFullScenario(t, dir, func() {
+	diskFullScenario(t, dir, "file size limit reached", func() {
 		fi, err := os.Stat(db)
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +99,8 @@ func diskFullUnderFileSizeLimit(t *testing.T, dir string) {
 // diskFullScenario runs a server with its database in dir, calls fill, and
 // sends bounces until the disk refuses one; then checks the refusal, the
 // API, what was stored, and that after free bounces are accepted again.
-func diskFullScenario(t *testing.T, dir string, fill, free func()) {
+// fullReason is what /healthz should name.
+func diskFullScenario(t *testing.T, dir, fullReason string, fill, free func()) {
 	cfg := testConfig(t)
 	cfg.Store.Path = filepath.Join(dir, "data", "bouncesink.db")
 	ts := startServer(t, cfg, runOptions{})
@@ -138,9 +139,11 @@ func diskFullScenario(t *testing.T, dir string, fill, free func()) {
 	}
 	t.Logf("%d bounces acknowledged, then %s refused with 451 4.3.0", len(acked), refused)
 
-	// Reads go on: health, recipients, checks.
-	if code := getJSON(t, ts.http+"/healthz", nil); code != 200 {
-		t.Errorf("GET /healthz on a full disk = %d, want 200", code)
+	// Reads go on; /healthz says the store no longer writes, and why.
+	var health map[string]string
+	if code := getJSON(t, ts.http+"/healthz", &health); code != 503 || health["status"] != "degraded" ||
+		!strings.Contains(health["error"], fullReason) {
+		t.Errorf("GET /healthz on a full disk = %d %v, want 503 degraded, %s", code, health, fullReason)
 	}
 	for _, addr := range acked {
 		recipient(t, ts, addr)
@@ -159,6 +162,9 @@ func diskFullScenario(t *testing.T, dir string, fill, free func()) {
 	c.Quit()
 	if got := recipient(t, ts, refused); len(got.Events) != 1 {
 		t.Errorf("%s after the retry: %d events, want 1", refused, len(got.Events))
+	}
+	if code := getJSON(t, ts.http+"/healthz", &health); code != 200 {
+		t.Errorf("GET /healthz once there is room = %d %v, want 200", code, health)
 	}
 
 	// The file is whole.

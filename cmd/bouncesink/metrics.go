@@ -11,6 +11,7 @@ import (
 
 	"github.com/bouncesink/bouncesink/api"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/webhook"
 )
 
 // metrics are the Prometheus collectors of one running server, all in one
@@ -25,6 +26,7 @@ type metrics struct {
 	replies  *prometheus.CounterVec
 	verdicts *prometheus.CounterVec
 	commit   prometheus.Histogram
+	webhooks *prometheus.CounterVec // deliveries by endpoint and result
 }
 
 func newMetrics(stats func(context.Context) (store.Stats, error)) (*metrics, error) {
@@ -48,8 +50,12 @@ func newMetrics(stats func(context.Context) (store.Stats, error)) (*metrics, err
 			Help:    "Time to commit one received message with its verdicts to the database.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5ms .. 4s
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bouncesink_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by endpoint and result: sent (the endpoint took the entry), failed (retried) or dead_lettered (refused for good).",
+		}, []string{"endpoint", "result"}),
 	}
-	cs := []prometheus.Collector{m.sessions, m.replies, m.verdicts, m.commit,
+	cs := []prometheus.Collector{m.sessions, m.replies, m.verdicts, m.commit, m.webhooks,
 		storeCollector{stats},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -136,4 +142,59 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descRecipients, prometheus.GaugeValue, float64(st.Recipients))
 	ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(st.Messages))
+}
+
+// webhookObserver counts the webhook dispatcher's attempts.
+func (m *metrics) webhookObserver() webhook.Observer { return webhookCounter{m.webhooks} }
+
+type webhookCounter struct{ c *prometheus.CounterVec }
+
+func (w webhookCounter) Delivered(endpoint string) { w.c.WithLabelValues(endpoint, "sent").Inc() }
+func (w webhookCounter) Failed(endpoint string)    { w.c.WithLabelValues(endpoint, "failed").Inc() }
+func (w webhookCounter) DeadLettered(endpoint string) {
+	w.c.WithLabelValues(endpoint, "dead_lettered").Inc()
+}
+
+// watchWebhooks registers the gauges of d's endpoints, read at scrape
+// time: nothing when no webhook is configured.
+func (m *metrics) watchWebhooks(d *webhook.Dispatcher) error {
+	if d == nil {
+		return nil
+	}
+	if err := m.reg.Register(webhookCollector{d}); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
+
+type webhookCollector struct{ d *webhook.Dispatcher }
+
+var (
+	descWebhookLag = prometheus.NewDesc("bouncesink_webhook_lag_seconds",
+		"Age of the oldest audit entry a webhook endpoint has not yet dealt with; 0 when caught up.", []string{"endpoint"}, nil)
+	descWebhookPosition = prometheus.NewDesc("bouncesink_webhook_position",
+		"Sequence number of the last audit entry a webhook endpoint dealt with.", []string{"endpoint"}, nil)
+	descWebhookDead = prometheus.NewDesc("bouncesink_webhook_dead_letters",
+		"Entries a webhook endpoint refused for good, on its dead-letter list (all ever).", []string{"endpoint"}, nil)
+)
+
+func (c webhookCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descWebhookLag
+	ch <- descWebhookPosition
+	ch <- descWebhookDead
+}
+
+func (c webhookCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	list, err := c.d.Status(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descWebhookLag, err)
+		return
+	}
+	for _, st := range list {
+		ch <- prometheus.MustNewConstMetric(descWebhookLag, prometheus.GaugeValue, st.LagSeconds, st.Name)
+		ch <- prometheus.MustNewConstMetric(descWebhookPosition, prometheus.GaugeValue, float64(st.Position), st.Name)
+		ch <- prometheus.MustNewConstMetric(descWebhookDead, prometheus.GaugeValue, float64(st.DeadLetters), st.Name)
+	}
 }

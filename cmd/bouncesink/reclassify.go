@@ -43,9 +43,11 @@ func cmdReclassify(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if _, err := os.Stat(cfg.Store.Path); err != nil {
-		fmt.Fprintln(stderr, "bouncesink reclassify:", err)
-		return 2
+	if cfg.Store.Engine != enginePostgres {
+		if _, err := os.Stat(cfg.Store.Path); err != nil {
+			fmt.Fprintln(stderr, "bouncesink reclassify:", err)
+			return 2
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -158,8 +158,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	hooks, err := newWebhooks(cfg, db, log)
+	hooks, err := newWebhooks(cfg, db, m.webhookObserver(), log)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.watchWebhooks(hooks.status()); err != nil {
 		return nil, err
 	}
 
@@ -171,7 +174,8 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sink := newSink(cfg, m.timed(w), signer, o.Now, log)
+	health := api.NewHealth()
+	sink := newSink(cfg, health.Writer(m.timed(w)), signer, o.Now, log)
 	sink.Recorded = m.recorded
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
@@ -213,9 +217,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 	}
 
 	s = &server{
-		db:       db,
-		smtp:     smtpSrv,
-		http:     api.NewServer(routes(db, api.Options{Logger: log, Auth: auth, Metrics: m.api}), log),
+		db:   db,
+		smtp: smtpSrv,
+		http: api.NewServer(routes(cfg, db, api.Options{Logger: log, Auth: auth, Metrics: m.api, Health: health,
+			MaxBodyBytes: cfg.HTTP.MaxCheckBytes, MaxImportBytes: cfg.HTTP.MaxImportBytes, MaxHeavy: cfg.HTTP.MaxHeavyRequests,
+			Webhooks: webhookStatus(hooks)}), log),
 		smtpAddr: smtpLn.Addr(),
 		httpAddr: httpLn.Addr(),
 		errc:     make(chan error, 2),
@@ -247,10 +253,14 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 
 // routes serves the API with o, and the admin page under /admin/ ("/"
 // redirects there). The admin page takes the API's tokens (o.Auth), a
-// browser signing in with a token that it keeps in an HttpOnly cookie;
-// with no Auth at all it is open on loopback only.
-func routes(db store.Store, o api.Options) http.Handler {
-	adminOpts := admin.Options{Logger: o.Logger}
+// browser signing in with a token into a session the page keeps; with no
+// Auth at all it is open on loopback only. With no tokens, or
+// with http.allowed_hosts set, only requests naming a loopback host or
+// an allowed one are answered (DNS rebinding).
+func routes(cfg Config, db store.Store, o api.Options) http.Handler {
+	proxies, _ := cfg.trustedProxies() // validated
+	o.Auth.TrustProxies(proxies)
+	adminOpts := admin.Options{Logger: o.Logger, TrustedProxies: proxies, Webhooks: o.Webhooks}
 	if o.Auth != nil {
 		adminOpts.Authorize, adminOpts.CheckToken = o.Auth.Authenticate, o.Auth.CheckToken
 	}
@@ -258,6 +268,9 @@ func routes(db store.Store, o api.Options) http.Handler {
 	mux.Handle("/admin/", admin.New(admin.FromStore(db), adminOpts))
 	mux.HandleFunc("GET /{$}", admin.RedirectRoot)
 	mux.Handle("/", api.NewHandler(db, o))
+	if o.Auth.Open() || len(cfg.HTTP.AllowedHosts) > 0 {
+		return api.AllowHosts(cfg.HTTP.AllowedHosts, mux)
+	}
 	return mux
 }
 

@@ -355,8 +355,11 @@ func TestStoreFailureReplies451(t *testing.T) {
 	if code := getJSON(t, ts.http+"/v1/recipients/"+alice, nil); code != 404 {
 		t.Errorf("GET recipient after a failed store = %d, want 404", code)
 	}
-	if code := getJSON(t, ts.http+"/healthz", nil); code != 200 {
-		t.Errorf("GET /healthz while writes fail = %d, want 200: reads go on", code)
+	// Reads go on, but a monitor must see that bounces are refused.
+	var health map[string]string
+	if code := getJSON(t, ts.http+"/healthz", &health); code != 503 || health["status"] != "degraded" ||
+		strings.Contains(health["error"], "secret") {
+		t.Errorf("GET /healthz while writes fail = %d %v, want 503 degraded without internal text", code, health)
 	}
 
 	// The sending MTA retries once the disk has room again.
@@ -366,6 +369,9 @@ func TestStoreFailureReplies451(t *testing.T) {
 	}
 	if got := recipient(t, ts, alice); len(got.Events) != 1 {
 		t.Errorf("events after the retry = %d, want 1", len(got.Events))
+	}
+	if code := getJSON(t, ts.http+"/healthz", nil); code != 200 {
+		t.Errorf("GET /healthz once writes work = %d, want 200", code)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/bouncesink/bouncesink/api"
 	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/webhook"
 )
@@ -16,13 +17,13 @@ type webhooks struct {
 	done   chan struct{}
 }
 
-func newWebhooks(cfg Config, db webhook.Feed, log *slog.Logger) (*webhooks, error) {
+func newWebhooks(cfg Config, feed webhook.Feed, obs webhook.Observer, log *slog.Logger) (*webhooks, error) {
 	eps, err := cfg.webhookEndpoints()
 	if err != nil || len(eps) == 0 {
 		return nil, err
 	}
-	o := webhook.Options{Feed: db, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Logger: log}
-	if l, ok := db.(store.EndpointLeaser); ok {
+	o := webhook.Options{Feed: feed, Endpoints: eps, CursorPath: cfg.webhookCursorPath(), Observer: obs, Logger: log}
+	if l, ok := feed.(store.EndpointLeaser); ok {
 		o.Leases = l // several instances share the store: one serves each endpoint
 	}
 	d, err := webhook.New(o)
@@ -30,6 +31,24 @@ func newWebhooks(cfg Config, db webhook.Feed, log *slog.Logger) (*webhooks, erro
 		return nil, err
 	}
 	return &webhooks{d: d}, nil
+}
+
+// status is the dispatcher, for the metrics: nil when no webhook is
+// configured.
+func (h *webhooks) status() *webhook.Dispatcher {
+	if h == nil {
+		return nil
+	}
+	return h.d
+}
+
+// webhookStatus is what the API and the admin page show of the webhooks:
+// a nil interface when none are configured.
+func webhookStatus(h *webhooks) api.WebhookStatus {
+	if h == nil {
+		return nil
+	}
+	return h.d
 }
 
 // start follows the audit trail in the background until stop.

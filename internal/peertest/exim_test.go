@@ -93,8 +93,10 @@ const lostPrivilege = "exim user lost privilege for using -C option"
 // runs its queue every retryEvery, with a private configuration (-C),
 // spool and logs. It never touches the system's Exim, its queue or port
 // 25.
-func startExim(t *testing.T, mxPort, sinkAddr string) *mta {
-	requireMTA(t, "Exim", "apt-get install exim4-daemon-light", []string{eximPath}, []string{eximUser})
+func startExim(t *testing.T, mxPort, sinkAddr string) (*mta, string) {
+	if why := missingMTA("Exim", "apt-get install exim4-daemon-light", []string{eximPath}, []string{eximUser}); why != "" {
+		return nil, why
+	}
 	d := privateDir(t, "exim")
 	mkdirs(t, d, dirSpec{"spool", 0o750, eximUser, ""}, dirSpec{"log", 0o750, eximUser, ""})
 	port := freePort(t)
@@ -144,5 +146,5 @@ func startExim(t *testing.T, mxPort, sinkAddr string) *mta {
 		// not checked: with a real dnslookup router this text means the
 		// domain does not resolve.
 		extra: []extra{{rcpt: "exim@nowhere.example", class: "hard", text: "Unrouteable address"}},
-	}
+	}, ""
 }

@@ -22,12 +22,12 @@ const mtaHostname = "mta.example.net"
 
 // The MTAs' queue timers, shortened from days to seconds so that a 4xx
 // gets its delay warning and its final report within a minute or so:
-// warn after warnAfter in the queue, give up after lifetime, and retry
-// every retryEvery. The order matters, not the figures: a warning needs a
-// retry after warnAfter and before lifetime.
+// warn once a message is warnAfter old, give up once it is lifetime old,
+// and retry every retryEvery. A warning needs a retry between warnAfter
+// and lifetime: the wide gap leaves room for a busy machine.
 const (
-	warnAfter  = 15 * time.Second
-	lifetime   = 50 * time.Second
+	warnAfter  = 5 * time.Second
+	lifetime   = 60 * time.Second
 	retryEvery = 5 * time.Second
 )
 
@@ -65,13 +65,11 @@ func unpackedRoot() string {
 	return "/opt/bouncesink-peertest"
 }
 
-// requireMTA skips the test where an MTA cannot run: a file it needs is
-// missing, an account it runs as does not exist, or the test is not root
-// (each MTA runs as root with a private configuration, then drops to its
-// accounts). In CI (CI=true) it fails instead: .ci/run should have
-// installed everything.
-func requireMTA(t *testing.T, name, install string, files, accounts []string) {
-	t.Helper()
+// missingMTA says why an MTA cannot run here, "" if it can: a file it
+// needs is missing, an account it runs as does not exist, or the test is
+// not root (each MTA starts as root with a private configuration, then
+// drops to its accounts). install says how to set it up.
+func missingMTA(name, install string, files, accounts []string) string {
 	var missing []string
 	for _, f := range files {
 		if _, err := os.Stat(f); err != nil {
@@ -85,17 +83,13 @@ func requireMTA(t *testing.T, name, install string, files, accounts []string) {
 			}
 		}
 	}
-	if len(missing) == 0 && os.Geteuid() == 0 {
-		return
+	switch {
+	case len(missing) > 0:
+		return fmt.Sprintf("%s is missing %s (%s)", name, strings.Join(missing, ", "), install)
+	case os.Geteuid() != 0:
+		return fmt.Sprintf("%s with a private configuration needs root (uid %d)", name, os.Geteuid())
 	}
-	why := fmt.Sprintf("%s is missing %s (%s)", name, strings.Join(missing, ", "), install)
-	if len(missing) == 0 {
-		why = fmt.Sprintf("%s with a private configuration needs root (uid %d)", name, os.Geteuid())
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s in CI: .ci/run should have set it up", why)
-	}
-	t.Skipf("%s; skipping the test against a real %s", why, name)
+	return ""
 }
 
 // privateDir makes a directory for an MTA's configuration, queue and

@@ -153,7 +153,9 @@ func caseOf(rcpt string) int {
 	return -1
 }
 
-func (mx *fakeMX) NewSession(c *smtp.Conn) (smtp.Session, error) { return &mxSession{mx: mx, conn: c}, nil }
+func (mx *fakeMX) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &mxSession{mx: mx, conn: c}, nil
+}
 
 type mxSession struct {
 	mx    *fakeMX

@@ -15,10 +15,12 @@ import (
 // (/var/spool/smtpd), chroot (/var/lib/opensmtpd/empty) and control
 // socket (/run/smtpd.sock) are compiled in, so private directories are
 // bound over /var/spool, /var/lib and /run in its mount namespace.
-func startOpenSMTPD(t *testing.T, mxPort, sinkAddr string) *mta {
+func startOpenSMTPD(t *testing.T, mxPort, sinkAddr string) (*mta, string) {
 	p := filepath.Join(unpackedRoot(), "opensmtpd")
 	smtpd := filepath.Join(p, "usr/sbin/smtpd")
-	requireMTA(t, "OpenSMTPD", "bash .ci/peer-mtas unpacks it", []string{smtpd}, []string{"opensmtpd", "opensmtpq"})
+	if why := missingMTA("OpenSMTPD", "bash .ci/peer-mtas unpacks it", []string{smtpd}, []string{"opensmtpd", "opensmtpq"}); why != "" {
+		return nil, why
+	}
 	d := privateDir(t, "opensmtpd")
 	mkdirs(t, d,
 		dirSpec{"var-spool", 0o755, "", ""},
@@ -69,5 +71,5 @@ func startOpenSMTPD(t *testing.T, mxPort, sinkAddr string) *mta {
 		// Its report of a message it gave up on names no reply: "rcpt:
 		// Envelope expired".
 		expiredText: "Envelope expired",
-	}
+	}, ""
 }

@@ -34,7 +34,8 @@ type Cluster struct {
 	dir  string // data directory, empty for a server we did not start
 	bin  string
 	cred *syscall.Credential
-	base string // DSN of its postgres database
+	base string   // DSN of its postgres database
+	args []string // of pg_ctl start
 	n    atomic.Int64
 }
 
@@ -69,8 +70,9 @@ func isExec(p string) bool {
 	return err == nil && fi.Mode()&0o111 != 0
 }
 
-// Start initialises a data directory under dir (which must exist) and
-// starts a server on it. Stop it with Stop.
+// Start initialises a data directory under dir (which must exist and,
+// when the caller is root, be reachable by the postgres user: not under a
+// test's private t.TempDir) and starts a server on it. Stop it with Stop.
 func Start(dir string, o Options) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
@@ -109,9 +111,9 @@ func Start(dir string, o Options) (*Cluster, error) {
 	for _, s := range o.Settings {
 		opts = append(opts, "-c", s)
 	}
-	if out, err := c.run("pg_ctl", "-D", c.dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", strings.Join(opts, " "), "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-		return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	c.args = []string{"-D", c.dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", strings.Join(opts, " "), "start"}
+	if err := c.StartAgain(); err != nil {
+		return nil, err
 	}
 	c.base = fmt.Sprintf("postgres://bouncesink@127.0.0.1:%d/postgres?sslmode=disable", port)
 	return c, nil
@@ -134,6 +136,15 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartAgain starts a server that Stop stopped, on the same port.
+func (c *Cluster) StartAgain() error {
+	if out, err := c.run("pg_ctl", c.args...); err != nil {
+		log, _ := os.ReadFile(filepath.Join(filepath.Dir(c.dir), "server.log"))
+		return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	return nil
 }
 
 // Stop stops the server, if Start started it.

@@ -137,11 +137,11 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 				s := *it.Suppression
 				if old := b.suppressions.Get([]byte(s.Address)); old != nil {
 					if o, err := decodeSuppression([]byte(s.Address), old); err == nil {
-						b.bySince.Delete(sinceKey(o.Since, s.Address))
+						b.index.delete(o)
 					}
 				}
 				if err = b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err == nil {
-					err = b.bySince.Put(sinceKey(s.Since, s.Address), nil)
+					err = b.index.put(s)
 				}
 			case it.Audit != nil:
 				err = putAudit(b.audit, b.auditByAddr, *it.Audit)
@@ -192,7 +192,7 @@ func (db *DB) FinishLoad(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := rebuildSinceIndex(tx, tx.Bucket(bucketSuppressions)); err != nil {
+		if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 			return err
 		}
 		if err := countAll(tx); err != nil {

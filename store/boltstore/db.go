@@ -25,18 +25,19 @@ const schemaVersion = 1
 
 // The buckets, all created by Open.
 var (
-	bucketMeta         = []byte("meta")          // "schema" -> decimal version; counters, see stats.go
-	bucketMessages     = []byte("messages")      // id (8 bytes BE) -> message head, see codec.go
-	bucketRaw          = []byte("raw")           // id -> compressed raw message
-	bucketRecipients   = []byte("recipients")    // address -> recipient record, see codec.go
-	bucketEvents       = []byte("events")        // address 0x00 seq (8 bytes BE) -> event, see codec.go
-	bucketSuppressions = []byte("suppressions")  // address -> compact suppression, see codec.go
-	bucketBySince      = []byte("by_since")      // since (8 bytes BE) address -> nothing, see index.go
-	bucketCounters     = []byte("counters")      // period, class, reason, domain -> count, see counters.go
-	bucketAudit        = []byte("audit")         // seq (8 bytes BE) -> compact audit entry, see audit.go
-	bucketAuditByAddr  = []byte("audit_by_addr") // address 0x00 seq -> nothing
-	allBuckets         = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
-		bucketSuppressions, bucketBySince, bucketCounters, bucketAudit, bucketAuditByAddr}
+	bucketMeta         = []byte("meta")         // "schema" -> decimal version; counters, see stats.go
+	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> message head, see codec.go
+	bucketRaw          = []byte("raw")          // id -> compressed raw message
+	bucketRecipients   = []byte("recipients")   // address -> recipient record, see codec.go
+	bucketEvents       = []byte("events")       // address 0x00 seq (8 bytes BE) -> event, see codec.go
+	bucketSuppressions = []byte("suppressions") // address -> compact suppression, see codec.go
+	bucketBySince      = []byte("by_since")     // since (8 bytes BE) address -> nothing, see index.go
+	// bucketByReason and bucketByDetail (query.go): reason or detail, 0, address -> nothing
+	bucketCounters    = []byte("counters")      // period, class, reason, domain -> count, see counters.go
+	bucketAudit       = []byte("audit")         // seq (8 bytes BE) -> compact audit entry, see audit.go
+	bucketAuditByAddr = []byte("audit_by_addr") // address 0x00 seq -> nothing
+	allBuckets        = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
+		bucketSuppressions, bucketBySince, bucketByReason, bucketByDetail, bucketCounters, bucketAudit, bucketAuditByAddr}
 	keySchema = []byte("schema")
 
 	// bucketRebuild holds a Rebuild's work in progress: new copies of
@@ -217,6 +218,12 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 	// existed get them once, from the data they derive from.
 	if meta.Get(keyIndexed) == nil {
 		if err := indexAll(tx, now); err != nil {
+			return err
+		}
+	}
+	// And files written before the reason and detail indexes, theirs.
+	if meta.Get(keySortIndexed) == nil {
+		if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 			return err
 		}
 	}

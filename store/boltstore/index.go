@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
 	"strings"
@@ -33,37 +32,16 @@ func sinceKey(since time.Time, addr string) []byte {
 	return append(k, addr...)
 }
 
-// indexAll builds the time index and the activity counters of a file
+// indexAll builds the order indexes and the activity counters of a file
 // written before they existed.
 func indexAll(tx *bolt.Tx, now time.Time) error {
-	if err := rebuildSinceIndex(tx, tx.Bucket(bucketSuppressions)); err != nil {
+	if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 		return err
 	}
 	if err := countEvents(tx.Bucket(bucketEvents), tx.Bucket(bucketCounters), now); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketMeta).Put(keyIndexed, []byte("1"))
-}
-
-// rebuildSinceIndex replaces the time index with one of suppressions.
-func rebuildSinceIndex(tx *bolt.Tx, suppressions *bolt.Bucket) error {
-	if err := tx.DeleteBucket(bucketBySince); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-		return fmt.Errorf("drop time index: %w", err)
-	}
-	index, err := tx.CreateBucket(bucketBySince)
-	if err != nil {
-		return fmt.Errorf("create time index: %w", err)
-	}
-	return suppressions.ForEach(func(k, v []byte) error {
-		s, err := decodeSuppression(k, v)
-		if err != nil {
-			return err
-		}
-		if err := index.Put(sinceKey(s.Since, s.Address), nil); err != nil {
-			return fmt.Errorf("time index: %w", err)
-		}
-		return nil
-	})
 }
 
 // ListSuppressions lists the suppressions f selects, newest first (by

@@ -137,6 +137,53 @@ func history(tx *bolt.Tx, addr string, limit int) ([]store.Event, error) {
 	return events, nil
 }
 
+// History returns addr's events recorded before the event whose Seq is
+// before (0: from the latest), newest first, at most limit of them
+// (store.MaxHistory when limit is not positive or larger), and the Seq to pass
+// as before for the next page, 0 after the last. An address the store has
+// never seen has no events.
+func (db *DB) History(ctx context.Context, addr string, before uint64, limit int) ([]store.Event, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, fmt.Errorf("store: history: %w", err)
+	}
+	key, err := store.Normalize(addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	if limit <= 0 || limit > store.MaxHistory {
+		limit = store.MaxHistory
+	}
+	var (
+		events []store.Event
+		next   uint64
+	)
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		prefix := eventPrefix(key)
+		c := tx.Bucket(bucketEvents).Cursor()
+		from := append([]byte(key), 1) // above every key of addr
+		if before != 0 {
+			from = eventKey(key, before)
+		}
+		k, v := seekBelow(c, from)
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+			if len(events) == limit {
+				next = events[len(events)-1].Seq
+				return nil
+			}
+			e, err := decodeEvent(k, v)
+			if err != nil {
+				return err
+			}
+			events = append(events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: history %s: %w", key, err)
+	}
+	return events, next, nil
+}
+
 // seekBelow moves c to the largest key below key and returns it, or nil
 // if no key is below key.
 func seekBelow(c *bolt.Cursor, key []byte) ([]byte, []byte) {

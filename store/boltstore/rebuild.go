@@ -284,7 +284,7 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := rebuildSinceIndex(tx, state.suppressions); err != nil {
+	if err := rebuildSortIndexes(tx, state.suppressions); err != nil {
 		return err
 	}
 	meta := tx.Bucket(bucketMeta)

@@ -127,10 +127,12 @@ type stateBuckets struct {
 	// tally, if not nil, collects the counter increments that the group
 	// commit writes at the end of the transaction.
 	tally tally
-	// meta keeps the suppression counters (stats.go), bySince the time
-	// index (index.go), audit and auditByAddr the audit trail (audit.go);
-	// all nil in a Rebuild, which indexes, counts and audits when it swaps.
-	meta, bySince, audit, auditByAddr *bolt.Bucket
+	// meta keeps the suppression counters (stats.go), index the order
+	// indexes (index.go, query.go), audit and auditByAddr the audit trail
+	// (audit.go); all nil in a Rebuild, which indexes, counts and audits
+	// when it swaps.
+	meta, audit, auditByAddr *bolt.Bucket
+	index                    sortIndexes
 }
 
 func liveState(tx *bolt.Tx) stateBuckets {
@@ -140,9 +142,11 @@ func liveState(tx *bolt.Tx) stateBuckets {
 		suppressions: tx.Bucket(bucketSuppressions),
 		counters:     tx.Bucket(bucketCounters),
 		meta:         tx.Bucket(bucketMeta),
-		bySince:      inOrder(tx.Bucket(bucketBySince)),
-		audit:        inOrder(tx.Bucket(bucketAudit)),
-		auditByAddr:  tx.Bucket(bucketAuditByAddr),
+		// Suppressions mostly arrive in time order; reasons and details
+		// anywhere.
+		index:       sortIndexes{inOrder(tx.Bucket(bucketBySince)), tx.Bucket(bucketByReason), tx.Bucket(bucketByDetail)},
+		audit:       inOrder(tx.Bucket(bucketAudit)),
+		auditByAddr: tx.Bucket(bucketAuditByAddr),
 	}
 }
 
@@ -231,10 +235,8 @@ func suppressTx(b stateBuckets, s store.Suppression) (bool, error) {
 	if err := b.suppressions.Put([]byte(s.Address), encodeSuppression(s)); err != nil {
 		return false, fmt.Errorf("suppression: %w", err)
 	}
-	if b.bySince != nil {
-		if err := b.bySince.Put(sinceKey(s.Since, s.Address), nil); err != nil {
-			return false, fmt.Errorf("time index: %w", err)
-		}
+	if err := b.index.put(s); err != nil {
+		return false, err
 	}
 	if b.meta != nil {
 		return true, addSuppressed(b.meta, s.Reason, 1)
@@ -255,10 +257,8 @@ func unsuppressTx(b stateBuckets, addr string) (*store.Suppression, error) {
 	if err := b.suppressions.Delete([]byte(addr)); err != nil {
 		return nil, fmt.Errorf("suppression: %w", err)
 	}
-	if b.bySince != nil {
-		if err := b.bySince.Delete(sinceKey(s.Since, addr)); err != nil {
-			return nil, fmt.Errorf("time index: %w", err)
-		}
+	if err := b.index.delete(s); err != nil {
+		return nil, err
 	}
 	if b.meta != nil {
 		return &s, addSuppressed(b.meta, s.Reason, -1)

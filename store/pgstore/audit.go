@@ -120,24 +120,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 		}
 		q += fmt.Sprintf(" AND (s.since, s.address) < (%s, %s)", arg(int64(binary.BigEndian.Uint64(k))), arg(string(k[8:])))
 	}
-	if !f.Until.IsZero() {
-		q += " AND s.since <= " + arg(nanos(f.Until))
-	}
-	if !f.Since.IsZero() {
-		q += " AND s.since >= " + arg(nanos(f.Since))
-	}
-	if f.Reason != "" {
-		q += " AND s.reason = " + arg(f.Reason)
-	}
-	if f.Class != "" {
-		q += " AND r.last_class = " + arg(f.Class)
-	}
-	if f.Domain != "" {
-		q += " AND right(s.address, " + arg(utf8.RuneCountInString(f.Domain)+1) + ") = " + arg("@"+strings.ToLower(strings.TrimSuffix(f.Domain, ".")))
-	}
-	if f.Search != "" {
-		q += " AND strpos(s.address, " + arg(strings.ToLower(f.Search)) + ") > 0"
-	}
+	q += filterWhere(f, arg)
 	q += " ORDER BY s.since DESC, s.address DESC LIMIT " + arg(limit+1)
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -165,6 +148,33 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 		next = base64.RawURLEncoding.EncodeToString(append(k, last.Address...))
 	}
 	return page, next, nil
+}
+
+// filterWhere is the SQL conditions of f over suppressions s LEFT JOIN
+// recipients r, each starting with AND; arg adds an argument and returns
+// its placeholder.
+func filterWhere(f store.SuppressionFilter, arg func(any) string) string {
+	q := ""
+	if !f.Until.IsZero() {
+		q += " AND s.since <= " + arg(nanos(f.Until))
+	}
+	if !f.Since.IsZero() {
+		q += " AND s.since >= " + arg(nanos(f.Since))
+	}
+	if f.Reason != "" {
+		q += " AND s.reason = " + arg(f.Reason)
+	}
+	if f.Class != "" {
+		q += " AND r.last_class = " + arg(f.Class)
+	}
+	if f.Domain != "" {
+		suffix := "@" + strings.ToLower(strings.TrimSuffix(f.Domain, "."))
+		q += " AND right(s.address, " + arg(utf8.RuneCountInString(suffix)) + ") = " + arg(suffix)
+	}
+	if f.Search != "" {
+		q += " AND strpos(s.address, " + arg(strings.ToLower(f.Search)) + ") > 0"
+	}
+	return q
 }
 
 // nanosOrZero and timeOrZero keep the zero time as 0.

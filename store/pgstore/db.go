@@ -99,6 +99,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "bouncesink"
+	// Check of a whole send list hashes the suppression list: 4 MB, the
+	// server's default, spills 100,000 suppressions to disk.
+	if cfg.ConnConfig.RuntimeParams["work_mem"] == "" {
+		cfg.ConnConfig.RuntimeParams["work_mem"] = "32MB"
+	}
 	cfg.MaxConns = 16
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns

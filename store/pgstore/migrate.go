@@ -112,6 +112,12 @@ ALTER TABLE messages ALTER COLUMN raw DROP NOT NULL;
 CREATE INDEX messages_raw_kept ON messages (received) WHERE raw IS NOT NULL;
 CREATE INDEX events_time ON events (time) WHERE class <> 'admin';
 `,
+	// 3: the orders of QuerySuppressions besides since and address, in
+	// byte order as the bbolt engine's keys.
+	`
+CREATE INDEX suppressions_reason ON suppressions ((reason COLLATE "C"), address);
+CREATE INDEX suppressions_detail ON suppressions ((detail COLLATE "C"), address);
+`,
 }
 
 // migrate brings the schema up to date under an advisory lock, so that

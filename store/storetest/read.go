@@ -6,7 +6,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bouncesink/bouncesink/store"
 )
@@ -170,5 +173,65 @@ func testMessagesPages(t *testing.T, h Harness) {
 	}
 	if page, err := db.Messages(ctx, 0, 0); err != nil || len(page) != 25 {
 		t.Errorf("Messages with no limit: %d, %v", len(page), err)
+	}
+}
+
+// History pages backwards through one address's events, past the
+// store.MaxHistory that Recipient returns, without touching its neighbours'.
+func testHistoryPages(t *testing.T, h Harness) {
+	db := open(t, h, Options{})
+	ctx := context.Background()
+	const n = store.MaxHistory + 205
+	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < n; i += 16 {
+				obs := []store.Observation{{Recipient: "busy@example.org", Class: "soft", Reason: "mailbox_full", Detail: strconv.Itoa(i)}}
+				if i%100 == 0 {
+					obs = append(obs, store.Observation{Recipient: "busy@example.org.uk", Class: "hard", Reason: "user_unknown"})
+				}
+				if _, err := db.Record(ctx, store.Message{Received: at.Add(time.Duration(i) * time.Second), Observations: obs}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_, latest, err := db.Recipient(ctx, "busy@example.org")
+	if err != nil || len(latest) != store.MaxHistory {
+		t.Fatalf("Recipient: %d events, %v; want the latest %d", len(latest), err, store.MaxHistory)
+	}
+	var all []store.Event
+	before := uint64(0)
+	for page := 0; ; page++ {
+		events, next, err := db.History(ctx, "Busy@Example.org", before, 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, events...)
+		if next == 0 {
+			break
+		}
+		if len(events) != 300 || next != events[len(events)-1].Seq {
+			t.Fatalf("page %d: %d events, next %d", page, len(events), next)
+		}
+		before = next
+	}
+	if len(all) != n {
+		t.Fatalf("History gave %d events in all, want %d", len(all), n)
+	}
+	seen := map[string]bool{}
+	for i, e := range all {
+		if e.Recipient != "busy@example.org" || (i > 0 && e.Seq >= all[i-1].Seq) {
+			t.Fatalf("event %d: %+v, want busy@example.org's, newest first", i, e)
+		}
+		seen[e.Detail] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct events, want %d", len(seen), n)
+	}
+	if events, next, err := db.History(ctx, "nobody@example.org", 0, 10); err != nil || len(events) != 0 || next != 0 {
+		t.Errorf("History of an unknown address = %v %d %v", events, next, err)
 	}
 }

@@ -70,6 +70,8 @@ func Run(t *testing.T, h Harness) {
 		{"SuppressManyImport", testSuppressManyImport},
 		{"ListSuppressionsPagesWhileChanging", testListSuppressionsPagesWhileChanging},
 		{"ListSuppressionsFilters", testListSuppressionsFilters},
+		{"QuerySuppressions", testQuerySuppressions},
+		{"HistoryPages", testHistoryPages},
 		{"AuditTrail", testAuditTrail},
 		{"AuditPagesByAddress", testAuditPagesByAddress},
 		{"AuditChangedConcurrent", testAuditChangedConcurrent},

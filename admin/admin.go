@@ -110,6 +110,8 @@ func New(s Store, opts Options) http.Handler {
 	mux.HandleFunc("GET "+prefix+"/recipient/{address}", h.authed(h.recipient))
 	mux.HandleFunc("POST "+prefix+"/recipient/{address}/lift", h.authed(h.lift))
 	mux.HandleFunc("POST "+prefix+"/suppress", h.authed(h.suppress))
+	mux.HandleFunc("GET "+prefix+"/lift", h.authed(h.bulkLift))
+	mux.HandleFunc("POST "+prefix+"/lift", h.authed(h.bulkLift))
 	mux.HandleFunc("GET "+prefix+"/message/{id}", h.authed(h.message))
 	mux.HandleFunc("GET "+prefix+"/message/{id}/raw", h.authed(h.rawMessage))
 	mux.HandleFunc("GET "+prefix+"/stats", h.authed(h.stats))

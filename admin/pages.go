@@ -24,6 +24,7 @@ type listPage struct {
 	Reasons     []string            // suppression reasons to filter on
 	Filtered    bool
 	AddReasons  []string // reason tokens offered for a manual suppression
+	LiftURL     string   // the bulk lift page with this filter
 }
 
 type listRow struct {
@@ -102,6 +103,16 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, u user) {
 			return prefix + "/"
 		}
 		return prefix + "/?" + v.Encode()
+	}
+	p.LiftURL = prefix + "/lift"
+	keep := url.Values{}
+	for _, k := range []string{"q", "reason", "domain"} {
+		if s := strings.TrimSpace(in.Get(k)); s != "" {
+			keep.Set(k, s)
+		}
+	}
+	if len(keep) > 0 {
+		p.LiftURL += "?" + keep.Encode()
 	}
 	if pageNo > 1 {
 		p.PrevURL = link(func(v url.Values) { v.Set("page", strconv.Itoa(pageNo-1)) })

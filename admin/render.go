@@ -61,7 +61,7 @@ var classes = []string{
 // parsePages parses each page with the shared layout.
 func parsePages() map[string]*template.Template {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"list", "recipient", "message", "stats", "reasons", "login", "error", "webhooks"} {
+	for _, name := range []string{"list", "recipient", "message", "stats", "reasons", "login", "error", "webhooks", "lift"} {
 		t := template.New(name).Funcs(funcs).Option("missingkey=error")
 		pages[name] = template.Must(t.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}

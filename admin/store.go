@@ -29,6 +29,8 @@ type Store interface {
 	// audit trail.
 	Suppress(ctx context.Context, actor, addr, reason, note string) (store.Suppression, error)
 	Lift(ctx context.Context, actor, addr, note string) error // store.ErrNotFound for an address never seen
+	// LiftMatching is the bulk lift (store.BulkLifter).
+	LiftMatching(ctx context.Context, actor string, f store.LiftFilter, note string, dryRun bool) (store.LiftResult, error)
 	// Activity counts the verdicts of the last days UTC days, today included.
 	Activity(ctx context.Context, days int) (Activity, error)
 	Totals(ctx context.Context) (store.Stats, error)
@@ -114,6 +116,10 @@ func (s dbStore) Suppress(ctx context.Context, actor, addr, reason, note string)
 func (s dbStore) Lift(ctx context.Context, actor, addr, note string) error {
 	_, err := s.db.LiftAs(ctx, actor, addr, note)
 	return err
+}
+
+func (s dbStore) LiftMatching(ctx context.Context, actor string, f store.LiftFilter, note string, dryRun bool) (store.LiftResult, error) {
+	return s.db.LiftMatching(ctx, actor, f, note, dryRun)
 }
 
 func (s dbStore) Totals(ctx context.Context) (store.Stats, error) { return s.db.Stats(ctx) }

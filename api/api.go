@@ -13,6 +13,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,11 +89,13 @@ func (a *api) routes() []route {
 		{http.MethodPut, "/v1/suppressions/{address}", RoleAdmin, a.suppress},
 		{http.MethodDelete, "/v1/suppressions/{address}", RoleAdmin, a.lift},
 		{http.MethodGet, "/v1/suppressions", RoleRead, a.listSuppressions},
+		{http.MethodPost, "/v1/suppressions/lift", RoleAdmin, a.bulkLift},
 		{http.MethodGet, "/v1/audit", RoleRead, a.audit},
 		{http.MethodGet, "/v1/events", RoleRead, a.events},
 		{http.MethodGet, "/v1/stats", RoleRead, a.stats},
 		{http.MethodGet, "/v1/export", RoleRead, a.heavy.limit(a.export)},
 		{http.MethodPost, "/v1/import", RoleAdmin, a.heavy.limit(a.importList)},
+		{http.MethodGet, "/v1/backup", RoleAdmin, a.heavy.limit(a.backup)},
 		{http.MethodPost, "/v1/check", RoleRead, a.heavy.limit(a.check)},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
 		{http.MethodGet, "/v1/recipients/{address}/events", RoleRead, a.history},
@@ -145,8 +148,15 @@ func (a *api) handler() http.Handler {
 		allow[rt.path] = append(allow[rt.path], rt.method)
 	}
 	for _, p := range paths {
-		// The same path with any other method: a JSON 405, not the mux's text.
-		mux.HandleFunc(p, methodNotAllowed(strings.Join(allow[p], ", ")))
+		// The same path with another method: a JSON 405, not the mux's
+		// text. Method by method, since a path for any method would
+		// conflict with a wildcard path of a given method
+		// (/v1/suppressions/lift and GET /v1/suppressions/{address}).
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if !slices.Contains(allow[p], m) {
+				mux.HandleFunc(m+" "+p, methodNotAllowed(strings.Join(allow[p], ", ")))
+			}
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)

@@ -463,6 +463,8 @@ func TestImportProviderFilesOverHTTP(t *testing.T) {
 		since        time.Time
 	}{
 		{"ses.csv", "ses", 2, "complainer@ses.example", "ses:complaint", time.Date(2025, 11, 4, 10, 0, 0, 0, time.UTC)},
+		{"ses-import.csv", "ses", 3, "complainer-import@ses.example", "ses:complaint", t0}, // no times: now
+		{"ses-suppressed.jsonl", "ses", 3, "cli@ses.example", "ses:bounce", time.Unix(1762157730, 0)},
 		{"sendgrid-bounces.csv", "sendgrid", 2, "gone@sendgrid.example", "sendgrid:bounce", time.Date(2025, 11, 5, 12, 0, 0, 0, time.UTC)},
 		{"sendgrid-spam-reports.csv", "sendgrid", 1, "spammed@sendgrid.example", "sendgrid:spam_report", time.Unix(1730707200, 0)},
 		{"mailgun-bounces.csv", "mailgun", 1, "bounced@mailgun.example", "mailgun:bounce", time.Date(2025, 11, 3, 8, 15, 30, 0, time.UTC)},

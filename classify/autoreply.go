@@ -16,7 +16,10 @@ func init() {
 
 var (
 	autoSubjectRe = mustFastRe(`(?i)out of (the )?office|\booo\b|auto(matic|matische|matisk|matique)?[ -]?(reply|response|responder|antwort|svar|réponse)|auto:|autoreply|autoresponse|vacation|away (from|until)|on (leave|holiday|vacation)|abwesenheit|absence|abwesend|réponse automatique|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|não estou|resposta automática|nieobecność|不在|自動返信|自動応答|自动回复|부재`)
-	challengeRe   = mustFastRe(`(?i)please confirm (that )?you|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)|` + challengePattern)
+	challengeRe   = mustFastRe(`(?i)please confirm (that )?you|confirm your (e-?mail|message)|sender verification|anti-?spam (verification|confirmation)|one-time verification|verify your (e-?mail )?address|(guest|waiting) list|` + challengePattern)
+	// challengeText is a challenge in the words of the text rules, which
+	// no bounce uses for anything else.
+	challengeText = mustFastRe(`(?i)` + challengePattern)
 	movedHintRe   = mustFastRe(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
 	hintAddrRe    = mustFastRe(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 )
@@ -26,9 +29,9 @@ func decodeAutoReply(m *message) []Verdict {
 		return nil
 	}
 	subject := decodeWord(m.get("Subject"))
-	if looksLikeBounceSender(m) && !challengeRe.MatchString(subject) {
-		// A mail system's message, unless its subject asks the sender to
-		// prove itself: some challenge-response systems send as postmaster.
+	if looksLikeBounceSender(m) && !challengeRe.MatchString(subject) && !challengeText.MatchString(limitString(m.text, 1024)) {
+		// A mail system's message, unless it asks the sender to prove
+		// itself: some challenge-response systems send as postmaster.
 		return nil
 	}
 	auto := strings.ToLower(m.get("Auto-Submitted"))
@@ -50,8 +53,14 @@ func decodeAutoReply(m *message) []Verdict {
 		return nil
 	}
 	from := firstAddress(m.get("From"))
+	rcpt := from
+	if looksLikeBounceSender(m) {
+		// A challenge sent as the mail system speaks for the address the
+		// message was for: the VERP tag names it (finish), else nothing.
+		rcpt = ""
+	}
 	v := Verdict{
-		Recipient: from,
+		Recipient: rcpt,
 		Class:     AutoReply,
 		Reason:    Vacation,
 		Evidence:  Evidence{Decoder: "autoreply", Rule: rule},

@@ -15,7 +15,7 @@ import (
 func TestClassifyContextStopsMidWay(t *testing.T) {
 	in := Input{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	for _, s := range append(hostileShapes, benignShapes...) {
-		raw := s.gen(400_000)
+		raw := s.gen(testSizes()[1])
 		total, _ := workOf(raw)
 		step := longestStep(raw)
 		worst := int64(0)
@@ -58,12 +58,12 @@ func longestStep(raw []byte) int64 {
 	return longest
 }
 
-// The MIME walk looks at the context as it goes: a 10 MiB message nested
-// as deep as the walk allows, its context cancelled early in the walk,
+// The MIME walk looks at the context as it goes: a message of near 10 MiB
+// nested as deep as the walk allows, its context cancelled early in the walk,
 // costs little more than one search of its body, not the walk's whole
 // budget of bytes.
 func TestClassifyContextStopsTheWalk(t *testing.T) {
-	raw := nestedMultipart(10<<20, "")
+	raw := nestedMultipart(testSizes()[2]*6, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := &meter{at: 1 << 20, stop: cancel}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // A decoder recognises one family of messages. It returns nil when the
@@ -69,6 +70,9 @@ func ClassifyContext(ctx context.Context, raw []byte, in Input) (out []Verdict) 
 			// What a decoder stopped early found is not its verdict.
 			return []Verdict{unknownVerdict(in, "cancelled", err.Error())}
 		}
+		if vs = noteReturned(vs, m); ctx.Err() != nil {
+			return []Verdict{unknownVerdict(in, "cancelled", ctx.Err().Error())}
+		}
 		return noteCut(finish(vs, in), m.cut)
 	}
 	if err := ctx.Err(); err != nil {
@@ -87,6 +91,70 @@ func noteCut(vs []Verdict, cut string) []Verdict {
 		vs[i].Evidence.Detail = strings.TrimSpace(vs[i].Evidence.Detail + " partial-read:" + cut)
 	}
 	return vs
+}
+
+// noteReturned gives every verdict the Returned fields of m: from the
+// returned message's header part, or, in a plain-text bounce that quotes
+// the returned header, from a "Name: value" line of its text. One search
+// for the fields' common prefix rules out nearly every message.
+func noteReturned(vs []Verdict, m *message) []Verdict {
+	const prefix = "x-listmonk-"
+	inParts := false
+	for _, p := range m.parts {
+		if isEmbeddedType(p.mediaType) && containsFoldASCII(p.body, prefix) {
+			inParts = true
+		}
+	}
+	if !inParts && !containsFoldASCIIString(m.text, prefix) {
+		return vs
+	}
+	field := func(key string) string {
+		if v := m.embeddedField(key); v != "" {
+			return clipReturned(v)
+		}
+		return clipReturned(textField(m.text, key))
+	}
+	r := Returned{ListmonkSubscriber: field("X-Listmonk-Subscriber"), ListmonkCampaign: field("X-Listmonk-Campaign")}
+	if r == (Returned{}) {
+		return vs
+	}
+	for i := range vs {
+		vs[i].Returned = r
+	}
+	return vs
+}
+
+// textField returns the value of the first "key: value" in text whose key
+// is not the end of a longer name.
+func textField(text, key string) string {
+	f := newFoldFinder(text, strings.ToLower(key)+":")
+	for at := f.next(0); at >= 0; at = f.next(at + 1) {
+		if at > 0 && (isWordByte(text[at-1]) || text[at-1] == '-') {
+			continue
+		}
+		rest := text[at+len(key)+1:]
+		if j := strings.IndexAny(rest, "\r\n"); j >= 0 {
+			rest = rest[:j]
+		}
+		return rest
+	}
+	return ""
+}
+
+func clipReturned(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 128 {
+		n := 128
+		for n > 0 && !utf8.RuneStart(v[n]) {
+			n--
+		}
+		v = v[:n]
+	}
+	return v
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // ClassifyWith runs only the named decoder; it is for tests and fuzzing

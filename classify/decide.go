@@ -209,12 +209,12 @@ var overridesDeadStatus = map[Reason]bool{
 }
 
 // blamesSender returns the first text rule in a reply that blames the
-// sender (its IP or host on a list, its reputation, DNS, authentication,
-// content, address, rate, or a policy), or nil. A bare refusal ("access
-// denied", "rejected") or a refused relay blames no one.
+// sender (its IP or host on a list or blocked, its reputation, DNS,
+// authentication, content, address, rate, or a policy), or nil. A bare
+// refusal ("access denied", "rejected") or a refused relay blames no one.
 func blamesSender(words string) *textRule {
 	return matchTextWhere(urlRe.ReplaceAllString(words, " "), func(r *textRule) bool {
-		return blameReasons[r.reason] && (!r.catchAll || r.name == "policy") && r.name != "access-denied"
+		return blameReasons[r.reason] && (!r.catchAll || r.name == "policy" || r.name == "policy-blocked") && r.name != "access-denied"
 	})
 }
 

@@ -140,6 +140,9 @@ func TestReplyPhrases(t *testing.T) {
 		{"", "554 5.0.0 Service unavailable", Block},
 		{"", "554 Service currently unavailable", Block},
 		{"4.0.0", "421 4.3.2 Service not available, closing transmission channel", Soft},
+		// Exim reports a 4xx it gave up on under Status 5.0.0: the remote
+		// server's code says the refusal was temporary.
+		{"5.0.0", "450 Requested mail action not taken: mailbox unavailable", Soft},
 		// A temporary failure given up on, whose words name no cause.
 		{"4.0.0", "450 4.0.0 Temporary failure", Soft},
 		// User unknown is hard at any stage and under X.7.x, unless the
@@ -152,6 +155,7 @@ func TestReplyPhrases(t *testing.T) {
 		{"", "550 5.1.0 <news@sender.example>: Sender address rejected: User unknown in local recipient table", Block},
 		{"5.0.0", "550 No such user; your domain's reputation is too low", Block},
 		{"", "550 5.7.1 Invalid recipient, blocked by policy", Block},
+		{"5.0.0", "550 Unknown user; you are blocked", Block},
 		{"", "550 5.1.7 <news@sender.example>: Sender verify failed", Block},
 		// A reply whose cause the server does not give: not the sender.
 		{"", "550 5.0.0 <someone@example.org>: Recipient address rejected: On hold", Unknown},

@@ -41,6 +41,20 @@ type Verdict struct {
 	ReportingMTA string   `json:"reporting_mta,omitempty"`
 	FeedbackType string   `json:"feedback_type,omitempty"` // ARF Feedback-Type
 	Evidence     Evidence `json:"evidence"`
+	// Returned is what the returned message's header says of the mailing
+	// it came from; the same for every verdict of a message.
+	Returned Returned `json:"returned,omitzero"`
+}
+
+// Returned holds the fields of the returned original message's header
+// that mailing software stamps on each message it sends, naming the
+// recipient and the mailing in that software's own terms (a mailing list
+// manager can then act on the exact subscriber). Each is the field's
+// value as written, at most 128 bytes; empty when the bounce does not
+// return it.
+type Returned struct {
+	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"` // X-Listmonk-Subscriber: the subscriber's UUID
+	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`   // X-Listmonk-Campaign: the campaign's UUID
 }
 
 // Input is what the caller knows about a message besides its bytes.

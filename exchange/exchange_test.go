@@ -50,6 +50,8 @@ func TestProviderFiles(t *testing.T) {
 		{"postmark.csv", SourcePostmark, 3, Row{Line: 2, Address: "hard@postmark.example", Kind: "hardbounce", Since: time.Date(2025, 11, 3, 13, 15, 30, 0, time.UTC)}},
 		{"bouncesink.csv", SourceBouncesink, 2, Row{Line: 2, Address: "alice@example.org", Kind: "hard", Detail: "user_unknown", Since: time.Date(2025, 11, 1, 9, 0, 0, 0, time.UTC)}},
 		{"bouncesink.jsonl", SourceBouncesink, 2, Row{Line: 1, Address: "alice@example.org", Kind: "hard", Detail: "user_unknown", Since: time.Date(2025, 11, 1, 9, 0, 0, 0, time.UTC)}},
+		{"ses-import.csv", SourceSES, 3, Row{Line: 1, Address: "bounced-import@ses.example", Kind: "bounce"}},
+		{"ses-suppressed.jsonl", SourceSES, 3, Row{Line: 1, Address: "bounced-json@ses.example", Kind: "bounce", Since: time.Date(2025, 11, 3, 8, 15, 30, 0, time.UTC)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -71,6 +73,27 @@ func TestProviderFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SES's own formats: the header-less import CSV (every line a row, the
+// reason in any case) and JSON lines, with lastUpdateTime as a string or
+// as the AWS CLI's Unix seconds, and the field names in either case.
+func TestSESFormats(t *testing.T) {
+	_, rows := readAll(t, strings.NewReader("a@ses.example,BOUNCE\r\nb@ses.example,complaint\r\n"), "")
+	if len(rows) != 2 || rows[1] != (Row{Line: 2, Address: "b@ses.example", Kind: "complaint"}) {
+		t.Errorf("header-less CSV rows %+v", rows)
+	}
+	_, rows = readAll(t, strings.NewReader(`{"EmailAddress":"cli@ses.example","Reason":"BOUNCE","LastUpdateTime":1762157730.0}`+"\n"+
+		`{"emailAddress":"","reason":"BOUNCE"}`+"\n"+`{"emailAddress":"x@ses.example","reason":"BOUNCE","lastUpdateTime":true}`), JSONL)
+	if len(rows) != 3 || rows[0] != (Row{Line: 1, Address: "cli@ses.example", Kind: "bounce", Since: time.Unix(1762157730, 0).UTC()}) ||
+		rows[1].Err == nil || rows[2].Err == nil {
+		t.Errorf("JSON lines rows %+v", rows)
+	}
+	// A CSV whose first line is two fields but not an SES row is still
+	// told by its header, or refused.
+	if _, err := NewReader(strings.NewReader("address,flag\na@x.example,yes\n"), CSV); err == nil {
+		t.Error("a two-column file that is neither SES's nor a known export was accepted")
 	}
 }
 

@@ -15,8 +15,10 @@ import (
 )
 
 // The sources Reader recognises by the header row of a CSV file (see
-// README, "Importing suppressions", for the exact columns). A JSONL file
-// is always SourceBouncesink.
+// README, "Export and import", for the exact columns); a CSV file without
+// a header whose first line is an address and BOUNCE or COMPLAINT is SES's
+// import file. A JSONL file is SourceBouncesink, or SourceSES when its
+// first object has an emailAddress.
 const (
 	SourceBouncesink = "bouncesink"
 	SourceSES        = "ses"
@@ -99,29 +101,70 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 	return 0, errors.New("only spaces")
 }
 
+// newJSONLReader reads our own export, one object per line with address,
+// reason, detail and since; or, when its first object has an
+// "emailAddress", Amazon SES's suppression list as JSON lines
+// (emailAddress, reason BOUNCE or COMPLAINT, and lastUpdateTime when it
+// says: SES's import format, and what its ListSuppressedDestinations
+// returns per address; the names match without case).
 func newJSONLReader(br *bufio.Reader) *Reader {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxRecord)
 	line := 0
-	return &Reader{source: SourceBouncesink, next: func() (Row, error) {
-		for sc.Scan() {
-			line++
-			text := bytes.TrimSpace(sc.Bytes())
-			if line == 1 {
-				text = bytes.TrimPrefix(text, []byte("\uFEFF"))
+	r := &Reader{source: SourceBouncesink}
+	// The first non-empty line, read ahead to tell the source.
+	var first []byte
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if line == 1 {
+			text = bytes.TrimPrefix(text, []byte("\uFEFF"))
+		}
+		if len(text) > 0 {
+			first = append([]byte(nil), text...)
+			break
+		}
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(first, &probe) == nil {
+		for k := range probe {
+			if strings.EqualFold(k, "emailAddress") {
+				r.source = SourceSES
+			}
+		}
+	}
+	firstLine := line
+	r.next = func() (Row, error) {
+		for first != nil || sc.Scan() {
+			text, at := first, firstLine
+			if text != nil {
+				first = nil
+			} else {
+				line++
+				text, at = bytes.TrimSpace(sc.Bytes()), line
 			}
 			if len(text) == 0 {
 				continue
 			}
 			var rec struct {
-				Address string `json:"address"`
-				Reason  string `json:"reason"`
-				Detail  string `json:"detail"`
-				Since   string `json:"since"`
+				Address        string `json:"address"`
+				Reason         string `json:"reason"`
+				Detail         string `json:"detail"`
+				Since          string `json:"since"`
+				EmailAddress   string `json:"emailAddress"`
+				LastUpdateTime any    `json:"lastUpdateTime"`
 			}
-			row := Row{Line: line}
+			row := Row{Line: at}
 			if err := json.Unmarshal(text, &rec); err != nil {
 				row.Err = fmt.Errorf("not a JSON object: %v", err)
+				return row, nil
+			}
+			if r.source == SourceSES {
+				row.Address, row.Kind = strings.TrimSpace(rec.EmailAddress), strings.ToLower(strings.TrimSpace(rec.Reason))
+				row.Since, row.Err = parseTimeValue(rec.LastUpdateTime)
+				if row.Err == nil && row.Address == "" {
+					row.Err = errors.New(`no "emailAddress"`)
+				}
 				return row, nil
 			}
 			row.Address, row.Kind, row.Detail = strings.TrimSpace(rec.Address), strings.ToLower(rec.Reason), rec.Detail
@@ -138,7 +181,25 @@ func newJSONLReader(br *bufio.Reader) *Reader {
 			return Row{}, fmt.Errorf("exchange: line %d: %w", line+1, err)
 		}
 		return Row{}, io.EOF
-	}}
+	}
+	return r
+}
+
+// parseTimeValue reads a JSON time: a string as parseTime does, or a
+// number of Unix seconds (the AWS CLI's lastUpdateTime).
+func parseTimeValue(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case string:
+		return parseTime(x)
+	case float64:
+		if x > 0 && x < 1e11 {
+			sec := int64(x)
+			return time.Unix(sec, int64((x-float64(sec))*1e9)).UTC().Round(time.Millisecond), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %v not understood", v)
 }
 
 // layout says where a CSV source keeps what a Row needs.
@@ -165,30 +226,61 @@ func newCSVReader(br *bufio.Reader) (*Reader, error) {
 	}
 	header = append([]string(nil), header...)
 	header[0] = strings.TrimPrefix(header[0], "\uFEFF")
+	// SES's suppression list import file has no header: its first line is
+	// already a row, address and BOUNCE or COMPLAINT.
+	var pending *Row
+	if headerlessSES(header) {
+		l := layout{source: SourceSES, address: 0, kind: 1, detail: -1, at: -1}
+		row := l.row(1, header, 2)
+		pending = &row
+		read := 1
+		return &Reader{source: SourceSES, next: func() (Row, error) {
+			if pending != nil {
+				row := *pending
+				pending = nil
+				return row, nil
+			}
+			return nextCSV(cr, lim, l, 2, &read)
+		}}, nil
+	}
 	l, err := detect(header)
 	if err != nil {
 		return nil, err
 	}
 	read := 1 // the lines read so far
-	return &Reader{source: l.source, next: func() (Row, error) {
-		lim.n = 0
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return Row{}, io.EOF
-		}
-		var perr *csv.ParseError
-		if errors.As(err, &perr) {
-			read = perr.Line
-			return Row{Line: perr.StartLine, Err: errors.New(perr.Err.Error())}, nil
-		}
-		if err != nil {
-			// FieldPos knows no record here.
-			return Row{}, fmt.Errorf("exchange: the record after line %d: %w", read, err)
-		}
-		line, _ := cr.FieldPos(0)
-		read, _ = cr.FieldPos(len(rec) - 1)
-		return l.row(line, rec, len(header)), nil
-	}}, nil
+	return &Reader{source: l.source, next: func() (Row, error) { return nextCSV(cr, lim, l, len(header), &read) }}, nil
+}
+
+// headerlessSES reports whether the first record of a CSV file is a row of
+// SES's header-less import file: an address, then BOUNCE or COMPLAINT.
+func headerlessSES(rec []string) bool {
+	if len(rec) != 2 || !strings.Contains(rec[0], "@") {
+		return false
+	}
+	kind := strings.ToUpper(strings.TrimSpace(rec[1]))
+	return kind == "BOUNCE" || kind == "COMPLAINT"
+}
+
+// nextCSV reads the next record of a CSV file laid out as l, with columns
+// fields; read is the last line read so far.
+func nextCSV(cr *csv.Reader, lim *recordLimit, l layout, columns int, read *int) (Row, error) {
+	lim.n = 0
+	rec, err := cr.Read()
+	if err == io.EOF {
+		return Row{}, io.EOF
+	}
+	var perr *csv.ParseError
+	if errors.As(err, &perr) {
+		*read = perr.Line
+		return Row{Line: perr.StartLine, Err: errors.New(perr.Err.Error())}, nil
+	}
+	if err != nil {
+		// FieldPos knows no record here.
+		return Row{}, fmt.Errorf("exchange: the record after line %d: %w", *read, err)
+	}
+	line, _ := cr.FieldPos(0)
+	*read, _ = cr.FieldPos(len(rec) - 1)
+	return l.row(line, rec, columns), nil
 }
 
 // recordLimit fails a read once more than MaxRecord bytes (and the csv

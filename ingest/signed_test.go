@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,13 +73,23 @@ func TestSignedReturnPathBindsTheVerdictRecipient(t *testing.T) {
 			[]classify.Verdict{hard("victim@example.com")}, "",
 			[]store.Observation{{Recipient: "",
 				Detail: "d; report names victim@example.com, not the recipient of the signed return path; applied to no one"}}},
-		// Without a valid signature the old rules apply: the VERP tag is a
-		// hint and the report decides.
+		// A forged signature names no one: the report decides.
 		{"forged signature", strings.Replace(sign("alice@example.org", t0), "alice=", "carol=", 1),
 			[]classify.Verdict{hard("victim@example.com")}, "",
 			[]store.Observation{{Recipient: "victim@example.com", Detail: "d"}}},
-		{"unsigned VERP", "bounces+alice=example.org@news.example.com",
+		// An unsigned VERP tag binds as a signature does: the return path
+		// outranks the text, whose address is evidence only.
+		{"unsigned VERP, report names someone else", "bounces+alice=example.org@news.example.com",
 			[]classify.Verdict{hard("victim@example.com")}, "alice@example.org",
+			[]store.Observation{{Recipient: "alice@example.org",
+				Detail: "d; recipient from the return path's VERP tag; report names victim@example.com"}}},
+		{"unsigned VERP, report names the recipient and others", "bounces+Alice=Example.org@news.example.com",
+			[]classify.Verdict{hard("victim@example.com"), hard("ALICE@example.org")}, "alice@example.org",
+			[]store.Observation{
+				{Recipient: "", Detail: "d; report names victim@example.com, not the recipient of the return path; applied to no one"},
+				{Recipient: "ALICE@example.org", Detail: "d"}}},
+		{"unsigned VERP, tag is no address", "bounces+alice=@news.example.com",
+			[]classify.Verdict{hard("victim@example.com")}, "",
 			[]store.Observation{{Recipient: "victim@example.com", Detail: "d"}}},
 	}
 	for _, tt := range tests {
@@ -86,7 +97,7 @@ func TestSignedReturnPathBindsTheVerdictRecipient(t *testing.T) {
 			var hints []string
 			fn := func(raw []byte, in classify.Input) []classify.Verdict {
 				hints = append(hints, in.VERPRecipient)
-				return tt.verdicts
+				return slices.Clone(tt.verdicts)
 			}
 			rec := &recorder{}
 			s := newSink(t, rec, fn)

@@ -1,12 +1,15 @@
 // Package ingest turns one received message into stored state: it decodes
-// the VERP tags of the envelope (checking signed ones, see signed.go),
-// classifies the bytes and records the message with all its verdicts in one
-// store transaction. The SMTP server calls it for every accepted message;
-// the reclassify command replays stored messages through Observe.
+// the VERP tags of the envelope (checking signed ones), classifies the
+// bytes once, decides whom each verdict may count against (bind.go) and
+// records the message with all its verdicts in one store transaction,
+// deduplicated by a digest of the envelope and the bytes. The SMTP server
+// calls it for every accepted message; the reclassify command replays
+// stored messages through Observe.
 package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,8 +26,15 @@ type Envelope struct {
 	ID   string   // names the message in logs, e.g. the SMTP session's message id
 }
 
+// DefaultClassifyTimeout bounds the classification of one message when
+// Sink.ClassifyTimeout is zero. A benign 10 MiB message takes well under a
+// second; past the deadline the message is kept with the verdict the
+// classifier had (class unknown, rule "cancelled", when it had none).
+const DefaultClassifyTimeout = 30 * time.Second
+
 // Sink classifies messages and records them. The zero values of Now,
-// Logger and Classify mean time.Now, slog.Default and classify.Classify.
+// Logger and Classify mean time.Now, slog.Default and
+// classify.ClassifyContext.
 type Sink struct {
 	Store         store.Writer
 	Now           func() time.Time
@@ -34,31 +44,58 @@ type Sink struct {
 	// signature names is the one the message's verdicts apply to, whatever
 	// the report says (see bind).
 	Signer *verp.Signer
+	// BounceSenders are envelope senders other than <> whose bounces count
+	// as if they came from <> (a known MTA that sends its delivery reports
+	// from a real address): addresses, or "@domain" for a whole domain.
+	// See nullSenderRule.
+	BounceSenders []string
+	// ClassifyTimeout bounds the classification of one message; zero means
+	// DefaultClassifyTimeout.
+	ClassifyTimeout time.Duration
+	// RawQuota, when positive, is the most raw message bytes the store may
+	// keep (store.Message.RawQuota); past it Deliver fails with an error
+	// wrapping store.ErrQuota.
+	RawQuota int64
 	// Classify replaces the classifier, for tests.
-	Classify func(raw []byte, in classify.Input) []classify.Verdict
+	Classify func(ctx context.Context, raw []byte, in classify.Input) []classify.Verdict
 	// Recorded, when set, is told the observations of every message Deliver
 	// has put on disk (serve counts verdicts with it; replays through
-	// Observe are not told). It runs before the SMTP reply: keep it quick.
+	// Observe and duplicates are not told). It runs before the SMTP reply:
+	// keep it quick.
 	Recorded func(obs []store.Observation)
 }
 
+// ErrAbandoned is wrapped by Deliver's error when ctx ended (the client
+// went away, or the server is shutting down) before the message was
+// classified: nothing is stored and the sender, if still there, retries.
+var ErrAbandoned = errors.New("ingest: message abandoned")
+
 // Deliver classifies raw and records it with its verdicts in one
-// transaction. A nil error means the message is on disk.
+// transaction. A nil error means the message is on disk, or was already
+// (a duplicate of one recorded within the store's duplicate window, which
+// counts once). Classification stops when ctx is done, and Deliver then
+// fails with ErrAbandoned.
 func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	received := now()
+	received := s.now()
 	log := s.logger().With(slog.String("msg_id", env.ID))
-	obs := s.observe(log, env, raw, received)
+	obs := s.observe(ctx, log, env, raw, received)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrAbandoned, err)
+	}
 	id, err := s.Store.Record(ctx, store.Message{
 		Received:     received,
 		EnvelopeFrom: env.From,
 		EnvelopeTo:   env.To,
 		Raw:          raw,
 		Observations: obs,
+		Digest:       digest(env, raw),
+		RawQuota:     s.RawQuota,
 	})
+	if errors.Is(err, store.ErrDuplicate) {
+		log.LogAttrs(ctx, slog.LevelInfo, "duplicate message: acknowledged, counted once",
+			slog.Uint64("store_id", id))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("ingest: record message: %w", err)
 	}
@@ -75,43 +112,47 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 // command replays stored messages through it, so a stored message is
 // judged exactly as a newly received one.
 func (s *Sink) Observe(env Envelope, raw []byte, received time.Time) []store.Observation {
-	return s.observe(s.logger().With(slog.String("msg_id", env.ID)), env, raw, received)
+	return s.observe(context.Background(), s.logger().With(slog.String("msg_id", env.ID)), env, raw, received)
 }
 
-// observe classifies raw once per distinct VERP recipient among the
-// envelope recipients (normally there is one RCPT) and returns the
-// distinct observations. Those naming no valid recipient are kept too: the
-// store files them with the message, for review, and only skips the
-// per-recipient state.
-func (s *Sink) observe(log *slog.Logger, env Envelope, raw []byte, now time.Time) []store.Observation {
-	var (
-		obs  []store.Observation
-		seen = map[string]bool{} // VERP recipients already classified for
-		dups = map[store.Observation]bool{}
-	)
-	for _, rcpt := range envelopeRecipients(env) {
-		original, signed, isSigned := s.recipientOf(rcpt, now)
-		key := original
-		if isSigned {
-			key = "signed\x00" + signed.Recipient + "\x00" + rcpt
+// observe classifies raw once, whatever the number of envelope recipients,
+// and returns the distinct observations. The verdicts are bound to the
+// recipients the return paths name (bind.go), at most one verdict of the
+// message counts per recipient, and a message from a sender other than
+// <> is evidence only (nullSenderRule). Observations naming no valid
+// recipient are kept too: the store files them with the message, for
+// review, and only skips the per-recipient state.
+func (s *Sink) observe(ctx context.Context, log *slog.Logger, env Envelope, raw []byte, now time.Time) []store.Observation {
+	rcpts := envelopeRecipients(env)
+	bindings := s.bindings(rcpts, now)
+	in := classify.Input{EnvelopeRecipient: rcpts[0], Now: now}
+	if len(bindings) == 1 {
+		in.VERPRecipient = bindings[0].recipient
+	}
+	vs := s.classify(ctx, log, raw, in)
+
+	bound := make([]boundVerdict, 0, len(vs))
+	if len(bindings) == 0 {
+		for _, v := range vs {
+			bound = append(bound, boundVerdict{Verdict: v})
 		}
-		if seen[key] {
+	}
+	for _, b := range bindings {
+		bound = append(bound, b.bind(vs)...)
+	}
+	bound = oncePerRecipient(bound)
+	s.nullSenderRule(env.From, bound)
+
+	var obs []store.Observation
+	seen := map[store.Observation]bool{}
+	for _, b := range bound {
+		o := observation(b.Verdict)
+		o.Advisory = b.advisory
+		if seen[o] {
 			continue
 		}
-		seen[key] = true
-		in := classify.Input{EnvelopeRecipient: rcpt, VERPRecipient: original, Now: now}
-		vs := s.classify(log, raw, in)
-		if isSigned {
-			vs = bind(vs, signed)
-		}
-		for _, v := range vs {
-			o := observation(v)
-			if dups[o] {
-				continue
-			}
-			dups[o] = true
-			obs = append(obs, o)
-		}
+		seen[o] = true
+		obs = append(obs, o)
 	}
 	return obs
 }
@@ -125,14 +166,21 @@ func envelopeRecipients(env Envelope) []string {
 	return env.To
 }
 
-// classify runs the classifier, turning a panic (which its contract rules
-// out) into an unknown verdict: a message that crashes the classifier must
-// still be acknowledged and kept, or the sender would retry it forever.
-func (s *Sink) classify(log *slog.Logger, raw []byte, in classify.Input) (vs []classify.Verdict) {
-	fn := classify.Classify
+// classify runs the classifier under the classification deadline,
+// turning a panic (which its contract rules out) into an unknown verdict:
+// a message that crashes the classifier must still be acknowledged and
+// kept, or the sender would retry it forever.
+func (s *Sink) classify(ctx context.Context, log *slog.Logger, raw []byte, in classify.Input) (vs []classify.Verdict) {
+	fn := classify.ClassifyContext
 	if s.Classify != nil {
 		fn = s.Classify
 	}
+	timeout := s.ClassifyTimeout
+	if timeout <= 0 {
+		timeout = DefaultClassifyTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("classifier panicked", slog.Any("panic", p),
@@ -141,7 +189,12 @@ func (s *Sink) classify(log *slog.Logger, raw []byte, in classify.Input) (vs []c
 				Reason: classify.ReasonUnknown, Evidence: classify.Evidence{Decoder: "none", Rule: "classifier-panic"}}}
 		}
 	}()
-	return fn(raw, in)
+	vs = fn(cctx, raw, in)
+	if ctx.Err() == nil && cctx.Err() != nil {
+		log.Warn("classification ran out of time; keeping what it found", slog.Duration("timeout", timeout),
+			slog.Int("bytes", len(raw)), slog.Int("verdicts", len(vs)))
+	}
+	return vs
 }
 
 // observation maps a verdict to what the store records.
@@ -159,7 +212,17 @@ func observation(v classify.Verdict) store.Observation {
 		Decoder:      v.Evidence.Decoder,
 		Rule:         v.Evidence.Rule,
 		Detail:       v.Evidence.Detail,
+
+		ListmonkSubscriber: v.Returned.ListmonkSubscriber,
+		ListmonkCampaign:   v.Returned.ListmonkCampaign,
 	}
+}
+
+func (s *Sink) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func (s *Sink) logger() *slog.Logger {

@@ -34,7 +34,9 @@ func newSink(t *testing.T, w store.Writer, fn func([]byte, classify.Input) []cla
 		Now:           func() time.Time { return t0 },
 		VERPSeparator: "+",
 		Logger:        slog.New(slog.NewTextHandler(tlog{t}, nil)),
-		Classify:      fn,
+		Classify: func(_ context.Context, raw []byte, in classify.Input) []classify.Verdict {
+			return fn(raw, in)
+		},
 	}
 }
 
@@ -66,7 +68,7 @@ func TestDeliverMapsVerdictsToOneRecord(t *testing.T) {
 		t.Errorf("classifier inputs = %+v, want %+v", inputs, wantIn)
 	}
 	want := []store.Message{{
-		Received: t0, EnvelopeFrom: "", EnvelopeTo: env.To, Raw: []byte("raw bytes"),
+		Received: t0, EnvelopeFrom: "", EnvelopeTo: env.To, Raw: []byte("raw bytes"), Digest: digest(env, []byte("raw bytes")),
 		Observations: []store.Observation{{
 			Recipient: "alice@example.org", Class: "hard", Reason: "user_unknown", Status: "5.1.1",
 			SMTPCode: 550, Action: "failed", Diagnostic: "smtp; 550 5.1.1 no such user",
@@ -78,20 +80,25 @@ func TestDeliverMapsVerdictsToOneRecord(t *testing.T) {
 	}
 }
 
-func TestDeliverClassifiesOncePerVERPRecipient(t *testing.T) {
+// A message is classified once, whatever its envelope recipients; each
+// recipient a return path names gets the verdict once.
+func TestDeliverClassifiesOncePerMessage(t *testing.T) {
 	tests := []struct {
 		name    string
 		to      []string
 		wantIn  []string // VERP recipients the classifier saw
-		wantObs int
+		wantObs []string // recipients of the observations
 	}{
-		{"plain return path", []string{"bounces@news.example.com"}, []string{""}, 1},
-		{"no envelope", nil, []string{""}, 1},
+		{"plain return path", []string{"bounces@news.example.com"}, []string{""}, []string{"carol@example.net"}},
+		{"no envelope", nil, []string{""}, []string{"carol@example.net"}},
 		{"same tag twice", []string{"b+alice=example.org@x.example", "b+alice=example.org@y.example"},
-			[]string{"alice@example.org"}, 1},
-		// The report names the same failed recipient for both tags: stored once.
+			[]string{"alice@example.org"}, []string{"alice@example.org"}},
+		{"same tag in other cases", []string{"b+alice=example.org@x.example", "B+ALICE=Example.ORG@X.example", "b+Alice=example.org@x.example"},
+			[]string{"alice@example.org"}, []string{"alice@example.org"}},
+		// Two return paths naming two recipients: no single hint; the
+		// report names neither, so each gets the verdict.
 		{"two tags", []string{"b+alice=example.org@x.example", "b+bob=example.org@x.example"},
-			[]string{"alice@example.org", "bob@example.org"}, 1},
+			[]string{""}, []string{"alice@example.org", "bob@example.org"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,8 +114,15 @@ func TestDeliverClassifiesOncePerVERPRecipient(t *testing.T) {
 			if !reflect.DeepEqual(seen, tt.wantIn) {
 				t.Errorf("classified for %q, want %q", seen, tt.wantIn)
 			}
-			if len(rec.msgs) != 1 || len(rec.msgs[0].Observations) != tt.wantObs {
-				t.Fatalf("recorded %+v, want one message with %d observations", rec.msgs, tt.wantObs)
+			if len(rec.msgs) != 1 {
+				t.Fatalf("recorded %+v, want one message", rec.msgs)
+			}
+			var got []string
+			for _, o := range rec.msgs[0].Observations {
+				got = append(got, o.Recipient)
+			}
+			if !reflect.DeepEqual(got, tt.wantObs) {
+				t.Errorf("observations for %q, want %q", got, tt.wantObs)
 			}
 		})
 	}

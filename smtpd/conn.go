@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // listener caps the connections go-smtp gets to see: in total and per
@@ -43,7 +45,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			go l.refuse(raw, why)
 			continue
 		}
-		c := &conn{Conn: raw, l: l, client: client, id: connID(),
+		c := &conn{Conn: raw, l: l, client: client, loopback: loopback, id: connID(),
 			end: time.Now().Add(l.opts.SessionTimeout)}
 		l.log.Info("smtp connection", slog.String("conn_id", c.id), slog.String("remote", raw.RemoteAddr().String()))
 		return c, nil
@@ -124,11 +126,12 @@ var errTooManyCommands = errors.New("smtpd: too many commands without an accepte
 // any buffered bytes can be parsed.
 type conn struct {
 	net.Conn
-	l       *listener
-	client  string
-	id      string    // names the connection in logs, across STARTTLS
-	end     time.Time // the session deadline
-	release sync.Once
+	l        *listener
+	client   string
+	loopback bool
+	id       string    // names the connection in logs, across STARTTLS
+	end      time.Time // the session deadline
+	release  sync.Once
 
 	mu           sync.Mutex
 	readDeadline time.Time // as go-smtp last set it
@@ -136,6 +139,11 @@ type conn struct {
 	bad          int       // refused or failed commands in the session
 	messages     int       // DATA transfers begun, for message ids
 	failed       error     // set once no further command may be read
+	inMessage    bool      // a DATA or BDAT transfer is being read (see Read)
+	pending      []byte    // read by watchGone, not yet by go-smtp
+	// restore, when set, puts back go-smtp's command line limit before the
+	// next command is read (lines.go).
+	restore func()
 }
 
 // netConn returns the *conn under c, which go-smtp may have wrapped in TLS.
@@ -147,11 +155,26 @@ func netConn(c net.Conn) *conn {
 	return nc
 }
 
+// Read reads from the client within the idle and session deadlines. A
+// read that fails while a message is being transferred returns a fixed
+// 421 reply (errDataTimeout, errDataBroken) instead of the network error:
+// go-smtp answers a BDAT chunk it could not read with the error's own
+// text under a 554, a permanent refusal naming our sockets, unless the
+// error is an *smtp.SMTPError. The cause stays in c.failed for the logs.
 func (c *conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
-	failed, d := c.failed, c.readDeadline
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		c.mu.Unlock()
+		return n, nil
+	}
+	failed, d, inMessage := c.failed, c.readDeadline, c.inMessage
 	c.mu.Unlock()
 	if failed != nil {
+		if inMessage {
+			return 0, transferFailed(failed)
+		}
 		return 0, failed
 	}
 	if idle := time.Now().Add(c.l.opts.IdleTimeout); d.IsZero() || idle.Before(d) {
@@ -166,13 +189,43 @@ func (c *conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if err != nil {
 		c.fail(err)
+		if inMessage {
+			return n, transferFailed(err)
+		}
 	}
 	return n, err
+}
+
+// transferFailed is the reply to a message whose transfer broke off with
+// err: 421, the sender retries; the connection is closed after it.
+func transferFailed(err error) *smtp.SMTPError {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return errDataTimeout
+	}
+	return errDataBroken
+}
+
+// transfer marks the start (true) and end (false) of a message transfer.
+func (c *conn) transfer(on bool) {
+	c.mu.Lock()
+	c.inMessage = on
+	c.mu.Unlock()
+}
+
+// failure returns why c stopped reading, or nil.
+func (c *conn) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.restore != nil {
+		c.restore()
+		c.restore = nil
+	}
 	if c.failed != nil {
 		c.Conn.Close()
 		// go-smtp ends the session quietly on net.ErrClosed.
@@ -206,6 +259,46 @@ func (c *conn) fail(err error) {
 	if c.failed == nil {
 		c.failed = err
 	}
+	c.mu.Unlock()
+}
+
+// watchGone calls gone if the client closes or breaks the connection
+// before stop is called. It is for the time a message is being delivered,
+// when go-smtp reads nothing: a client that hangs up then (or has been
+// gone since the end of its data) must not keep a classification running
+// and its connection slot taken. It reads at most one byte, which Read
+// hands to go-smtp first: a client may have sent its next command already.
+// stop returns once the watch is over; the caller must call it before
+// go-smtp reads again.
+func (c *conn) watchGone(gone func()) (stop func()) {
+	done := make(chan struct{})
+	if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
+		close(done)
+		return func() {}
+	}
+	go func() {
+		defer close(done)
+		var b [1]byte
+		n, err := c.Conn.Read(b[:])
+		c.mu.Lock()
+		c.pending = append(c.pending, b[:n]...)
+		c.mu.Unlock()
+		if ne, ok := errors.AsType[net.Error](err); err == nil || ok && ne.Timeout() {
+			return // a byte, or stop's deadline: the client is still there
+		}
+		c.fail(err)
+		gone()
+	}()
+	return func() {
+		c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read; Read sets its own deadline next
+		<-done
+	}
+}
+
+// restoreAtNextCommand runs restore before the next command is read.
+func (c *conn) restoreAtNextCommand(restore func()) {
+	c.mu.Lock()
+	c.restore = restore
 	c.mu.Unlock()
 }
 

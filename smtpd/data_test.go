@@ -51,7 +51,19 @@ func TestFailedDataClosesTheSession(t *testing.T) {
 				c.cmd(t, "MAIL FROM:<>", "250")
 				c.cmd(t, "RCPT TO:<bounces@news.example.com>", "250")
 				c.send(t, "BDAT 1000 LAST\r\n")
-			}, "Subject: x\r\n\r\npart one\r\n", "5"},
+			}, "Subject: x\r\n\r\npart one\r\n", "421 4.4.2"},
+		// The same after a first chunk was taken: the transfer is under way.
+		{"timeout in a second BDAT chunk", func(o *Options) { o.IdleTimeout = 300 * time.Millisecond },
+			func(t *testing.T, c *rawClient) {
+				c.cmd(t, "EHLO mta.example.net", "250")
+				c.cmd(t, "MAIL FROM:<>", "250")
+				c.cmd(t, "RCPT TO:<bounces@news.example.com>", "250")
+				c.send(t, "BDAT 12\r\nSubject: x\r\n")
+				if line, err := c.reply(); err != nil || !strings.HasPrefix(line, "250") {
+					t.Fatalf("first chunk: %q, %v", line, err)
+				}
+				c.send(t, "BDAT 1000 LAST\r\n")
+			}, "\r\npart two\r\n", "421 4.4.2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +78,12 @@ func TestFailedDataClosesTheSession(t *testing.T) {
 			line, err := c.reply()
 			if err != nil || !strings.HasPrefix(line, tt.wantReply) {
 				t.Fatalf("after the stall: %q, %v; want %s", line, err, tt.wantReply)
+			}
+			// A fixed text: nothing of our sockets or Go's errors.
+			for _, leak := range []string{"127.0.0.1", "tcp", "i/o", "timeout:", "read "} {
+				if strings.Contains(line, leak) {
+					t.Errorf("reply %q gives away %q", line, leak)
+				}
 			}
 			// The rest of the body, commands and all, and the end of data.
 			c.Write([]byte(smuggled + "\r\n.\r\nQUIT\r\n")) // may fail: the server should be gone

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/bouncesink/bouncesink/store"
 )
 
 // The rejections this server makes on purpose.
@@ -13,8 +15,17 @@ var (
 		Message: "No such user here; this host only accepts bounces for its return paths"}
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
 		Message: "Line too long"}
+	errTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+		Message: "Maximum message size exceeded"}
 	errTryLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary local problem, try again later"}
+
+	// Storage limits (issue 14): the client's hourly byte allowance, the
+	// store's total quota of raw messages. The sender retries later.
+	errRateLimited = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "Too much mail from your address in the last hour, try again later"}
+	errQuota = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "Storage quota for received messages reached, try again later"}
 
 	// A DATA transfer that could not be read to its end closes the
 	// connection: what is left of the body must not be read as commands.
@@ -49,6 +60,9 @@ func reply(err error) error {
 	if errors.Is(err, smtp.ErrTooLongLine) {
 		return errLineTooLong
 	}
+	if errors.Is(err, store.ErrQuota) {
+		return errQuota
+	}
 	return errTryLater
 }
 
@@ -58,17 +72,24 @@ func reply(err error) error {
 // CRLF.CRLF that ends it (and if that read fails, conn closes the
 // connection). After any other failure the stream is at an unknown point
 // of the body.
+//
+// Every failure to read is a 4xx with a fixed text: the sender retries, and
+// learns nothing of our sockets.
 func readReply(err error) (reply error, closeConn bool) {
-	switch ne, isNet := errors.AsType[net.Error](err); {
+	switch se, isSMTP := errors.AsType[*smtp.SMTPError](err); {
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return smtp.ErrDataTooLarge, false
 	case errors.Is(err, smtp.ErrDataReset): // RSET during BDAT: go-smtp sends no reply
 		return err, false
+	case isSMTP: // conn.Read's transferFailed
+		return se, true
 	case errors.Is(err, smtp.ErrTooLongLine):
-		return errLineTooLong, true
-	case isNet && ne.Timeout():
-		return errDataTimeout, true
-	default: // io.ErrUnexpectedEOF, a reset: no one is listening anyway
-		return errDataBroken, true
+		// Only if lines.go could not lift the limit for the body, which
+		// is then max_message_bytes: the message is too large.
+		return errTooLarge, true
 	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return errDataTimeout, true
+	}
+	return errDataBroken, true // io.ErrUnexpectedEOF, a reset: no one is listening anyway
 }

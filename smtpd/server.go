@@ -40,7 +40,7 @@ const (
 	DefaultVERPSeparator   = "+"
 	DefaultMaxMessageBytes = 10 << 20 // 10 MiB; bounces quote the original message
 	DefaultMaxRecipients   = 50
-	DefaultMaxLineLength   = 2000            // twice RFC 5321 s4.5.3.1.6's 1000, as go-smtp does
+	DefaultMaxLineLength   = 2000            // command lines; RFC 5321 s4.5.3.1.4 asks for 512 with the CRLF
 	DefaultReadTimeout     = 5 * time.Minute // RFC 5321 s4.5.3.2.7 server timeout
 	DefaultWriteTimeout    = time.Minute
 
@@ -56,6 +56,12 @@ const (
 	DefaultMaxConnectionsPerIP = 20
 	DefaultMaxCommands         = 100
 	DefaultMaxBadCommands      = 20
+
+	// DefaultIPBytesPerHour is each client's allowance of message bytes:
+	// 25,000 bounces of 10 KB an hour from one address, which no MTA
+	// sending real bounces reaches, while one address alone can no longer
+	// fill a disk.
+	DefaultIPBytesPerHour = 256 << 20
 )
 
 // DefaultAccept is the return-path list used when none is configured: any
@@ -72,7 +78,10 @@ type Options struct {
 	VERPSeparator   string
 	MaxMessageBytes int64 // larger messages get 552 5.3.4
 	MaxRecipients   int   // more RCPTs per message get 452 4.5.3
-	MaxLineLength   int   // longer lines end the connection
+	// MaxLineLength bounds command lines, not counting the CRLF; a longer
+	// one is answered 500 5.4.0 and ends the connection. Body lines are
+	// bounded by MaxMessageBytes alone (lines.go).
+	MaxLineLength int
 	// ReadTimeout bounds the time one command line, or one whole DATA
 	// transfer after the DATA command, may take.
 	ReadTimeout  time.Duration
@@ -92,6 +101,11 @@ type Options struct {
 	// oversized message). Either ends the connection with a 421.
 	MaxCommands    int
 	MaxBadCommands int
+	// IPBytesPerHour is the message bytes a client (as for
+	// MaxConnectionsPerIP; loopback is exempt) may send per hour: past it,
+	// MAIL is answered 452 4.3.1 until the allowance refills (rate.go).
+	// Zero means DefaultIPBytesPerHour; negative, no limit.
+	IPBytesPerHour int64
 	// TLSConfig enables STARTTLS when set.
 	TLSConfig *tls.Config
 	// Signer, when set with RequireSigned, makes RCPT refuse (550 5.7.1)
@@ -148,6 +162,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxBadCommands <= 0 {
 		o.MaxBadCommands = DefaultMaxBadCommands
 	}
+	if o.IPBytesPerHour == 0 {
+		o.IPBytesPerHour = DefaultIPBytesPerHour
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -165,10 +182,18 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 
+	rate *byteRate // nil: no limit
+
 	// Each DATA holds a read lock while it delivers; Shutdown takes the
 	// write lock so it returns only once no delivery is in flight.
 	delivering sync.RWMutex
 	closed     bool // set under the write lock
+
+	// base is the parent of every session's context; Shutdown cancels it
+	// once its grace is over, which stops deliveries in flight (a long
+	// classification) instead of waiting for them.
+	base     context.Context
+	stopBase context.CancelFunc
 }
 
 // New builds a server; it does not listen yet.
@@ -181,7 +206,8 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	if opts.RequireSigned && opts.Signer == nil {
 		return nil, errors.New("smtpd: RequireSigned without a Signer")
 	}
-	s := &Server{deliver: d, accept: accept, opts: opts, log: opts.Logger}
+	s := &Server{deliver: d, accept: accept, opts: opts, log: opts.Logger, rate: newByteRate(opts.IPBytesPerHour)}
+	s.base, s.stopBase = context.WithCancel(context.Background())
 	var backend smtp.Backend = s
 	if opts.Observer != nil {
 		backend = observedBackend{Server: s, obs: opts.Observer}
@@ -190,7 +216,14 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	srv.Domain = opts.Hostname
 	srv.MaxMessageBytes = opts.MaxMessageBytes
 	srv.MaxRecipients = opts.MaxRecipients
-	srv.MaxLineLength = opts.MaxLineLength
+	// go-smtp counts the CRLF, and the LF before the line, into a line's
+	// length; max_line_length does not (lines.go lifts it for bodies).
+	srv.MaxLineLength = opts.MaxLineLength + 2
+	if !lineLimitFieldOK {
+		opts.Logger.Warn("this go-smtp keeps its line length limit where smtpd cannot lift it for message bodies; "+
+			"limiting every line to max_message_bytes instead", slog.Int("max_line_length", opts.MaxLineLength))
+		srv.MaxLineLength = int(max(opts.MaxMessageBytes, int64(srv.MaxLineLength)))
+	}
 	srv.ReadTimeout = opts.ReadTimeout
 	srv.WriteTimeout = opts.WriteTimeout
 	srv.TLSConfig = opts.TLSConfig
@@ -212,15 +245,18 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for open sessions to end
-// until ctx is done; then it closes those left. It returns once no delivery
-// is in flight, so the Deliverer's store may be closed after it. A client
-// cut off before its 250 retries: nothing it sent is lost.
+// until ctx is done; then it closes those left and cancels the deliveries
+// still in flight (their context ends: a classification stops at once).
+// It returns once no delivery is in flight, so the Deliverer's store may be
+// closed after it. A client cut off before its 250 retries: nothing it
+// sent is lost.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.smtp.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		s.log.Warn("smtp sessions still open at shutdown; closing them")
 		err = s.smtp.Close()
 	}
+	s.stopBase()
 	s.delivering.Lock()
 	s.closed = true
 	s.delivering.Unlock()

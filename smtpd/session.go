@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/bouncesink/bouncesink/ingest"
+	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/verp"
 )
 
@@ -25,8 +27,8 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, tls := c.TLSConnectionState()
 	log := s.log.With(slog.String("conn_id", nc.id))
 	log.Debug("smtp session", slog.String("helo", c.Hostname()), slog.Bool("tls", tls))
-	ctx, cancel := context.WithCancel(context.Background())
-	return &session{srv: s, conn: nc, ctx: ctx, cancel: cancel, log: log}, nil
+	ctx, cancel := context.WithCancel(s.base)
+	return &session{srv: s, conn: nc, smtp: c, ctx: ctx, cancel: cancel, log: log}, nil
 }
 
 // session holds one connection's envelope state; everything else is the
@@ -34,7 +36,8 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 type session struct {
 	srv    *Server
 	conn   *conn
-	ctx    context.Context // cancelled when the connection ends
+	smtp   *smtp.Conn
+	ctx    context.Context // cancelled when the connection ends, or at shutdown
 	cancel context.CancelFunc
 	log    *slog.Logger
 
@@ -53,8 +56,15 @@ func (s *session) Logout() error {
 }
 
 // Mail accepts any reverse path: bounces come from the null sender <>,
-// auto-replies and feedback reports from real addresses.
+// auto-replies and feedback reports from real addresses (ingest decides
+// what each may count for). A client past its hourly byte allowance is
+// told to come back later.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if !s.conn.loopback && !s.srv.rate.allow(s.conn.client, time.Now()) {
+		s.log.Warn("message refused: client over its hourly byte allowance", slog.String("client", s.conn.client),
+			slog.Int64("ip_bytes_per_hour", s.srv.opts.IPBytesPerHour))
+		return s.refuse(errRateLimited)
+	}
 	s.from = from
 	return nil
 }
@@ -111,15 +121,21 @@ func (s *session) Data(r io.Reader) (err error) {
 		}
 	}()
 
-	raw, err := io.ReadAll(r)
+	raw, err := s.read(r)
 	if err != nil {
 		reply, closeConn := readReply(err)
+		if cause := s.conn.failure(); cause != nil {
+			err = cause // the network error behind a transferFailed reply
+		}
 		log.Warn("message not received", slog.Any("err", err), slog.Bool("closing", closeConn))
 		if closeConn {
 			s.conn.closeAfterReply(fmt.Errorf("message not received: %w", err))
 			return reply
 		}
 		return s.refuse(reply)
+	}
+	if !s.conn.loopback {
+		s.srv.rate.charge(s.conn.client, len(raw), time.Now())
 	}
 	env := ingest.Envelope{From: s.from, To: slices.Clone(s.to), ID: id}
 
@@ -129,12 +145,40 @@ func (s *session) Data(r io.Reader) (err error) {
 		log.Warn("message refused: server shutting down")
 		return errTryLater
 	}
-	if err := s.srv.deliver.Deliver(s.ctx, env, raw); err != nil {
-		log.Error("message not stored", slog.Any("err", err), slog.String("from", s.from),
-			slog.Any("to", env.To), slog.Int("bytes", len(raw)))
+	// The delivery stops if the client hangs up meanwhile, or at shutdown.
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	stop := s.conn.watchGone(cancel)
+	defer stop()
+	if err := s.srv.deliver.Deliver(ctx, env, raw); err != nil {
+		attrs := []any{slog.Any("err", err), slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw))}
+		switch {
+		case ctx.Err() != nil && s.ctx.Err() == nil:
+			log.Info("message not stored: the client went away during its delivery", attrs...)
+		case ctx.Err() != nil:
+			log.Warn("message not stored: the server is shutting down", attrs...)
+		case errors.Is(err, store.ErrQuota):
+			log.Warn("message refused: the store's raw message quota is reached", attrs...)
+		default:
+			log.Error("message not stored", attrs...)
+		}
 		return reply(err)
 	}
 	s.conn.accepted()
 	log.Info("message stored", slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw)))
 	return nil
+}
+
+// read reads a whole message. go-smtp hands a DATA body over as its own
+// dot-unstuffing reader and the chunks of a BDAT transfer through an
+// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go).
+func (s *session) read(r io.Reader) ([]byte, error) {
+	s.conn.transfer(true)
+	defer s.conn.transfer(false)
+	if _, bdat := r.(*io.PipeReader); !bdat {
+		if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
+			s.conn.restoreAtNextCommand(restore)
+		}
+	}
+	return io.ReadAll(r)
 }

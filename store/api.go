@@ -21,6 +21,16 @@ import (
 // ErrNotFound is returned when an address has no record.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrDuplicate is wrapped by the error Record returns for a message that
+// repeats one it recorded within Policy.DuplicateWindow. The repeat was
+// counted on the first message (StoredMessage.Duplicates) and changed
+// nothing else: the caller treats it as delivered.
+var ErrDuplicate = errors.New("store: message already recorded")
+
+// ErrQuota is wrapped by the error Record returns for a message that would
+// take the raw bytes kept past Message.RawQuota. Nothing of it is kept.
+var ErrQuota = errors.New("store: raw message quota reached")
+
 // ErrLocked is wrapped by an engine's open when another process holds the
 // store that only one process may hold at a time (a bbolt file).
 var ErrLocked = errors.New("store: database is locked by another process")
@@ -49,6 +59,19 @@ type Observation struct {
 	Decoder      string `json:"decoder"`
 	Rule         string `json:"rule"`
 	Detail       string `json:"detail"`
+	// Advisory marks an observation kept as evidence only: it is recorded in
+	// the recipient's history and counted like any other (Counts, Stats),
+	// but the policy never acts on it, whatever its class (see Policy).
+	// Ingestion sets it, for instance, on a hard bounce that did not come
+	// from the null sender.
+	Advisory bool `json:"advisory,omitempty"`
+	// ListmonkSubscriber and ListmonkCampaign are the UUIDs listmonk
+	// stamps on every campaign message (X-Listmonk-Subscriber,
+	// X-Listmonk-Campaign), as the header of the returned message carried
+	// them: they name the subscriber and the campaign exactly, for the
+	// listmonk webhook. Empty when it carried none.
+	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
+	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`
 }
 
 // Message is one received message with the observations made of it; it is
@@ -59,6 +82,14 @@ type Message struct {
 	EnvelopeTo   []string
 	Raw          []byte // stored compressed
 	Observations []Observation
+	// Digest, when not empty, names the message for deduplication (1 to 64
+	// bytes, opaque to the store; ingestion uses a hash of the envelope and
+	// the bytes): see Writer.Record.
+	Digest []byte
+	// RawQuota, when positive, is the most raw bytes (Stats.RawBytes) the
+	// store may keep: Record refuses a message that would go past it with
+	// ErrQuota.
+	RawQuota int64
 }
 
 // Event is one observation in a recipient's history.
@@ -105,11 +136,19 @@ type Suppression struct {
 	Reason  string    `json:"reason"` // "hard", "complaint", "soft" (policy) or "manual"
 	Detail  string    `json:"detail"` // e.g. the last verdict's reason token
 	Since   time.Time `json:"since"`
+	// Decoder and Rule are the classifier's decoder and rule of the
+	// verdict that tipped the address over (its Evidence), for a
+	// suppression the policy made; empty for a manual or imported one,
+	// and for a suppression made before they were kept (bouncesink
+	// reclassify fills them). Each at most MaxReasonLen bytes.
+	Decoder string `json:"decoder,omitempty"`
+	Rule    string `json:"rule,omitempty"`
 }
 
 // Policy decides when an address is suppressed. It counts three classes
 // of observation: hard bounces, soft bounces and complaints; a delivery
 // forgets the hard and soft bounces before it, and a Lift forgets all three.
+// It never acts on an Advisory observation, of any class.
 //
 // A complaint counts only when the recipient complained. An ARF report
 // whose Feedback-Type is "auth-failure" (RFC 6591: a DMARC, DKIM or SPF
@@ -124,6 +163,10 @@ type Policy struct {
 	SoftThreshold      int           // soft bounces ...
 	SoftMinSpan        time.Duration // ... spread over at least this long
 	SoftWindow         time.Duration // counted within this window
+	// DuplicateWindow is how long a recorded message's Digest is
+	// remembered: a message with the same Digest received within it after
+	// the first is a duplicate (Writer.Record). Zero turns deduplication off.
+	DuplicateWindow time.Duration
 }
 
 // DefaultPolicy is the policy used when the config sets none.
@@ -132,8 +175,14 @@ func DefaultPolicy() Policy {
 		HardThreshold: 2, HardWindow: 30 * 24 * time.Hour,
 		ComplaintThreshold: 1,
 		SoftThreshold:      5, SoftMinSpan: 3 * 24 * time.Hour, SoftWindow: 30 * 24 * time.Hour,
+		DuplicateWindow: DefaultDuplicateWindow,
 	}
 }
+
+// DefaultDuplicateWindow is a week: longer than the five days or so an MTA
+// keeps retrying a message whose 250 it never saw (Postfix, Sendmail and
+// Exim give up after four to five days).
+const DefaultDuplicateWindow = 7 * 24 * time.Hour
 
 // Writer is what SMTP ingestion needs.
 type Writer interface {
@@ -149,6 +198,25 @@ type Writer interface {
 	// m.Received; the first suppression of an address stands until a
 	// Lift, and is appended to the audit trail (actor "policy"). Message
 	// ids increase. Fails with ErrRebuilding while a Rebuild runs.
+	//
+	// Deduplication: when m.Digest is set and a message with the same
+	// Digest was recorded at most Policy.DuplicateWindow before
+	// m.Received, Record stores nothing of m and applies none of its
+	// observations (no event, no counter, no policy, no audit entry); it
+	// adds one to the first message's Duplicates, sets its LastDuplicate
+	// to m.Received, and returns the first message's id with an error
+	// wrapping ErrDuplicate. The check and the record of the Digest are
+	// part of the transaction that stores the message, so a message whose
+	// commit succeeded is a duplicate on its next arrival even if the
+	// process died before answering. A Digest older than the window no
+	// longer matches (the message is recorded anew and its Digest
+	// remembered from then on), and the engine deletes such Digests as it
+	// goes, so what it keeps for deduplication is bounded by the messages
+	// received within one window.
+	//
+	// Quota: when m.RawQuota is positive and Stats.RawBytes plus len(m.Raw)
+	// would exceed it, Record stores nothing and returns an error wrapping
+	// ErrQuota (a duplicate is not refused: it stores no bytes).
 	Record(ctx context.Context, m Message) (uint64, error)
 }
 
@@ -197,6 +265,7 @@ type Admin interface {
 	AuditChanged() <-chan struct{}
 	Stats(ctx context.Context) (Stats, error)
 	Activity(ctx context.Context, opts ActivityOptions) (Activity, error)
+	BulkLifter
 }
 
 // Store is everything an engine provides: what the server needs

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Item is one record of a store as it is, for copying a whole store to
 // another engine (bouncesink migrate). Exactly one field is set.
@@ -47,4 +50,16 @@ type Copier interface {
 	// sizes are counted from the data, and new message ids and sequence
 	// numbers start past the loaded ones.
 	FinishLoad(ctx context.Context) error
+}
+
+// Backuper is implemented by an engine that can write a consistent copy of
+// its whole state while it serves: boltstore writes its database file as
+// of one read transaction, which the engine opens as it is. An engine with
+// a database server is backed up with that server's own tools instead
+// (PostgreSQL: pg_dump), and does not implement it.
+type Backuper interface {
+	// Backup calls start with the size of the copy, in bytes, and writes
+	// the copy to the writer start returns; writes to the store go on
+	// meanwhile and are not in it. It stops when ctx is done.
+	Backup(ctx context.Context, start func(size int64) io.Writer) error
 }

@@ -45,6 +45,9 @@ func (p Policy) Validate() error {
 	if p.SoftWindow <= 0 {
 		errs = append(errs, fmt.Errorf("SoftWindow is %s, want more than 0", p.SoftWindow))
 	}
+	if p.DuplicateWindow < 0 {
+		errs = append(errs, fmt.Errorf("DuplicateWindow is %s, want 0 (off) or more", p.DuplicateWindow))
+	}
 	if p.SoftMinSpan < 0 || p.SoftMinSpan > p.SoftWindow {
 		errs = append(errs, fmt.Errorf("SoftMinSpan is %s, want 0 to SoftWindow (%s)", p.SoftMinSpan, p.SoftWindow))
 	}
@@ -74,7 +77,8 @@ func (p Policy) Observe(r *Recipient, o Observation, at time.Time) *Suppression 
 	if reason == "" {
 		return nil
 	}
-	return &Suppression{Address: r.Address, Reason: reason, Detail: detailOf(o), Since: at}
+	return &Suppression{Address: r.Address, Reason: reason, Detail: detailOf(o), Since: at,
+		Decoder: Clip(o.Decoder, MaxReasonLen), Rule: Clip(o.Rule, MaxReasonLen)}
 }
 
 // noteLatest counts o and updates the first, last and Last* fields.
@@ -121,8 +125,8 @@ func (r *Recipient) ResetPolicy(at time.Time) {
 // observation of any class, so a report older than that is dropped at once.
 func (p Policy) apply(r *Recipient, o Observation, at time.Time) string {
 	class := o.Class
-	if class == classComplaint && !complained(o.FeedbackType) {
-		class = "" // recorded and counted by the caller, but no complaint
+	if o.Advisory || class == classComplaint && !complained(o.FeedbackType) {
+		class = "" // recorded and counted by the caller, but nothing for the policy
 	}
 	counts := at.After(r.StreaksClearedAt)
 	switch class {

@@ -8,20 +8,41 @@ import (
 // Attempt is what one delivery attempt got back: the endpoint's answer,
 // or the error that kept it from answering.
 type Attempt struct {
+	// Step names the request of the attempt that this is the answer to,
+	// for formats that make several ("find the contact"); empty for one.
+	Step     string
 	Status   int    // the HTTP status; 0 when Err is set
 	Location string // of a redirect, redacted (redirects are not followed)
 	Body     []byte // the start of the answer's body
 	Err      error  // a network error or a timeout; nil when Status is set
+	// Problem says why a 2xx answer is not what the format expects (a
+	// search result that does not decode), or why the entry cannot be
+	// sent at all: the entry is rejected.
+	Problem string
+	// Done says what a delivered attempt did, for the logs ("2 contacts
+	// marked"); empty when it is all in the status.
+	Done string
 }
 
 func (a Attempt) String() string {
+	s := ""
 	switch {
 	case a.Err != nil:
-		return a.Err.Error()
+		s = a.Err.Error()
+	case a.Problem != "":
+		s = a.Problem
+		if a.Status != 0 {
+			s = fmt.Sprintf("%d %s: %s", a.Status, http.StatusText(a.Status), a.Problem)
+		}
 	case a.Location != "":
-		return fmt.Sprintf("%d %s, redirect to %s (not followed)", a.Status, http.StatusText(a.Status), a.Location)
+		s = fmt.Sprintf("%d %s, redirect to %s (not followed)", a.Status, http.StatusText(a.Status), a.Location)
+	default:
+		s = fmt.Sprintf("%d %s: %q", a.Status, http.StatusText(a.Status), a.Body)
 	}
-	return fmt.Sprintf("%d %s: %q", a.Status, http.StatusText(a.Status), a.Body)
+	if a.Step != "" {
+		s = a.Step + ": " + s
+	}
+	return s
 }
 
 // Outcome is what an attempt means for the entry.
@@ -54,10 +75,14 @@ func (o Outcome) String() string {
 // (too many requests) says the request itself is wrong, and sending it
 // again would hold the endpoint forever, so it is rejected; anything else
 // (a network error, a timeout, a 5xx, a redirect, which is not followed)
-// is retried. Formats whose receivers answer otherwise (a 404 for an
-// address they do not know, say) set Endpoint.Classify.
+// is retried. An attempt with a Problem (an answer the format cannot
+// read, an entry it cannot encode) is rejected. A format whose receiver
+// answers otherwise has a rule of its own (listmonk's 503 for bounce
+// processing turned off), and an endpoint may set Endpoint.Classify.
 func Classify(a Attempt) Outcome {
 	switch {
+	case a.Problem != "":
+		return Reject
 	case a.Err != nil:
 		return Retry
 	case a.Status >= 200 && a.Status < 300:

@@ -1,7 +1,9 @@
 // Package webhook tells other systems of every change of the suppression
 // list. It follows the store's audit trail in the background and sends
-// each entry to each configured endpoint: a signed JSON POST (see
-// SignatureHeader), or a listmonk blocklist request. SMTP ingestion never
+// each entry to each configured endpoint in its format: a signed JSON POST
+// (see SignatureHeader), a bounce in listmonk, a Do Not Contact mark in
+// Mautic, an unreachable contact in Keila (format.go and a file per
+// system). SMTP ingestion never
 // waits for it: the store commits, and this package reads the trail
 // afterwards, on its own goroutines.
 //
@@ -22,12 +24,13 @@
 // the saved position, when that process stops or dies. Dead letters stay
 // in the file of the process that gave them up.
 //
-// Nothing here knows a format's payload but the encoders (payload.go):
-// the outcomes, the retries and the dead letters are the same for all.
+// Nothing here knows a format's requests but the format's own file: the
+// outcomes, the retries and the dead letters are the same for all.
 package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,10 +69,15 @@ type Endpoint struct {
 	// Secret keys the HMAC of SignatureHeader; with none, requests are
 	// sent unsigned.
 	Secret []byte
-	// Authorization, when set, is sent as the Authorization header (for
-	// listmonk: "token API_USER:API_TOKEN", or "Basic ..." before v4).
+	// Authorization, when set, is sent as the Authorization header:
+	// listmonk's "token API_USER:API_TOKEN", Mautic's "Basic ..." (or
+	// OAuth2 instead), Keila's "Bearer API_KEY".
 	Authorization string
-	Timeout       time.Duration // per request; DefaultTimeout when zero
+	// OAuth2, when set, gets a bearer token with OAuth2's client
+	// credentials grant (RFC 6749 s4.4) and sends it as the Authorization
+	// header instead (FormatMautic).
+	OAuth2  *OAuth2
+	Timeout time.Duration // per request; DefaultTimeout when zero
 	// Classify decides what an attempt means; nil means Classify.
 	Classify func(Attempt) Outcome
 }
@@ -128,6 +136,8 @@ type Dispatcher struct {
 	state *state
 	log   *slog.Logger
 	live  map[string]*liveStatus // by endpoint name
+	// formats speak each endpoint's format, by endpoint name.
+	formats map[string]format
 }
 
 // liveStatus is what the dispatcher knows of an endpoint since it started.
@@ -166,8 +176,9 @@ func New(opts Options) (*Dispatcher, error) {
 			return nil, fmt.Errorf("webhook %s: url: want http:// or https:// and a host", RedactURL(e.URL))
 		case names[e.Name]:
 			return nil, fmt.Errorf("webhook %s: name used twice; give each endpoint a name of its own", e.Name)
-		case e.Format != FormatBouncesink && e.Format != FormatListmonk:
-			return nil, fmt.Errorf("webhook %s: format %q: want %q or %q", e.Name, e.Format, FormatBouncesink, FormatListmonk)
+		}
+		if _, err := newFormat(*e, nil); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", e.Name, err)
 		}
 		names[e.Name], urls[e.Name] = true, e.URL
 		if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
@@ -200,9 +211,10 @@ func New(opts Options) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{opts: opts, state: st, log: opts.Logger, live: map[string]*liveStatus{}}
+	d := &Dispatcher{opts: opts, state: st, log: opts.Logger, live: map[string]*liveStatus{}, formats: map[string]format{}}
 	for _, e := range opts.Endpoints {
 		d.live[e.Name] = &liveStatus{}
+		d.formats[e.Name], _ = newFormat(e, d) // checked above
 	}
 	return d, nil
 }
@@ -334,34 +346,23 @@ func (d *Dispatcher) followFrom(ctx context.Context, log *slog.Logger, e Endpoin
 // deliver sends entry to e until e takes it or rejects it for good;
 // false means ctx ended first.
 func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, e Endpoint, entry store.AuditEntry) bool {
-	var req *request
-	var err error
-	if e.Format == FormatListmonk {
-		req, err = listmonkRequest(e.URL, entry)
-	} else {
-		req, err = bouncesinkRequest(e.URL, entry)
-	}
-	if err != nil {
-		// An entry that cannot be encoded never will be: skip it, loudly.
-		log.Error("webhook: entry skipped", slog.Uint64("seq", entry.Seq), slog.Any("err", err))
-		return true
-	}
-	if req == nil {
+	f := d.formats[e.Name]
+	if !f.wants(entry) {
 		return true // nothing to say in this format
 	}
 	classify := e.Classify
 	if classify == nil {
-		classify = Classify
+		classify = f.classify
 	}
 	live := d.live[e.Name]
 	for attempt := 1; ; attempt++ {
-		a := d.send(ctx, e, entry, req)
+		a := f.attempt(ctx, &caller{d: d, e: e, entry: entry}, entry)
 		if ctx.Err() != nil {
 			return false
 		}
 		switch classify(a) {
 		case Delivered:
-			log.Debug("webhook delivered", slog.Uint64("seq", entry.Seq), slog.Int("attempt", attempt))
+			log.Debug("webhook delivered", slog.Uint64("seq", entry.Seq), slog.Int("attempt", attempt), slog.String("done", a.Done))
 			live.mu.Lock()
 			live.delivered++
 			live.mu.Unlock()
@@ -409,40 +410,73 @@ func (d *Dispatcher) deadLetter(log *slog.Logger, e Endpoint, entry store.AuditE
 	}
 }
 
-// send makes one attempt.
-func (d *Dispatcher) send(ctx context.Context, e Endpoint, entry store.AuditEntry, r *request) Attempt {
+// caller makes the HTTP requests of one attempt at one entry.
+type caller struct {
+	d     *Dispatcher
+	e     Endpoint
+	entry store.AuditEntry
+}
+
+// call is one HTTP request of an attempt.
+type call struct {
+	step        string // what the request is for, in errors: "find the contact"
+	method, url string
+	body        []byte
+	contentType string // "application/json" when empty
+	// authorization replaces the endpoint's Authorization when set.
+	authorization string
+}
+
+// maxAnswer bounds the body of an answer a format reads (a search result).
+const maxAnswer = 1 << 20
+
+// do sends c with the endpoint's headers and returns what came back: the
+// attempt, and the whole body (up to maxAnswer) when the status is 2xx.
+func (c *caller) do(ctx context.Context, r call) (Attempt, []byte) {
+	e := c.e
 	timeout := e.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, bytes.NewReader(r.body))
-	if err != nil {
-		return Attempt{Err: redactErr(err)}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return Attempt{Step: r.step, Err: redactErr(err)}, nil
+	}
+	if r.body != nil {
+		req.Header.Set("Content-Type", cmp.Or(r.contentType, "application/json"))
+	}
+	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "bouncesink-webhook/1")
-	req.Header.Set("X-Bouncesink-Delivery", strconv.FormatUint(entry.Seq, 10))
-	req.Header.Set("X-Bouncesink-Event", eventName(entry.Action))
-	if len(e.Secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(e.Secret, d.opts.Now(), r.body))
+	req.Header.Set("X-Bouncesink-Delivery", strconv.FormatUint(c.entry.Seq, 10))
+	req.Header.Set("X-Bouncesink-Event", eventName(c.entry.Action))
+	if len(e.Secret) > 0 && r.body != nil {
+		req.Header.Set(SignatureHeader, Sign(e.Secret, c.d.opts.Now(), r.body))
 	}
-	if e.Authorization != "" {
-		req.Header.Set("Authorization", e.Authorization)
+	if authz := cmp.Or(r.authorization, e.Authorization); authz != "" {
+		req.Header.Set("Authorization", authz)
 	}
-	resp, err := d.opts.Client.Do(req)
+	resp, err := c.d.opts.Client.Do(req)
 	if err != nil {
-		return Attempt{Err: redactErr(err)}
+		return Attempt{Step: r.step, Err: redactErr(err)}, nil
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	whole, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-	a := Attempt{Status: resp.StatusCode, Body: bytes.TrimSpace(snippet)}
+	a := Attempt{Step: r.step, Status: resp.StatusCode, Body: bytes.TrimSpace(whole[:min(len(whole), 512)])}
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
 		a.Location = RedactURL(loc)
 	}
-	return a
+	if err != nil && resp.StatusCode/100 == 2 {
+		// The answer was cut off: what it said is not known.
+		return Attempt{Step: r.step, Err: fmt.Errorf("reading the answer: %w", redactErr(err))}, nil
+	}
+	return a, whole
 }
 
 // sleep waits the backoff before retry number attempt; false if ctx ended.

@@ -40,6 +40,19 @@ func (f *feed) add(action, addr string) {
 	f.changed = make(chan struct{})
 }
 
+// put appends e to the trail, numbering and stamping it.
+func (f *feed) put(e store.AuditEntry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e.Seq = uint64(len(f.entries) + 1)
+	if e.Time.IsZero() {
+		e.Time = time.Unix(1700000000, 0).UTC()
+	}
+	f.entries = append(f.entries, e)
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
 func (f *feed) AuditAfter(ctx context.Context, seq uint64, limit int) ([]store.AuditEntry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -273,7 +286,7 @@ func TestHangingEndpointHoldsUpOnlyItself(t *testing.T) {
 	rcv.wait(t, 5)
 }
 
-func TestListmonk(t *testing.T) {
+func TestListmonkBlocklistShape(t *testing.T) {
 	type call struct{ method, path, auth, query string }
 	calls := make(chan call, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -285,7 +298,7 @@ func TestListmonk(t *testing.T) {
 	t.Cleanup(srv.Close)
 	f := newFeed()
 	run(t, f, filepath.Join(t.TempDir(), "cursors.json"),
-		Endpoint{URL: srv.URL + "/", Format: FormatListmonk, Authorization: "token bouncesink:abc"})
+		Endpoint{URL: srv.URL + "/", Format: FormatListmonkBlocklist, Authorization: "token bouncesink:abc"})
 	f.add(store.AuditSuppress, "o'brien@example.org")
 	f.add(store.AuditLift, "o'brien@example.org") // listmonk is not told
 	f.add(store.AuditChange, "Carol@example.org")
@@ -310,6 +323,9 @@ func TestNewRejectsBadEndpoints(t *testing.T) {
 		{{URL: ""}},
 		{{URL: "http://x"}, {URL: "http://x"}},
 		{{URL: "http://x", Format: "slack"}},
+		{{URL: "http://x", Format: FormatMautic}}, // no credentials
+		{{URL: "http://x", Format: FormatMautic, Authorization: "Basic x", OAuth2: &OAuth2{}}}, // both
+		{{URL: "http://x", Format: FormatKeila}},                                               // no key
 	} {
 		if _, err := New(Options{Feed: newFeed(), Endpoints: eps, CursorPath: filepath.Join(t.TempDir(), "c")}); err == nil {
 			t.Errorf("New(%+v) accepted them", eps)

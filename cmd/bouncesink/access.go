@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/bouncesink/bouncesink/api"
@@ -27,17 +29,24 @@ type TokenConfig struct {
 type WebhookConfig struct {
 	// Name keys the endpoint's position in the audit trail and its dead
 	// letters; empty means the URL without credentials or query.
-	Name   string `toml:"name"`
-	URL    string `toml:"url"`
-	Format string `toml:"format"` // bouncesink (the default) or listmonk
+	Name string `toml:"name"`
+	URL  string `toml:"url"`
+	// Format is bouncesink (the default), listmonk, listmonk-blocklist,
+	// mautic or keila.
+	Format string `toml:"format"`
 	// Secret keys the HMAC signature (required for format bouncesink).
 	Secret    string `toml:"secret"`
 	SecretEnv string `toml:"secret_env"`
-	// Authorization is sent as the Authorization header (listmonk's API
-	// credentials).
+	// Authorization is sent as the Authorization header (listmonk's
+	// "token USER:TOKEN", Mautic's "Basic ...", Keila's "Bearer KEY").
 	Authorization    string   `toml:"authorization"`
 	AuthorizationEnv string   `toml:"authorization_env"`
 	Timeout          Duration `toml:"timeout"` // per request; 10s when unset
+	// OAuth2 client credentials (Mautic), instead of authorization.
+	ClientID        string `toml:"client_id"`
+	ClientSecret    string `toml:"client_secret"`
+	ClientSecretEnv string `toml:"client_secret_env"`
+	TokenURL        string `toml:"token_url"` // default: Mautic's {url}/oauth/v2/token
 }
 
 // secretValue returns a secret given literally or in an environment
@@ -95,6 +104,39 @@ func (c Config) checkOpenAPI() error {
 		"anyone who reaches it could read and change the suppression list; add tokens or listen on 127.0.0.1", c.HTTP.Listen)
 }
 
+// checkPublicSMTP refuses an SMTP listener on other than loopback while
+// the return paths and greeting are still the quick start's localhost
+// ones: every real bounce would be refused with 550 5.1.1, silently.
+func (c Config) checkPublicSMTP() error {
+	host, _, err := net.SplitHostPort(c.SMTP.Listen)
+	if err != nil || isLoopback(host) {
+		return nil // validate reports a bad address
+	}
+	var keys []string
+	localOnly := len(c.SMTP.Accept) > 0
+	for _, a := range c.SMTP.Accept {
+		_, domain, _ := strings.Cut(a, "@")
+		localOnly = localOnly && strings.EqualFold(strings.TrimSpace(domain), "localhost")
+	}
+	if localOnly {
+		keys = append(keys, fmt.Sprintf("smtp.accept (your return paths, e.g. [\"@bounce.example.com\"]; now %q)", c.SMTP.Accept))
+	}
+	if strings.EqualFold(c.SMTP.Hostname, "localhost") {
+		keys = append(keys, "smtp.hostname (the MX host name, e.g. \"sink.example.com\")")
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return fmt.Errorf("smtp.listen %q is not a loopback address, but the quick start's localhost settings are still in place, "+
+		"so every real bounce would be refused; set %s", c.SMTP.Listen, strings.Join(keys, " and "))
+}
+
+// smtpIsPublic reports whether the SMTP listener is on other than loopback.
+func (c Config) smtpIsPublic() bool {
+	host, _, err := net.SplitHostPort(c.SMTP.Listen)
+	return err == nil && !isLoopback(host)
+}
+
 // trustedProxies parses http.trusted_proxies: CIDR prefixes or single
 // addresses.
 func (c Config) trustedProxies() ([]netip.Prefix, error) {
@@ -135,23 +177,38 @@ func (c Config) webhookEndpoints() ([]webhook.Endpoint, error) {
 		names[key] = true
 		secret, secretErr := secretValue(name+" secret", w.Secret, w.SecretEnv)
 		authz, authzErr := secretValue(name+" authorization", w.Authorization, w.AuthorizationEnv)
-		errs = append(errs, secretErr, authzErr)
+		clientSecret, clientErr := secretValue(name+" client_secret", w.ClientSecret, w.ClientSecretEnv)
+		errs = append(errs, secretErr, authzErr, clientErr)
 		format := webhook.Format(w.Format)
 		if format == "" {
 			format = webhook.FormatBouncesink
 		}
+		var oauth *webhook.OAuth2
+		if w.ClientID != "" || clientSecret != "" {
+			oauth = &webhook.OAuth2{TokenURL: w.TokenURL, ClientID: w.ClientID, ClientSecret: clientSecret}
+		}
 		switch {
 		case w.URL == "":
 			errs = append(errs, fmt.Errorf("%s: url is empty", name))
-		case format != webhook.FormatBouncesink && format != webhook.FormatListmonk:
-			errs = append(errs, fmt.Errorf("%s: format %q: want bouncesink or listmonk", name, w.Format))
+		case !slices.Contains(webhook.Formats, format):
+			errs = append(errs, fmt.Errorf("%s: format %q: want one of %v", name, w.Format, webhook.Formats))
+		case oauth != nil && format != webhook.FormatMautic:
+			errs = append(errs, fmt.Errorf("%s: client_id and client_secret are for format mautic", name))
+		case oauth != nil && (w.ClientID == "" || clientSecret == "") && clientErr == nil:
+			errs = append(errs, fmt.Errorf("%s: set both client_id and client_secret (or client_secret_env)", name))
+		case format == webhook.FormatMautic && oauth == nil && authz == "" && authzErr == nil:
+			errs = append(errs, fmt.Errorf(`%s: format mautic needs authorization ("Basic ...") or client_id and client_secret`, name))
+		case format == webhook.FormatMautic && oauth != nil && authz != "":
+			errs = append(errs, fmt.Errorf("%s: set authorization or client_id and client_secret, not both", name))
+		case (format == webhook.FormatKeila || format == webhook.FormatListmonk) && authz == "" && authzErr == nil:
+			errs = append(errs, fmt.Errorf("%s: format %s needs authorization (or authorization_env)", name, format))
 		case format == webhook.FormatBouncesink && len(secret) < 16 && secretErr == nil:
 			errs = append(errs, fmt.Errorf("%s: secret (or secret_env) of at least 16 characters required: receivers verify the signature with it", name))
 		case w.Timeout.Duration < 0 || w.Timeout.Duration > 5*time.Minute:
 			errs = append(errs, fmt.Errorf("%s: timeout %s: want up to 5m", name, w.Timeout.Duration))
 		}
 		eps = append(eps, webhook.Endpoint{Name: w.Name, URL: w.URL, Format: format, Secret: []byte(secret),
-			Authorization: authz, Timeout: w.Timeout.Duration})
+			Authorization: authz, OAuth2: oauth, Timeout: w.Timeout.Duration})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

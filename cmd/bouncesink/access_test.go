@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -49,10 +53,46 @@ func TestAccessConfig(t *testing.T) {
 		{"listmonk without secret", func(c *Config) {
 			c.Webhooks = []WebhookConfig{{URL: "https://lm.example", Format: "listmonk", Authorization: "token a:b"}}
 		}, ""},
+		{"listmonk without authorization", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://lm.example", Format: "listmonk"}}
+		}, "needs authorization"},
+		{"mautic basic", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", Authorization: "Basic YTpi"}}
+		}, ""},
+		{"mautic oauth2", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", ClientID: "1_x", ClientSecret: "s"}}
+		}, ""},
+		{"mautic without credentials", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic"}}
+		}, "needs authorization"},
+		{"mautic with both", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", Authorization: "Basic YTpi", ClientID: "1_x", ClientSecret: "s"}}
+		}, "not both"},
+		{"oauth2 half set", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://m.example", Format: "mautic", ClientID: "1_x"}}
+		}, "set both client_id and client_secret"},
+		{"oauth2 for keila", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://k.example", Format: "keila", Authorization: "Bearer k", ClientID: "1_x", ClientSecret: "s"}}
+		}, "for format mautic"},
+		{"keila without key", func(c *Config) {
+			c.Webhooks = []WebhookConfig{{URL: "https://k.example", Format: "keila"}}
+		}, "needs authorization"},
 		{"bad format", func(c *Config) {
 			c.Webhooks = []WebhookConfig{{URL: "https://h.example", Format: "slack", Secret: long}}
 		}, `format "slack"`},
 		{"no url", func(c *Config) { c.Webhooks = []WebhookConfig{{Secret: long}} }, "url is empty"},
+		// A public SMTP listener with the quick start's localhost settings.
+		{"smtp on :25, localhost defaults", func(c *Config) { c.SMTP.Listen = ":25" }, "set smtp.accept"},
+		{"smtp on :25, localhost hostname", func(c *Config) {
+			c.SMTP.Listen, c.SMTP.Accept = ":25", []string{"@bounce.example.com"}
+		}, "set smtp.hostname"},
+		{"smtp on :25, localhost return paths", func(c *Config) {
+			c.SMTP.Listen, c.SMTP.Hostname, c.SMTP.Accept = "0.0.0.0:25", "sink.example.com", []string{"bounces@localhost"}
+		}, "set smtp.accept"},
+		{"smtp on :25, configured", func(c *Config) {
+			c.SMTP.Listen, c.SMTP.Hostname, c.SMTP.Accept = ":25", "sink.example.com", []string{"@bounce.example.com"}
+		}, ""},
+		{"smtp on localhost:25, localhost defaults", func(c *Config) { c.SMTP.Listen = "localhost:25" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +121,7 @@ token = "5f0c7a1e9b3d48f2a6c1e07d93b4f5a28c6e1d0b7f3a9e452d8c1b6f0e7a3d94"
 [[webhooks]]
 url = "https://lm.example"
 format = "listmonk"
+authorization = "token bouncesink:0123456789abcdef"
 timeout = "3s"
 `))
 	if err != nil {
@@ -124,7 +165,7 @@ func TestTokensAndMetrics(t *testing.T) {
 	const alice = "alice@example.org"
 	msg := fixture(t, userUnknown, "", "")
 	bounce(t, ts, returnPath(alice), msg)
-	bounce(t, ts, returnPath(alice), msg)
+	bounce(t, ts, returnPath(alice), nth(msg, 2))
 	c := dialSMTP(t, ts.smtp)
 	wantSMTPError(t, send(c, "", "someone@elsewhere.example", msg), 550, [3]int{5, 1, 1})
 
@@ -200,8 +241,8 @@ func TestWebhookDoesNotBlockIngestion(t *testing.T) {
 	}
 	ts := startServer(t, cfg, runOptions{})
 	const alice, bob = "alice@example.org", "bob@example.org"
-	for _, rcpt := range []string{alice, alice, bob, bob} {
-		bounce(t, ts, returnPath(rcpt), fixture(t, userUnknown, alice, rcpt))
+	for i, rcpt := range []string{alice, alice, bob, bob} {
+		bounce(t, ts, returnPath(rcpt), nth(fixture(t, userUnknown, alice, rcpt), i))
 	}
 	for range 2 {
 		select {
@@ -217,6 +258,55 @@ func TestWebhookDoesNotBlockIngestion(t *testing.T) {
 		t.Errorf("webhooks = %v, want alice then bob suppressed by the policy", got)
 	}
 	ts.stop(t) // with a delivery hanging: shutdown must not wait for it
+}
+
+// serve --smtp :25 with the defaults says which keys to set, and starts
+// nothing.
+func TestServePublicSMTPWithLocalhostDefaults(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	db := filepath.Join(t.TempDir(), "bouncesink.db")
+	code := dispatch([]string{"serve", "--smtp", ":25", "--db", db}, nil, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "smtp.accept") || !strings.Contains(stderr.String(), "smtp.hostname") {
+		t.Errorf("serve --smtp :25 = %d, %q; want 2 and an error naming smtp.accept and smtp.hostname", code, stderr.String())
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("the database was created: serve started")
+	}
+}
+
+// A public SMTP listener without require_signed is logged as a warning
+// that names the setting.
+func TestServeWarnsWhenPublicAndUnsigned(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		cfg := testConfig(t)
+		cfg.SMTP.Listen, cfg.SMTP.Hostname = "0.0.0.0:0", "sink.example.com"
+		cfg.VERP.RequireSigned = signed
+		var logs syncBuffer // the server logs from its own goroutines too
+		ts := startServer(t, cfg, runOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		ts.stop(t)
+		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "verp.require_signed = true")
+		if warned == signed {
+			t.Errorf("require_signed %v: warned %v; logs:\n%s", signed, warned, logs.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // With the quick start's defaults (no tokens, on loopback) a web page in

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/bouncesink/bouncesink/api"
+	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
 	"github.com/bouncesink/bouncesink/verp"
@@ -55,6 +56,10 @@ type SMTPConfig struct {
 
 	TLSCert string `toml:"tls_cert"` // PEM files; both set enable STARTTLS
 	TLSKey  string `toml:"tls_key"`
+
+	IPBytesPerHour  int64    `toml:"ip_bytes_per_hour"` // 0: no limit
+	ClassifyTimeout Duration `toml:"classify_timeout"`
+	BounceSenders   []string `toml:"bounce_senders"`
 }
 
 // VERPConfig is the [verp] section: signed return paths.
@@ -96,7 +101,14 @@ type StoreConfig struct {
 	Path   string `toml:"path"`    // bbolt: the database file
 	DSN    string `toml:"dsn"`     // postgres: postgres://user@host:port/db
 	DSNEnv string `toml:"dsn_env"` // postgres: name of an environment variable holding the DSN
+	// MaxRawBytes is the quota of raw messages kept (ingest.Sink.RawQuota);
+	// 0: none.
+	MaxRawBytes int64 `toml:"max_raw_bytes"`
 }
+
+// DefaultMaxRawBytes is the default quota of raw messages kept, as
+// received (compressed, they take about a third of it on disk).
+const DefaultMaxRawBytes = 16 << 30
 
 // Store engines.
 const (
@@ -111,6 +123,7 @@ type PolicyConfig struct {
 	SoftThreshold      int      `toml:"soft_threshold"`
 	SoftMinSpan        Duration `toml:"soft_min_span"`
 	SoftWindow         Duration `toml:"soft_window"`
+	DuplicateWindow    Duration `toml:"duplicate_window"`
 }
 
 // RetentionConfig is the [retention] section: how long the store keeps
@@ -152,10 +165,14 @@ func defaultConfig() Config {
 			MaxConnectionsPerIP: smtpd.DefaultMaxConnectionsPerIP,
 			MaxCommands:         smtpd.DefaultMaxCommands,
 			MaxBadCommands:      smtpd.DefaultMaxBadCommands,
+
+			IPBytesPerHour:  smtpd.DefaultIPBytesPerHour,
+			ClassifyTimeout: Duration{ingest.DefaultClassifyTimeout},
+			BounceSenders:   []string{},
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}, AllowedHosts: []string{}, TrustedProxies: []string{},
 			MaxCheckBytes: api.DefaultMaxBodyBytes, MaxImportBytes: api.DefaultMaxImportBytes, MaxHeavyRequests: api.DefaultMaxHeavy},
-		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db"},
+		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
 			HardWindow:         Duration{p.HardWindow},
@@ -163,6 +180,7 @@ func defaultConfig() Config {
 			SoftThreshold:      p.SoftThreshold,
 			SoftMinSpan:        Duration{p.SoftMinSpan},
 			SoftWindow:         Duration{p.SoftWindow},
+			DuplicateWindow:    Duration{p.DuplicateWindow},
 		},
 		Retention: RetentionConfig{
 			RawMessages:        Duration{r.RawMessages},
@@ -215,8 +233,8 @@ func (c Config) validate() error {
 	if c.SMTP.MaxMessageBytes <= 0 || c.SMTP.MaxRecipients <= 0 {
 		bad("smtp.max_message_bytes and smtp.max_recipients must be positive")
 	}
-	if c.SMTP.MaxLineLength < 1000 {
-		bad("smtp.max_line_length %d: RFC 5321 s4.5.3.1.6 requires at least 1000", c.SMTP.MaxLineLength)
+	if c.SMTP.MaxLineLength < 510 {
+		bad("smtp.max_line_length %d: RFC 5321 s4.5.3.1.4 requires command lines of at least 512 octets with the CRLF, so 510", c.SMTP.MaxLineLength)
 	}
 	if c.SMTP.ReadTimeout.Duration <= 0 || c.SMTP.WriteTimeout.Duration <= 0 ||
 		c.SMTP.IdleTimeout.Duration <= 0 || c.SMTP.SessionTimeout.Duration <= 0 {
@@ -224,6 +242,17 @@ func (c Config) validate() error {
 	}
 	if c.SMTP.MaxConnections <= 0 || c.SMTP.MaxConnectionsPerIP <= 0 || c.SMTP.MaxCommands <= 0 || c.SMTP.MaxBadCommands <= 0 {
 		bad("smtp.max_connections, max_connections_per_ip, max_commands and max_bad_commands must be positive")
+	}
+	if c.SMTP.IPBytesPerHour < 0 || c.Store.MaxRawBytes < 0 {
+		bad("smtp.ip_bytes_per_hour and store.max_raw_bytes must be 0 (no limit) or more")
+	}
+	if c.SMTP.ClassifyTimeout.Duration <= 0 {
+		bad("smtp.classify_timeout must be positive")
+	}
+	for _, e := range c.SMTP.BounceSenders {
+		if local, domain, ok := strings.Cut(strings.TrimSpace(e), "@"); !ok || domain == "" || strings.ContainsAny(local+domain, " \t<>@") {
+			bad("smtp.bounce_senders entry %q: want local@domain or @domain", e)
+		}
 	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		bad("smtp.tls_cert and smtp.tls_key: set both (STARTTLS) or neither")
@@ -265,6 +294,9 @@ func (c Config) validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.checkOpenAPI(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkPublicSMTP(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.webhookEndpoints(); err != nil {
@@ -324,6 +356,7 @@ func (c Config) policy() store.Policy {
 		HardThreshold: p.HardThreshold, HardWindow: p.HardWindow.Duration,
 		ComplaintThreshold: p.ComplaintThreshold,
 		SoftThreshold:      p.SoftThreshold, SoftMinSpan: p.SoftMinSpan.Duration, SoftWindow: p.SoftWindow.Duration,
+		DuplicateWindow: p.DuplicateWindow.Duration,
 	}
 }
 

@@ -162,8 +162,8 @@ func TestRequireSignedEndToEnd(t *testing.T) {
 
 	// The report was doctored to name the victim; the signature names alice.
 	forged := bytes.ReplaceAll(fixture(t, userUnknown, "", ""), []byte(alice), []byte(victim))
-	for range 2 {
-		bounce(t, ts, signed, forged)
+	for i := range 2 {
+		bounce(t, ts, signed, nth(forged, i))
 	}
 	if code := getJSON(t, ts.http+"/v1/recipients/"+victim, nil); code != 404 {
 		t.Errorf("GET /v1/recipients/%s = %d, want 404: the forged claim was applied", victim, code)

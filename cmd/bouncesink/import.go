@@ -27,8 +27,9 @@ func cmdImport(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] FILE\n"+
-			"Imports a bouncesink export, or the CSV export of Amazon SES, SendGrid, Mailgun or\n"+
-			"Postmark (told apart by the header row); \"-\" reads stdin.\n"+
+			"Imports a bouncesink export, the CSV export of Amazon SES, SendGrid, Mailgun or\n"+
+			"Postmark (told apart by the header row), or SES's suppression list as a header-less\n"+
+			"address,REASON CSV or JSON lines; \"-\" reads stdin.\n"+
 			"exit status: 0 if every row was imported or already suppressed, 1 if rows were rejected, 2 on error")
 		fs.PrintDefaults()
 	}

@@ -8,7 +8,9 @@
 //	bouncesink compact [--config FILE] [--db PATH]
 //	bouncesink export [--format csv|jsonl] [--api URL [--token TOKEN] | --db PATH] [--output FILE]
 //	bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
+//	bouncesink lift --note TEXT [--dry-run] [FILTER FLAGS] [--api URL] [--token TOKEN]
 //	bouncesink verp sign|verify [--config FILE] ADDR...
+//	bouncesink backup [--api URL [--token TOKEN] | --db PATH] FILE
 //	bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH
 package main
 
@@ -40,10 +42,18 @@ const usage = `usage:
   bouncesink import [--source NAME] [--format csv|jsonl] [--api URL] [--token TOKEN] FILE
       send a suppression list (our export, or SES, SendGrid, Mailgun or
       Postmark CSV) to a running server; exit 1 if rows were rejected
+  bouncesink lift --note TEXT [--dry-run] [--reason R] [--class C] [--domain D]
+          [--since T] [--until T] [--q S] [--source S] [--detail D]
+          [--decoder D] [--rule R] [--api URL] [--token TOKEN]
+      lift every suppression the filter selects on a running server (the
+      bulk undo of an over-suppression); --dry-run counts and samples them
   bouncesink verp sign [--config FILE] [--return-path ADDR] RECIPIENT...
       print the signed return path for each recipient ([verp] keys)
   bouncesink verp verify [--config FILE] RETURN-PATH...
       check signed return paths; exit 0 if all are valid, 1 if not
+  bouncesink backup [--api URL [--token TOKEN] | --db PATH] FILE
+      write a consistent copy of the bbolt database to FILE, from a running
+      server or a stopped one's file; the copy is checked before it is kept
   bouncesink migrate --from bbolt:PATH|postgres:DSN --to postgres:DSN|bbolt:PATH [--resume]
       copy a whole store to another engine and verify the copy by counts
       (stop the servers first)
@@ -70,12 +80,17 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "reclassify":
 		return cmdReclassify(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+
 	case "compact":
 		return cmdCompact(args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(args[1:], stdin, stdout, stderr)
+	case "lift":
+		return cmdLift(args[1:], stdout, stderr)
 	case "verp":
 		return cmdVERP(args[1:], stdout, stderr, time.Now)
 	case "migrate":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +21,7 @@ import (
 	"github.com/bouncesink/bouncesink/internal/gctune"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 	"github.com/bouncesink/bouncesink/store/pgstore"
 )
 
@@ -63,9 +65,27 @@ func cmdServe(args []string, stderr io.Writer) int {
 	defer stop()
 	if err := run(ctx, cfg, runOptions{Logger: log}); err != nil {
 		log.Error("bouncesink failed", "err", err)
+		if errors.Is(err, boltstore.ErrDamaged) {
+			fmt.Fprint(stderr, damagedAdvice(cfg.Store.Path))
+		}
 		return 1
 	}
 	return 0
+}
+
+// damagedAdvice tells an operator what to do about a damaged database file.
+func damagedAdvice(path string) string {
+	return fmt.Sprintf(`
+bouncesink will not start on a damaged or truncated database file (a full
+disk, a copy cut short, a failing disk):
+    %[1]s
+  - Restore your latest backup (README, "Backup and restore"): move the file
+    aside, copy the backup in its place, and start bouncesink again. Bounces
+    received since that backup are not in it.
+  - To see what is wrong with the file, run bbolt's own check ("bbolt check";
+    on a file cut short it stops with a fault of its own):
+    go run go.etcd.io/bbolt/cmd/bbolt@v1.5.0 check %[1]s
+`, path)
 }
 
 // override sets *dst to a flag's value when the flag was given.
@@ -196,6 +216,7 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 		MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
 		MaxCommands:         cfg.SMTP.MaxCommands,
 		MaxBadCommands:      cfg.SMTP.MaxBadCommands,
+		IPBytesPerHour:      cmp.Or(cfg.SMTP.IPBytesPerHour, -1), // 0 in the config: no limit
 		TLSConfig:           tlsConfig,
 		Signer:              sink.Signer,
 		RequireSigned:       cfg.VERP.RequireSigned,
@@ -240,6 +261,11 @@ func start(cfg Config, o runOptions) (s *server, err error) {
 			s.errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	if cfg.smtpIsPublic() && !cfg.VERP.RequireSigned {
+		log.Warn("the SMTP listener is not on loopback and verp.require_signed is off: anyone on the internet can "+
+			"send a forged bounce naming any address; sign your return paths (bouncesink verp sign) and set "+
+			"verp.require_signed = true", "smtp", s.smtpAddr.String())
+	}
 	if auth.Open() {
 		log.Warn("the HTTP API has no tokens: anyone who reaches it may read and change the suppression list "+
 			"(allowed on loopback only; see [[http.tokens]])", "http", s.httpAddr.String())

@@ -103,6 +103,13 @@ func fixture(t *testing.T, name, from, to string) []byte {
 	return raw
 }
 
+// nth returns the n-th distinct copy of a fixture: another bounce of the
+// same kind, with a Message-Id of its own. Two such copies count twice; the
+// same bytes sent again (a retransmission) count once.
+func nth(msg []byte, n int) []byte {
+	return bytes.Replace(msg, []byte("Message-Id: <"), fmt.Appendf(nil, "Message-Id: <%d.", n), 1)
+}
+
 // verpTag encodes alice@example.org as alice=example.org.
 func verpTag(addr string) string { return strings.Replace(addr, "@", "=", 1) }
 
@@ -227,9 +234,10 @@ type checkAnswerFull struct {
 }
 
 const (
-	userUnknown = "postfix-user-unknown.eml" // written for alice@example.org
-	blocked     = "postfix-blocked.eml"      // for bob@example.net
-	vacation    = "vacation.eml"             // from carol@example.com
+	userUnknown  = "postfix-user-unknown.eml"   // written for alice@example.org
+	userUnknown2 = "postfix-user-unknown-2.eml" // the same, for a later message to alice
+	blocked      = "postfix-blocked.eml"        // for bob@example.net
+	vacation     = "vacation.eml"               // from carol@example.com
 )
 
 func TestSecondHardBounceSuppresses(t *testing.T) {
@@ -252,7 +260,17 @@ func TestSecondHardBounceSuppresses(t *testing.T) {
 		t.Errorf("check after one bounce = %+v, want nothing suppressed", ans)
 	}
 
+	// The same bounce again (an MTA that missed our 250) counts once.
 	bounce(t, ts, returnPath(alice), msg)
+	if _, ok := suppressed(t, ts, alice); ok {
+		t.Fatal("one hard bounce received twice suppressed the address")
+	}
+	if got := recipient(t, ts, alice); got.Recipient.Counts["hard"] != 1 || len(got.Events) != 1 {
+		t.Errorf("after a retransmission: counts %v, %d events; want one hard bounce", got.Recipient.Counts, len(got.Events))
+	}
+
+	// A second bounce, of another message to alice, suppresses.
+	bounce(t, ts, returnPath(alice), fixture(t, userUnknown2, "", ""))
 	s, ok := suppressed(t, ts, alice)
 	if !ok || s.Reason != "hard" {
 		t.Fatalf("after two hard bounces: suppression %+v (found %v), want reason hard", s, ok)
@@ -267,10 +285,10 @@ func TestSecondHardBounceSuppresses(t *testing.T) {
 func TestBlockAndAutoReplyNeverSuppress(t *testing.T) {
 	ts := startServer(t, testConfig(t), runOptions{})
 	const bob, carol = "bob@example.net", "carol@example.com"
-	for range 3 {
-		bounce(t, ts, returnPath(bob), fixture(t, blocked, "", ""))
+	for i := range 3 {
+		bounce(t, ts, returnPath(bob), nth(fixture(t, blocked, "", ""), i))
 		c := dialSMTP(t, ts.smtp)
-		if err := send(c, carol, returnPath(carol), fixture(t, vacation, "", "")); err != nil {
+		if err := send(c, carol, returnPath(carol), nth(fixture(t, vacation, "", ""), i)); err != nil {
 			t.Fatalf("sending the auto-reply: %v", err)
 		}
 	}
@@ -427,7 +445,7 @@ func TestAcknowledgedBouncesSurviveRestart(t *testing.T) {
 	}
 	// The policy state survived too: one more hard bounce suppresses.
 	const again = "user0.0@example.org"
-	bounce(t, ts, returnPath(again), fixture(t, userUnknown, "alice@example.org", again))
+	bounce(t, ts, returnPath(again), fixture(t, userUnknown2, "alice@example.org", again))
 	if _, ok := suppressed(t, ts, again); !ok {
 		t.Errorf("%s: second hard bounce, across a restart, did not suppress", again)
 	}
@@ -436,8 +454,8 @@ func TestAcknowledgedBouncesSurviveRestart(t *testing.T) {
 func TestCheckHundredThousandAddresses(t *testing.T) {
 	ts := startServer(t, testConfig(t), runOptions{})
 	const alice = "alice@example.org"
-	for range 2 {
-		bounce(t, ts, returnPath(alice), fixture(t, userUnknown, "", ""))
+	for i := range 2 {
+		bounce(t, ts, returnPath(alice), nth(fixture(t, userUnknown, "", ""), i))
 	}
 
 	const n = 100_000
@@ -469,8 +487,8 @@ func TestHealthz(t *testing.T) {
 func TestCheckCommand(t *testing.T) {
 	ts := startServer(t, testConfig(t), runOptions{})
 	const alice = "alice@example.org"
-	for range 2 {
-		bounce(t, ts, returnPath(alice), fixture(t, userUnknown, "", ""))
+	for i := range 2 {
+		bounce(t, ts, returnPath(alice), nth(fixture(t, userUnknown, "", ""), i))
 	}
 	tests := []struct {
 		args       []string

@@ -14,5 +14,7 @@ import (
 // it would be on arrival.
 // signer checks signed return paths (cfg.keySigner); nil means none.
 func newSink(cfg Config, w store.Writer, signer *verp.Signer, now func() time.Time, log *slog.Logger) *ingest.Sink {
-	return &ingest.Sink{Store: w, Now: now, VERPSeparator: cfg.SMTP.VERPSeparator, Logger: log, Signer: signer}
+	return &ingest.Sink{Store: w, Now: now, VERPSeparator: cfg.SMTP.VERPSeparator, Logger: log, Signer: signer,
+		BounceSenders: cfg.SMTP.BounceSenders, ClassifyTimeout: cfg.SMTP.ClassifyTimeout.Duration,
+		RawQuota: cfg.Store.MaxRawBytes}
 }

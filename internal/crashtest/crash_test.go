@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,22 +103,36 @@ func TestCrashLosesNothing(t *testing.T) {
 		}
 		srv.kill()
 		tg.clear()
+		// Between two runs nothing writes: what the kill left must be
+		// whole, and every recipient counted once per message naming it.
+		if err := checkStore(t, db, s.snapshot(), false); err != nil {
+			t.Fatalf("after kill %d: %v", i+1, err)
+		}
 	}
 	cancel()
 	wg.Wait()
 
-	var acked int
+	var acked, resent, resentAcked int
 	for _, a := range s.attempts {
 		if a.acked {
 			acked++
 		}
+		if a.sends > 1 {
+			resent++
+			if a.acked {
+				resentAcked++
+			}
+		}
 	}
-	t.Logf("%d kills (%d during start-up), %d messages sent, %d answered 250", kills, early, len(s.attempts), acked)
+	t.Logf("%d kills (%d during start-up), %d messages sent, %d answered 250; %d sent again after a lost reply (%d of them then answered 250)",
+		kills, early, len(s.attempts), acked, resent, resentAcked)
 	if acked == 0 {
 		t.Fatal("no message was ever acknowledged: the test proved nothing")
 	}
 	checkBolt(t, db)
-	checkStore(t, db, s.attempts)
+	if err := checkStore(t, db, s.attempts, true); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkBolt runs bbolt's consistency check (what "bbolt check" does) on
@@ -142,10 +157,13 @@ func checkBolt(t *testing.T, path string) {
 }
 
 // checkStore asks the store about every message sent: each answered 250
-// is stored with its verdict; each other one is either wholly there
-// (committed, then killed before the reply) or wholly absent; the
-// counters agree with what is there.
-func checkStore(t *testing.T, path string, attempts []attempt) {
+// is stored once with its verdict; each other one is either wholly there
+// (committed, then killed before the reply) or wholly absent; a message
+// sent again after a lost reply is stored once and counted once; every
+// recipient's counters, the store's and the activity counters equal the
+// number of distinct messages naming it. With full it also compares each
+// message's bytes with those sent, and logs what it found.
+func checkStore(t *testing.T, path string, attempts []attempt, full bool) error {
 	t.Helper()
 	ctx := context.Background()
 	db, err := boltstore.Open(path, boltstore.Options{})
@@ -154,8 +172,10 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 	}
 	defer db.Close()
 
+	var problems []error
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 	byRcpt := map[string][]store.StoredMessage{} // by RCPT TO
-	var nmsg int
+	var nmsg, duplicates int
 	for after := uint64(0); ; {
 		page, err := db.Messages(ctx, after, 0)
 		if err != nil {
@@ -166,8 +186,9 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 		}
 		for _, m := range page {
 			nmsg++
+			duplicates += m.Duplicates
 			if len(m.EnvelopeTo) != 1 {
-				t.Errorf("message %d: envelope to %q, want the one RCPT sent", m.ID, m.EnvelopeTo)
+				fail("message %d: envelope to %q, want the one RCPT sent", m.ID, m.EnvelopeTo)
 				continue
 			}
 			byRcpt[m.EnvelopeTo[0]] = append(byRcpt[m.EnvelopeTo[0]], m)
@@ -175,13 +196,7 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 		after = page[len(page)-1].ID
 	}
 
-	var present, unackedPresent, suppressed, errs int
-	fail := func(format string, args ...any) {
-		errs++
-		if errs <= 20 {
-			t.Errorf(format, args...)
-		}
-	}
+	var present, unackedPresent, suppressed int
 	known := map[string]bool{}
 	for id, a := range attempts {
 		known[a.verp] = true
@@ -190,7 +205,7 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 		_, serr := db.Suppression(ctx, a.rcpt)
 		switch {
 		case len(msgs) > 1:
-			fail("%s: stored %d times, sent once", a.rcpt, len(msgs))
+			fail("%s: stored %d times (sent %d times), one message", a.rcpt, len(msgs), a.sends)
 			continue
 		case len(msgs) == 0 && a.acked:
 			fail("%s (message %d, %s): answered 250 but not stored", a.rcpt, id, a.kind)
@@ -211,17 +226,20 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 			continue
 		}
 		if len(events) != 1 || events[0].MessageID != m.ID || events[0].Class != a.kind.Class() {
-			fail("%s: events %+v, want one %s event from message %d", a.rcpt, events, a.kind.Class(), m.ID)
+			fail("%s: events %+v, want one %s event from message %d (sent %d times)", a.rcpt, events, a.kind.Class(), m.ID, a.sends)
 		}
 		total := 0
 		for _, n := range r.Counts {
 			total += n
 		}
 		if total != 1 || r.Counts[a.kind.Class()] != 1 {
-			fail("%s: counts %v, want one %s", a.rcpt, r.Counts, a.kind.Class())
+			fail("%s: counts %v, want one %s: one message names it (sent %d times)", a.rcpt, r.Counts, a.kind.Class(), a.sends)
 		}
 		if len(m.Observations) != 1 || m.Observations[0].Recipient != a.rcpt {
 			fail("%s: message %d observations %+v, want one for it", a.rcpt, m.ID, m.Observations)
+		}
+		if m.Duplicates > a.sends-1 {
+			fail("%s: message %d has %d duplicates, but was sent only %d times", a.rcpt, m.ID, m.Duplicates, a.sends)
 		}
 		wantSupp := a.kind == bouncegen.Complaint
 		if gotSupp := serr == nil; gotSupp != wantSupp || r.Suppressed != wantSupp {
@@ -230,7 +248,7 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 		if wantSupp {
 			suppressed++
 		}
-		if !bytes.Equal(crlf(m.Raw), crlf(message(id, a))) {
+		if full && !bytes.Equal(crlf(m.Raw), crlf(message(id, a))) {
 			fail("%s: message %d raw bytes differ from those sent", a.rcpt, m.ID)
 		}
 	}
@@ -244,10 +262,20 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Stats{Messages: present, Recipients: present, Events: present, Suppressed: suppressed}
-	if st.Messages != want.Messages || st.Recipients != want.Recipients || st.Events != want.Events ||
+	want := store.Stats{Messages: present, Recipients: present, Events: present, Suppressed: suppressed, Duplicates: duplicates}
+	if st.Messages != want.Messages || st.Recipients != want.Recipients || st.Events != want.Events || st.Duplicates != want.Duplicates ||
 		st.Suppressed != want.Suppressed || st.SuppressedByReason["complaint"] != suppressed || nmsg != present {
 		fail("stats %+v (messages listed: %d), want %+v with all suppressions for complaints", st, nmsg, want)
+	}
+	// The activity counters: every message was received within the hour.
+	act, err := db.Activity(ctx, store.ActivityOptions{Days: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range act.Windows {
+		if w.Total != present {
+			fail("activity window %s counts %d verdicts, want %d, one per message", w.Window, w.Total, present)
+		}
 	}
 	var listed int
 	for after := ""; ; {
@@ -264,10 +292,14 @@ func checkStore(t *testing.T, path string, attempts []attempt) {
 	if listed != suppressed {
 		fail("suppression list has %d addresses, want %d", listed, suppressed)
 	}
-	t.Logf("store: %d messages (%d of them committed but killed before the 250), %d suppressed", present, unackedPresent, suppressed)
-	if errs > 20 {
-		t.Errorf("... %d failures in all", errs)
+	if full {
+		t.Logf("store: %d messages (%d of them committed but killed before the 250), %d suppressed, %d duplicates acknowledged and counted once",
+			present, unackedPresent, suppressed, duplicates)
 	}
+	if len(problems) > 20 {
+		problems = append(problems[:20], fmt.Errorf("... %d problems in all", len(problems)))
+	}
+	return errors.Join(problems...)
 }
 
 // crlf normalises line ends, so bytes compare whatever the server kept.

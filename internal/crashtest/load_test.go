@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ type attempt struct {
 	rcpt  string // the bounced recipient, user%06d@example.org
 	verp  string // RCPT TO
 	acked bool   // the server answered 250 to DATA
+	sends int    // transmissions: more than one when a reply was lost
 }
 
 // sent is the record of every attempt, by id.
@@ -43,6 +45,20 @@ func (s *sent) ack(id int) {
 	s.mu.Lock()
 	s.attempts[id].acked = true
 	s.mu.Unlock()
+}
+
+func (s *sent) sending(id int) attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts[id].sends++
+	return s.attempts[id]
+}
+
+// snapshot copies the attempts as they stand.
+func (s *sent) snapshot() []attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.attempts)
 }
 
 // msgTime dates every generated message; the store uses the receipt time.
@@ -95,9 +111,12 @@ func (t *target) await(ctx context.Context, after int) (string, int, error) {
 
 // client sends bounces, one at a time on one connection, until ctx is
 // done. A connection that fails is dropped; the next one goes to the same
-// server if it is still up, else to the next server started.
+// server if it is still up, else to the next server started. Like an MTA,
+// it sends a message it got no 250 for again, byte for byte, until it
+// gets one: when the server died between its commit and its reply, the
+// copy must count once.
 func client(ctx context.Context, tg *target, s *sent) {
-	gen := 0
+	gen, retry := 0, -1
 	for ctx.Err() == nil {
 		addr, g, err := tg.await(ctx, gen-1)
 		if err != nil {
@@ -110,13 +129,17 @@ func client(ctx context.Context, tg *target, s *sent) {
 		}
 		gen = g
 		for ctx.Err() == nil {
-			if err := send(c, s); err != nil {
-				var se *smtp.SMTPError
-				if errors.As(err, &se) && c.Reset() == nil {
-					continue // refused, e.g. 451; the session goes on
-				}
-				break
+			id, err := send(c, s, retry)
+			if err == nil {
+				retry = -1
+				continue
 			}
+			retry = id
+			var se *smtp.SMTPError
+			if errors.As(err, &se) && c.Reset() == nil {
+				continue // refused, e.g. 451; the session goes on
+			}
+			break
 		}
 		c.Close()
 	}
@@ -137,12 +160,17 @@ func dial(addr string) (*smtp.Client, error) {
 	return c, nil
 }
 
-// send delivers one new bounce and records whether it got 250.
-func send(c *smtp.Client, s *sent) error {
-	id, a := s.next()
+// send delivers attempt retry again, or a new bounce if retry is -1, and
+// records whether it got 250.
+func send(c *smtp.Client, s *sent, retry int) (int, error) {
+	id := retry
+	if id < 0 {
+		id, _ = s.next()
+	}
+	a := s.sending(id)
 	if err := c.SendMail("", []string{a.verp}, bytes.NewReader(message(id, a))); err != nil {
-		return err
+		return id, err
 	}
 	s.ack(id)
-	return nil
+	return id, nil
 }

@@ -37,16 +37,18 @@ type auditRecord struct {
 }
 
 type suppressionRecord struct {
-	Reason string    `json:"reason"`
-	Detail string    `json:"detail,omitempty"`
-	Since  time.Time `json:"since"`
+	Reason  string    `json:"reason"`
+	Detail  string    `json:"detail,omitempty"`
+	Since   time.Time `json:"since"`
+	Decoder string    `json:"decoder,omitempty"`
+	Rule    string    `json:"rule,omitempty"`
 }
 
 func fromRecord(addr string, r *suppressionRecord) *store.Suppression {
 	if r == nil {
 		return nil
 	}
-	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since}
+	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since, Decoder: r.Decoder, Rule: r.Rule}
 }
 
 // appendAudit adds e to the trail, if b has one (a Rebuild's staging
@@ -84,8 +86,9 @@ func putAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
 
 // An audit entry is: format byte, Time (8 bytes, see wire.go), Address,
 // Action, Actor, Before and After (each a byte, 1 if present, then
-// Reason, Detail and Since), Note, MessageID (uvarint), Verdict (a byte,
-// 1 if present, then the observation). The sequence is the key.
+// Reason, Detail, Since, Decoder and Rule), Note, MessageID (uvarint),
+// Verdict (a byte, 1 if present, then the observation and an event's
+// flags with what they say follows). The sequence is the key.
 func encodeAudit(e store.AuditEntry) ([]byte, error) {
 	v := make([]byte, 0, 160+len(e.Note))
 	v = append(v, compactFormat)
@@ -107,13 +110,28 @@ func encodeAudit(e store.AuditEntry) ([]byte, error) {
 		if v, err = appendTime(v, s.Since); err != nil {
 			return nil, err
 		}
+		v = appendString(v, s.Decoder)
+		v = appendString(v, s.Rule)
 	}
 	v = appendString(v, e.Note)
 	v = binary.AppendUvarint(v, e.MessageID)
 	if e.Verdict == nil {
 		return append(v, 0), nil
 	}
-	return appendObservation(append(v, 1), *e.Verdict, ""), nil
+	o := *e.Verdict
+	v = appendObservation(append(v, 1), o, "")
+	var flags uint64
+	if o.Advisory {
+		flags |= eventAdvisory
+	}
+	if hasListmonk(o) {
+		flags |= eventListmonk
+	}
+	v = binary.AppendUvarint(v, flags)
+	if flags&eventListmonk != 0 {
+		v = appendString(appendString(v, o.ListmonkSubscriber), o.ListmonkCampaign)
+	}
+	return v, nil
 }
 
 func (r *reader) flag() bool {
@@ -143,13 +161,19 @@ func decodeAudit(k, v []byte) (store.AuditEntry, error) {
 		e.Actor = r.string()
 		for _, s := range []**store.Suppression{&e.Before, &e.After} {
 			if r.flag() {
-				*s = &store.Suppression{Address: e.Address, Reason: r.string(), Detail: r.string(), Since: r.time()}
+				*s = &store.Suppression{Address: e.Address, Reason: r.string(), Detail: r.string(), Since: r.time(),
+					Decoder: r.string(), Rule: r.string()}
 			}
 		}
 		e.Note = r.string()
 		e.MessageID = r.uvarint()
 		if r.flag() {
 			o := r.observation("")
+			flags := r.uvarint()
+			o.Advisory = flags&eventAdvisory != 0
+			if flags&eventListmonk != 0 {
+				o.ListmonkSubscriber, o.ListmonkCampaign = r.string(), r.string()
+			}
 			e.Verdict = &o
 		}
 		if r.err != nil {

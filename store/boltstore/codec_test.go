@@ -185,13 +185,22 @@ func TestRawCodec(t *testing.T) {
 	}
 }
 
+func toRecord(s *store.Suppression) *suppressionRecord {
+	if s == nil {
+		return nil
+	}
+	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since, Decoder: s.Decoder, Rule: s.Rule}
+}
+
 // Audit entries: compact, and JSON ones from earlier versions still read.
 func TestAuditRecordFormat(t *testing.T) {
-	before := &store.Suppression{Address: "a@example.com", Reason: "hard", Detail: "user_unknown", Since: t0}
+	before := &store.Suppression{Address: "a@example.com", Reason: "hard", Detail: "user_unknown", Since: t0, Decoder: "rfc3464", Rule: "status-5.1.1"}
 	for _, e := range []store.AuditEntry{
 		{Seq: 7, Time: day(1), Address: "a@example.com", Action: store.AuditSuppress, Actor: store.ActorPolicy,
 			After: before, MessageID: 42, Verdict: &store.Observation{Recipient: "<A@example.com>", Class: "hard", SMTPCode: 550}},
 		{Seq: 8, Time: day(2), Address: "a@example.com", Action: store.AuditLift, Actor: "ops", Before: before, Note: "by phone"},
+		{Seq: 9, Time: day(3), Address: "a@example.com", Action: store.AuditSuppress, Actor: store.ActorPolicy, After: before,
+			Verdict: &store.Observation{Class: "complaint", Advisory: true, ListmonkSubscriber: "12", ListmonkCampaign: "7"}},
 	} {
 		k := u64(e.Seq)
 		v, err := encodeAudit(e)
@@ -203,12 +212,7 @@ func TestAuditRecordFormat(t *testing.T) {
 			t.Errorf("round trip:\n got %+v, %v\nwant %+v", got, err, e)
 		}
 		rec := auditRecord{Time: e.Time, Address: e.Address, Action: e.Action, Actor: e.Actor, Note: e.Note, MessageID: e.MessageID}
-		if e.Before != nil {
-			rec.Before = &suppressionRecord{Reason: e.Before.Reason, Detail: e.Before.Detail, Since: e.Before.Since}
-		}
-		if e.After != nil {
-			rec.After = &suppressionRecord{Reason: e.After.Reason, Detail: e.After.Detail, Since: e.After.Since}
-		}
+		rec.Before, rec.After = toRecord(e.Before), toRecord(e.After)
 		if e.Verdict != nil {
 			o := observationRecord(*e.Verdict)
 			rec.Verdict = &o

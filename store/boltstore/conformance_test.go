@@ -13,7 +13,7 @@ import (
 // subject (internal/crashtest), and thousands of fsyncs would make this
 // one slow.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Harness{New: func(t testing.TB) storetest.Opener {
+	storetest.Run(t, storetest.Harness{Dedupe: true, New: func(t testing.TB) storetest.Opener {
 		path := filepath.Join(t.TempDir(), "bouncesink.db")
 		return func(o storetest.Options) (store.Store, error) {
 			db, err := Open(path, Options{Policy: o.Policy, Now: o.Now})

@@ -115,7 +115,8 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 			switch {
 			case it.Message != nil:
 				m := it.Message
-				rec := messageRecord{Received: m.Received, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}
+				rec := messageRecord{Received: m.Received, EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw),
+					Duplicates: m.Duplicates, LastDuplicate: m.LastDuplicate}
 				var head []byte
 				if head, err = encodeHead(rec, m.Observations); err == nil {
 					if err = messages.Put(u64(m.ID), head); err == nil && !m.RawPruned {
@@ -196,6 +197,9 @@ func (db *DB) FinishLoad(ctx context.Context) error {
 			return err
 		}
 		if err := countAll(tx); err != nil {
+			return err
+		}
+		if err := countRawBytes(tx, true); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Put(keyIndexed, []byte("1"))

@@ -12,11 +12,13 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // schemaVersion is the layout of the buckets below. Open refuses a file
@@ -37,7 +39,8 @@ var (
 	bucketAudit       = []byte("audit")         // seq (8 bytes BE) -> compact audit entry, see audit.go
 	bucketAuditByAddr = []byte("audit_by_addr") // address 0x00 seq -> nothing
 	allBuckets        = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
-		bucketSuppressions, bucketBySince, bucketByReason, bucketByDetail, bucketCounters, bucketAudit, bucketAuditByAddr}
+		bucketSuppressions, bucketBySince, bucketByReason, bucketByDetail, bucketCounters, bucketAudit, bucketAuditByAddr,
+		bucketDedupe, bucketDedupeByTime} // the last two: see dedupe.go
 	keySchema = []byte("schema")
 
 	// bucketRebuild holds a Rebuild's work in progress: new copies of
@@ -98,7 +101,21 @@ type DB struct {
 }
 
 // Open opens (creating if needed, with its parent directory) the database file.
-func Open(path string, opts Options) (*DB, error) {
+//
+// A file that is not a whole bbolt database (truncated, overwritten, not a
+// database at all) is an error wrapping ErrDamaged, not a crash: bbolt
+// reads the file through a memory map, so a page cut off by a truncation
+// faults, and a damaged one can make it panic.
+func Open(path string, opts Options) (db *DB, err error) {
+	// The fault or panic of a damaged file, while Open reads it, becomes
+	// this error. (The file lock bbolt may hold then is the process's
+	// until it exits: the caller is about to report the file and stop.)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("store: open %s: %w: %v", path, ErrDamaged, p)
+		}
+	}()
 	policy := opts.Policy
 	if policy == (store.Policy{}) {
 		policy = store.DefaultPolicy()
@@ -119,11 +136,31 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// bbolt takes an empty file for a new database, and one shorter than
+	// its two meta pages for an error of its own.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()) {
+		return nil, fmt.Errorf("store: open %s: %w: %d bytes, shorter than a database's first two pages", path, ErrDamaged, fi.Size())
+	} else if err == nil && fi.Size() > 0 {
+		err := walkFile(path, timeout)
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
 	b, err := openCurrent(path, timeout)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (waited %s)", path, store.ErrLocked, timeout)
 	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return nil, fmt.Errorf("store: open %s: %w: %w", path, ErrDamaged, err)
+	}
 	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := checkSize(b, path); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if err := b.Update(func(tx *bolt.Tx) error { return initSchema(tx, now()) }); err != nil {
@@ -164,7 +201,7 @@ func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
 func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			b, err = nil, fmt.Errorf("reading the free pages: %v", p)
+			b, err = nil, fmt.Errorf("%w: reading the free pages: %v", ErrDamaged, p)
 		}
 	}()
 	return bolt.Open(path, 0o600, &bolt.Options{
@@ -187,6 +224,63 @@ const maxSyncedFreePages = 1024
 func syncFreelist(db *bolt.DB) {
 	st := db.Stats()
 	db.NoFreelistSync = st.FreePageN+st.PendingPageN > maxSyncedFreePages
+}
+
+// ErrDamaged is wrapped by Open's error when the file is not a whole bbolt
+// database: restore it from a backup (Backup), or examine it with bbolt's
+// own "bbolt check".
+var ErrDamaged = errors.New("the database file is damaged or truncated")
+
+// walkFile reads every page of the file's B-trees, in this goroutine,
+// before Open opens it for writing. That open may rebuild the list of
+// free pages by walking the same pages (openBolt, when the last commits
+// did not write the list), but from a goroutine of bbolt's own, where the
+// assertion a damaged page fails would end the process instead of
+// returning an error; here it is Open's panic, which Open turns into
+// ErrDamaged. It leaves the pages in the page cache for bbolt's walk,
+// and costs a few seconds per gigabyte at every start.
+func walkFile(path string, timeout time.Duration) error {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := checkSize(b, path); err != nil {
+		return err
+	}
+	return b.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { walkBucket(bk); return nil })
+	})
+}
+
+// walkBucket visits every page of b and of the buckets in it.
+func walkBucket(b *bolt.Bucket) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if nested := b.Bucket(k); nested != nil {
+				walkBucket(nested)
+			}
+		}
+	}
+}
+
+// checkSize refuses a file shorter than the pages its last transaction
+// wrote: a truncated file, whose missing pages would fault when read.
+func checkSize(b *bolt.DB, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	var want int64
+	b.View(func(tx *bolt.Tx) error { want = tx.Size(); return nil })
+	if fi.Size() < want {
+		return fmt.Errorf("%w: %d bytes, its last transaction wrote %d", ErrDamaged, fi.Size(), want)
+	}
+	return nil
 }
 
 // initSchema creates the buckets and checks or stamps the schema version.
@@ -213,6 +307,9 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 		if err := countAll(tx); err != nil {
 			return err
 		}
+	}
+	if err := countRawBytes(tx, false); err != nil {
+		return err
 	}
 	// Files written before the time index and the activity counters
 	// existed get them once, from the data they derive from.

@@ -81,6 +81,9 @@ func (db *DB) decode(sb storedBytes) (store.StoredMessage, error) {
 		EnvelopeFrom: rec.EnvelopeFrom,
 		EnvelopeTo:   rec.EnvelopeTo,
 		RawPruned:    sb.raw == nil,
+
+		Duplicates:    rec.Duplicates,
+		LastDuplicate: rec.LastDuplicate,
 	}
 	if sb.raw != nil {
 		if m.Raw, err = db.decompress(sb.raw, rec.RawSize); err != nil {

@@ -98,6 +98,7 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 			n, size, done = 0, 0, false
 			raw, heads := tx.Bucket(bucketRaw), tx.Bucket(bucketMessages)
 			var keys [][]byte
+			var rawSize uint64 // as received, for Stats.RawBytes
 			c := raw.Cursor()
 			k, v := c.First()
 			for ; k != nil && len(keys) < pruneBatch; k, v = c.Next() {
@@ -113,6 +114,11 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 					if !at.Before(cutoff) {
 						break
 					}
+					rec, err := decodeHead(id, head)
+					if err != nil {
+						return err
+					}
+					rawSize += uint64(max(rec.RawSize, 0))
 				}
 				// Raw bytes without a message record are no one's: they go too.
 				keys = append(keys, bytes.Clone(k))
@@ -125,7 +131,7 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 				}
 			}
 			n = len(keys)
-			return nil
+			return subRawBytes(tx.Bucket(bucketMeta), rawSize)
 		})
 		if err != nil {
 			return err

@@ -230,10 +230,12 @@ func (r *rebuild) prepare(sb storedBytes) (replayed, error) {
 		return replayed{}, fmt.Errorf("message %d: reobserve: %w", m.ID, err)
 	}
 	rec := messageRecord{
-		Received:     m.Received,
-		EnvelopeFrom: m.EnvelopeFrom,
-		EnvelopeTo:   m.EnvelopeTo,
-		RawSize:      len(m.Raw),
+		Received:      m.Received,
+		EnvelopeFrom:  m.EnvelopeFrom,
+		EnvelopeTo:    m.EnvelopeTo,
+		RawSize:       len(m.Raw),
+		Duplicates:    m.Duplicates,
+		LastDuplicate: m.LastDuplicate,
 	}
 	if m.RawPruned {
 		old, err := decodeHead(sb.id, sb.head) // decode read it: cannot fail

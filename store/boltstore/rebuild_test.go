@@ -53,7 +53,8 @@ func recordMany(t testing.TB, db *DB, msgs []store.Message) {
 			if err != nil {
 				return err
 			}
-			if _, _, err := db.recordTx(tx, nil, at, head, db.compress(m.Raw), targets); err != nil {
+			in := recordIn{at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest}
+			if _, err := db.recordTx(tx, nil, in); err != nil {
 				return err
 			}
 		}

@@ -33,6 +33,9 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	if m.Received.IsZero() {
 		return 0, errors.New("store: record: message has no received time")
 	}
+	if len(m.Digest) > maxDigestLen {
+		return 0, fmt.Errorf("store: record: digest of %d bytes, want at most %d", len(m.Digest), maxDigestLen)
+	}
 	// Everything that does not depend on the database happens here,
 	// outside the transaction that concurrent sessions wait on.
 	at := m.Received.UTC().Round(0) // Round(0) drops the monotonic reading
@@ -53,25 +56,44 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 
 	// The group commit may run the closure more than once, so it reads all
 	// it needs from tx and only hands back its result.
-	var (
-		id      uint64
-		changed bool
-	)
+	in := recordIn{at: at, head: head, raw: raw, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota}
+	var out recordOut
 	err = db.commits.do(func(tx *bolt.Tx) error {
-		n, c, err := db.recordTx(tx, db.commits.tally, at, head, raw, targets)
-		if err != nil {
-			return err
-		}
-		id, changed = n, c
-		return nil
+		var err error
+		out, err = db.recordTx(tx, db.commits.tally, in)
+		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("store: record: %w", err)
+	case out.duplicate:
+		return out.id, fmt.Errorf("store: record: %w (message %d)", store.ErrDuplicate, out.id)
+	case out.overQuota:
+		return 0, fmt.Errorf("store: record: %w (%d bytes kept, quota %d)", store.ErrQuota, out.rawBytes, m.RawQuota)
 	}
-	if changed {
+	if out.suppressed {
 		db.notifyAudit()
 	}
-	return id, nil
+	return out.id, nil
+}
+
+// recordIn is one message ready to record; recordOut what became of it.
+type recordIn struct {
+	at      time.Time
+	head    []byte
+	raw     []byte // compressed
+	rawSize int
+	targets []target
+	digest  []byte
+	quota   int64
+}
+
+type recordOut struct {
+	id         uint64
+	suppressed bool   // the policy suppressed an address
+	duplicate  bool   // a repeat of message id: nothing stored
+	overQuota  bool   // refused: nothing stored
+	rawBytes   uint64 // kept, when over quota
 }
 
 // prepareHead encodes rec with the observations obs, and returns those of
@@ -87,37 +109,64 @@ func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, 
 	return head, targets, err
 }
 
-// recordTx stores one message and its observations in tx, and reports
-// whether the policy suppressed an address. Its counter increments go to
-// t, for the group commit to write, or straight to the counters if t is
-// nil.
-func (db *DB) recordTx(tx *bolt.Tx, t tally, at time.Time, head, raw []byte, targets []target) (id uint64, suppressed bool, err error) {
+// recordTx stores one message and its observations in tx, unless it is a
+// duplicate or over the quota: then it stores nothing of it and says so.
+// A refusal is a result, not an error, so that the group commit does not
+// roll back and retry the other messages of the transaction for it. Its
+// counter increments go to t, for the group commit to write, or straight
+// to the counters if t is nil.
+func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err error) {
+	meta := tx.Bucket(bucketMeta)
+	if window := db.policy.DuplicateWindow; window > 0 {
+		if err := pruneDigests(tx, m.at.Add(-window)); err != nil {
+			return out, err
+		}
+		if len(m.digest) > 0 {
+			if id, ok := duplicateOf(tx, m.digest, m.at.Add(-window)); ok {
+				return recordOut{id: id, duplicate: true}, noteDuplicate(tx, id, m.at)
+			}
+		}
+	}
+	rawBytes := getU64(meta, keyRawBytes)
+	if m.quota > 0 && rawBytes+uint64(m.rawSize) > uint64(m.quota) {
+		return recordOut{overQuota: true, rawBytes: rawBytes}, nil
+	}
+
 	messages := inOrder(tx.Bucket(bucketMessages))
-	id, err = messages.NextSequence()
+	id, err := messages.NextSequence()
 	if err != nil {
-		return 0, false, fmt.Errorf("message id: %w", err)
+		return out, fmt.Errorf("message id: %w", err)
 	}
-	if err := messages.Put(u64(id), head); err != nil {
-		return 0, false, fmt.Errorf("message %d: %w", id, err)
+	out.id = id
+	if err := messages.Put(u64(id), m.head); err != nil {
+		return out, fmt.Errorf("message %d: %w", id, err)
 	}
-	if err := inOrder(tx.Bucket(bucketRaw)).Put(u64(id), raw); err != nil {
-		return 0, false, fmt.Errorf("message %d: raw: %w", id, err)
+	if err := inOrder(tx.Bucket(bucketRaw)).Put(u64(id), m.raw); err != nil {
+		return out, fmt.Errorf("message %d: raw: %w", id, err)
+	}
+	if err := meta.Put(keyRawBytes, u64(rawBytes+uint64(m.rawSize))); err != nil {
+		return out, fmt.Errorf("message %d: raw bytes: %w", id, err)
+	}
+	if len(m.digest) > 0 && db.policy.DuplicateWindow > 0 {
+		if err := rememberDigest(tx, m.digest, m.at, id); err != nil {
+			return out, err
+		}
 	}
 	state := liveState(tx)
 	state.tally = t
 	if t == nil { // else the group commit prunes once per transaction
 		if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
-			return 0, false, err
+			return out, err
 		}
 	}
-	for _, t := range targets {
-		added, err := db.observe(state, id, at, t.addr, t.obs)
+	for _, t := range m.targets {
+		added, err := db.observe(state, id, m.at, t.addr, t.obs)
 		if err != nil {
-			return 0, false, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
+			return out, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
 		}
-		suppressed = suppressed || added
+		out.suppressed = out.suppressed || added
 	}
-	return id, suppressed, nil
+	return out, nil
 }
 
 // stateBuckets hold what the policy derives from the messages: the live

@@ -23,6 +23,8 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		st.Messages = int(tx.Bucket(bucketMessages).Sequence())
 		st.Recipients = int(tx.Bucket(bucketRecipients).Sequence())
 		st.Events = int(tx.Bucket(bucketEvents).Sequence() - getU64(meta, keyEventsBase) - getU64(meta, keyEventsPruned))
+		st.RawBytes = int64(getU64(meta, keyRawBytes))
+		st.Duplicates = int(getU64(meta, keyDuplicates))
 		c := meta.Cursor()
 		for k, v := c.Seek(prefixSuppressed); k != nil && bytes.HasPrefix(k, prefixSuppressed); k, v = c.Next() {
 			if n := int(binary.BigEndian.Uint64(v)); n != 0 {

@@ -23,7 +23,7 @@ func TestStatsCountsOldFiles(t *testing.T) {
 	// Make it look like a file from before: no counters at all.
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		for _, k := range [][]byte{keyCounted, keyEventsBase, []byte("suppressed/hard")} {
+		for _, k := range [][]byte{keyCounted, keyEventsBase, []byte("suppressed/hard"), keyRawBytes, keyRawCounted} {
 			if err := meta.Delete(k); err != nil {
 				return err
 			}
@@ -43,7 +43,7 @@ func TestStatsCountsOldFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) || got.Suppressed != 6 {
+	if !reflect.DeepEqual(got, want) || got.Suppressed != 6 || got.RawBytes == 0 {
 		t.Errorf("Stats after counting an old file = %+v, want %+v", got, want)
 	}
 }

@@ -27,6 +27,10 @@ type observationRecord struct {
 	Decoder      string `json:"decoder,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	Detail       string `json:"detail,omitempty"`
+	Advisory     bool   `json:"advisory,omitempty"`
+	// The listmonk UUIDs of the returned message's header.
+	ListmonkSubscriber string `json:"listmonk_subscriber,omitempty"`
+	ListmonkCampaign   string `json:"listmonk_campaign,omitempty"`
 }
 
 // messageHead is a message without its raw bytes.
@@ -49,23 +53,25 @@ type auditBody struct {
 }
 
 type suppressionRecord struct {
-	Reason string    `json:"reason"`
-	Detail string    `json:"detail,omitempty"`
-	Since  time.Time `json:"since"`
+	Reason  string    `json:"reason"`
+	Detail  string    `json:"detail,omitempty"`
+	Since   time.Time `json:"since"`
+	Decoder string    `json:"decoder,omitempty"`
+	Rule    string    `json:"rule,omitempty"`
 }
 
 func toRecord(s *store.Suppression) *suppressionRecord {
 	if s == nil {
 		return nil
 	}
-	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since}
+	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since, Decoder: s.Decoder, Rule: s.Rule}
 }
 
 func fromRecord(addr string, r *suppressionRecord) *store.Suppression {
 	if r == nil {
 		return nil
 	}
-	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since}
+	return &store.Suppression{Address: addr, Reason: r.Reason, Detail: r.Detail, Since: r.Since, Decoder: r.Decoder, Rule: r.Rule}
 }
 
 func encodeAudit(e store.AuditEntry) ([]byte, error) {

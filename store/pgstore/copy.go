@@ -58,10 +58,11 @@ func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
 		if err != nil {
 			return fmt.Errorf("events: %w", err)
 		}
-		var reason, detail string
-		rows, _ = tx.Query(ctx, "SELECT address, reason, detail, since FROM suppressions ORDER BY address")
-		_, err = pgx.ForEachRow(rows, []any{&addr, &reason, &detail, &at}, func() error {
-			return fn(store.Item{Suppression: &store.Suppression{Address: addr, Reason: reason, Detail: detail, Since: fromNanos(at)}})
+		var reason, detail, decoder, rule string
+		rows, _ = tx.Query(ctx, "SELECT address, reason, detail, since, decoder, rule FROM suppressions ORDER BY address")
+		_, err = pgx.ForEachRow(rows, []any{&addr, &reason, &detail, &at, &decoder, &rule}, func() error {
+			return fn(store.Item{Suppression: &store.Suppression{Address: addr, Reason: reason, Detail: detail, Since: fromNanos(at),
+				Decoder: decoder, Rule: rule}})
 		})
 		if err != nil {
 			return fmt.Errorf("suppressions: %w", err)
@@ -120,9 +121,10 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 				if err != nil {
 					return err
 				}
-				b.Queue(`INSERT INTO messages (id, received, head, raw) VALUES ($1, $2, $3, $4)
-					ON CONFLICT (id) DO UPDATE SET received = excluded.received, head = excluded.head, raw = excluded.raw`,
-					int64(m.ID), nanos(m.Received), head, compressKept(m))
+				b.Queue(`INSERT INTO messages (id, received, head, raw, raw_size, duplicates, last_duplicate) VALUES ($1, $2, $3, $4, $5, $6, $7)
+					ON CONFLICT (id) DO UPDATE SET received = excluded.received, head = excluded.head, raw = excluded.raw,
+						raw_size = excluded.raw_size, duplicates = excluded.duplicates, last_duplicate = excluded.last_duplicate`,
+					int64(m.ID), nanos(m.Received), head, compressKept(m), int64(len(m.Raw)), m.Duplicates, nanosOrZero(m.LastDuplicate))
 			case it.Recipient != nil:
 				r := it.Recipient
 				v, err := encodeRecipient(*r)
@@ -149,9 +151,11 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 					int64(e.Seq), e.Address, nanos(e.Time), int64(e.MessageID), text(class), v)
 			case it.Suppression != nil:
 				s := it.Suppression
-				b.Queue(`INSERT INTO suppressions (address, reason, detail, since) VALUES ($1, $2, $3, $4)
-					ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, detail = excluded.detail, since = excluded.since`,
-					s.Address, text(store.Clip(s.Reason, store.MaxReasonLen)), text(store.Clip(s.Detail, store.MaxDetailLen)), nanos(s.Since))
+				b.Queue(`INSERT INTO suppressions (address, reason, detail, since, decoder, rule) VALUES ($1, $2, $3, $4, $5, $6)
+					ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, detail = excluded.detail, since = excluded.since,
+						decoder = excluded.decoder, rule = excluded.rule`,
+					s.Address, text(store.Clip(s.Reason, store.MaxReasonLen)), text(store.Clip(s.Detail, store.MaxDetailLen)), nanos(s.Since),
+					text(store.Clip(s.Decoder, store.MaxReasonLen)), text(store.Clip(s.Rule, store.MaxReasonLen)))
 			case it.Audit != nil:
 				e := it.Audit
 				v, err := encodeAudit(*e)
@@ -193,6 +197,8 @@ func (db *DB) FinishLoad(ctx context.Context) error {
 			DELETE FROM sizes;
 			INSERT INTO sizes (name, n)
 				SELECT 'messages', count(*) FROM messages
+				UNION ALL SELECT 'raw_bytes', coalesce(sum(raw_size), 0) FROM messages WHERE raw IS NOT NULL
+				UNION ALL SELECT 'duplicates', coalesce(sum(duplicates), 0) FROM messages
 				UNION ALL SELECT 'recipients', count(*) FROM recipients
 				UNION ALL SELECT 'events', count(*) FROM events
 				UNION ALL SELECT 'suppressed/' || reason, count(*) FROM suppressions GROUP BY reason`)

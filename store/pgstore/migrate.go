@@ -17,6 +17,7 @@ const (
 	lockCompact = 3          // one compaction of the counters at a time
 	// Addresses and webhook endpoints use their own spaces, keyed by hash.
 	lockAddrSpace    = 0x61646472 // "addr"
+	lockDigestSpace  = 0x64696765 // "dige"
 	lockWebhookSpace = 0x686f6f6b // "hook"
 )
 
@@ -117,6 +118,27 @@ CREATE INDEX events_time ON events (time) WHERE class <> 'admin';
 	`
 CREATE INDEX suppressions_reason ON suppressions ((reason COLLATE "C"), address);
 CREATE INDEX suppressions_detail ON suppressions ((detail COLLATE "C"), address);
+`,
+	// 4: deduplication and the raw quota (Writer.Record). Each message
+	// keeps its raw size (as received, for Stats.RawBytes) and how often it
+	// was received again; digests remembers the Digests of one window.
+	`
+ALTER TABLE messages ADD COLUMN raw_size bigint NOT NULL DEFAULT 0,
+	ADD COLUMN duplicates int NOT NULL DEFAULT 0,
+	ADD COLUMN last_duplicate bigint NOT NULL DEFAULT 0;
+UPDATE messages SET raw_size = (convert_from(head, 'UTF8')::json->>'raw_size')::bigint;
+INSERT INTO sizes (name, n) SELECT 'raw_bytes', coalesce(sum(raw_size), 0) FROM messages WHERE raw IS NOT NULL;
+CREATE TABLE digests (
+	digest     bytea  PRIMARY KEY,
+	received   bigint NOT NULL,
+	message_id bigint NOT NULL
+);
+CREATE INDEX digests_received ON digests (received);
+`,
+	// 5: the decoder and rule of the verdict that made a suppression
+	// (store.Suppression), for the bulk lift's filter.
+	`
+ALTER TABLE suppressions ADD COLUMN decoder text NOT NULL DEFAULT '', ADD COLUMN rule text NOT NULL DEFAULT '';
 `,
 }
 

@@ -30,7 +30,7 @@ func newDSN(t testing.TB) string {
 // PostgreSQL server, including the tests of several instances sharing one
 // database.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Harness{Shared: true, New: func(t testing.TB) storetest.Opener {
+	storetest.Run(t, storetest.Harness{Shared: true, Dedupe: true, New: func(t testing.TB) storetest.Opener {
 		dsn := newDSN(t)
 		return func(o storetest.Options) (store.Store, error) {
 			return Open(context.Background(), dsn, Options{Policy: o.Policy, Now: o.Now})

@@ -77,10 +77,11 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff int64, st *store.PruneStats) 
 		n, err := db.pruneStep(ctx, func(tx pgx.Tx) (int, error) {
 			var n int
 			err := tx.QueryRow(ctx, `WITH p AS (
-					SELECT id, octet_length(raw) AS size FROM messages
+					SELECT id, octet_length(raw) AS size, raw_size FROM messages
 					WHERE raw IS NOT NULL AND received < $1 ORDER BY received LIMIT $2
 					FOR UPDATE SKIP LOCKED),
-				u AS (UPDATE messages m SET raw = NULL FROM p WHERE m.id = p.id)
+				u AS (UPDATE messages m SET raw = NULL FROM p WHERE m.id = p.id),
+				k AS (INSERT INTO sizes (name, n) SELECT 'raw_bytes', -sum(raw_size) FROM p HAVING count(*) > 0)
 				SELECT count(*), coalesce(sum(size), 0) FROM p`, cutoff, pruneBatch).Scan(&n, &size)
 			return n, err
 		})

@@ -81,7 +81,7 @@ func (db *DB) QuerySuppressions(ctx context.Context, q store.SuppressionQuery) (
 	where := filterWhere(q.SuppressionFilter, arg)
 	from := " FROM suppressions s LEFT JOIN recipients r USING (address) WHERE true" + where
 	countArgs := len(args)
-	list := `SELECT s.address, s.reason, s.detail, s.since, coalesce(r.last_class, ''), coalesce(r.last_reason, ''),
+	list := `SELECT s.address, s.reason, s.detail, s.since, s.decoder, s.rule, coalesce(r.last_class, ''), coalesce(r.last_reason, ''),
 		coalesce(r.last_status, ''), coalesce(r.last_bounce, 0)` + from +
 		" ORDER BY " + fmt.Sprintf(order, dir) + " OFFSET " + arg(max(q.Offset, 0)) + " LIMIT " + arg(q.Limit)
 	var (
@@ -100,7 +100,7 @@ func (db *DB) QuerySuppressions(ctx context.Context, q store.SuppressionQuery) (
 			it            store.ListedSuppression
 			since, bounce int64
 		)
-		_, err = pgx.ForEachRow(rows, []any{&it.Address, &it.Reason, &it.Detail, &since, &it.LastClass, &it.LastReason, &it.LastStatus, &bounce}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&it.Address, &it.Reason, &it.Detail, &since, &it.Decoder, &it.Rule, &it.LastClass, &it.LastReason, &it.LastStatus, &bounce}, func() error {
 			it.Since = fromNanos(since)
 			it.LastBounce = timeOrZero(bounce)
 			page = append(page, it)

@@ -67,9 +67,9 @@ func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.Sto
 		return err
 	}
 	st.AdminActions = len(admin)
-	_, err = tx.Exec(ctx, `CREATE TEMP TABLE rebuild_old ON COMMIT DROP AS SELECT address, reason, detail, since FROM suppressions;
+	_, err = tx.Exec(ctx, `CREATE TEMP TABLE rebuild_old ON COMMIT DROP AS SELECT address, reason, detail, since, decoder, rule FROM suppressions;
 		DELETE FROM events; DELETE FROM recipients; DELETE FROM suppressions; DELETE FROM counters;
-		DELETE FROM sizes WHERE name <> 'messages'`)
+		DELETE FROM sizes WHERE name NOT IN ('messages', 'raw_bytes', 'duplicates')`)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.Sto
 // finishRebuild compares the new suppressions with the old ones, audits
 // the changes and counts the sizes anew.
 func (db *DB) finishRebuild(ctx context.Context, tx pgx.Tx, st *store.RebuildStats) error {
-	rows, err := tx.Query(ctx, `SELECT address, o.reason, o.detail, o.since, n.reason, n.detail, n.since
+	rows, err := tx.Query(ctx, `SELECT address, o.reason, o.detail, o.since, o.decoder, o.rule, n.reason, n.detail, n.since, n.decoder, n.rule
 		FROM rebuild_old o FULL JOIN suppressions n USING (address) ORDER BY address`)
 	if err != nil {
 		return err
@@ -199,16 +199,18 @@ func (db *DB) finishRebuild(ctx context.Context, tx pgx.Tx, st *store.RebuildSta
 		addr                      string
 		oreason, odetail, nreason *string
 		ndetail                   *string
+		odecoder, orule           *string
+		ndecoder, nrule           *string
 		osince, nsince            *int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&addr, &oreason, &odetail, &osince, &nreason, &ndetail, &nsince}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&addr, &oreason, &odetail, &osince, &odecoder, &orule, &nreason, &ndetail, &nsince, &ndecoder, &nrule}, func() error {
 		var before, after *store.Suppression
 		if oreason != nil {
-			before = &store.Suppression{Address: addr, Reason: *oreason, Detail: *odetail, Since: fromNanos(*osince)}
+			before = &store.Suppression{Address: addr, Reason: *oreason, Detail: *odetail, Since: fromNanos(*osince), Decoder: *odecoder, Rule: *orule}
 			st.SuppressedBefore++
 		}
 		if nreason != nil {
-			after = &store.Suppression{Address: addr, Reason: *nreason, Detail: *ndetail, Since: fromNanos(*nsince)}
+			after = &store.Suppression{Address: addr, Reason: *nreason, Detail: *ndetail, Since: fromNanos(*nsince), Decoder: *ndecoder, Rule: *nrule}
 			st.SuppressedAfter++
 		}
 		e := store.AuditEntry{Address: addr, Actor: store.ActorReclassify, Before: before, After: after, Action: store.AuditChange}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -18,11 +19,22 @@ type pending struct {
 	at      time.Time
 	head    []byte
 	raw     []byte
+	rawSize int64
+	digest  []byte
+	quota   int64
 	targets []target
-	id      uint64
-	changed bool
-	done    chan error
+
+	// The outcome.
+	id        uint64
+	changed   bool  // the policy suppressed an address
+	duplicate bool  // of message id, received before
+	overQuota bool  // refused: nothing stored
+	rawBytes  int64 // kept, when over quota
+	done      chan error
 }
+
+// maxDigestLen bounds Message.Digest, as the bbolt engine does.
+const maxDigestLen = 64
 
 type target struct {
 	addr string
@@ -39,7 +51,11 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	if m.Received.IsZero() {
 		return 0, errors.New("store: record: message has no received time")
 	}
-	p := &pending{at: m.Received.UTC().Round(0), raw: compress(m.Raw), done: make(chan error, 1)}
+	if len(m.Digest) > maxDigestLen {
+		return 0, fmt.Errorf("store: record: digest of %d bytes, want at most %d", len(m.Digest), maxDigestLen)
+	}
+	p := &pending{at: m.Received.UTC().Round(0), raw: compress(m.Raw), rawSize: int64(len(m.Raw)),
+		digest: m.Digest, quota: m.RawQuota, done: make(chan error, 1)}
 	head := messageHead{EnvelopeFrom: m.EnvelopeFrom, EnvelopeTo: m.EnvelopeTo, RawSize: len(m.Raw)}
 	for _, o := range m.Observations {
 		head.Observations = append(head.Observations, observationRecord(o))
@@ -53,6 +69,12 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	}
 	if err := db.commits.do(ctx, p); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
+	}
+	switch {
+	case p.duplicate:
+		return p.id, fmt.Errorf("store: record: %w (message %d)", store.ErrDuplicate, p.id)
+	case p.overQuota:
+		return 0, fmt.Errorf("store: record: %w (%d bytes kept, quota %d)", store.ErrQuota, p.rawBytes, p.quota)
 	}
 	if p.changed {
 		db.notifyAudit()
@@ -183,19 +205,41 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 		}
 	}()
 	w := db.newWork(nil, false)
-	var addrs []string
+	var (
+		addrs   []string
+		digests [][]byte
+		quota   bool
+	)
+	window := db.policy.DuplicateWindow
 	for _, p := range group {
 		for _, t := range p.targets {
 			addrs = append(addrs, t.addr)
 		}
+		if window > 0 && len(p.digest) > 0 {
+			digests = append(digests, p.digest)
+		}
+		quota = quota || p.quota > 0
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue("SELECT pg_try_advisory_xact_lock_shared($1, $2)", lockSpace, lockWriters)
 	b.Queue("SELECT nextval('message_ids') FROM generate_series(1, $1)", len(group))
+	if len(digests) > 0 {
+		// The digests' locks come before the addresses', in every writer,
+		// so that two hosts receiving one message record it once.
+		b.Queue(`SELECT count(pg_advisory_xact_lock($1, k)) FROM (SELECT DISTINCT k FROM unnest($2::int[]) k ORDER BY 1) l`,
+			lockDigestSpace, digestKeys(digests))
+		b.Queue(`SELECT digest, received, message_id FROM digests WHERE digest = ANY($1)`, digests)
+	}
+	if quota {
+		b.Queue(`SELECT coalesce(sum(n), 0)::bigint FROM sizes WHERE name = 'raw_bytes'`)
+	}
 	loading := w.queueLoad(b, addrs)
 	br := conn.SendBatch(ctx, b)
 	open = true
+	type seen struct{ received, id int64 }
+	known := map[string]seen{}
+	var rawBytes int64
 	ids, err := func() ([]int64, error) {
 		if _, err := br.Exec(); err != nil {
 			return nil, err
@@ -212,6 +256,28 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 		if err != nil {
 			return nil, fmt.Errorf("message ids: %w", err)
 		}
+		if len(digests) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return nil, fmt.Errorf("digest locks: %w", err)
+			}
+			rows, _ := br.Query()
+			var (
+				d            []byte
+				received, id int64
+			)
+			_, err := pgx.ForEachRow(rows, []any{&d, &received, &id}, func() error {
+				known[string(d)] = seen{received, id}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("digests: %w", err)
+			}
+		}
+		if quota {
+			if err := br.QueryRow().Scan(&rawBytes); err != nil {
+				return nil, fmt.Errorf("raw bytes: %w", err)
+			}
+		}
 		if loading {
 			if err := w.readLoad(br); err != nil {
 				return nil, err
@@ -225,10 +291,47 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 	if err != nil {
 		return err
 	}
-	received, heads, raws := make([]int64, len(group)), make([][]byte, len(group)), make([][]byte, len(group))
+	var (
+		kept, received, sizes      []int64
+		heads, raws                [][]byte
+		digestNew                  [][]byte
+		digestAt, digestID         []int64
+		rawAdded, duplicates       int64
+		dupIDs, dupCounts, dupLast []int64 // per first message, in the order met
+		dupAt                      = map[int64]int{}
+	)
 	for i, p := range group {
-		p.id, p.changed = uint64(ids[i]), false
-		received[i], heads[i], raws[i] = nanos(p.at), p.head, p.raw
+		p.changed, p.duplicate, p.overQuota = false, false, false
+		if window > 0 && len(p.digest) > 0 {
+			if s, ok := known[string(p.digest)]; ok && s.received >= nanos(p.at.Add(-window)) {
+				// Received before within the window: stored nothing more,
+				// noted on the first.
+				p.id, p.duplicate = uint64(s.id), true
+				j, ok := dupAt[s.id]
+				if !ok {
+					j = len(dupIDs)
+					dupAt[s.id] = j
+					dupIDs, dupCounts, dupLast = append(dupIDs, s.id), append(dupCounts, 0), append(dupLast, 0)
+				}
+				dupCounts[j]++
+				dupLast[j] = max(dupLast[j], nanos(p.at))
+				duplicates++
+				continue
+			}
+		}
+		if p.quota > 0 && rawBytes+p.rawSize > p.quota {
+			p.overQuota, p.rawBytes = true, rawBytes
+			continue
+		}
+		p.id = uint64(ids[i])
+		rawBytes += p.rawSize
+		rawAdded += p.rawSize
+		kept, received, sizes = append(kept, ids[i]), append(received, nanos(p.at)), append(sizes, p.rawSize)
+		heads, raws = append(heads, p.head), append(raws, p.raw)
+		if window > 0 && len(p.digest) > 0 {
+			known[string(p.digest)] = seen{nanos(p.at), ids[i]}
+			digestNew, digestAt, digestID = append(digestNew, p.digest), append(digestAt, nanos(p.at)), append(digestID, ids[i])
+		}
 		for _, t := range p.targets {
 			added, err := w.observe(p.id, p.at, t.addr, t.obs)
 			if err != nil {
@@ -237,10 +340,24 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 			p.changed = p.changed || added
 		}
 	}
-	w.sizes["messages"] += int64(len(group))
+	w.sizes["messages"] += int64(len(kept))
+	w.sizes["raw_bytes"] += rawAdded
+	w.sizes["duplicates"] += duplicates
 	b = &pgx.Batch{}
-	b.Queue(`INSERT INTO messages (id, received, head, raw)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])`, ids, received, heads, raws)
+	if len(kept) > 0 {
+		b.Queue(`INSERT INTO messages (id, received, head, raw, raw_size)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bigint[])`, kept, received, heads, raws, sizes)
+	}
+	if len(digestNew) > 0 {
+		b.Queue(`INSERT INTO digests (digest, received, message_id)
+			SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[])
+			ON CONFLICT (digest) DO UPDATE SET received = excluded.received, message_id = excluded.message_id`,
+			digestNew, digestAt, digestID)
+	}
+	if len(dupIDs) > 0 {
+		b.Queue(`UPDATE messages m SET duplicates = m.duplicates + d.n, last_duplicate = greatest(m.last_duplicate, d.t)
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, n, t) WHERE m.id = d.id`, dupIDs, dupCounts, dupLast)
+	}
 	if err := w.queueFlush(b); err != nil {
 		return err
 	}
@@ -250,4 +367,16 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 	}
 	open = false
 	return nil
+}
+
+// digestKeys returns the advisory lock keys of the digests (FNV-1a, 32
+// bits: a collision only makes two messages wait for each other).
+func digestKeys(digests [][]byte) []int32 {
+	keys := make([]int32, len(digests))
+	for i, d := range digests {
+		h := fnv.New32a()
+		h.Write(d)
+		keys[i] = int32(h.Sum32())
+	}
+	return keys
 }

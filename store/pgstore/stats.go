@@ -33,6 +33,10 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 			st.Recipients = int(n)
 		case name == "events":
 			st.Events = int(n)
+		case name == "raw_bytes":
+			st.RawBytes = n
+		case name == "duplicates":
+			st.Duplicates = int(n)
 		case strings.HasPrefix(name, "suppressed/") && n != 0:
 			st.SuppressedByReason[strings.TrimPrefix(name, "suppressed/")] = int(n)
 			st.Suppressed += int(n)
@@ -75,6 +79,10 @@ func (db *DB) compact(ctx context.Context) error {
 		b.Queue(`WITH d AS (DELETE FROM sizes RETURNING name, n)
 			INSERT INTO sizes SELECT name, sum(n) FROM d GROUP BY name`)
 		b.Queue(`DELETE FROM counters WHERE gran = 'h' AND period < $1`, cutoff)
+		if window := db.policy.DuplicateWindow; window > 0 {
+			// Digests older than the window match nothing any more.
+			b.Queue(`DELETE FROM digests WHERE received < $1`, nanos(db.now().Add(-window)))
+		}
 		b.Queue(`WITH d AS (DELETE FROM counters RETURNING gran, period, kind, a, b, n)
 			INSERT INTO counters SELECT gran, period, kind, a, b, sum(n) FROM d GROUP BY gran, period, kind, a, b`)
 		return tx.SendBatch(ctx, b).Close()

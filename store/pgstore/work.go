@@ -111,7 +111,7 @@ func (w *work) queueLoad(b *pgx.Batch, addrs []string) bool {
 	}
 	b.Queue(lock, lockAddrSpace, w.todo)
 	b.Queue(`SELECT address, state FROM recipients WHERE address = ANY($1)`, w.todo)
-	b.Queue(`SELECT address, reason, detail, since FROM suppressions WHERE address = ANY($1)`, w.todo)
+	b.Queue(`SELECT address, reason, detail, since, decoder, rule FROM suppressions WHERE address = ANY($1)`, w.todo)
 	return true
 }
 
@@ -142,12 +142,12 @@ func (w *work) readLoad(br pgx.BatchResults) error {
 	}
 	rows, _ = br.Query()
 	var (
-		reason, detail string
-		since          int64
+		reason, detail, decoder, rule string
+		since                         int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&addr, &reason, &detail, &since}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&addr, &reason, &detail, &since, &decoder, &rule}, func() error {
 		st := w.addrs[addr]
-		st.supp = &store.Suppression{Address: addr, Reason: reason, Detail: detail, Since: fromNanos(since)}
+		st.supp = &store.Suppression{Address: addr, Reason: reason, Detail: detail, Since: fromNanos(since), Decoder: decoder, Rule: rule}
 		st.hadSupp = true
 		return nil
 	})
@@ -287,6 +287,7 @@ func (w *work) queueFlush(b *pgx.Batch) error {
 		rlast                            []int64
 		gone                             []string
 		saddrs, sreason, sdetail         []string
+		sdecoder, srule                  []string
 		ssince                           []int64
 	)
 	addrs := make([]string, 0, len(w.addrs))
@@ -316,6 +317,7 @@ func (w *work) queueFlush(b *pgx.Batch) error {
 			s := st.supp
 			saddrs, sreason, sdetail = append(saddrs, a), append(sreason, text(store.Clip(s.Reason, store.MaxReasonLen))), append(sdetail, text(store.Clip(s.Detail, store.MaxDetailLen)))
 			ssince = append(ssince, nanos(s.Since))
+			sdecoder, srule = append(sdecoder, text(store.Clip(s.Decoder, store.MaxReasonLen))), append(srule, text(store.Clip(s.Rule, store.MaxReasonLen)))
 		}
 	}
 	if len(raddrs) > 0 {
@@ -329,8 +331,9 @@ func (w *work) queueFlush(b *pgx.Batch) error {
 		b.Queue(`DELETE FROM suppressions WHERE address = ANY($1)`, gone)
 	}
 	if len(saddrs) > 0 {
-		b.Queue(`INSERT INTO suppressions (address, reason, detail, since)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])`, saddrs, sreason, sdetail, ssince)
+		b.Queue(`INSERT INTO suppressions (address, reason, detail, since, decoder, rule)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])`,
+			saddrs, sreason, sdetail, ssince, sdecoder, srule)
 	}
 	if len(w.events) > 0 {
 		n := len(w.events)

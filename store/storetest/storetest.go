@@ -41,6 +41,11 @@ type Harness struct {
 	// process holds). The suite then also runs the tests of several
 	// instances on one store.
 	Shared bool
+	// Dedupe reports whether the engine implements the deduplication and
+	// the quota of store.Writer.Record (Message.Digest, Message.RawQuota)
+	// and counts Stats.RawBytes and Stats.Duplicates. Without it their
+	// tests skip, saying so, and Stats is compared without those two.
+	Dedupe bool
 }
 
 // Run runs the whole suite.
@@ -92,6 +97,14 @@ func Run(t *testing.T, h Harness) {
 		{"PruneWhileRecording", testPruneWhileRecording},
 		{"PruneRefuses", testPruneRefuses},
 		{"Copy", testCopy},
+		{"LiftMatching", testLiftMatching},
+		{"LiftMatchingCutoff", testLiftMatchingCutoff},
+		{"ReturnedIDsKept", testReturnedIDsKept},
+		{"AdvisoryNeverSuppresses", testAdvisoryNeverSuppresses},
+		{"RecordDeduplicates", testRecordDeduplicates},
+		{"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"RawQuota", testRawQuota},
+		{"RawBytes", testRawBytes},
 	}
 	if h.Shared {
 		tests = append(tests, []struct {
@@ -101,6 +114,7 @@ func Run(t *testing.T, h Harness) {
 			{"InstancesShareOneAddress", testInstancesShareOneAddress},
 			{"InstancesShareTheAuditTrail", testInstancesShareTheAuditTrail},
 			{"EndpointLeases", testEndpointLeases},
+			{"InstancesDeduplicate", testInstancesDeduplicate},
 		}...)
 	}
 	for _, tt := range tests {
@@ -320,6 +334,7 @@ func checkStats(t *testing.T, db store.Store, addrs []string) {
 		want.Suppressed++
 		want.SuppressedByReason[s.Reason]++
 	}
+	st.RawBytes, st.Duplicates = 0, 0 // testRawBytes checks them
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("Stats = %+v, the data says %+v", st, want)
 	}

@@ -1,0 +1,234 @@
+package ingest
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/bouncesink/bouncesink/classify"
+	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/verp"
+)
+
+// Whom a verdict counts against
+//
+// The report inside a bounce is text anyone can write; the return path it
+// came to is ours. So the return path outranks the text: when an envelope
+// recipient names a recipient (a VERP tag, signed or not), the message's
+// verdicts apply to that recipient, and an address the report names
+// instead is kept in the verdict's detail as evidence, never penalised
+// (bind). A signature our keys made proves the tag; an unsigned tag only
+// narrows a forgery down to the address it names, which is what the text
+// would have done anyway.
+//
+// On top of that, a delivery report must come from the null sender <>
+// (nullSenderRule), and one message counts at most once per recipient
+// (oncePerRecipient).
+
+// binding is a recipient an envelope recipient names.
+type binding struct {
+	recipient string // normalised; "" when a signature names only a hash
+	key       string // what makes two bindings the same
+	signed    *verp.Signed
+}
+
+// boundVerdict is a verdict with what the return path said about it.
+type boundVerdict struct {
+	classify.Verdict
+	signed   bool // its recipient is the one a valid signature names
+	advisory bool // evidence only: the policy must not act on it
+}
+
+// bindings returns the distinct recipients the envelope recipients name,
+// once each whatever their case or number (50 case variants of one signed
+// return path are one binding), a signed one preferred over an unsigned
+// one naming the same address.
+func (s *Sink) bindings(rcpts []string, now time.Time) []binding {
+	var out []binding
+	at := map[string]int{}
+	for _, rcpt := range rcpts {
+		b, ok := s.bindingOf(rcpt, now)
+		if !ok {
+			continue
+		}
+		if i, dup := at[b.key]; dup {
+			if b.signed != nil && out[i].signed == nil {
+				out[i] = b
+			}
+			continue
+		}
+		at[b.key] = len(out)
+		out = append(out, b)
+	}
+	return out
+}
+
+// bindingOf returns the recipient rcpt names, if any.
+//
+// Any signature our keys made binds, expired or not: whether a bounce to
+// an expired return path is taken at all is decided at RCPT time
+// (require_signed), and an expired signature is still proof of whom the
+// message went to. A forged signature (or one from a retired key) names
+// no one: read as a plain tag it is nonsense. An unsigned address is read
+// as a plain VERP address.
+func (s *Sink) bindingOf(rcpt string, now time.Time) (binding, bool) {
+	if s.Signer != nil {
+		sg, err := s.Signer.Verify(rcpt, now)
+		switch {
+		case err == nil || errors.Is(err, verp.ErrExpired):
+			if sg.Recipient == "" {
+				return binding{key: "hash\x00" + strings.ToLower(strings.TrimSpace(rcpt)), signed: &sg}, true
+			}
+			addr, nerr := store.Normalize(sg.Recipient)
+			if nerr != nil {
+				addr = sg.Recipient
+			}
+			return binding{recipient: addr, key: addr, signed: &sg}, true
+		case errors.Is(err, verp.ErrBadSignature):
+			return binding{}, false
+		}
+	}
+	hint, ok := verp.Decode(rcpt, s.VERPSeparator)
+	if !ok {
+		return binding{}, false
+	}
+	addr, err := store.Normalize(hint)
+	if err != nil {
+		return binding{}, false // a tag that is no address names no one
+	}
+	return binding{recipient: addr, key: addr}, true
+}
+
+// names reports whether addr is the recipient b names.
+func (b binding) names(addr string) bool {
+	if b.signed != nil {
+		return b.signed.Names(addr)
+	}
+	a, err := store.Normalize(addr)
+	return err == nil && a == b.recipient
+}
+
+// bind makes the verdicts of a message apply to the recipient its return
+// path names, since the report text may be forged or may name a
+// forwarding address:
+//
+//   - a verdict naming the bound recipient stands;
+//   - if one does, the verdicts naming anyone else lose their recipient:
+//     they are kept with the message, for review, but change no one's state;
+//   - if none does, every verdict is given the bound recipient (when a
+//     signature names only a hash, there is no one to give it to, and they
+//     lose their recipient).
+//
+// The address the report named goes into the verdict's evidence detail.
+func (b binding) bind(vs []classify.Verdict) []boundVerdict {
+	named := false
+	for _, v := range vs {
+		named = named || b.names(v.Recipient)
+	}
+	source := "the return path's VERP tag"
+	of := "the return path"
+	if b.signed != nil {
+		source = "the signed return path (key " + b.signed.KeyID + ")"
+		of = "the signed return path"
+	}
+	out := make([]boundVerdict, 0, len(vs))
+	for _, v := range vs {
+		bv := boundVerdict{signed: b.signed != nil}
+		switch claimed := v.Recipient; {
+		case b.names(claimed):
+		case named || b.recipient == "":
+			v.Recipient = ""
+			bv.signed = false
+			v.Evidence.Detail = addDetail(v.Evidence.Detail, "report names "+orNone(claimed)+
+				", not the recipient of "+of+"; applied to no one")
+		default:
+			v.Recipient = b.recipient
+			v.Evidence.Detail = addDetail(v.Evidence.Detail, "recipient from "+source+"; report names "+orNone(claimed))
+		}
+		bv.Verdict = v
+		out = append(out, bv)
+	}
+	return out
+}
+
+// oncePerRecipient lets one message count at most once for each
+// recipient: a later verdict about a recipient an earlier one already
+// names (a report that lists an address twice, several verdicts bound to
+// one return path's recipient) is kept, for review, without a recipient.
+func oncePerRecipient(bs []boundVerdict) []boundVerdict {
+	seen := map[string]bool{}
+	for i := range bs {
+		addr, err := store.Normalize(bs[i].Recipient)
+		if err != nil {
+			continue
+		}
+		if seen[addr] {
+			bs[i].Recipient, bs[i].signed = "", false
+			bs[i].Evidence.Detail = addDetail(bs[i].Evidence.Detail,
+				"another verdict of this message about "+addr+" counts; this one applied to no one")
+			continue
+		}
+		seen[addr] = true
+	}
+	return bs
+}
+
+// nullSenderRule keeps a hard bounce, a soft bounce or a delivery report
+// that did not come from the null sender as evidence only: recorded,
+// shown and counted, but never acted on by the suppression policy.
+//
+// RFC 5321 s4.5.5 and s6.1 require delivery status notifications (RFC
+// 3464) to be sent with a null reverse-path <>, so that they never
+// bounce back; every MTA does. Auto-replies and feedback reports (ARF)
+// come from real senders and count as before. The null sender
+// authenticates nothing (anyone may send from <>), so this is hygiene
+// that shuts out forgeries sent from ordinary mail accounts, not
+// protection: a valid signature on the return path is, and with one the
+// rule is lifted. Sink.BounceSenders names MTAs known to bounce from a
+// real address.
+func (s *Sink) nullSenderRule(from string, bs []boundVerdict) {
+	if from == "" || s.bounceSender(from) {
+		return
+	}
+	for i := range bs {
+		b := &bs[i]
+		switch b.Class {
+		case classify.Hard, classify.Soft, classify.Delivered:
+		default:
+			continue
+		}
+		if b.signed || b.Recipient == "" {
+			continue // bound by a signature, or applied to no one anyway
+		}
+		b.advisory = true
+		b.Evidence.Detail = addDetail(b.Evidence.Detail, "sent from <"+from+">, not the null sender <> a delivery "+
+			"report comes from (RFC 5321 s4.5.5): evidence only, counted toward no suppression")
+	}
+}
+
+// bounceSender reports whether from is one of the BounceSenders.
+func (s *Sink) bounceSender(from string) bool {
+	from = strings.ToLower(strings.TrimSpace(from))
+	_, domain, _ := strings.Cut(from, "@")
+	for _, e := range s.BounceSenders {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if e == from || strings.HasPrefix(e, "@") && e[1:] == domain {
+			return true
+		}
+	}
+	return false
+}
+
+func orNone(addr string) string {
+	if addr == "" {
+		return "no recipient"
+	}
+	return addr
+}
+
+func addDetail(detail, more string) string {
+	if detail == "" {
+		return more
+	}
+	return detail + "; " + more
+}

@@ -6,7 +6,7 @@
 //	bouncebench smtp [-n 20000] [-c 50] [--compare | --same-recipient | --discard | --target ADDR]
 //	bouncebench fill --db PATH [-n 1000000]
 //	bouncebench prune --db PATH [-n 1000000] [--rounds 1]
-//	bouncebench retention [--days 120] [--per-day 2000]
+//	bouncebench retention [--days 100] [--per-day 1000]
 //	bouncebench check --db PATH [--addresses 100000] [--repeat 5]
 //	bouncebench lookup --db PATH [--rate 5000] [--duration 10s]
 //	bouncebench serve [--db PATH | --discard]
@@ -35,7 +35,7 @@ const usage = `usage:
   bouncebench prune --db PATH [-n 1000000] [--rounds 1]
       SMTP latency idle, then while the server prunes N expired raw
       messages (the store is filled first if PATH does not exist)
-  bouncebench retention [--days 120] [--per-day 2000]
+  bouncebench retention [--days 100] [--per-day 1000]
       record that many days of classified bounces, prune with the default
       retention and print the bytes each stored bounce takes
   bouncebench check --db PATH [--addresses 100000] [--repeat 5]

@@ -29,8 +29,8 @@ import (
 func cmdRetention(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("retention", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	days := fs.Int("days", 120, "days of bounces, the last one ending now")
-	perDay := fs.Int("per-day", 2000, "bounces a day; each recipient bounces about 3 times over the whole run")
+	days := fs.Int("days", 100, "days of bounces, the last one ending now")
+	perDay := fs.Int("per-day", 1000, "bounces a day; each recipient bounces about 3 times over the whole run")
 	dbPath := fs.String("db", "", "database `path` (default: a new one in a temporary directory, removed afterwards)")
 	if err := fs.Parse(args); err != nil {
 		return 2

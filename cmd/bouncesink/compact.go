@@ -48,7 +48,14 @@ func cmdCompact(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bouncesink compact:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "compacted %s in %.1fs: %.1f MB -> %.1f MB\n",
-		cfg.Store.Path, st.Took.Seconds(), float64(st.Before)/1e6, float64(st.After)/1e6)
+	fmt.Fprintf(stdout, "compacted %s in %.1fs: %s -> %s\n", cfg.Store.Path, st.Took.Seconds(), size(st.Before), size(st.After))
 	return 0
+}
+
+// size prints a file size in MB, or kB under 10 MB.
+func size(n int64) string {
+	if n < 10e6 {
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }

@@ -40,7 +40,7 @@ func TestCompactCommand(t *testing.T) {
 	if code := dispatch([]string{"compact", "--db", dbPath}, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("compact: exit %d: %s", code, stderr.String())
 	}
-	if !regexp.MustCompile(`^compacted .*bouncesink.db in [0-9.]+s: [0-9.]+ MB -> [0-9.]+ MB\n$`).MatchString(stdout.String()) {
+	if !regexp.MustCompile(`^compacted .*bouncesink.db in [0-9.]+s: [0-9.]+ [km]B -> [0-9.]+ [km]B\n$`).MatchString(stdout.String()) {
 		t.Errorf("compact said %q", stdout.String())
 	}
 	db, err = boltstore.Open(dbPath, boltstore.Options{})

@@ -22,7 +22,8 @@ import (
 // they increase with every entry and are never reused; bucketAuditByAddr
 // indexes them by address (address 0x00 seq -> nothing).
 
-// auditRecord is an AuditEntry as stored; the sequence is the key.
+// auditRecord is an AuditEntry as earlier versions stored it, in JSON;
+// the sequence is the key. New entries are compact (encodeAudit).
 type auditRecord struct {
 	Time      time.Time          `json:"time"`
 	Address   string             `json:"address"`
@@ -41,13 +42,6 @@ type suppressionRecord struct {
 	Since   time.Time `json:"since"`
 	Decoder string    `json:"decoder,omitempty"`
 	Rule    string    `json:"rule,omitempty"`
-}
-
-func toRecord(s *store.Suppression) *suppressionRecord {
-	if s == nil {
-		return nil
-	}
-	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since, Decoder: s.Decoder, Rule: s.Rule}
 }
 
 func fromRecord(addr string, r *suppressionRecord) *store.Suppression {
@@ -77,13 +71,7 @@ func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
 
 // putAudit stores e under its Seq, at its Time.
 func putAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
-	rec := auditRecord{Time: e.Time, Address: e.Address, Action: e.Action, Actor: e.Actor,
-		Before: toRecord(e.Before), After: toRecord(e.After), Note: e.Note, MessageID: e.MessageID}
-	if e.Verdict != nil {
-		o := observationRecord(*e.Verdict)
-		rec.Verdict = &o
-	}
-	v, err := json.Marshal(rec)
+	v, err := encodeAudit(e)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -96,10 +84,102 @@ func putAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
 	return nil
 }
 
+// An audit entry is: format byte, Time (8 bytes, see wire.go), Address,
+// Action, Actor, Before and After (each a byte, 1 if present, then
+// Reason, Detail, Since, Decoder and Rule), Note, MessageID (uvarint),
+// Verdict (a byte, 1 if present, then the observation and an event's
+// flags with what they say follows). The sequence is the key.
+func encodeAudit(e store.AuditEntry) ([]byte, error) {
+	v := make([]byte, 0, 160+len(e.Note))
+	v = append(v, compactFormat)
+	v, err := appendTime(v, e.Time)
+	if err != nil {
+		return nil, err
+	}
+	v = appendString(v, e.Address)
+	v = appendString(v, e.Action)
+	v = appendString(v, e.Actor)
+	for _, s := range []*store.Suppression{e.Before, e.After} {
+		if s == nil {
+			v = append(v, 0)
+			continue
+		}
+		v = append(v, 1)
+		v = appendString(v, s.Reason)
+		v = appendString(v, s.Detail)
+		if v, err = appendTime(v, s.Since); err != nil {
+			return nil, err
+		}
+		v = appendString(v, s.Decoder)
+		v = appendString(v, s.Rule)
+	}
+	v = appendString(v, e.Note)
+	v = binary.AppendUvarint(v, e.MessageID)
+	if e.Verdict == nil {
+		return append(v, 0), nil
+	}
+	o := *e.Verdict
+	v = appendObservation(append(v, 1), o, "")
+	var flags uint64
+	if o.Advisory {
+		flags |= eventAdvisory
+	}
+	if hasListmonk(o) {
+		flags |= eventListmonk
+	}
+	v = binary.AppendUvarint(v, flags)
+	if flags&eventListmonk != 0 {
+		v = appendString(appendString(v, o.ListmonkSubscriber), o.ListmonkCampaign)
+	}
+	return v, nil
+}
+
+func (r *reader) flag() bool {
+	if r.err != nil {
+		return false
+	}
+	if len(r.b) == 0 || r.b[0] > 1 {
+		r.err = errShort
+		return false
+	}
+	f := r.b[0] == 1
+	r.b = r.b[1:]
+	return f
+}
+
 func decodeAudit(k, v []byte) (store.AuditEntry, error) {
 	var rec auditRecord
 	if len(k) != 8 {
 		return store.AuditEntry{}, fmt.Errorf("audit key %x: not a sequence", k)
+	}
+	if len(v) > 0 && v[0] == compactFormat {
+		r := reader{b: v[1:]}
+		e := store.AuditEntry{Seq: binary.BigEndian.Uint64(k)}
+		e.Time = r.time()
+		e.Address = r.string()
+		e.Action = r.string()
+		e.Actor = r.string()
+		for _, s := range []**store.Suppression{&e.Before, &e.After} {
+			if r.flag() {
+				*s = &store.Suppression{Address: e.Address, Reason: r.string(), Detail: r.string(), Since: r.time(),
+					Decoder: r.string(), Rule: r.string()}
+			}
+		}
+		e.Note = r.string()
+		e.MessageID = r.uvarint()
+		if r.flag() {
+			o := r.observation("")
+			flags := r.uvarint()
+			o.Advisory = flags&eventAdvisory != 0
+			if flags&eventListmonk != 0 {
+				o.ListmonkSubscriber, o.ListmonkCampaign = r.string(), r.string()
+			}
+			e.Verdict = &o
+		}
+		if r.err != nil {
+			return store.AuditEntry{}, fmt.Errorf("audit %d: %w", e.Seq, r.err)
+		}
+		return e, nil
 	}
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return store.AuditEntry{}, fmt.Errorf("audit %d: %w", binary.BigEndian.Uint64(k), err)

@@ -184,3 +184,51 @@ func TestRawCodec(t *testing.T) {
 		}
 	}
 }
+
+func toRecord(s *store.Suppression) *suppressionRecord {
+	if s == nil {
+		return nil
+	}
+	return &suppressionRecord{Reason: s.Reason, Detail: s.Detail, Since: s.Since, Decoder: s.Decoder, Rule: s.Rule}
+}
+
+// Audit entries: compact, and JSON ones from earlier versions still read.
+func TestAuditRecordFormat(t *testing.T) {
+	before := &store.Suppression{Address: "a@example.com", Reason: "hard", Detail: "user_unknown", Since: t0, Decoder: "rfc3464", Rule: "status-5.1.1"}
+	for _, e := range []store.AuditEntry{
+		{Seq: 7, Time: day(1), Address: "a@example.com", Action: store.AuditSuppress, Actor: store.ActorPolicy,
+			After: before, MessageID: 42, Verdict: &store.Observation{Recipient: "<A@example.com>", Class: "hard", SMTPCode: 550}},
+		{Seq: 8, Time: day(2), Address: "a@example.com", Action: store.AuditLift, Actor: "ops", Before: before, Note: "by phone"},
+		{Seq: 9, Time: day(3), Address: "a@example.com", Action: store.AuditSuppress, Actor: store.ActorPolicy, After: before,
+			Verdict: &store.Observation{Class: "complaint", Advisory: true, ListmonkSubscriber: "12", ListmonkCampaign: "7"}},
+	} {
+		k := u64(e.Seq)
+		v, err := encodeAudit(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeAudit(k, v)
+		if err != nil || !reflect.DeepEqual(got, e) {
+			t.Errorf("round trip:\n got %+v, %v\nwant %+v", got, err, e)
+		}
+		rec := auditRecord{Time: e.Time, Address: e.Address, Action: e.Action, Actor: e.Actor, Note: e.Note, MessageID: e.MessageID}
+		rec.Before, rec.After = toRecord(e.Before), toRecord(e.After)
+		if e.Verdict != nil {
+			o := observationRecord(*e.Verdict)
+			rec.Verdict = &o
+		}
+		old, _ := json.Marshal(rec)
+		if got, err := decodeAudit(k, old); err != nil || !reflect.DeepEqual(got, e) {
+			t.Errorf("JSON entry: %+v, %v", got, err)
+		}
+		if len(v) >= len(old)*2/3 {
+			t.Errorf("compact entry %d bytes, JSON %d", len(v), len(old))
+		}
+		for i := 1; i < len(v); i++ {
+			if _, err := decodeAudit(k, v[:i]); err == nil {
+				t.Errorf("entry cut to %d of %d bytes decoded", i, len(v))
+				break
+			}
+		}
+	}
+}

@@ -102,6 +102,7 @@ func (g *groupCommit) commit(group []*commitReq) {
 					return err
 				}
 			}
+			syncFreelist(g.db)
 			return g.flush(tx)
 		})
 		if failed < 0 {

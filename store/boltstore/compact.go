@@ -81,6 +81,12 @@ func Compact(path string, lockTimeout time.Duration) (CompactStats, error) {
 	if err := sameKeys(src, dst); err != nil {
 		return CompactStats{}, fmt.Errorf("store: compact %s: the copy differs: %w", path, err)
 	}
+	// A last commit writes the (empty) freelist, so that opening the new
+	// file need not walk it to find free pages.
+	dst.NoFreelistSync = false
+	if err := dst.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		return CompactStats{}, fmt.Errorf("store: compact: %w", err)
+	}
 	// bbolt grows a file 16 MB at a time: cut the new one where its last
 	// page ends, so a small store does not come out larger than it went in.
 	var used int64

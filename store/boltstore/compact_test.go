@@ -79,3 +79,49 @@ func TestCompact(t *testing.T) {
 		t.Errorf("Compact of an open store: %v, want ErrLocked", err)
 	}
 }
+
+// Commits write the freelist while it is short, and stop after a prune
+// frees thousands of pages; a store closed then opens by walking its file
+// and reads the same.
+func TestFreelistSyncFollowsItsLength(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTest(t, Options{})
+	db.bolt.NoSync = true // durability is not this test's subject
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		m := bounce(fmt.Sprintf("u%d@example.com", i), "hard", day(float64(i)/1000))
+		for range 400 {
+			m.Raw = binary.LittleEndian.AppendUint64(m.Raw, rng.Uint64())
+		}
+		record(t, db, m)
+	}
+	if db.bolt.NoFreelistSync {
+		t.Fatalf("the freelist is not written before any prune: %d free pages", db.bolt.Stats().FreePageN)
+	}
+	if _, err := db.Prune(ctx, store.Retention{RawMessages: 24 * time.Hour}, day(4)); err != nil {
+		t.Fatal(err)
+	}
+	record(t, db, bounce("after@example.com", "hard", day(4)))
+	if st := db.bolt.Stats(); !db.bolt.NoFreelistSync || st.FreePageN < maxSyncedFreePages {
+		t.Errorf("after freeing %d pages, writing the freelist is %v", st.FreePageN, !db.bolt.NoFreelistSync)
+	}
+	before, _ := db.Stats(ctx)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	after, err := db.Stats(ctx)
+	if err != nil || fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("reopened: %+v, %v; want %+v", after, err, before)
+	}
+	if free := db.bolt.Stats().FreePageN; free < maxSyncedFreePages {
+		t.Errorf("reopened with %d free pages, want the prune's", free)
+	}
+	if _, _, err := db.Recipient(ctx, "after@example.com"); err != nil {
+		t.Error(err)
+	}
+}

@@ -28,15 +28,15 @@ const schemaVersion = 1
 // The buckets, all created by Open.
 var (
 	bucketMeta         = []byte("meta")         // "schema" -> decimal version; counters, see stats.go
-	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> JSON messageRecord
+	bucketMessages     = []byte("messages")     // id (8 bytes BE) -> message head, see codec.go
 	bucketRaw          = []byte("raw")          // id -> compressed raw message
-	bucketRecipients   = []byte("recipients")   // address -> JSON Recipient
-	bucketEvents       = []byte("events")       // address 0x00 seq (8 bytes BE) -> JSON eventRecord
+	bucketRecipients   = []byte("recipients")   // address -> recipient record, see codec.go
+	bucketEvents       = []byte("events")       // address 0x00 seq (8 bytes BE) -> event, see codec.go
 	bucketSuppressions = []byte("suppressions") // address -> compact suppression, see codec.go
 	bucketBySince      = []byte("by_since")     // since (8 bytes BE) address -> nothing, see index.go
 	// bucketByReason and bucketByDetail (query.go): reason or detail, 0, address -> nothing
 	bucketCounters    = []byte("counters")      // period, class, reason, domain -> count, see counters.go
-	bucketAudit       = []byte("audit")         // seq (8 bytes BE) -> JSON auditRecord, see audit.go
+	bucketAudit       = []byte("audit")         // seq (8 bytes BE) -> compact audit entry, see audit.go
 	bucketAuditByAddr = []byte("audit_by_addr") // address 0x00 seq -> nothing
 	allBuckets        = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
 		bucketSuppressions, bucketBySince, bucketByReason, bucketByDetail, bucketCounters, bucketAudit, bucketAuditByAddr,
@@ -192,12 +192,12 @@ func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
 	}
 }
 
-// openBolt opens the file without a freelist on disk: bbolt otherwise
-// writes the list of every free page at each commit, which after a prune
-// of a million raw messages is megabytes per commit (and a page or two per
-// commit in any case). Open then finds the free pages by walking the
-// file's B-trees, about a second per gigabyte; that walk panics on a
-// damaged file, which becomes an error here.
+// openBolt opens the file. bbolt writes the list of the file's free pages
+// at every commit, so that the next Open reads it rather than finding the
+// free pages by walking the whole file; the group commit stops writing it
+// while it is long (see syncFreelist). A file whose last commit did not
+// write it is walked, which panics on a damaged file: that becomes an
+// error here.
 func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -205,10 +205,25 @@ func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
 		}
 	}()
 	return bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        timeout,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:      timeout,
+		FreelistType: bolt.FreelistMapType, // fast with many free pages, after a prune
 	})
+}
+
+// maxSyncedFreePages is the longest freelist the commits write: a few
+// pages. In use the file has about a hundred free pages at a time; a
+// prune of a million raw messages frees hundreds of thousands, whose list
+// (8 bytes a page) every commit would then write until later writes had
+// reused them.
+const maxSyncedFreePages = 1024
+
+// syncFreelist decides, inside a write transaction of db, whether the
+// commits that follow write the freelist. Between a long prune and the
+// reuse of what it freed they do not, and an Open meanwhile walks the file
+// to find the free pages (a few seconds per gigabyte).
+func syncFreelist(db *bolt.DB) {
+	st := db.Stats()
+	db.NoFreelistSync = st.FreePageN+st.PendingPageN > maxSyncedFreePages
 }
 
 // ErrDamaged is wrapped by Open's error when the file is not a whole bbolt
@@ -217,12 +232,13 @@ func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
 var ErrDamaged = errors.New("the database file is damaged or truncated")
 
 // walkFile reads every page of the file's B-trees, in this goroutine,
-// before Open opens it for writing. That open rebuilds the list of free
-// pages by walking the same pages (openBolt), but from a goroutine of
-// bbolt's own, where the assertion a damaged page fails would end the
-// process instead of returning an error; here it is Open's panic, which
-// Open turns into ErrDamaged. The walk costs about what bbolt's does,
-// and leaves the pages in the page cache for it.
+// before Open opens it for writing. That open may rebuild the list of
+// free pages by walking the same pages (openBolt, when the last commits
+// did not write the list), but from a goroutine of bbolt's own, where the
+// assertion a damaged page fails would end the process instead of
+// returning an error; here it is Open's panic, which Open turns into
+// ErrDamaged. It leaves the pages in the page cache for bbolt's walk,
+// and costs a few seconds per gigabyte at every start.
 func walkFile(path string, timeout time.Duration) error {
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {

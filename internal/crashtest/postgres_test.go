@@ -55,10 +55,10 @@ keys = [{ id = "k1", secret = "a secret of the crash test, 32 bytes or more" }]
 		name:  "postgres",
 		kills: 20,
 		serve: []string{"--config", config},
-		// A server's first commit comes some 250 ms after it listens
-		// (on this loaded 2-core machine: its pool dials PostgreSQL on
-		// demand), not 30 ms as on bbolt: a longer window, so that most
-		// kills land among commits, some before the first.
+		// A server's first commit came some 250 ms after it listened
+		// (on the loaded 2-core machine; 30 ms on bbolt): a longer
+		// window, so that most kills land among commits, some before
+		// the first.
 		window: time.Second,
 		open: func(ctx context.Context) (store.Store, error) {
 			return pgstore.Open(ctx, dsn, pgstore.Options{})

@@ -75,6 +75,8 @@ func TestCrashLosesNothing(t *testing.T) {
 	})
 }
 
+// crash is the test on one engine: the load, the kills, the checks after
+// each kill and at the end. dir holds the binary and the server's log.
 func crash(t *testing.T, dir string, eng engine) {
 	kills := envInt(t, "BOUNCESINK_CRASH_KILLS", eng.kills)
 	conns := envInt(t, "BOUNCESINK_CRASH_CONNS", 8)
@@ -220,7 +222,8 @@ func checkBolt(t *testing.T, path string) {
 // (committed, then killed before the reply) or wholly absent; a message
 // sent again after a lost reply is stored once and counted once; every
 // recipient's counters, the store's and the activity counters equal the
-// number of distinct messages naming it. With full it also compares each
+// number of distinct messages naming it; the audit trail has one entry per
+// suppression, numbered without a gap. With full it also compares each
 // message's bytes with those sent, and logs what it found. It closes db.
 func checkStore(t *testing.T, db store.Store, attempts []attempt, full bool) error {
 	t.Helper()

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -165,5 +166,33 @@ func BenchmarkDigestIndexMemory(b *testing.B) {
 		b.ReportMetric(float64(ms.HeapAlloc-before)/DefaultDigestIndexSize, "B/digest")
 		b.ReportMetric(float64(ms.HeapAlloc-before)/(1<<20), "MB")
 		runtime.KeepAlive(ix)
+	}
+}
+
+// BenchmarkLoadDigestIndex measures what a full index adds to Open: the
+// walk of DefaultDigestIndexSize digests (SHA-256 sized) on disk.
+func BenchmarkLoadDigestIndex(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	at := day(0).UnixNano()
+	for n := 0; n < DefaultDigestIndexSize; {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			byTime := inOrder(tx.Bucket(bucketDedupeByTime))
+			for end := n + 100_000; n < end && n < DefaultDigestIndexSize; n++ {
+				digest := sha256.Sum256(fmt.Appendf(nil, "message %d", n))
+				if err := byTime.Put(append(u64(uint64(at+int64(n)*int64(time.Millisecond))), digest[:]...), u64(uint64(n+1))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		ix, err := loadDigestIndex(db.bolt, 0)
+		if err != nil || ix.len() != DefaultDigestIndexSize {
+			b.Fatalf("%v, %d digests loaded", err, ix.len())
+		}
 	}
 }

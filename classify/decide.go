@@ -26,12 +26,37 @@ type finding struct {
 	// command is the SMTP command the remote server refused ("RCPT",
 	// "DATA", "MAIL"), when the report says so.
 	command string
+	// near is the human-readable text around the recipient's address in a
+	// report whose structured fields also carry a diagnostic: read only
+	// when that diagnostic names no cause (an X.400 gateway's "Reason 1
+	// (Unable-To-Transfer)" beside its text "MTA ... gives error message
+	// 5.7.1 Unable to relay").
+	near string
 }
 
 // decide applies, in order of trust: the DSN Action; the decoder's own
 // reason; a specific enhanced status code; the text rules on the
-// diagnostic; a broad status code; and finally the reply code alone.
+// diagnostic; a broad status code; the reply code alone; and, when all of
+// that names no cause, the same reading of the human-readable text around
+// the recipient.
 func decide(decoder string, f finding) Verdict {
+	v := decideFields(decoder, f)
+	if v.Reason != ReasonUnknown || f.near == "" || f.near == f.diagnostic || f.reason != "" {
+		return v
+	}
+	g := f
+	g.diagnostic, g.near = f.near, ""
+	w := decideFields(decoder, g)
+	if w.Reason == ReasonUnknown || w.Class == Delivered {
+		return v
+	}
+	w.Evidence.Rule += "+human-text"
+	return w
+}
+
+// decideFields decides from the finding's structured fields and its
+// diagnostic.
+func decideFields(decoder string, f finding) Verdict {
 	// Read for each recipient that shares it: its cost is bounded.
 	f.diagnostic = clipDiagnostic(f.diagnostic)
 	applyRhost(&f) // what the receiving provider's words really mean

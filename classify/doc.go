@@ -23,8 +23,10 @@
 // turns them into a verdict with the same rules for every format, ranking
 // the evidence: the DSN Action; the decoder's own reading of a provider's
 // code table; a strong enhanced status code; a specific text rule on the
-// diagnostic; a broad status code (X.0.0, X.7.1 ...); and last the
-// catch-all text rules that only say something was refused.
+// diagnostic; a broad status code (X.0.0, X.7.1 ...); the catch-all text
+// rules that only say something was refused; and when a report's fields
+// name no cause at all, the same reading of its human-readable text around
+// the recipient (evidence rule suffix "+human-text").
 //
 // # Cost
 //

@@ -106,6 +106,7 @@ func dsnFindings(m *message) []finding {
 			// closed the connection with a 421): the text says more.
 			f.diagnostic = near
 		}
+		f.near = near
 		f.command = commandIn(near)
 		if f.command == "" {
 			f.command = commandIn(f.diagnostic)

@@ -309,9 +309,11 @@ func decideStaged(name string, f finding, st smtpStage, senders []string) Verdic
 		f.reason, f.rule = RejectedSender, "stage-mail-from"
 	case (v.Class == Hard || v.Reason == UserUnknown || v.Reason == Filtered) && namesOnlySender(v.Diagnostic, senders, v.Recipient):
 		f.reason, f.rule = RejectedSender, "reply-names-sender"
-	case st == stageData && v.Class == Hard && isWeakStatusRule(v.Evidence.Rule, v.Status):
+	case st == stageData && (v.Class == Hard || v.Reason == Filtered) && isWeakStatusRule(v.Evidence.Rule, v.Status):
 		// After DATA the address had been accepted; a broad status code
-		// alone does not make it dead. What the text says decides.
+		// alone does not make it dead, nor (X.2.0, "something about the
+		// mailbox") say the recipient's side refused. What the text says
+		// decides: the message itself was refused.
 		r := matchText(v.Diagnostic)
 		if r == nil || ClassOf(r.reason) == Hard {
 			return v

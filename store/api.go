@@ -212,7 +212,9 @@ type Writer interface {
 	// longer matches (the message is recorded anew and its Digest
 	// remembered from then on), and the engine deletes such Digests as it
 	// goes, so what it keeps for deduplication is bounded by the messages
-	// received within one window.
+	// received within one window. An engine that looks Digests up in
+	// memory may bound them further, by a number it documents, forgetting
+	// the oldest first (the bbolt engine: boltstore.Options.DigestIndexSize).
 	//
 	// Quota: when m.RawQuota is positive and Stats.RawBytes plus len(m.Raw)
 	// would exceed it, Record stores nothing and returns an error wrapping

@@ -17,6 +17,7 @@ import (
 	"github.com/bouncesink/bouncesink/ingest"
 	"github.com/bouncesink/bouncesink/smtpd"
 	"github.com/bouncesink/bouncesink/store"
+	"github.com/bouncesink/bouncesink/store/boltstore"
 	"github.com/bouncesink/bouncesink/verp"
 )
 
@@ -104,6 +105,10 @@ type StoreConfig struct {
 	// MaxRawBytes is the quota of raw messages kept (ingest.Sink.RawQuota);
 	// 0: none.
 	MaxRawBytes int64 `toml:"max_raw_bytes"`
+	// DuplicateIndexSize bounds the digests of recent messages that the
+	// bbolt engine keeps in memory to find duplicates
+	// (boltstore.Options.DigestIndexSize).
+	DuplicateIndexSize int `toml:"duplicate_index_size"`
 }
 
 // DefaultMaxRawBytes is the default quota of raw messages kept, as
@@ -172,7 +177,8 @@ func defaultConfig() Config {
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8025", Tokens: []TokenConfig{}, AllowedHosts: []string{}, TrustedProxies: []string{},
 			MaxCheckBytes: api.DefaultMaxBodyBytes, MaxImportBytes: api.DefaultMaxImportBytes, MaxHeavyRequests: api.DefaultMaxHeavy},
-		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes},
+		Store: StoreConfig{Engine: engineBolt, Path: "./data/bouncesink.db", MaxRawBytes: DefaultMaxRawBytes,
+			DuplicateIndexSize: boltstore.DefaultDigestIndexSize},
 		Policy: PolicyConfig{
 			HardThreshold:      p.HardThreshold,
 			HardWindow:         Duration{p.HardWindow},
@@ -245,6 +251,9 @@ func (c Config) validate() error {
 	}
 	if c.SMTP.IPBytesPerHour < 0 || c.Store.MaxRawBytes < 0 {
 		bad("smtp.ip_bytes_per_hour and store.max_raw_bytes must be 0 (no limit) or more")
+	}
+	if c.Store.DuplicateIndexSize <= 0 {
+		bad("store.duplicate_index_size must be positive")
 	}
 	if c.SMTP.ClassifyTimeout.Duration <= 0 {
 		bad("smtp.classify_timeout must be positive")

@@ -118,6 +118,7 @@ func TestValidate(t *testing.T) {
 		{"short lines", func(c *Config) { c.SMTP.MaxLineLength = 80 }, "max_line_length"},
 		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"zero threshold", func(c *Config) { c.Policy.HardThreshold = 0 }, "HardThreshold"},
+		{"no duplicate index", func(c *Config) { c.Store.DuplicateIndexSize = 0 }, "store.duplicate_index_size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

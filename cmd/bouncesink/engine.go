@@ -29,7 +29,7 @@ func openStore(sc StoreConfig, policy store.Policy) (store.Store, error) {
 		defer cancel()
 		return pgstore.Open(ctx, dsn, pgstore.Options{Policy: policy})
 	default:
-		db, err := boltstore.Open(sc.Path, boltstore.Options{Policy: policy})
+		db, err := boltstore.Open(sc.Path, boltstore.Options{Policy: policy, DigestIndexSize: sc.DuplicateIndexSize})
 		if err != nil {
 			return nil, err
 		}

@@ -34,23 +34,60 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
+// engine is what the crash test needs to know of a store engine.
+type engine struct {
+	name  string
+	kills int      // default number of kills (BOUNCESINK_CRASH_KILLS overrides it)
+	serve []string // the arguments of bouncesink serve that name the store
+	// window is how long after a server listens the kill may come (at a
+	// random moment from 20 ms on), unless it comes during start-up.
+	window time.Duration
+	// open opens the store for the checks, between two runs of the
+	// server; checkStore closes it.
+	open func(ctx context.Context) (store.Store, error)
+	// settle, if set, waits until nothing the killed server began can
+	// still change the store (its database sessions are gone).
+	settle func(ctx context.Context) error
+	// afterServer, if set, says the store cannot be opened for a check
+	// before a server has once started: opening it would create what a
+	// server's start-up must create (the schema).
+	afterServer bool
+	// final, if set, checks what the engine alone can check, at the end.
+	final func(t *testing.T)
+}
+
 // TestCrashLosesNothing kills bouncesink with SIGKILL at random moments
 // under SMTP load, restarting it each time, then checks the database. A
 // kill lands sometimes during start-up, mostly while messages are being
 // received, classified and committed.
 func TestCrashLosesNothing(t *testing.T) {
-	kills := envInt(t, "BOUNCESINK_CRASH_KILLS", 30)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "bouncesink.db")
+	crash(t, dir, engine{
+		name:   "bbolt",
+		kills:  30,
+		serve:  []string{"--db", db},
+		window: 300 * time.Millisecond,
+		open: func(context.Context) (store.Store, error) {
+			return boltstore.Open(db, boltstore.Options{})
+		},
+		final: func(t *testing.T) { checkBolt(t, db) },
+	})
+}
+
+// crash is the test on one engine: the load, the kills, the checks after
+// each kill and at the end. dir holds the binary and the server's log.
+func crash(t *testing.T, dir string, eng engine) {
+	kills := envInt(t, "BOUNCESINK_CRASH_KILLS", eng.kills)
 	conns := envInt(t, "BOUNCESINK_CRASH_CONNS", 8)
 	if testing.Short() {
 		kills = min(kills, 8)
 	}
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("kills=%d conns=%d seed=%d", kills, conns, seed)
+	t.Logf("engine=%s kills=%d conns=%d seed=%d", eng.name, kills, conns, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	dir := t.TempDir()
 	bin := testbin.Bouncesink(t, dir)
-	db := filepath.Join(dir, "bouncesink.db")
 	logs, err := newTail(filepath.Join(dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +97,19 @@ func TestCrashLosesNothing(t *testing.T) {
 			t.Logf("last lines of the server log:\n%s", logs)
 		}
 	}()
+	check := func(attempts []attempt, full bool) error {
+		ctx := context.Background()
+		if eng.settle != nil {
+			if err := eng.settle(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db, err := eng.open(ctx)
+		if err != nil {
+			t.Fatalf("store open after the crashes: %v", err)
+		}
+		return checkStore(t, db, attempts, full)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -70,8 +120,9 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 
 	var early int
+	started := false // a server has once logged its addresses
 	for i := range kills {
-		srv, err := launch(bin, db, logs)
+		srv, err := launch(bin, eng.serve, logs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,16 +147,24 @@ func TestCrashLosesNothing(t *testing.T) {
 				srv.kill()
 				t.Fatalf("round %d: no %q log line with smtp= and http= addresses within a minute", i, "bouncesink started")
 			}
-			time.Sleep(time.Duration(20+rng.IntN(300)) * time.Millisecond)
+			time.Sleep(20*time.Millisecond + time.Duration(rng.Int64N(int64(eng.window))))
 		}
 		if err := srv.diedOnItsOwn(); err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		srv.kill()
 		tg.clear()
+		select {
+		case <-srv.ready: // closed before exited, if it ever was
+			started = true
+		default:
+		}
+		if eng.afterServer && !started {
+			continue // no server listened yet: nothing was sent
+		}
 		// Between two runs nothing writes: what the kill left must be
 		// whole, and every recipient counted once per message naming it.
-		if err := checkStore(t, db, s.snapshot(), false); err != nil {
+		if err := check(s.snapshot(), false); err != nil {
 			t.Fatalf("after kill %d: %v", i+1, err)
 		}
 	}
@@ -124,13 +183,15 @@ func TestCrashLosesNothing(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d kills (%d during start-up), %d messages sent, %d answered 250; %d sent again after a lost reply (%d of them then answered 250)",
-		kills, early, len(s.attempts), acked, resent, resentAcked)
+	t.Logf("%s: %d kills (%d during start-up), %d messages sent, %d answered 250; %d sent again after a lost reply (%d of them then answered 250)",
+		eng.name, kills, early, len(s.attempts), acked, resent, resentAcked)
 	if acked == 0 {
 		t.Fatal("no message was ever acknowledged: the test proved nothing")
 	}
-	checkBolt(t, db)
-	if err := checkStore(t, db, s.attempts, true); err != nil {
+	if eng.final != nil {
+		eng.final(t)
+	}
+	if err := check(s.attempts, true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -161,15 +222,12 @@ func checkBolt(t *testing.T, path string) {
 // (committed, then killed before the reply) or wholly absent; a message
 // sent again after a lost reply is stored once and counted once; every
 // recipient's counters, the store's and the activity counters equal the
-// number of distinct messages naming it. With full it also compares each
-// message's bytes with those sent, and logs what it found.
-func checkStore(t *testing.T, path string, attempts []attempt, full bool) error {
+// number of distinct messages naming it; the audit trail has one entry per
+// suppression, numbered without a gap. With full it also compares each
+// message's bytes with those sent, and logs what it found. It closes db.
+func checkStore(t *testing.T, db store.Store, attempts []attempt, full bool) error {
 	t.Helper()
 	ctx := context.Background()
-	db, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		t.Fatalf("store open after the crashes: %v", err)
-	}
 	defer db.Close()
 
 	var problems []error
@@ -198,6 +256,7 @@ func checkStore(t *testing.T, path string, attempts []attempt, full bool) error 
 
 	var present, unackedPresent, suppressed int
 	known := map[string]bool{}
+	suppressedBy := map[string]uint64{} // address: the message that suppressed it
 	for id, a := range attempts {
 		known[a.verp] = true
 		msgs := byRcpt[a.verp]
@@ -247,6 +306,7 @@ func checkStore(t *testing.T, path string, attempts []attempt, full bool) error 
 		}
 		if wantSupp {
 			suppressed++
+			suppressedBy[a.rcpt] = m.ID
 		}
 		if full && !bytes.Equal(crlf(m.Raw), crlf(message(id, a))) {
 			fail("%s: message %d raw bytes differ from those sent", a.rcpt, m.ID)
@@ -291,6 +351,43 @@ func checkStore(t *testing.T, path string, attempts []attempt, full bool) error 
 	}
 	if listed != suppressed {
 		fail("suppression list has %d addresses, want %d", listed, suppressed)
+	}
+	// The audit trail: one entry per suppression, by the policy, citing
+	// the message that made it, numbered 1, 2, 3... without a gap (a
+	// number taken by a transaction the kill rolled back is not skipped).
+	var audited int
+	entered := map[string]uint64{} // address: its audit entry
+	for after := uint64(0); ; {
+		page, err := db.AuditAfter(ctx, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			audited++
+			if e.Seq != uint64(audited) {
+				fail("audit entry %d has number %d, want %d: the trail has a gap or repeats", audited, e.Seq, audited)
+			}
+			id, ok := suppressedBy[e.Address]
+			switch {
+			case entered[e.Address] != 0:
+				fail("audit entries %d and %d both for %s, suppressed once", entered[e.Address], e.Seq, e.Address)
+			case !ok:
+				fail("audit entry %d (%s by %s) for %s, which no stored complaint suppressed", e.Seq, e.Action, e.Actor, e.Address)
+			case e.Action != "suppress" || e.Actor != "policy" || e.MessageID != id:
+				fail("audit entry %d for %s: %s by %s citing message %d, want suppress by policy citing message %d", e.Seq, e.Address, e.Action, e.Actor, e.MessageID, id)
+			}
+			entered[e.Address] = e.Seq
+		}
+		after = page[len(page)-1].Seq
+	}
+	for addr := range suppressedBy {
+		if entered[addr] != 0 {
+			continue
+		}
+		fail("%s suppressed without an entry in the audit trail", addr)
 	}
 	if full {
 		t.Logf("store: %d messages (%d of them committed but killed before the 250), %d suppressed, %d duplicates acknowledged and counted once",

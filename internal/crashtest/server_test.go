@@ -25,10 +25,11 @@ type server struct {
 	err    error // Wait's result, valid after exited
 }
 
-// launch starts bouncesink serve on loopback ports the kernel picks; the
-// server's log (read for its addresses, no sleep) is appended to logw.
-func launch(bin, db string, logw *tail) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", db)
+// launch starts bouncesink serve on loopback ports the kernel picks, with
+// the store that args name; the server's log (read for its addresses, no
+// sleep) is appended to logw.
+func launch(bin string, args []string, logw *tail) (*server, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

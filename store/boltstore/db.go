@@ -40,7 +40,7 @@ var (
 	bucketAuditByAddr = []byte("audit_by_addr") // address 0x00 seq -> nothing
 	allBuckets        = [][]byte{bucketMeta, bucketMessages, bucketRaw, bucketRecipients, bucketEvents,
 		bucketSuppressions, bucketBySince, bucketByReason, bucketByDetail, bucketCounters, bucketAudit, bucketAuditByAddr,
-		bucketDedupe, bucketDedupeByTime} // the last two: see dedupe.go
+		bucketDedupeByTime} // the last: see dedupe.go
 	keySchema = []byte("schema")
 
 	// bucketRebuild holds a Rebuild's work in progress: new copies of
@@ -74,6 +74,10 @@ type Options struct {
 	// Now is the clock for admin actions (Suppress, Lift); nil means
 	// time.Now. The policy never reads it: it uses Message.Received.
 	Now func() time.Time
+	// DigestIndexSize bounds how many Digests of recent messages the
+	// deduplication keeps in memory (see digestIndex); zero means
+	// DefaultDigestIndexSize. Past it the oldest are forgotten first.
+	DigestIndexSize int
 }
 
 var _ store.Store = (*DB)(nil)
@@ -84,6 +88,7 @@ type DB struct {
 	commits *groupCommit // Record's shared transactions
 	policy  store.Policy
 	now     func() time.Time
+	digests *digestIndex // nil if the policy's DuplicateWindow is 0
 
 	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
 
@@ -167,7 +172,14 @@ func Open(path string, opts Options) (db *DB, err error) {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: b, commits: &groupCommit{db: b, now: now}, policy: policy, now: now, auditCh: make(chan struct{})}, nil
+	db = &DB{bolt: b, commits: &groupCommit{db: b, now: now}, policy: policy, now: now, auditCh: make(chan struct{})}
+	if policy.DuplicateWindow > 0 {
+		if db.digests, err = loadDigestIndex(b, opts.DigestIndexSize); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
+	return db, nil
 }
 
 // openCurrent opens the file at path and checks that it is still there
@@ -309,6 +321,9 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 		}
 	}
 	if err := countRawBytes(tx, false); err != nil {
+		return err
+	}
+	if err := migrateDedupe(tx); err != nil {
 		return err
 	}
 	// Files written before the time index and the activity counters

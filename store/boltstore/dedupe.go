@@ -11,15 +11,22 @@ import (
 	"github.com/bouncesink/bouncesink/store"
 )
 
-// Deduplication (see Writer.Record) keeps two buckets: bucketDedupe maps
-// each Digest to when its message was received and its id, and
-// bucketDedupeByTime orders the same Digests by that time so that those
-// older than the window are found and deleted without a scan. Every
-// commit deletes up to maxPrunePerCommit of them, more than any commit
-// adds, so the buckets hold about one window of messages.
+// Deduplication (see Writer.Record) keeps one bucket on disk,
+// bucketDedupeByTime, which orders the Digests of the messages recorded by
+// when they were received, with their ids: new keys land at its right
+// edge and the pruning of those older than the window at its left, so a
+// commit rewrites a page or two of it however many messages it carries.
+// Every commit deletes up to maxPrunePerCommit of them, more than any
+// commit adds, so the bucket holds about one window of messages. What
+// finds a Digest among them is a map in memory (digestIndex), filled from
+// the bucket at Open.
+//
+// Files written before kept a second bucket, bucketDedupeOld, keyed by
+// the Digests themselves; Open moves its ids into bucketDedupeByTime and
+// deletes it (migrateDedupe).
 var (
-	bucketDedupe       = []byte("dedupe")         // digest -> received (8 bytes, Unix ns BE), id (8 bytes)
-	bucketDedupeByTime = []byte("dedupe_by_time") // received (8 bytes) digest -> nothing
+	bucketDedupeByTime = []byte("dedupe_by_time") // received (8 bytes, Unix ns BE) digest -> id (8 bytes BE)
+	bucketDedupeOld    = []byte("dedupe")         // digest -> received, id; files written before the digestIndex
 )
 
 const (
@@ -39,47 +46,53 @@ func nanos(t time.Time) []byte { return u64(uint64(t.UnixNano())) }
 
 // duplicateOf returns the id of the message recorded with digest at or
 // after cutoff, if there is one.
-func duplicateOf(tx *bolt.Tx, digest []byte, cutoff time.Time) (uint64, bool) {
-	v := tx.Bucket(bucketDedupe).Get(digest)
-	if len(v) != 16 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff.UnixNano() {
+func (db *DB) duplicateOf(tx *bolt.Tx, digest []byte, cutoff time.Time) (uint64, bool) {
+	at, ok := db.digests.lookup(tx, db.digests.hash(digest))
+	if !ok || at < cutoff.UnixNano() {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(v[8:]), true
+	// The map knows a hash: the digest itself is on disk, or it was
+	// another with the same hash.
+	v := tx.Bucket(bucketDedupeByTime).Get(append(u64(uint64(at)), digest...))
+	if len(v) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(v), true
 }
 
 // rememberDigest records that message id, received at at, has digest,
 // replacing an expired record of the same digest.
-func rememberDigest(tx *bolt.Tx, digest []byte, at time.Time, id uint64) error {
-	dedupe, byTime := tx.Bucket(bucketDedupe), tx.Bucket(bucketDedupeByTime)
-	if old := dedupe.Get(digest); len(old) == 16 {
-		if err := byTime.Delete(append(bytes.Clone(old[:8]), digest...)); err != nil {
-			return fmt.Errorf("dedupe: %w", err)
+func (db *DB) rememberDigest(tx *bolt.Tx, digest []byte, at time.Time, id uint64) error {
+	byTime := inOrder(tx.Bucket(bucketDedupeByTime))
+	if old, ok := db.digests.lookup(tx, db.digests.hash(digest)); ok {
+		key := append(u64(uint64(old)), digest...)
+		if byTime.Get(key) != nil {
+			if err := byTime.Delete(key); err != nil {
+				return fmt.Errorf("dedupe: %w", err)
+			}
+			db.digests.remove(tx, key)
 		}
 	}
-	if err := dedupe.Put(digest, append(nanos(at), u64(id)...)); err != nil {
+	key := append(nanos(at), digest...)
+	if err := byTime.Put(key, u64(id)); err != nil {
 		return fmt.Errorf("dedupe: %w", err)
 	}
-	if err := byTime.Put(append(nanos(at), digest...), nil); err != nil {
-		return fmt.Errorf("dedupe: %w", err)
-	}
+	db.digests.add(tx, byTime, key)
 	return nil
 }
 
 // pruneDigests deletes up to maxPrunePerCommit digests received before cutoff.
-func pruneDigests(tx *bolt.Tx, cutoff time.Time) error {
-	dedupe, byTime := tx.Bucket(bucketDedupe), tx.Bucket(bucketDedupeByTime)
+func (db *DB) pruneDigests(tx *bolt.Tx, cutoff time.Time) error {
+	byTime := tx.Bucket(bucketDedupeByTime)
 	end := nanos(cutoff)
 	c := byTime.Cursor()
 	// After a Delete the cursor is re-seated with First: Next would skip.
-	for n, k := 0, firstKey(c); n < maxPrunePerCommit && len(k) > 8 && bytes.Compare(k[:8], end) < 0; n, k = n+1, firstKey(c) {
-		received, digest := k[:8], k[8:]
-		if v := dedupe.Get(digest); len(v) == 16 && bytes.Equal(v[:8], received) {
-			if err := dedupe.Delete(digest); err != nil {
-				return fmt.Errorf("dedupe prune: %w", err)
-			}
-		}
+	for n, k := 0, firstKey(c); n < maxPrunePerCommit && len(k) >= 8 && bytes.Compare(k[:8], end) < 0; n, k = n+1, firstKey(c) {
 		if err := byTime.Delete(k); err != nil {
 			return fmt.Errorf("dedupe prune: %w", err)
+		}
+		if len(k) > 8 {
+			db.digests.remove(tx, k)
 		}
 	}
 	return nil
@@ -89,6 +102,38 @@ func pruneDigests(tx *bolt.Tx, cutoff time.Time) error {
 func firstKey(c *bolt.Cursor) []byte {
 	k, _ := c.First()
 	return bytes.Clone(k)
+}
+
+// migrateDedupe gives the digests of a file written before the digestIndex
+// their ids from bucketDedupeOld, which it then deletes.
+func migrateDedupe(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketDedupeOld)
+	if old == nil {
+		return nil
+	}
+	byTime := tx.Bucket(bucketDedupeByTime)
+	var keys [][]byte
+	byTime.ForEach(func(k, v []byte) error {
+		if len(v) != 8 {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range keys {
+		var err error
+		if v := old.Get(k[min(8, len(k)):]); len(k) > 8 && len(v) == 16 && bytes.Equal(v[:8], k[:8]) {
+			err = byTime.Put(k, bytes.Clone(v[8:]))
+		} else {
+			err = byTime.Delete(k)
+		}
+		if err != nil {
+			return fmt.Errorf("dedupe: migrate: %w", err)
+		}
+	}
+	if err := tx.DeleteBucket(bucketDedupeOld); err != nil {
+		return fmt.Errorf("dedupe: migrate: %w", err)
+	}
+	return nil
 }
 
 // noteDuplicate counts a repeat of message id, received at at.

@@ -30,11 +30,12 @@ func TestDigestsArePruned(t *testing.T) {
 		msgs = append(msgs, withDigest(m, fmt.Sprint("digest", i)))
 	}
 	recordMany(t, db, msgs)
-	var kept, byTime int
+	var byTime int
 	db.bolt.View(func(tx *bolt.Tx) error {
-		kept, byTime = tx.Bucket(bucketDedupe).Stats().KeyN, tx.Bucket(bucketDedupeByTime).Stats().KeyN
+		byTime = tx.Bucket(bucketDedupeByTime).Stats().KeyN
 		return nil
 	})
+	kept := db.digests.len() // in memory
 	if kept != byTime || kept > 61 {
 		t.Errorf("after 3000 messages over 50 hours, a window of 1h keeps %d digests (%d by time), want at most 61", kept, byTime)
 	}

@@ -118,11 +118,11 @@ func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, 
 func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if window := db.policy.DuplicateWindow; window > 0 {
-		if err := pruneDigests(tx, m.at.Add(-window)); err != nil {
+		if err := db.pruneDigests(tx, m.at.Add(-window)); err != nil {
 			return out, err
 		}
 		if len(m.digest) > 0 {
-			if id, ok := duplicateOf(tx, m.digest, m.at.Add(-window)); ok {
+			if id, ok := db.duplicateOf(tx, m.digest, m.at.Add(-window)); ok {
 				return recordOut{id: id, duplicate: true}, noteDuplicate(tx, id, m.at)
 			}
 		}
@@ -148,7 +148,7 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err err
 		return out, fmt.Errorf("message %d: raw bytes: %w", id, err)
 	}
 	if len(m.digest) > 0 && db.policy.DuplicateWindow > 0 {
-		if err := rememberDigest(tx, m.digest, m.at, id); err != nil {
+		if err := db.rememberDigest(tx, m.digest, m.at, id); err != nil {
 			return out, err
 		}
 	}

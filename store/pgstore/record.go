@@ -250,7 +250,7 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 			return nil, err
 		}
 		var writers bool
-		if err := br.QueryRow().Scan(&writers, nil); err != nil {
+		if err := br.QueryRow().Scan(&writers, nil, nil); err != nil {
 			return nil, err
 		}
 		if !writers {

@@ -78,13 +78,13 @@ const writersSQL = "SELECT pg_try_advisory_xact_lock_shared($1, $2), set_config(
 // recordWritersSQL is writersSQL for Record's group commits, which run
 // many times a second: planning every statement was a tenth of the
 // database's CPU there (perf). Its statements that read or change rows
-// find them by key, in a handful of keys, so they keep the generic plans
-// a connection caches but are planned with sequential scans off (SET
-// LOCAL enable_seqscan), which makes the cached plan an index lookup
-// whatever the table's size at the time; Record sets it back before its
-// inserts. No other path runs these statements with generic plans:
-// the others go through takeWriters.
-const recordWritersSQL = "SELECT pg_try_advisory_xact_lock_shared($1, $2), set_config('enable_seqscan', 'off', true)"
+// find them by key, in a handful of keys, so they run the generic plan a
+// connection caches, always (plan_cache_mode), planned with sequential
+// scans off (enable_seqscan), which makes it an index lookup whatever
+// the table's size at the time; Record turns sequential scans back on
+// before its inserts. No other path runs these statements with generic
+// plans: the others go through takeWriters.
+const recordWritersSQL = "SELECT pg_try_advisory_xact_lock_shared($1, $2), set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 // takeWriters fails with store.ErrRebuilding while a Rebuild runs on any
 // instance; otherwise it holds off Rebuilds until tx ends. See writersSQL.

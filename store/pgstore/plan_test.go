@@ -81,3 +81,34 @@ func TestRecordLooksUpByKeyAfterGrowth(t *testing.T) {
 		t.Errorf("recipients: %d rows read by sequential scans, want none of the %d rows added (lookups by key)", read, grown)
 	}
 }
+
+// A message and its copy in one group commit: the copy is a duplicate of
+// the message stored by the same transaction, and is counted on it.
+func TestRecordGroupCountsDuplicateOfItsOwnMessage(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, newDSN(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	mk := func(at time.Time) *pending {
+		return &pending{at: at, head: []byte(`{"raw_size":6}`), raw: compress([]byte("bounce")), rawSize: 6,
+			digest: []byte("same bytes"), done: make(chan error, 1)}
+	}
+	first, copy := mk(at), mk(at.Add(time.Second))
+	if err := db.recordGroup(ctx, []*pending{first, copy}); err != nil {
+		t.Fatal(err)
+	}
+	if first.duplicate || !copy.duplicate || copy.id != first.id {
+		t.Fatalf("first: id %d, duplicate %v; copy: id %d, duplicate %v; want the copy a duplicate of the first", first.id, first.duplicate, copy.id, copy.duplicate)
+	}
+	var n int
+	var last int64
+	if err := db.pool.QueryRow(ctx, "SELECT duplicates, last_duplicate FROM messages WHERE id = $1", int64(first.id)).Scan(&n, &last); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || last != nanos(copy.at) {
+		t.Errorf("message %d: %d duplicates, the last at %d; want 1 at %d", first.id, n, last, nanos(copy.at))
+	}
+}

@@ -349,14 +349,6 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 	w.sizes["raw_bytes"] += rawAdded
 	w.sizes["duplicates"] += duplicates
 	b = &pgx.Batch{}
-	if len(dupIDs) > 0 {
-		b.Queue(`UPDATE messages m SET duplicates = m.duplicates + d.n, last_duplicate = greatest(m.last_duplicate, d.t)
-			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, n, t) WHERE m.id = d.id`, dupIDs, dupCounts, dupLast)
-	}
-	w.queueLifts(b)
-	// What follows inserts rows, with plans that take no table's size
-	// into account (see recordWritersSQL).
-	b.Queue("SET LOCAL enable_seqscan TO DEFAULT")
 	if len(kept) > 0 {
 		b.Queue(`INSERT INTO messages (id, received, head, raw, raw_size)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bigint[])`, kept, received, heads, raws, sizes)
@@ -367,6 +359,16 @@ func (db *DB) recordOnce(ctx context.Context, group []*pending) (err error) {
 			ON CONFLICT (digest) DO UPDATE SET received = excluded.received, message_id = excluded.message_id`,
 			digestNew, digestAt, digestID)
 	}
+	if len(dupIDs) > 0 {
+		// After the messages' insert: a duplicate may be of a message of
+		// this very group.
+		b.Queue(`UPDATE messages m SET duplicates = m.duplicates + d.n, last_duplicate = greatest(m.last_duplicate, d.t)
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, n, t) WHERE m.id = d.id`, dupIDs, dupCounts, dupLast)
+	}
+	w.queueLifts(b)
+	// What follows inserts rows, with plans that take no table's size
+	// into account (see recordWritersSQL).
+	b.Queue("SET LOCAL enable_seqscan TO DEFAULT")
 	if err := w.queueFlush(b); err != nil {
 		return err
 	}

@@ -30,6 +30,26 @@ func openBenchStore(spec string) (store.Store, error) {
 	return boltstore.Open(spec, boltstore.Options{})
 }
 
+// benchCommits returns what counts a store's group commits and the
+// messages they carried: the bbolt engine's Commits, the postgres
+// engine's metrics.
+func benchCommits(db store.Store) (interface{ Commits() (int64, int64) }, bool) {
+	switch d := db.(type) {
+	case interface{ Commits() (int64, int64) }:
+		return d, true
+	case *pgstore.DB:
+		return pgCommits{d}, true
+	}
+	return nil, false
+}
+
+type pgCommits struct{ db *pgstore.DB }
+
+func (p pgCommits) Commits() (transactions, writers int64) {
+	c, m, _ := p.db.Metrics().Commits()
+	return int64(c), int64(m)
+}
+
 // engineOf names the engine of a --db.
 func engineOf(spec string) string {
 	if strings.HasPrefix(spec, pgPrefix) {

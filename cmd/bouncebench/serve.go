@@ -81,7 +81,7 @@ func startServer(o serveOptions) (*benchServer, error) {
 		stopSMTP = s.Shutdown
 		mux.Handle("/", api.NewHandler(db, api.Options{Logger: log}))
 		mux.Handle("/debug/bench/prune", &pruneRunner{db: db})
-		if c, ok := db.(interface{ Commits() (int64, int64) }); ok { // the bbolt engine
+		if c, ok := benchCommits(db); ok {
 			mux.HandleFunc("GET /debug/bench/commits", func(w http.ResponseWriter, r *http.Request) {
 				txs, writers := c.Commits()
 				w.Header().Set("Content-Type", "application/json")

@@ -55,7 +55,9 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m store.StoredMessage)
 }
 
 func (db *DB) rebuild(ctx context.Context, tx pgx.Tx, reobserve func(m store.StoredMessage) ([]store.Observation, error), opts store.RebuildOptions, st *store.RebuildStats) error {
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockSpace, lockWriters); err != nil {
+	// Custom plans, as in every write transaction (see writersSQL): the
+	// tables empty and fill again within this one.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2), set_config('plan_cache_mode', 'force_custom_plan', true)", lockSpace, lockWriters); err != nil {
 		return err
 	}
 	var total int

@@ -61,11 +61,36 @@ func (db *DB) newWork(tx pgx.Tx, replay bool) *work {
 		counters: map[counterKey]int64{}, sizes: map[string]int64{}}
 }
 
+// writersSQL, the first statement of every write transaction, takes the
+// writers' lock shared (false while a Rebuild holds it) and has the
+// server plan the transaction's statements for their arguments and the
+// tables as they are now (SET LOCAL plan_cache_mode). A connection keeps
+// its prepared statements, and after five runs the server may settle on a
+// generic plan, made once with the table sizes of that moment: one made
+// while recipients held a page of rows scanned the whole table for every
+// group commit once it held thousands (measured: 1,811 sequential scans
+// of recipients in one run of 21,000 messages, 7.8 ms each on average),
+// until autovacuum's next ANALYZE, a minute or more away, replaced it.
+// These statements are small and take their rows by key: planning them
+// each time costs microseconds.
+const writersSQL = "SELECT pg_try_advisory_xact_lock_shared($1, $2), set_config('plan_cache_mode', 'force_custom_plan', true)"
+
+// recordWritersSQL is writersSQL for Record's group commits, which run
+// many times a second: planning every statement was a tenth of the
+// database's CPU there (perf). Its statements that read or change rows
+// find them by key, in a handful of keys, so they run the generic plan a
+// connection caches, always (plan_cache_mode), planned with sequential
+// scans off (enable_seqscan), which makes it an index lookup whatever
+// the table's size at the time; Record turns sequential scans back on
+// before its inserts. No other path runs these statements with generic
+// plans: the others go through takeWriters.
+const recordWritersSQL = "SELECT pg_try_advisory_xact_lock_shared($1, $2), set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
+
 // takeWriters fails with store.ErrRebuilding while a Rebuild runs on any
-// instance; otherwise it holds off Rebuilds until tx ends.
+// instance; otherwise it holds off Rebuilds until tx ends. See writersSQL.
 func takeWriters(ctx context.Context, tx pgx.Tx) error {
 	var ok bool
-	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock_shared($1, $2)", lockSpace, lockWriters).Scan(&ok); err != nil {
+	if err := tx.QueryRow(ctx, writersSQL, lockSpace, lockWriters).Scan(&ok, nil); err != nil {
 		return err
 	}
 	if !ok {
@@ -265,6 +290,7 @@ func (w *work) count(at time.Time, addr string, o store.Observation) {
 // flush writes what w changed, and appends its audit entries last.
 func (w *work) flush(ctx context.Context) error {
 	b := &pgx.Batch{}
+	w.queueLifts(b)
 	if err := w.queueFlush(b); err != nil {
 		return err
 	}
@@ -278,14 +304,29 @@ func (w *work) flush(ctx context.Context) error {
 	return nil
 }
 
-// queueFlush queues the statements that write what w changed, the audit
-// entries last.
+// queueLifts queues the deletion of the suppressions w lifted: the one
+// statement of a flush that finds rows by key (see writersSQL), to queue
+// before queueFlush's.
+func (w *work) queueLifts(b *pgx.Batch) {
+	var gone []string
+	for a, st := range w.addrs {
+		if st.suppGone {
+			gone = append(gone, a)
+		}
+	}
+	if len(gone) > 0 {
+		slices.Sort(gone)
+		b.Queue(`DELETE FROM suppressions WHERE address = ANY($1)`, gone)
+	}
+}
+
+// queueFlush queues the statements that write what w changed but for
+// queueLifts', the audit entries last.
 func (w *work) queueFlush(b *pgx.Batch) error {
 	var (
 		raddrs, rclass, rreason, rstatus []string
 		rstate                           [][]byte
 		rlast                            []int64
-		gone                             []string
 		saddrs, sreason, sdetail         []string
 		sdecoder, srule                  []string
 		ssince                           []int64
@@ -310,9 +351,6 @@ func (w *work) queueFlush(b *pgx.Batch) error {
 			}
 			st.exists = true
 		}
-		if st.suppGone {
-			gone = append(gone, a)
-		}
 		if st.suppNew {
 			s := st.supp
 			saddrs, sreason, sdetail = append(saddrs, a), append(sreason, text(store.Clip(s.Reason, store.MaxReasonLen))), append(sdetail, text(store.Clip(s.Detail, store.MaxDetailLen)))
@@ -326,9 +364,6 @@ func (w *work) queueFlush(b *pgx.Batch) error {
 			ON CONFLICT (address) DO UPDATE SET state = excluded.state, last_class = excluded.last_class,
 				last_reason = excluded.last_reason, last_status = excluded.last_status, last_bounce = excluded.last_bounce`,
 			raddrs, rstate, rclass, rreason, rstatus, rlast)
-	}
-	if len(gone) > 0 {
-		b.Queue(`DELETE FROM suppressions WHERE address = ANY($1)`, gone)
 	}
 	if len(saddrs) > 0 {
 		b.Queue(`INSERT INTO suppressions (address, reason, detail, since, decoder, rule)

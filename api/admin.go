@@ -225,6 +225,20 @@ func (p *params) int(name string, def, lo, hi int) int {
 
 func (p *params) limit() int { return p.int("limit", DefaultPageSize, 1, store.MaxListPage) }
 
+// cursor reads the "cursor" of a page numbered by sequence: the "next" of
+// the previous page, a positive number; 0 when absent (the first page).
+func (p *params) cursor() uint64 {
+	c := p.get("cursor")
+	if c == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(c, 10, 64)
+	if err != nil || n == 0 {
+		p.fail("invalid cursor; use the \"next\" of the previous page")
+	}
+	return n
+}
+
 type historyResponse struct {
 	Events []store.Event `json:"events"` // newest first
 	Next   string        `json:"next"`   // the cursor of the next (older) page; "" after the last
@@ -245,14 +259,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := params{w: w, q: q}
 	limit := p.int("limit", DefaultPageSize, 1, store.MaxHistory)
-	var before uint64
-	if c := q.Get("cursor"); c != "" {
-		n, err := strconv.ParseUint(c, 10, 64)
-		if err != nil || n == 0 {
-			p.fail("invalid cursor; use the \"next\" of the previous page")
-		}
-		before = n
-	}
+	before := p.cursor()
 	if p.failed {
 		return
 	}

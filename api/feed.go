@@ -24,14 +24,7 @@ func (a *api) audit(w http.ResponseWriter, r *http.Request) {
 	p := params{w: w, q: q}
 	f := store.AuditFilter{Address: q.Get("address"), Actor: q.Get("actor"), Since: p.time("since")}
 	limit := p.limit()
-	var before uint64
-	if c := q.Get("cursor"); c != "" {
-		n, err := strconv.ParseUint(c, 10, 64)
-		if err != nil || n == 0 {
-			p.fail("invalid cursor; use the \"next\" of the previous page")
-		}
-		before = n
-	}
+	before := p.cursor()
 	if p.failed {
 		return
 	}

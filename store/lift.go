@@ -108,3 +108,47 @@ type BulkLifter interface {
 	// runs.
 	LiftMatching(ctx context.Context, actor string, f LiftFilter, note string, dryRun bool) (LiftResult, error)
 }
+
+// LiftInChunks is LiftMatching's engine-neutral part, for the engines: it
+// checks f and note, fixes the Cutoff at now and bounds f.Until by it, and
+// walks the matches in address order a chunk at a time. find returns the
+// addresses after after that f selects, at most limit (with limit 0 it
+// counts them all and returns none), adds to res.Sample, and counts them;
+// lift lifts one chunk in one transaction, re-checking each address under
+// f, and says how many it lifted.
+func LiftInChunks(now time.Time, actor string, f LiftFilter, note string, dryRun bool,
+	find func(f LiftFilter, after string, limit int, res *LiftResult) (addrs []string, n int, err error),
+	lift func(actor string, f LiftFilter, addrs []string) (int, error)) (LiftResult, error) {
+	if f.Empty() {
+		return LiftResult{}, ErrEmptyFilter
+	}
+	if strings.TrimSpace(note) == "" {
+		return LiftResult{}, errors.New("store: bulk lift: a note is required")
+	}
+	if actor == "" {
+		actor = ActorAdmin
+	}
+	cutoff := now.UTC().Round(0)
+	if f.Until.IsZero() || f.Until.After(cutoff) {
+		f.Until = cutoff
+	}
+	res := LiftResult{Cutoff: cutoff}
+	after := ""
+	for {
+		limit := LiftChunk
+		if dryRun {
+			limit = 0 // count them all in one read
+		}
+		chunk, n, err := find(f, after, limit, &res)
+		res.Matched += n
+		if err != nil || len(chunk) == 0 || dryRun {
+			return res, err
+		}
+		lifted, err := lift(actor, f, chunk)
+		res.Lifted += lifted
+		if err != nil {
+			return res, err
+		}
+		after = chunk[len(chunk)-1]
+	}
+}

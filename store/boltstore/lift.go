@@ -2,9 +2,7 @@ package boltstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -17,41 +15,13 @@ import (
 // that checks every address again, so that a chunk is all or nothing and
 // what changed between the two is left as it now is.
 func (db *DB) LiftMatching(ctx context.Context, actor string, f store.LiftFilter, note string, dryRun bool) (store.LiftResult, error) {
-	if f.Empty() {
-		return store.LiftResult{}, store.ErrEmptyFilter
-	}
-	if strings.TrimSpace(note) == "" {
-		return store.LiftResult{}, errors.New("store: bulk lift: a note is required")
-	}
-	if actor == "" {
-		actor = store.ActorAdmin
-	}
-	cutoff := db.now().UTC().Round(0)
-	if f.Until.IsZero() || f.Until.After(cutoff) {
-		f.Until = cutoff
-	}
-	res := store.LiftResult{Cutoff: cutoff}
-	after := ""
-	for {
-		limit := store.LiftChunk
-		if dryRun {
-			limit = 0 // count them all in one read
-		}
-		chunk, n, err := db.matching(ctx, f, after, limit, &res)
-		res.Matched += n
-		if err != nil || len(chunk) == 0 {
-			return res, err
-		}
-		if dryRun {
-			return res, nil
-		}
-		lifted, err := db.liftChunk(ctx, actor, f, note, chunk)
-		res.Lifted += lifted
-		if err != nil {
-			return res, err
-		}
-		after = chunk[len(chunk)-1]
-	}
+	return store.LiftInChunks(db.now(), actor, f, note, dryRun,
+		func(f store.LiftFilter, after string, limit int, res *store.LiftResult) ([]string, int, error) {
+			return db.matching(ctx, f, after, limit, res)
+		},
+		func(actor string, f store.LiftFilter, addrs []string) (int, error) {
+			return db.liftChunk(ctx, actor, f, note, addrs)
+		})
 }
 
 // matching returns the addresses after after that f selects, at most

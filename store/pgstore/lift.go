@@ -2,9 +2,7 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,38 +15,13 @@ import (
 // filter (store.LiftFilter.Matches has the last word, as in the bbolt
 // engine).
 func (db *DB) LiftMatching(ctx context.Context, actor string, f store.LiftFilter, note string, dryRun bool) (store.LiftResult, error) {
-	if f.Empty() {
-		return store.LiftResult{}, store.ErrEmptyFilter
-	}
-	if strings.TrimSpace(note) == "" {
-		return store.LiftResult{}, errors.New("store: bulk lift: a note is required")
-	}
-	if actor == "" {
-		actor = store.ActorAdmin
-	}
-	cutoff := db.now().UTC().Round(0)
-	if f.Until.IsZero() || f.Until.After(cutoff) {
-		f.Until = cutoff
-	}
-	res := store.LiftResult{Cutoff: cutoff}
-	after := ""
-	for {
-		limit := store.LiftChunk
-		if dryRun {
-			limit = 0
-		}
-		chunk, n, err := db.liftCandidates(ctx, f, after, limit, &res)
-		res.Matched += n
-		if err != nil || len(chunk) == 0 || dryRun {
-			return res, err
-		}
-		lifted, err := db.liftChunk(ctx, actor, f, note, chunk)
-		res.Lifted += lifted
-		if err != nil {
-			return res, err
-		}
-		after = chunk[len(chunk)-1]
-	}
+	return store.LiftInChunks(db.now(), actor, f, note, dryRun,
+		func(f store.LiftFilter, after string, limit int, res *store.LiftResult) ([]string, int, error) {
+			return db.liftCandidates(ctx, f, after, limit, res)
+		},
+		func(actor string, f store.LiftFilter, addrs []string) (int, error) {
+			return db.liftChunk(ctx, actor, f, note, addrs)
+		})
 }
 
 // liftCandidates returns the addresses after after that f selects, at most

@@ -162,6 +162,24 @@ func doAPI(req *http.Request, token string) (*http.Response, error) {
 	return nil, apiError(resp)
 }
 
+// askAPI sends req with the bearer token, if any, and reads the answer,
+// up to 16 MiB, whatever its status.
+func askAPI(req *http.Request, token string) (*http.Response, []byte, error) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	return resp, data, nil
+}
+
 // apiError describes a failed answer, with the server's {"error": ...}.
 func apiError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

@@ -117,17 +117,9 @@ func postImport(ctx context.Context, base, token, format, source string, body io
 	if format != "" {
 		req.Header.Set("Content-Type", exchange.ContentType(format))
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, data, err := askAPI(req, token)
 	if err != nil {
 		return res, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return res, fmt.Errorf("reading the answer: %w", err)
 	}
 	if err := json.Unmarshal(data, &res); err != nil || resp.StatusCode != http.StatusOK {
 		var e struct {

@@ -26,19 +26,7 @@ func (db *DB) History(ctx context.Context, addr string, before uint64, limit int
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: history %s: %w", key, err)
 	}
-	var (
-		events       []store.Event
-		seq, at, msg int64
-		obs          []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&seq, &at, &msg, &obs}, func() error {
-		var o observationRecord
-		if err := json.Unmarshal(obs, &o); err != nil {
-			return fmt.Errorf("event %d: %w", seq, err)
-		}
-		events = append(events, store.Event{Seq: uint64(seq), Time: fromNanos(at), MessageID: uint64(msg), Observation: store.Observation(o)})
-		return nil
-	})
+	events, err := appendEvents(nil, rows)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: history %s: %w", key, err)
 	}
@@ -112,4 +100,22 @@ func (db *DB) QuerySuppressions(ctx context.Context, q store.SuppressionQuery) (
 		return nil, 0, fmt.Errorf("store: query suppressions: %w", err)
 	}
 	return page, total, nil
+}
+
+// appendEvents appends the events of rows of (seq, at, message_id,
+// observation) to events.
+func appendEvents(events []store.Event, rows pgx.Rows) ([]store.Event, error) {
+	var (
+		seq, at, msg int64
+		obs          []byte
+	)
+	_, err := pgx.ForEachRow(rows, []any{&seq, &at, &msg, &obs}, func() error {
+		var o observationRecord
+		if err := json.Unmarshal(obs, &o); err != nil {
+			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		events = append(events, store.Event{Seq: uint64(seq), Time: fromNanos(at), MessageID: uint64(msg), Observation: store.Observation(o)})
+		return nil
+	})
+	return events, err
 }

@@ -125,18 +125,7 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 			return err
 		}
 		rows, _ := br.Query()
-		var (
-			seq, at, msg int64
-			obs          []byte
-		)
-		_, err = pgx.ForEachRow(rows, []any{&seq, &at, &msg, &obs}, func() error {
-			var o observationRecord
-			if err := json.Unmarshal(obs, &o); err != nil {
-				return fmt.Errorf("event %d: %w", seq, err)
-			}
-			events = append(events, store.Event{Seq: uint64(seq), Time: fromNanos(at), MessageID: uint64(msg), Observation: store.Observation(o)})
-			return nil
-		})
+		events, err = appendEvents(events, rows)
 		if err != nil {
 			return err
 		}

@@ -105,9 +105,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 	if limit <= 0 || limit > store.MaxListPage {
 		limit = store.MaxListPage
 	}
-	q := `SELECT s.address, s.reason, s.detail, s.since, s.decoder, s.rule, coalesce(r.last_class, ''), coalesce(r.last_reason, ''),
-		coalesce(r.last_status, ''), coalesce(r.last_bounce, 0)
-		FROM suppressions s LEFT JOIN recipients r USING (address) WHERE true`
+	q := listedSelect + " FROM suppressions s LEFT JOIN recipients r USING (address) WHERE true"
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -126,17 +124,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list suppressions: %w", err)
 	}
-	var (
-		page          []store.ListedSuppression
-		it            store.ListedSuppression
-		since, bounce int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&it.Address, &it.Reason, &it.Detail, &since, &it.Decoder, &it.Rule, &it.LastClass, &it.LastReason, &it.LastStatus, &bounce}, func() error {
-		it.Since = fromNanos(since)
-		it.LastBounce = timeOrZero(bounce)
-		page = append(page, it)
-		return nil
-	})
+	page, err := appendListed(nil, rows)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list suppressions: %w", err)
 	}

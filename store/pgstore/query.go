@@ -69,8 +69,7 @@ func (db *DB) QuerySuppressions(ctx context.Context, q store.SuppressionQuery) (
 	where := filterWhere(q.SuppressionFilter, arg)
 	from := " FROM suppressions s LEFT JOIN recipients r USING (address) WHERE true" + where
 	countArgs := len(args)
-	list := `SELECT s.address, s.reason, s.detail, s.since, s.decoder, s.rule, coalesce(r.last_class, ''), coalesce(r.last_reason, ''),
-		coalesce(r.last_status, ''), coalesce(r.last_bounce, 0)` + from +
+	list := listedSelect + from +
 		" ORDER BY " + fmt.Sprintf(order, dir) + " OFFSET " + arg(max(q.Offset, 0)) + " LIMIT " + arg(q.Limit)
 	var (
 		page  []store.ListedSuppression
@@ -84,16 +83,7 @@ func (db *DB) QuerySuppressions(ctx context.Context, q store.SuppressionQuery) (
 		if err != nil {
 			return err
 		}
-		var (
-			it            store.ListedSuppression
-			since, bounce int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&it.Address, &it.Reason, &it.Detail, &since, &it.Decoder, &it.Rule, &it.LastClass, &it.LastReason, &it.LastStatus, &bounce}, func() error {
-			it.Since = fromNanos(since)
-			it.LastBounce = timeOrZero(bounce)
-			page = append(page, it)
-			return nil
-		})
+		page, err = appendListed(page, rows)
 		return err
 	})
 	if err != nil {
@@ -118,4 +108,24 @@ func appendEvents(events []store.Event, rows pgx.Rows) ([]store.Event, error) {
 		return nil
 	})
 	return events, err
+}
+
+// listedSelect selects, from suppressions s joined to recipients r, the
+// columns appendListed reads.
+const listedSelect = `SELECT s.address, s.reason, s.detail, s.since, s.decoder, s.rule, coalesce(r.last_class, ''), coalesce(r.last_reason, ''),
+		coalesce(r.last_status, ''), coalesce(r.last_bounce, 0)`
+
+// appendListed appends the suppressions of rows of listedSelect to page.
+func appendListed(page []store.ListedSuppression, rows pgx.Rows) ([]store.ListedSuppression, error) {
+	var (
+		it            store.ListedSuppression
+		since, bounce int64
+	)
+	_, err := pgx.ForEachRow(rows, []any{&it.Address, &it.Reason, &it.Detail, &since, &it.Decoder, &it.Rule, &it.LastClass, &it.LastReason, &it.LastStatus, &bounce}, func() error {
+		it.Since = fromNanos(since)
+		it.LastBounce = timeOrZero(bounce)
+		page = append(page, it)
+		return nil
+	})
+	return page, err
 }

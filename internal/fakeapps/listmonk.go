@@ -44,7 +44,11 @@ type Listmonk struct {
 	subscribers                      []*ListmonkSubscriber
 	campaigns                        map[string]*ListmonkCampaign // by UUID
 	bounces                          []ListmonkBounce
-	pending                          sync.WaitGroup
+	// pending counts the bounces answered and not yet written, under mu;
+	// written is signalled when it drops. (A WaitGroup would not do: a
+	// test may wait while a request adds.)
+	pending int
+	written *sync.Cond
 }
 
 // ListmonkUser is an API user and its role's permissions.
@@ -83,6 +87,7 @@ type ListmonkBounce struct {
 func NewListmonk(logf Logf, users ...ListmonkUser) *Listmonk {
 	l := &Listmonk{BounceProcessing: true, BounceWebhooks: true, users: map[string]ListmonkUser{},
 		campaigns: map[string]*ListmonkCampaign{}}
+	l.written = sync.NewCond(&l.mu)
 	for _, u := range users {
 		l.users[u.Name+":"+u.Token] = u
 	}
@@ -115,7 +120,13 @@ func (l *Listmonk) SetSettings(processing, webhooks bool) {
 }
 
 // Settle waits until every bounce answered is written.
-func (l *Listmonk) Settle() { l.pending.Wait() }
+func (l *Listmonk) Settle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.pending > 0 {
+		l.written.Wait()
+	}
+}
 
 // Bounces returns the bounce records, oldest first.
 func (l *Listmonk) Bounces() []ListmonkBounce {
@@ -216,11 +227,14 @@ func (l *Listmonk) bounce(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"data": true})
 	// listmonk answers first and writes the bounce afterwards.
-	l.pending.Add(1)
+	l.pending++ // under mu, as Settle reads it
 	go func() {
-		defer l.pending.Done()
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		defer func() {
+			l.pending--
+			l.written.Broadcast()
+		}()
 		var sub *ListmonkSubscriber
 		for _, s := range l.subscribers {
 			if (b.SubscriberUUID != "" && strings.EqualFold(s.UUID, b.SubscriberUUID)) ||

@@ -35,6 +35,9 @@ type groupCommit struct {
 	tally tally
 	// now is the clock of the hour counters' pruning.
 	now func() time.Time
+	// before, if set, runs first in every transaction: it applies the
+	// journaled messages (apply.go).
+	before func(*bolt.Tx, tally) error
 }
 
 type commitReq struct {
@@ -96,6 +99,11 @@ func (g *groupCommit) commit(group []*commitReq) {
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			g.tally = tally{}
 			defer func() { g.tally = nil }()
+			if g.before != nil {
+				if err := g.before(tx, g.tally); err != nil {
+					return err
+				}
+			}
 			for i, r := range group {
 				if err := call(r.fn, tx); err != nil {
 					failed = i

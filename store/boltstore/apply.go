@@ -273,6 +273,9 @@ func (db *DB) journalGroup(group []*journalReq) {
 			}
 		}
 		db.curSeg.Store(seg)
+		db.journalWrites.Add(1)
+		db.journalFrames.Add(int64(len(frames)))
+		db.journalBytes.Add(int64(len(buf)))
 		j.nextSeq = seq
 		w.nextID = id
 		db.rawBytes.Add(int64(added))
@@ -354,6 +357,8 @@ func (db *DB) applyFrames(tx *bolt.Tx, t tally, frames []frame) error {
 			db.notifyAudit()
 		}
 		db.apq.done(last.seq, maxID, hashes)
+		db.applyTxs.Add(1)
+		db.appliedMsgs.Add(int64(len(frames)))
 	})
 	return nil
 }

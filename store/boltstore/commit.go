@@ -45,11 +45,17 @@ type commitReq struct {
 	done chan error
 }
 
-// Commits returns how many transactions the group commit has committed
-// since Open, and how many writers (Record calls, prune steps) they
-// carried: the benchmarks' figure of writers per commit.
-func (db *DB) Commits() (transactions, writers int64) {
-	return db.commits.commits.Load(), db.commits.committed.Load()
+// Commits returns how many bbolt transactions have applied journaled
+// messages since Open, and how many messages they applied: the
+// benchmarks' figure of messages per commit.
+func (db *DB) Commits() (transactions, messages int64) {
+	return db.applyTxs.Load(), db.appliedMsgs.Load()
+}
+
+// JournalWrites returns how many writes (each with its fsync) the journal
+// made since Open, the frames they carried, and their bytes.
+func (db *DB) JournalWrites() (writes, frames, bytes int64) {
+	return db.journalWrites.Load(), db.journalFrames.Load(), db.journalBytes.Load()
 }
 
 // do runs fn in a write transaction shared with other writers and returns

@@ -104,6 +104,10 @@ type DB struct {
 	applierDone chan struct{}
 	holdApply   atomic.Bool // tests: journal without applying, as a crash would leave it
 
+	// For Commits and JournalWrites.
+	applyTxs, appliedMsgs                      atomic.Int64
+	journalWrites, journalFrames, journalBytes atomic.Int64
+
 	// writers is held for reading by Record, Suppress and Lift, and for
 	// writing by Rebuild, whose swap would drop what they wrote meanwhile.
 	writers sync.RWMutex

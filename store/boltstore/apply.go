@@ -26,6 +26,23 @@ const (
 	maxQueued  = 20000
 )
 
+// stamp reads the DB's clock for a Record, and keeps the reading for
+// lastStamp.
+func (db *DB) stamp() time.Time {
+	now := db.now()
+	db.stamped.Store(now.UnixNano())
+	return now
+}
+
+// lastStamp is the clock of the group commit's own work (dropping old
+// hour counters): the last Record's reading; zero before any.
+func (db *DB) lastStamp() time.Time {
+	if n := db.stamped.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return time.Time{}
+}
+
 // journalReq is one Record waiting for the journal.
 type journalReq struct {
 	in   recordIn
@@ -228,8 +245,9 @@ func (db *DB) journalGroup(group []*journalReq) {
 			if orig != 0 {
 				outs[i] = recordOut{id: orig, duplicate: true}
 				offsets = append(offsets, len(buf))
-				buf = encodeFrame(buf, frameDupNote, seq, recordIn{id: orig, at: m.at}, nil)
-				frames = append(frames, frame{kind: frameDupNote, seq: seq, in: recordIn{id: orig, at: m.at}})
+				note := recordIn{id: orig, at: m.at, now: m.now}
+				buf = encodeFrame(buf, frameDupNote, seq, note, nil)
+				frames = append(frames, frame{kind: frameDupNote, seq: seq, in: note})
 				seq++
 				continue
 			}

@@ -57,15 +57,15 @@ func (db *DB) appendAudit(b stateBuckets, e store.AuditEntry) error {
 	if b.audit == nil {
 		return nil
 	}
-	return db.writeAudit(b.audit, b.auditByAddr, e)
+	return writeAudit(b.audit, b.auditByAddr, b.clock(db), e)
 }
 
-func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
+func writeAudit(audit, byAddr *bolt.Bucket, now time.Time, e store.AuditEntry) error {
 	seq, err := audit.NextSequence()
 	if err != nil {
 		return fmt.Errorf("audit sequence: %w", err)
 	}
-	e.Seq, e.Time = seq, db.now().UTC().Round(0)
+	e.Seq, e.Time = seq, now.UTC().Round(0)
 	return putAudit(audit, byAddr, e)
 }
 

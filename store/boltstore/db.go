@@ -103,6 +103,10 @@ type DB struct {
 	quit        chan struct{} // closed by Close: the applier stops
 	applierDone chan struct{}
 	holdApply   atomic.Bool // tests: journal without applying, as a crash would leave it
+	// stamped is the clock's reading at the last Record (Unix ns), for the
+	// transactions the applier runs, which never call the clock: Options.Now
+	// is only ever called from the callers' goroutines.
+	stamped atomic.Int64
 
 	// For Commits and JournalWrites.
 	applyTxs, appliedMsgs                      atomic.Int64
@@ -188,7 +192,8 @@ func Open(path string, opts Options) (db *DB, err error) {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db = &DB{bolt: b, commits: &groupCommit{db: b, now: now}, policy: policy, now: now, auditCh: make(chan struct{})}
+	db = &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}
+	db.commits.now = db.lastStamp
 	if policy.DuplicateWindow > 0 {
 		if db.digests, err = loadDigestIndex(b, opts.DigestIndexSize); err != nil {
 			b.Close()

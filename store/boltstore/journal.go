@@ -85,6 +85,7 @@ func encodeFrame(buf []byte, kind byte, seq uint64, m recordIn, raw []byte) []by
 	buf = binary.BigEndian.AppendUint64(buf, seq)
 	buf = binary.BigEndian.AppendUint64(buf, m.id)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(m.at.UnixNano()))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(unixOrZero(m.now)))
 	if kind == frameMessage {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(m.rawSize))
 		buf = append(buf, byte(len(m.digest)))
@@ -99,8 +100,16 @@ func encodeFrame(buf []byte, kind byte, seq uint64, m recordIn, raw []byte) []by
 	return buf
 }
 
+// unixOrZero is t in Unix ns, 0 for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // frameFixed is the payload of a frame before its variable parts.
-const frameFixed = 1 + 8 + 8 + 8
+const frameFixed = 1 + 8 + 8 + 8 + 8
 
 // decodeFrame decodes a frame's payload; for a message, ref is the
 // rawPointer its raw bytes get.
@@ -111,6 +120,9 @@ func decodeFrame(p []byte, seg uint64, off int64) (frame, error) {
 	f := frame{kind: p[0], seq: binary.BigEndian.Uint64(p[1:])}
 	f.in.id = binary.BigEndian.Uint64(p[9:])
 	f.in.at = time.Unix(0, int64(binary.BigEndian.Uint64(p[17:]))).UTC()
+	if n := int64(binary.BigEndian.Uint64(p[25:])); n != 0 {
+		f.in.now = time.Unix(0, n).UTC()
+	}
 	switch f.kind {
 	case frameDupNote:
 		return f, nil

@@ -281,7 +281,7 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 		case c.After == nil:
 			e.Action = store.AuditLift
 		}
-		return r.db.writeAudit(audit, byAddr, e)
+		return writeAudit(audit, byAddr, r.db.now(), e)
 	})
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
 	req := &journalReq{
-		in:   recordIn{at: at, head: head, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota},
+		in:   recordIn{now: db.stamp(), at: at, head: head, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota},
 		raw:  raw,
 		done: make(chan recordOut, 1),
 	}
@@ -75,7 +75,8 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 
 // recordIn is one message ready to record; recordOut what became of it.
 type recordIn struct {
-	id      uint64 // given by the journal; 0: take the next
+	id      uint64    // given by the journal; 0: take the next
+	now     time.Time // the DB's clock when Record was called; zero: read it
 	at      time.Time
 	head    []byte
 	raw     []byte // compressed
@@ -158,8 +159,9 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err err
 	}
 	state := liveState(tx)
 	state.tally = t
+	state.now = m.now
 	if t == nil { // else the group commit prunes once per transaction
-		if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
+		if err := pruneHours(state.meta, state.counters, state.clock(db)); err != nil {
 			return out, err
 		}
 	}
@@ -186,6 +188,17 @@ type stateBuckets struct {
 	// when it swaps.
 	meta, audit, auditByAddr *bolt.Bucket
 	index                    sortIndexes
+	// now, if not zero, is the clock of what the transaction records: a
+	// journaled message's is when Record was called, not when it applies.
+	now time.Time
+}
+
+// clock returns b.now, or the DB's clock.
+func (b stateBuckets) clock(db *DB) time.Time {
+	if !b.now.IsZero() {
+		return b.now
+	}
+	return db.now()
 }
 
 func liveState(tx *bolt.Tx) stateBuckets {
@@ -209,7 +222,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
 		return false, err
 	}
-	if err := countObservation(b.counters, b.tally, db.now(), at, addr, o); err != nil {
+	if err := countObservation(b.counters, b.tally, b.clock(db), at, addr, o); err != nil {
 		return false, err
 	}
 	r, err := loadRecipient(b.recipients, addr)

@@ -21,8 +21,8 @@ import (
 // maxQueued, Record waits for the applier (a bbolt that cannot write
 // stops the journal there rather than let it grow without bound).
 const (
-	applyBatch = 2000
-	applyDelay = 100 * time.Millisecond
+	applyBatch = 4000
+	applyDelay = 500 * time.Millisecond
 	maxQueued  = 20000
 )
 
@@ -46,7 +46,7 @@ func (db *DB) lastStamp() time.Time {
 // journalReq is one Record waiting for the journal.
 type journalReq struct {
 	in   recordIn
-	raw  []byte // compressed
+	body []byte // the head and raw bytes, compressed: see frameBody
 	done chan recordOut
 }
 
@@ -56,8 +56,11 @@ type journalWriter struct {
 	mu      sync.Mutex
 	pending []*journalReq
 	running bool
+	// io is held by the goroutine writing a group and by Close: the
+	// fields below and the journal's file are theirs.
+	io sync.Mutex
 	// broken is set when a failed write could not be cut back off the
-	// segment: nothing more is journaled until the store is reopened.
+	// segment, or the store closed: nothing more is journaled.
 	broken error
 	nextID uint64 // the next message id, at least
 }
@@ -195,6 +198,8 @@ func (db *DB) journalGroup(group []*journalReq) {
 		}
 	}
 	w, j, q := &db.jw, db.jr, &db.apq
+	w.io.Lock()
+	defer w.io.Unlock()
 	if w.broken != nil {
 		fail(w.broken)
 		return
@@ -259,7 +264,7 @@ func (db *DB) journalGroup(group []*journalReq) {
 		m.id = id
 		outs[i] = recordOut{id: id}
 		offsets = append(offsets, len(buf))
-		buf = encodeFrame(buf, frameMessage, seq, m, r.raw)
+		buf = encodeFrame(buf, frameMessage, seq, m, r.body)
 		frames = append(frames, frame{kind: frameMessage, seq: seq, in: m})
 		if window > 0 && len(m.digest) > 0 {
 			inGroup[db.digests.hash(m.digest)] = queuedDigest{at: m.at.UnixNano(), id: id, digest: m.digest}
@@ -533,6 +538,12 @@ func (db *DB) openJournal(path string) error {
 		if s == pos.seg {
 			from = pos.off
 		}
+		if i == len(segs)-1 && from == 0 && shortSegment(filepath.Join(j.dir, segName(s))) {
+			// Created by a crash before its header was on disk: no frame
+			// was ever written to it. Appending starts it afresh.
+			lastSeg, lastEnd = s, 0
+			continue
+		}
 		end, clean, err := j.readSegment(s, from, func(p []byte, off int64) error {
 			f, err := decodeFrame(p, s, off)
 			if err != nil {
@@ -589,6 +600,13 @@ func (db *DB) openJournal(path string) error {
 	return nil
 }
 
+// shortSegment reports whether the file at path is shorter than a
+// segment's header.
+func shortSegment(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() < int64(segHeaderLen)
+}
+
 // closeJournal stops the applier, applies what is queued and closes the
 // current segment.
 func (db *DB) closeJournal() error {
@@ -605,6 +623,9 @@ func (db *DB) closeJournal() error {
 	db.apq.closed = true
 	db.apq.cond.Broadcast()
 	db.apq.mu.Unlock()
+	db.jw.io.Lock()
+	defer db.jw.io.Unlock()
+	db.jw.broken = errors.New("the store is closed")
 	return errors.Join(err, db.jr.close())
 }
 

@@ -85,11 +85,11 @@ func (db *DB) inlineRaw(ctx context.Context, path string) error {
 				if len(v) != rawPointerLen || v[0] != rawRef {
 					continue
 				}
-				c, err := db.jr.readRaw(v)
+				raw, err := db.jr.readRaw(v)
 				if err != nil {
 					return fmt.Errorf("raw message %x: %w", k, err)
 				}
-				keys, vals = append(keys, bytes.Clone(k)), append(vals, c)
+				keys, vals = append(keys, bytes.Clone(k)), append(vals, db.compress(raw))
 			}
 			done = k == nil
 			for i, k := range keys {

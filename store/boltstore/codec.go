@@ -544,14 +544,7 @@ func (db *DB) decompress(v []byte, size int) ([]byte, error) {
 		if db.jr == nil {
 			return nil, errors.New("raw message in a journal segment, without a journal")
 		}
-		c, err := db.jr.readRaw(v)
-		if err != nil {
-			return nil, err
-		}
-		if len(c) == 0 || c[0] == rawRef {
-			return nil, fmt.Errorf("raw message in a journal segment: %w: a reference to a reference", ErrDamaged)
-		}
-		return db.decompress(c, size)
+		return db.jr.readRaw(v)
 	case rawStored:
 		return bytes.Clone(v[1:]), nil
 	case rawS2:

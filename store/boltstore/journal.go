@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/bouncesink/bouncesink/store"
 )
 
@@ -76,9 +78,42 @@ type frame struct {
 	end int64  // the offset after it
 }
 
-// encodeFrame appends the frame of a message (kind frameMessage; raw is
-// the compressed raw bytes) or of a duplicate note to buf.
-func encodeFrame(buf []byte, kind byte, seq uint64, m recordIn, raw []byte) []byte {
+// frameBody is what a message frame keeps compressed: the length of the
+// head (4 bytes BE), the head, and the raw bytes.
+func frameBody(head, raw []byte) []byte {
+	b := make([]byte, 0, 4+len(head)+len(raw))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(head)))
+	b = append(b, head...)
+	return append(b, raw...)
+}
+
+// decodeBody returns the head and the raw bytes of a compressed frameBody.
+func decodeBody(c []byte) (head, raw []byte, err error) {
+	var b []byte
+	switch {
+	case len(c) > 0 && c[0] == rawStored:
+		b = c[1:]
+	case len(c) > 0 && c[0] == rawS2:
+		n, err := s2.DecodedLen(c[1:])
+		if err != nil || n > maxFrameLen {
+			return nil, nil, fmt.Errorf("frame body: length %d: %v", n, err)
+		}
+		if b, err = s2.Decode(nil, c[1:]); err != nil {
+			return nil, nil, fmt.Errorf("frame body: %w", err)
+		}
+	default:
+		return nil, nil, errors.New("frame body: unknown encoding")
+	}
+	if len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
+		return nil, nil, errors.New("frame body: too short for its head")
+	}
+	hl := int(binary.BigEndian.Uint32(b))
+	return b[4 : 4+hl], b[4+hl:], nil
+}
+
+// encodeFrame appends the frame of a message (kind frameMessage; body is
+// its compressed frameBody) or of a duplicate note to buf.
+func encodeFrame(buf []byte, kind byte, seq uint64, m recordIn, body []byte) []byte {
 	start := len(buf)
 	buf = append(buf, make([]byte, frameHeadLen)...)
 	buf = append(buf, kind)
@@ -90,9 +125,7 @@ func encodeFrame(buf []byte, kind byte, seq uint64, m recordIn, raw []byte) []by
 		buf = binary.BigEndian.AppendUint64(buf, uint64(m.rawSize))
 		buf = append(buf, byte(len(m.digest)))
 		buf = append(buf, m.digest...)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(m.head)))
-		buf = append(buf, m.head...)
-		buf = append(buf, raw...)
+		buf = append(buf, body...)
 	}
 	payload := buf[start+frameHeadLen:]
 	binary.BigEndian.PutUint32(buf[start:], uint32(len(payload)))
@@ -130,31 +163,35 @@ func decodeFrame(p []byte, seg uint64, off int64) (frame, error) {
 	default:
 		return frame{}, fmt.Errorf("frame kind %d unknown", f.kind)
 	}
-	n := frameFixed
-	if len(p) < n+9 {
-		return frame{}, errors.New("message frame too short")
+	head, _, digest, err := splitFrame(p)
+	if err != nil {
+		return frame{}, err
 	}
-	f.in.rawSize = int(binary.BigEndian.Uint64(p[n:]))
-	dl := int(p[n+8])
-	n += 9
-	if len(p) < n+dl+4 {
-		return frame{}, errors.New("message frame too short for its digest")
-	}
-	f.in.digest = bytes.Clone(p[n : n+dl])
-	n += dl
-	hl := int(binary.BigEndian.Uint32(p[n:]))
-	n += 4
-	if len(p) < n+hl+1 {
-		return frame{}, errors.New("message frame too short for its head")
-	}
-	f.in.head = bytes.Clone(p[n : n+hl])
-	n += hl
-	var err error
+	f.in.rawSize = int(binary.BigEndian.Uint64(p[frameFixed:]))
+	f.in.digest = bytes.Clone(digest)
+	f.in.head = bytes.Clone(head)
 	if f.in.targets, err = headTargets(f.in.id, f.in.head); err != nil {
 		return frame{}, err
 	}
 	f.in.raw = rawPointer(seg, off, len(p)+frameHeadLen)
 	return f, nil
+}
+
+// splitFrame returns the head, the raw bytes and the digest of a message
+// frame's payload.
+func splitFrame(p []byte) (head, raw, digest []byte, err error) {
+	n := frameFixed
+	if len(p) < n+9 || p[0] != frameMessage {
+		return nil, nil, nil, errors.New("not a message frame")
+	}
+	dl := int(p[n+8])
+	n += 9
+	if len(p) < n+dl+1 {
+		return nil, nil, nil, errors.New("message frame too short for its digest")
+	}
+	digest = p[n : n+dl]
+	head, raw, err = decodeBody(p[n+dl:])
+	return head, raw, digest, err
 }
 
 // rawPointer is the bucketRaw value of the raw bytes that end the frame
@@ -268,8 +305,8 @@ var errJournalBroken = errors.New("the journal failed and needs the store reopen
 
 var errForeignSegment = errors.New("the segment belongs to another store (move the directory away)")
 
-// readRaw returns the compressed raw bytes a rawPointer refers to, after
-// checking its frame's checksum.
+// readRaw returns the raw bytes a rawPointer refers to, after checking
+// its frame's checksum.
 func (j *journal) readRaw(v []byte) ([]byte, error) {
 	if len(v) != rawPointerLen {
 		return nil, fmt.Errorf("raw message reference of %d bytes", len(v))
@@ -293,19 +330,11 @@ func (j *journal) readRaw(v []byte) ([]byte, error) {
 	if int(binary.BigEndian.Uint32(buf)) != len(payload) || crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(buf[4:]) {
 		return nil, fmt.Errorf("raw message in segment %s at %d: %w: checksum", segName(seg), off, ErrDamaged)
 	}
-	if _, err := decodeFrame(payload, seg, off); err != nil {
+	_, raw, _, err := splitFrame(payload)
+	if err != nil {
 		return nil, fmt.Errorf("raw message in segment %s at %d: %w", segName(seg), off, err)
 	}
-	return payload[rawStart(payload):], nil
-}
-
-// rawStart returns where the raw bytes start in a message frame's payload
-// that decodeFrame accepted.
-func rawStart(p []byte) int {
-	n := frameFixed + 8
-	n += 1 + int(p[n])
-	hl := int(binary.BigEndian.Uint32(p[n:]))
-	return n + 4 + hl
+	return raw, nil
 }
 
 // openSegment makes seg the segment the writer appends to, creating it

@@ -139,6 +139,29 @@ func TestJournalTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A new segment that a crash left without its header.
+	segs, _ = segments(path + ".raw")
+	empty := filepath.Join(path+".raw", segName(segs[len(segs)-1]+1000))
+	if err := os.WriteFile(empty, []byte("BS"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("open with a headless last segment: %v", err)
+	}
+	id := record(t, db, bounce("later@example.com", "hard", day(3)))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RawMessage(ctx, id); err != nil {
+		t.Errorf("the message after the headless segment: %v", err)
+	}
+	db.Close()
+
 	// A flipped byte in a frame in the middle of a segment that later
 	// segments follow.
 	db, path = openTest(t, Options{})

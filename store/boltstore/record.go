@@ -51,13 +51,15 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
-	raw := db.compress(m.Raw)
+	// The journal keeps the head and the raw bytes compressed together:
+	// the head repeats the report's words, which then cost next to nothing.
+	body := db.compress(frameBody(head, m.Raw))
 	if err := db.roomToJournal(ctx); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
 	req := &journalReq{
 		in:   recordIn{now: db.stamp(), at: at, head: head, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota},
-		raw:  raw,
+		body: body,
 		done: make(chan recordOut, 1),
 	}
 	db.journalDo(req)

@@ -276,7 +276,7 @@ func (db *DB) journalGroup(group []*journalReq) {
 	q.mu.Unlock()
 
 	if len(frames) > 0 {
-		seg, off, err := j.append(buf, frames[0].seq)
+		seg, off, err := j.append(buf, frames[0].seq, frames[0].in.at)
 		if err != nil {
 			if errors.Is(err, errJournalBroken) {
 				w.broken = err

@@ -49,6 +49,10 @@ const (
 	segMagic          = "BSJ1"
 	segHeaderLen      = len(segMagic) + 8
 	segMaxSizeDefault = 64 << 20 // a new segment starts past this size
+	// or once its first message was received this long before the one
+	// being written, so that the retention, which deletes whole segments,
+	// keeps at most a day's raw messages past their time.
+	segMaxAge = 24 * time.Hour
 	frameHeadLen      = 8
 	maxFrameLen       = 256 << 20
 	frameMessage      = 1 // a message to record
@@ -215,6 +219,7 @@ type journal struct {
 	f       *os.File
 	seg     uint64 // the current segment's name
 	size    int64  // its length
+	firstAt int64  // when its first message was received (Unix ns); 0: none yet
 	nextSeq uint64
 }
 
@@ -305,6 +310,22 @@ var errJournalBroken = errors.New("the journal failed and needs the store reopen
 
 var errForeignSegment = errors.New("the segment belongs to another store (move the directory away)")
 
+// errStop ends a readSegment early.
+var errStop = errors.New("stop")
+
+// firstReceived returns when the first message of segment seg was
+// received (Unix ns), or 0.
+func (j *journal) firstReceived(seg uint64) int64 {
+	var at int64
+	j.readSegment(seg, 0, func(p []byte, off int64) error {
+		if len(p) >= frameFixed {
+			at = int64(binary.BigEndian.Uint64(p[17:]))
+		}
+		return errStop
+	})
+	return at
+}
+
 // readRaw returns the raw bytes a rawPointer refers to, after checking
 // its frame's checksum.
 func (j *journal) readRaw(v []byte) ([]byte, error) {
@@ -372,15 +393,18 @@ func (j *journal) openSegment(seg uint64, size int64) error {
 	if j.f != nil {
 		j.f.Close()
 	}
-	j.f, j.seg, j.size = f, seg, size
+	j.f, j.seg, j.size, j.firstAt = f, seg, size, 0
+	if size > int64(segHeaderLen) {
+		j.firstAt = j.firstReceived(seg)
+	}
 	return nil
 }
 
 // append writes a group's frames at the end of the current segment and
 // makes them durable, rolling to a new segment first when the current
 // one is full. On failure it cuts the segment back to where it was.
-func (j *journal) append(frames []byte, firstSeq uint64) (seg uint64, off int64, err error) {
-	if j.size >= segMaxSize {
+func (j *journal) append(frames []byte, firstSeq uint64, at time.Time) (seg uint64, off int64, err error) {
+	if j.size >= segMaxSize || (j.firstAt != 0 && at.UnixNano()-j.firstAt >= int64(segMaxAge)) {
 		if err := j.openSegment(firstSeq, 0); err != nil {
 			return 0, 0, fmt.Errorf("journal: new segment: %w", err)
 		}
@@ -398,6 +422,9 @@ func (j *journal) append(frames []byte, firstSeq uint64) (seg uint64, off int64,
 		return 0, 0, fmt.Errorf("journal: sync: %w: %w", errJournalBroken, err)
 	}
 	j.size += int64(len(frames))
+	if j.firstAt == 0 {
+		j.firstAt = at.UnixNano()
+	}
 	return j.seg, off, nil
 }
 

@@ -278,3 +278,25 @@ func TestBackupHoldsRawMessages(t *testing.T) {
 		t.Errorf("restored store's next id %d", id)
 	}
 }
+
+// A segment holds at most a day of messages, so that the retention keeps
+// at most a day's raw messages past their time.
+func TestSegmentsRollDaily(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTest(t, Options{})
+	for d := range 5 {
+		for i := range 3 {
+			record(t, db, bounce(fmt.Sprintf("u%d@example.com", i), "soft", day(float64(d)+float64(i)/10)))
+		}
+	}
+	segs, _ := segments(path + ".raw")
+	if len(segs) != 5 {
+		t.Errorf("%d segments for 5 days, want 5", len(segs))
+	}
+	if _, err := db.Prune(ctx, store.Retention{RawMessages: 48 * time.Hour}, day(5)); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := segments(path + ".raw"); len(segs) != 2 {
+		t.Errorf("%d segments after keeping 2 days of 5, want 2", len(segs))
+	}
+}

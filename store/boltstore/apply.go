@@ -53,9 +53,7 @@ type journalReq struct {
 // journalWriter lets concurrent Records share a journal write and its
 // fsync, as groupCommit does for bbolt transactions.
 type journalWriter struct {
-	mu      sync.Mutex
-	pending []*journalReq
-	running bool
+	groups groups[*journalReq]
 	// io is held by the goroutine writing a group and by Close: the
 	// fields below and the journal's file are theirs.
 	io sync.Mutex
@@ -152,40 +150,7 @@ func (q *applyQueue) failed(err error) {
 
 // journalDo journals r, in a group with the Records that arrive meanwhile,
 // and answers on r.done.
-func (db *DB) journalDo(r *journalReq) {
-	w := &db.jw
-	w.mu.Lock()
-	w.pending = append(w.pending, r)
-	lead := !w.running
-	w.running = true
-	w.mu.Unlock()
-	if lead {
-		db.journalNext()
-	}
-}
-
-// journalNext writes one group, then hands the next, if any, to a new
-// goroutine, so the writer that led is answered once its own group is on
-// disk.
-func (db *DB) journalNext() {
-	w := &db.jw
-	w.mu.Lock()
-	n := min(len(w.pending), maxGroup)
-	group := w.pending[:n:n]
-	w.pending = w.pending[n:]
-	w.mu.Unlock()
-
-	db.journalGroup(group)
-
-	w.mu.Lock()
-	if len(w.pending) == 0 {
-		w.running = false
-		w.mu.Unlock()
-		return
-	}
-	w.mu.Unlock()
-	go db.journalNext()
-}
+func (db *DB) journalDo(r *journalReq) { db.jw.groups.join(r, db.journalGroup) }
 
 // journalGroup decides each message of the group (a repeat of one within
 // the duplicate window, over the raw quota, or new, with its id), writes
@@ -321,14 +286,7 @@ func (db *DB) journalGroup(group []*journalReq) {
 // transaction.
 func (db *DB) committedDuplicate(tx *bolt.Tx, digest []byte, cutoff time.Time) (uint64, bool) {
 	at, ok := db.digests.lookupCommitted(db.digests.hash(digest))
-	if !ok || at < cutoff.UnixNano() {
-		return 0, false
-	}
-	v := tx.Bucket(bucketDedupeByTime).Get(append(u64(uint64(at)), digest...))
-	if len(v) != 8 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(v), true
+	return digestMessage(tx, digest, at, ok, cutoff)
 }
 
 // applyPending applies the queued frames that tx has not, in order, and

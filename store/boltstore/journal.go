@@ -52,13 +52,13 @@ const (
 	// or once its first message was received this long before the one
 	// being written, so that the retention, which deletes whole segments,
 	// keeps at most a day's raw messages past their time.
-	segMaxAge = 24 * time.Hour
-	frameHeadLen      = 8
-	maxFrameLen       = 256 << 20
-	frameMessage      = 1 // a message to record
-	frameDupNote      = 2 // a repeat of a message: counts on the message
-	rawRef            = 3 // a bucketRaw value that refers to a frame: see rawPointer
-	rawPointerLen     = 1 + 8 + 8 + 4
+	segMaxAge     = 24 * time.Hour
+	frameHeadLen  = 8
+	maxFrameLen   = 256 << 20
+	frameMessage  = 1 // a message to record
+	frameDupNote  = 2 // a repeat of a message: counts on the message
+	rawRef        = 3 // a bucketRaw value that refers to a frame: see rawPointer
+	rawPointerLen = 1 + 8 + 8 + 4
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -370,23 +370,7 @@ func (j *journal) openSegment(seg uint64, size int64) error {
 	if err != nil {
 		return err
 	}
-	if size < int64(segHeaderLen) {
-		head := append([]byte(segMagic), j.id...)
-		if _, err := f.WriteAt(head, 0); err != nil {
-			f.Close()
-			return err
-		}
-		size = int64(segHeaderLen)
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := syncDir(j.dir); err != nil {
+	if size, err = j.prepare(f, size); err != nil {
 		f.Close()
 		return err
 	}
@@ -398,6 +382,24 @@ func (j *journal) openSegment(seg uint64, size int64) error {
 		j.firstAt = j.firstReceived(seg)
 	}
 	return nil
+}
+
+// prepare gives a new segment file its header, cuts an old one at size,
+// and syncs it and its directory; it returns the segment's length.
+func (j *journal) prepare(f *os.File, size int64) (int64, error) {
+	if size < int64(segHeaderLen) {
+		if _, err := f.WriteAt(append([]byte(segMagic), j.id...), 0); err != nil {
+			return 0, err
+		}
+		size = int64(segHeaderLen)
+	}
+	if err := f.Truncate(size); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return size, syncDir(j.dir)
 }
 
 // append writes a group's frames at the end of the current segment and

@@ -171,14 +171,16 @@ func (s *session) Data(r io.Reader) (err error) {
 
 // read reads a whole message. go-smtp hands a DATA body over as its own
 // dot-unstuffing reader and the chunks of a BDAT transfer through an
-// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go).
+// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go)
+// and readData lets a message of exactly max_message_bytes in (size.go).
 func (s *session) read(r io.Reader) ([]byte, error) {
 	s.conn.transfer(true)
 	defer s.conn.transfer(false)
-	if _, bdat := r.(*io.PipeReader); !bdat {
-		if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
-			s.conn.restoreAtNextCommand(restore)
-		}
+	if _, bdat := r.(*io.PipeReader); bdat {
+		return io.ReadAll(r) // go-smtp bounds each chunk against the size limit
 	}
-	return io.ReadAll(r)
+	if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
+		s.conn.restoreAtNextCommand(restore)
+	}
+	return readData(r, s.srv.opts.MaxMessageBytes) // size.go
 }

@@ -27,6 +27,7 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, tls := c.TLSConnectionState()
 	log := s.log.With(slog.String("conn_id", nc.id))
 	log.Debug("smtp session", slog.String("helo", c.Hostname()), slog.Bool("tls", tls))
+	commandLines(c, nc) // a BDAT chunk is not read as a command line (lines.go)
 	ctx, cancel := context.WithCancel(s.base)
 	return &session{srv: s, conn: nc, smtp: c, ctx: ctx, cancel: cancel, log: log}, nil
 }

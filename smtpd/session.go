@@ -61,6 +61,10 @@ func (s *session) Logout() error {
 // what each may count for). A client past its hourly byte allowance is
 // told to come back later.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if hasControl(from) {
+		s.log.Info("sender refused: control characters in the address", slog.String("from", from))
+		return s.refuse(errBadSender)
+	}
 	if !s.conn.loopback && !s.srv.rate.allow(s.conn.client, time.Now()) {
 		s.log.Warn("message refused: client over its hourly byte allowance", slog.String("client", s.conn.client),
 			slog.Int64("ip_bytes_per_hour", s.srv.opts.IPBytesPerHour))
@@ -71,6 +75,10 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if hasControl(to) {
+		s.log.Info("recipient refused: control characters in the address", slog.String("rcpt", to))
+		return s.refuse(errBadRecipient)
+	}
 	if !s.srv.accept.accepts(to) {
 		s.log.Info("recipient refused", slog.String("rcpt", to), slog.String("from", s.from))
 		return s.refuse(errNoSuchUser)
@@ -84,6 +92,21 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	s.to = append(s.to, to)
 	return nil
+}
+
+// hasControl reports whether an envelope address holds an ASCII control
+// character (a NUL, a bare CR, DEL...). go-smtp passes them on, even
+// outside quotes, but RFC 5321 s4.1.2 allows none in a mailbox, quoted
+// or not, and no MTA sends one: such an address is refused rather than
+// stored and shown. Octets past ASCII are left alone: an old MTA may send
+// a Latin-1 sender, and its auto-reply or complaint must not be lost.
+func hasControl(addr string) bool {
+	for i := 0; i < len(addr); i++ {
+		if c := addr[i]; c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func signatureReply(err error) *smtp.SMTPError {

@@ -61,3 +61,34 @@ func TestBDATChunkWithLongLines(t *testing.T) {
 		}
 	}
 }
+
+// A BDAT transaction that ends without its LAST chunk (here a chunk
+// refused for its size) is followed at once by another, pipelined: every
+// reply is the reply to its own message. go-smtp's Data goroutine of the
+// aborted transaction read the connection's result channel while the next
+// transaction replaced it (the race detector reported it here), and could
+// send its failure as the next message's reply.
+func TestBDATAfterAbortedBDAT(t *testing.T) {
+	m := &memory{}
+	opts := returnPaths
+	opts.MaxMessageBytes = 1000
+	opts.MaxBadCommands = 100
+	_, addr := start(t, m, opts)
+	c := rawDial(t, addr)
+	c.cmd(t, "EHLO mta.example.net", "250")
+	const rounds = 10
+	for i := range rounds {
+		good := fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i)
+		c.send(t, "MAIL FROM:<>\r\nRCPT TO:<bounces@news.example.com>\r\nBDAT 10\r\n0123456789BDAT 2000 LAST\r\n"+
+			strings.Repeat("x", 2000)+
+			fmt.Sprintf("MAIL FROM:<>\r\nRCPT TO:<bounces@news.example.com>\r\nBDAT %d LAST\r\n%s", len(good), good))
+		for j, want := range []string{"250", "250", "250", "552 5.3.4", "250", "250", "250 2.0.0"} {
+			if line, err := c.reply(); err != nil || !strings.HasPrefix(line, want) {
+				t.Fatalf("round %d, reply %d: %q, %v; want %s", i, j, line, err, want)
+			}
+		}
+	}
+	if m.count() != rounds {
+		t.Errorf("delivered %d messages, want %d", m.count(), rounds)
+	}
+}

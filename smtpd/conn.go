@@ -141,6 +141,10 @@ type conn struct {
 	failed       error     // set once no further command may be read
 	inMessage    bool      // a DATA or BDAT transfer is being read (see Read)
 	inCommand    bool      // a command line is being read, not yet to its end (lines.go)
+	// The results of BDAT transactions' Data (bdat.go).
+	resultSeen chan error // the dataResult channel last looked at
+	bdatRead   bool       // the current BDAT transaction's Data read its message whole
+	unheard    chan error // receive from it before the next command
 	pending      []byte    // read by watchGone, not yet by go-smtp
 	// restore, when set, puts back go-smtp's command line limit before the
 	// next command is read (lines.go).
@@ -221,6 +225,7 @@ func (c *conn) failure() error {
 }
 
 func (c *conn) SetReadDeadline(t time.Time) error {
+	c.hearAbortedBDAT()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.restore != nil {

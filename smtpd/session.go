@@ -48,6 +48,7 @@ type session struct {
 
 func (s *session) Reset() {
 	s.from, s.to = "", nil
+	s.conn.bdatReset(s.smtp)
 }
 
 func (s *session) Logout() error {
@@ -201,7 +202,11 @@ func (s *session) read(r io.Reader) ([]byte, error) {
 	s.conn.transfer(true)
 	defer s.conn.transfer(false)
 	if _, bdat := r.(*io.PipeReader); bdat {
-		return io.ReadAll(r) // go-smtp bounds each chunk against the size limit
+		raw, err := io.ReadAll(r) // go-smtp bounds each chunk against the size limit
+		if err == nil {
+			s.conn.bdatDone()
+		}
+		return raw, err
 	}
 	if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
 		s.conn.restoreAtNextCommand(restore)

@@ -145,7 +145,7 @@ type conn struct {
 	resultSeen chan error // the dataResult channel last looked at
 	bdatRead   bool       // the current BDAT transaction's Data read its message whole
 	unheard    chan error // receive from it before the next command
-	pending      []byte    // read by watchGone, not yet by go-smtp
+	pending    []byte     // read by watchGone, not yet by go-smtp
 	// restore, when set, puts back go-smtp's command line limit before the
 	// next command is read (lines.go).
 	restore func()

@@ -35,6 +35,7 @@ type binding struct {
 // boundVerdict is a verdict with what the return path said about it.
 type boundVerdict struct {
 	classify.Verdict
+	of       int  // the index of the verdict it was made from, in the classifier's list
 	signed   bool // its recipient is the one a valid signature names
 	advisory bool // evidence only: the policy must not act on it
 }
@@ -132,8 +133,8 @@ func (b binding) bind(vs []classify.Verdict) []boundVerdict {
 		of = "the signed return path"
 	}
 	out := make([]boundVerdict, 0, len(vs))
-	for _, v := range vs {
-		bv := boundVerdict{signed: b.signed != nil}
+	for i, v := range vs {
+		bv := boundVerdict{of: i, signed: b.signed != nil}
 		switch claimed := v.Recipient; {
 		case b.names(claimed):
 		case named || b.recipient == "":
@@ -171,6 +172,36 @@ func oncePerRecipient(bs []boundVerdict) []boundVerdict {
 		seen[addr] = true
 	}
 	return bs
+}
+
+// reviewOnce keeps each verdict that applies to no one once. Every
+// binding makes a copy of every verdict (bind): with 50 return paths in
+// the envelope and a report naming 200 addresses, 10,000 observations of
+// a 25 KB message, nearly all applied to no one, which the store would
+// keep (4 MB of them) and which neither the raw quota nor the client's
+// byte allowance counts. A copy applied to no one is dropped when another
+// copy of its verdict applies to someone, and kept, the first, when none
+// does: a message has at most as many observations as bindings and
+// verdicts.
+func reviewOnce(bs []boundVerdict) []boundVerdict {
+	applied := map[int]bool{}
+	for _, b := range bs {
+		if b.Recipient != "" {
+			applied[b.of] = true
+		}
+	}
+	kept := map[int]bool{}
+	out := bs[:0]
+	for _, b := range bs {
+		if b.Recipient == "" {
+			if applied[b.of] || kept[b.of] {
+				continue
+			}
+			kept[b.of] = true
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // nullSenderRule keeps a hard bounce, a soft bounce or a delivery report

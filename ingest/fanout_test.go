@@ -3,7 +3,10 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/bouncesink/bouncesink/classify"
 )
@@ -51,5 +54,108 @@ func TestManyReturnPathsDoNotMultiplyVerdicts(t *testing.T) {
 	}
 	if review != named-1 { // the first verdict went to every return path's recipient
 		t.Errorf("%d observations for review, want %d: every other verdict once", review, named-1)
+	}
+}
+
+// naiveBind is how observe bound verdicts before bindAll: every binding
+// binds every verdict.
+func naiveBind(bindings []binding, vs []classify.Verdict) []boundVerdict {
+	var out []boundVerdict
+	if len(bindings) == 0 {
+		for i, v := range vs {
+			out = append(out, boundVerdict{Verdict: v, of: i})
+		}
+	}
+	for _, b := range bindings {
+		out = append(out, b.bind(vs)...)
+	}
+	return out
+}
+
+// bindAll keeps what binding every verdict to every binding kept, for
+// every mix of up to three return paths (plain, VERP tags named in the
+// report or not, signed ones with a recipient or a hash, expired) and of
+// reports (naming them, others, twice, in other case, no one, garbage).
+func TestBindAllKeepsWhatBindingEveryCopyKept(t *testing.T) {
+	signer := testSigner(t)
+	sign := func(rcpt string, at time.Time) string {
+		t.Helper()
+		rp, err := signer.Sign("bounces@news.example.com", rcpt, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rp
+	}
+	long := "a-very-long-local-part-that-only-fits-as-a-hash.0123456789@example.org"
+	paths := []string{
+		"bounces@news.example.com",
+		"bounces+alice=example.org@news.example.com",
+		"bounces+bob=example.org@news.example.com",
+		"bounces+Carol=Example.org@news.example.com",
+		sign("alice@example.org", t0),
+		sign("dave@example.org", t0),
+		sign(long, t0),
+		sign("erin@example.org", t0.Add(-48*time.Hour)), // expired
+	}
+	v := func(rcpt string) classify.Verdict {
+		return classify.Verdict{Recipient: rcpt, Class: classify.Hard, Reason: "user_unknown",
+			Evidence: classify.Evidence{Decoder: "rfc3464", Rule: "status-5.1.1", Detail: "d"}}
+	}
+	reports := [][]classify.Verdict{
+		nil,
+		{v("")},
+		{v("alice@example.org")},
+		{v("x@example.net"), v("y@example.net")},
+		{v("Alice@Example.org"), v("bob@example.org"), v("alice@example.org")},
+		{v("carol@example.org"), v("not an address"), v("dave@example.org"), v(long)},
+		{v("erin@example.org"), v(""), v("zed@example.net"), v("bob@example.org")},
+	}
+	s := &Sink{VERPSeparator: "+", Signer: signer}
+	cases := 0
+	for a := range paths {
+		for b := range paths {
+			for c := range paths {
+				for _, k := range [][]string{{paths[a]}, {paths[a], paths[b]}, {paths[a], paths[b], paths[c]}} {
+					bindings := s.bindings(k, t0)
+					for r, vs := range reports {
+						want := reviewOnce(oncePerRecipient(naiveBind(bindings, vs)))
+						got := reviewOnce(oncePerRecipient(bindAll(bindings, vs)))
+						if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+							t.Fatalf("return paths %q, report %d:\n got %+v\nwant %+v", k, r, got, want)
+						}
+						cases++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d cases", cases)
+}
+
+// The work of binding grows with the return paths plus the verdicts:
+// fifty return paths cost about what one does.
+func TestBindingCostDoesNotMultiply(t *testing.T) {
+	const named = 5000
+	var vs []classify.Verdict
+	for i := range named {
+		vs = append(vs, classify.Verdict{Recipient: fmt.Sprintf("user%d@example.net", i), Class: classify.Hard})
+	}
+	s := &Sink{VERPSeparator: "+"}
+	alloc := func(paths int) uint64 {
+		var to []string
+		for i := range paths {
+			to = append(to, fmt.Sprintf("bounces+victim%d=example.org@news.example.com", i))
+		}
+		bindings := s.bindings(to, t0)
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		reviewOnce(oncePerRecipient(bindAll(bindings, vs)))
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc
+	}
+	one, fifty := alloc(1), alloc(50)
+	t.Logf("bytes allocated binding %d verdicts: %d for one return path, %d for fifty", named, one, fifty)
+	if fifty > 2*one {
+		t.Errorf("binding %d verdicts allocated %d bytes for fifty return paths, %d for one: want at most twice", named, fifty, one)
 	}
 }

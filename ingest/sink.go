@@ -132,16 +132,7 @@ func (s *Sink) observe(ctx context.Context, log *slog.Logger, env Envelope, raw 
 	}
 	vs := s.classify(ctx, log, raw, in)
 
-	bound := make([]boundVerdict, 0, len(vs))
-	if len(bindings) == 0 {
-		for i, v := range vs {
-			bound = append(bound, boundVerdict{Verdict: v, of: i})
-		}
-	}
-	for _, b := range bindings {
-		bound = append(bound, b.bind(vs)...)
-	}
-	bound = reviewOnce(oncePerRecipient(bound))
+	bound := reviewOnce(oncePerRecipient(bindAll(bindings, vs)))
 	s.nullSenderRule(env.From, bound)
 
 	var obs []store.Observation

@@ -173,7 +173,11 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 				continue
 			}
 			placed++
-			p := placeAddress(t, loc, addr, prev, intro)
+			next := ""
+			if i+1 < len(lines) {
+				next = strings.TrimSpace(lines[i+1])
+			}
+			p := placeAddress(t, loc, addr, prev, next, intro)
 			if !p.listed && !p.led && !p.followed {
 				continue
 			}
@@ -208,7 +212,7 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 			lastDiag = diag
 			add(addr, diag, intro || led || followed)
 		}
-		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
+		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(sentenceEndingAt(lines, i)) || intro && addrRe.MatchString(t)
 		prev = t
 	}
 	if len(unexplained) > 0 {
@@ -234,9 +238,9 @@ type fbPlacement struct {
 }
 
 // placeAddress reads the words around the address found at loc in the
-// trimmed line t; prev is the line above ("" after a blank line), intro
-// whether the paragraph above announced a list.
-func placeAddress(t string, loc []int, addr, prev string, intro bool) fbPlacement {
+// trimmed line t; prev is the line above ("" after a blank line), next
+// the line below, intro whether the paragraph above announced a list.
+func placeAddress(t string, loc []int, addr, prev, next string, intro bool) fbPlacement {
 	p := fbPlacement{
 		before: strings.TrimSpace(t[:loc[0]]),
 		after:  strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`)),
@@ -264,9 +268,30 @@ func placeAddress(t string, loc []int, addr, prev string, intro bool) fbPlacemen
 	// the subject of the sentence: first on its line, or after a failure
 	// phrase and a comma ("addressed, a@b, did not match"), not in prose
 	// ("if a@b fails, try c@d").
+	if !p.alone && strings.Trim(after, ",;") == "" && next != "" {
+		// An address that ends its line mid-sentence ("addressed,
+		// a@b," / "did not match"): its words are on the line below.
+		after = strings.TrimSpace(after + " " + next)
+	}
 	p.followed = fbAfterRe.MatchString(after[:min(len(after), 100)]) &&
 		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
 	return p
+}
+
+// sentenceEndingAt returns line i, trimmed, with the lines above it that
+// its sentence began on (at most three, each ending mid-sentence): a
+// list's lead ("... could not be delivered to the following" / "user:")
+// reads the same whatever width the text was wrapped at.
+func sentenceEndingAt(lines []string, i int) string {
+	s := strings.TrimSpace(lines[i])
+	for j := i - 1; j >= 0 && j >= i-3; j-- {
+		p := strings.TrimSpace(lines[j])
+		if p == "" || !continuesSentence(p) || isRuler(p) {
+			break
+		}
+		s = p + " " + s
+	}
+	return s
 }
 
 // continuesSentence reports whether a line ends in the middle of a

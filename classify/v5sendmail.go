@@ -29,7 +29,8 @@ func init() {
 }
 
 var (
-	smTranscript = markers("----- transcript of session follows -----")
+	// Gateways that write sendmail's layout say "of the session" too.
+	smTranscript = markers("----- transcript of session follows -----", "----- transcript of the session follows -----")
 	smEnd        = markers("----- unsent message follows -----", "----- original message follows -----",
 		"----- message header follows -----", "----- returned message follows -----", "----- message body suppressed -----",
 		"----- original message headers follow -----")

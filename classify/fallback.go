@@ -212,7 +212,9 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 			lastDiag = diag
 			add(addr, diag, intro || led || followed)
 		}
-		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(sentenceEndingAt(lines, i)) || intro && addrRe.MatchString(t)
+		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(sentenceEndingAt(lines, i)) ||
+			isRuler(t) && fbListIntroRe.MatchString(strings.Trim(t, "-=*| ")+":") || // "--- The following addresses had delivery problems ---"
+			intro && addrRe.MatchString(t)
 		prev = t
 	}
 	if len(unexplained) > 0 {

@@ -101,6 +101,11 @@ func decodeFallback(m *message) []Verdict {
 		why := textNear(text, a)
 		if why != "" {
 			why = strings.Join(strings.Fields(why), " ")
+			if replyIndex(why) < 0 {
+				if r := fbReplyAfterMention(text, a); r != "" {
+					why = r
+				}
+			}
 		} else {
 			if !replyRead {
 				reply, replyRead = fbFirstReply(text), true
@@ -186,6 +191,12 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 			if strings.HasSuffix(diag, ":") {
 				// "... for the following reason:": the reason follows.
 				diag = strings.TrimSpace(diag + " " + fbAfterList(lines[i+1+fbParagraphLen(lines[i+1:]):]))
+			} else if diag != "" && replyIndex(diag) < 0 {
+				// The reporting MTA's words; the remote server's own reply,
+				// which outranks them, may follow in a paragraph of its own.
+				if r := fbReplyBelow(lines[i+1+fbParagraphLen(lines[i+1:]):]); r != "" {
+					diag = r
+				}
 			}
 			if led && fbAliasRe.MatchString(tail) && lastDiag != "" {
 				// "(expanded from: a@b)", "(originally addressed to a@b)":
@@ -418,6 +429,47 @@ func fbDiagnostic(addr, rest string, below []string) string {
 		return joinReply(textLines(r))
 	}
 	return strings.Join(strings.Fields(text), " ")
+}
+
+// fbReplyBelow returns the remote server's reply that the paragraphs
+// below an address's explanation quote after a lead of their own ("The
+// response from the remote server was:" / "501 5.1.8 Sender address
+// rejected", "The error that the other server returned was:"), or "". It
+// reads a few lines only, and stops at the next address.
+func fbReplyBelow(below []string) string {
+	lead := false // the line above ends in a colon
+	for i, l := range below {
+		if i > 16 {
+			break
+		}
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		if lead && replyAt(t, 0) {
+			return joinReply(textLines(strings.Join(below[i:i+fbParagraphLen(below[i:])], "\n")))
+		}
+		if _, _, ok := leadingAddress(t); ok || isRuler(t) || fbQuotedHeaderRe.MatchString(t) {
+			break
+		}
+		lead = strings.HasSuffix(t, ":")
+	}
+	return ""
+}
+
+// fbReplyAfterMention is fbReplyBelow after the paragraph in which the
+// text first names addr.
+func fbReplyAfterMention(text, addr string) string {
+	f := newFoldFinder(text, addr)
+	i := f.next(0)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(text[i:], "\n\n")
+	if j < 0 {
+		return ""
+	}
+	return fbReplyBelow(textLines(text[i+j:]))
 }
 
 // An address named only in the header is explained by the lines around

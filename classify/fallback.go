@@ -287,7 +287,10 @@ func placeAddress(t string, loc []int, addr, prev, next string, intro bool) fbPl
 		after = strings.TrimSpace(after + " " + next)
 	}
 	p.followed = fbAfterRe.MatchString(after[:min(len(after), 100)]) &&
-		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
+		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ","))) ||
+		// A reply on the same line that names the address again refuses it
+		// ("<a@b> : mx.example.org : 550 5.1.1 <a@b>... User Unknown").
+		repliesAbout(replyIn(after), addr)
 	return p
 }
 

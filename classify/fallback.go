@@ -343,7 +343,7 @@ func sameAddress(s, addr string) bool {
 // fbLooksLikeBounce is looksLikeBounce, or a delivery report by its media
 // type (RFC 3462) whose report part the DSN decoder could not read.
 func fbLooksLikeBounce(m *message) bool {
-	return looksLikeBounce(m) || isDeliveryReport(m) || subjectNamesFailure(m)
+	return looksLikeBounce(m) || isDeliveryReport(m) || daemonReturnPath(m) || subjectNamesFailure(m)
 }
 
 // subjectNamesFailure reports whether the subject names why a delivery

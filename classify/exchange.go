@@ -300,7 +300,7 @@ func exchangeNDR(m *message) []finding {
 			// "#550 5.2.2 STOREDRV.Deliver: mailbox full. ... ##rfc822;user@...":
 			// the address after "##rfc822;" is the one the sender used
 			// (the DSN's Original-Recipient).
-			if o := cleanAddress(strings.TrimPrefix(strings.ReplaceAll(d[j+2:], "\n", ""), "rfc822;")); o != "" && o != cleanAddress(fs[i].recipient) {
+			if o := cleanAddress(strings.TrimPrefix(firstField(firstLine(d[j+2:])), "rfc822;")); o != "" && o != cleanAddress(fs[i].recipient) {
 				originals = append(originals, finding{recipient: o})
 				origOf = append(origOf, i)
 			}

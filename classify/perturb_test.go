@@ -132,6 +132,18 @@ var perturbations = []perturbation{
 	{name: "rewrap-200", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
 		return editText(raw, func(b []byte) []byte { return rewrapText(b, 200) }), verdictKeys(orig), ""
 	}},
+	{name: "rewrap-72", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
+		return editText(raw, func(b []byte) []byte { return rewrapText(b, 72) }), verdictKeys(orig), ""
+	}},
+	{name: "upper-case-addresses", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
+		up := func(b []byte) []byte { return addrToken.ReplaceAllFunc(b, bytes.ToUpper) }
+		return editMIME(raw, func(p *editPart) {
+			p.header = up(p.header)
+			if p.leaf {
+				p.body = up(p.body)
+			}
+		}), verdictKeys(orig), ""
+	}},
 	{name: "dsn-unfold", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
 		return editDSN(raw, func(g [][]string) [][]string { return mapFields(g, unfoldField) }), verdictKeys(orig), ""
 	}},

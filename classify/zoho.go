@@ -35,7 +35,7 @@ func decodeZoho(m *message) []Verdict {
 		}
 		return out
 	}
-	for _, line := range zohoEntries(textLines(text)) {
+	for _, line := range joinEntries(textLines(text)) {
 		i := strings.Index(line, "ERROR_CODE")
 		if i < 0 {
 			continue
@@ -50,27 +50,6 @@ func decodeZoho(m *message) []Verdict {
 		diag = strings.Join(strings.Fields(strings.ReplaceAll(diag, ",", " ")), " ")
 		f := finding{recipient: addr, action: "failed", diagnostic: diag}
 		out = append(out, decideStaged("zoho", f, stageOf(diag), senders))
-	}
-	return out
-}
-
-// zohoEntries joins each recipient's line with the lines that continue
-// it, up to a blank line or the next line that starts with an address:
-// the line is long, and a relay that rewraps the text at another width
-// breaks it.
-func zohoEntries(lines []string) []string {
-	var out []string
-	open := false
-	for _, l := range lines {
-		switch _, _, ok := leadingAddress(l); {
-		case strings.TrimSpace(l) == "":
-			open = false
-		case ok:
-			out = append(out, l)
-			open = true
-		case open:
-			out[len(out)-1] += " " + strings.TrimSpace(l)
-		}
 	}
 	return out
 }

@@ -39,11 +39,12 @@ var boundaryParam = regexp.MustCompile(`(?i)boundary\s*=\s*(?:"([^"]+)"|([^\s;]+
 
 func editEntity(e []byte, returned, top bool, edit func(p *editPart)) ([]byte, bool) {
 	var head, body []byte
+	headOnly := false // no blank line: an entity of header fields alone
 	switch i := bytes.Index(e, []byte("\n\n")); {
 	case bytes.HasPrefix(e, []byte("\n")):
 		body = e[1:]
 	case i < 0:
-		head = e
+		head, headOnly = e, true
 	default:
 		head, body = e[:i+1], e[i+2:]
 	}
@@ -62,6 +63,9 @@ func editEntity(e []byte, returned, top bool, edit func(p *editPart)) ([]byte, b
 	cte := strings.ToLower(strings.TrimSpace(headerValue(head, "content-transfer-encoding")))
 	p := &editPart{header: head, ctype: ct, returned: returned, top: top}
 	join := func(h, b []byte) []byte {
+		if headOnly && len(b) == 0 {
+			return bytes.Clone(h)
+		}
 		out := append(bytes.Clone(h), '\n')
 		return append(out, b...)
 	}
@@ -130,10 +134,14 @@ func editMultipart(body []byte, boundary, newBoundary string, returned bool, edi
 			out = append(out, p.body...)
 			return
 		}
-		// The newline before a delimiter belongs to the delimiter.
+		// The newline before a delimiter belongs to the delimiter (and at
+		// the end of a body that lacks its closing one, to the body).
 		part := bytes.TrimSuffix(cur, []byte("\n"))
 		if edited, drop := editEntity(part, returned, false, edit); !drop {
-			out = append(append(out, edited...), '\n')
+			out = append(out, edited...)
+			if len(part) < len(cur) {
+				out = append(out, '\n')
+			}
 		} else {
 			out = out[:len(out)-len(lastDelim)]
 		}

@@ -151,6 +151,22 @@ var perturbations = []perturbation{
 			}
 		}), verdictKeys(orig), ""
 	}},
+	{name: "header-lower-case", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
+		// Field names are case-insensitive (RFC 5322 s1.2.2): Exim writes
+		// "Content-type", others lower-case them all.
+		return editMIME(raw, func(p *editPart) {
+			if !p.returned {
+				p.header = headerNameCase(p.header, strings.ToLower)
+			}
+		}), verdictKeys(orig), ""
+	}},
+	{name: "header-upper-case", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
+		return editMIME(raw, func(p *editPart) {
+			if !p.returned {
+				p.header = headerNameCase(p.header, strings.ToUpper)
+			}
+		}), verdictKeys(orig), ""
+	}},
 	{name: "dsn-unfold", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
 		return editDSN(raw, func(g [][]string) [][]string { return mapFields(g, unfoldField) }), verdictKeys(orig), ""
 	}},
@@ -706,6 +722,19 @@ func fieldNameCase(c func(string) string) func(string) string {
 		}
 		return c(name) + ":" + rest
 	}
+}
+
+// headerNameCase rewrites the name of every field of a header (not its
+// folded lines, nor an mbox "From " line, which is no field).
+func headerNameCase(head []byte, c func(string) string) []byte {
+	lines := strings.SplitAfter(string(head), "\n")
+	for i, l := range lines {
+		if name, _, ok := strings.Cut(l, ":"); !ok || name == "" || strings.ContainsAny(name, " \t") {
+			continue
+		}
+		lines[i] = fieldNameCase(c)(l)
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // reverseRecipientFields reverses the order of the fields of every

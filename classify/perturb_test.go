@@ -167,6 +167,13 @@ var perturbations = []perturbation{
 			}
 		}), verdictKeys(orig), ""
 	}},
+	{name: "header-reorder", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
+		return editMIME(raw, func(p *editPart) {
+			if !p.returned {
+				p.header = reverseHeaderFields(p.header)
+			}
+		}), verdictKeys(orig), ""
+	}},
 	{name: "dsn-unfold", do: func(raw []byte, orig []Verdict) ([]byte, string, string) {
 		return editDSN(raw, func(g [][]string) [][]string { return mapFields(g, unfoldField) }), verdictKeys(orig), ""
 	}},
@@ -735,6 +742,39 @@ func headerNameCase(head []byte, c func(string) string) []byte {
 		lines[i] = fieldNameCase(c)(l)
 	}
 	return []byte(strings.Join(lines, ""))
+}
+
+// reverseHeaderFields reverses the order of a header's fields (each with
+// its folded lines), as another MTA writes them in its own order (RFC 5322
+// s3.6 sets none). The trace fields (Received, Return-Path, an mbox "From "
+// line) keep their places: their order says the path the message took.
+func reverseHeaderFields(head []byte) []byte {
+	var fields []string
+	for _, l := range strings.SplitAfter(string(head), "\n") {
+		if l == "" {
+			continue
+		}
+		if (l[0] == ' ' || l[0] == '\t') && len(fields) > 0 {
+			fields[len(fields)-1] += l
+			continue
+		}
+		fields = append(fields, l)
+	}
+	trace := func(f string) bool {
+		name, _, _ := strings.Cut(strings.ToLower(f), ":")
+		return name == "received" || name == "return-path" || strings.HasPrefix(f, "From ")
+	}
+	var movable []int
+	for i, f := range fields {
+		if !trace(f) {
+			movable = append(movable, i)
+		}
+	}
+	out := append([]string(nil), fields...)
+	for k, i := range movable {
+		out[i] = fields[movable[len(movable)-1-k]]
+	}
+	return []byte(strings.Join(out, ""))
 }
 
 // reverseRecipientFields reverses the order of the fields of every

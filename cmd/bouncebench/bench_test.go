@@ -155,5 +155,5 @@ func TestRetentionCommand(t *testing.T) {
 		`recorded and pruned in [0-9]+s: 380 messages, [0-9]+ recipients, 380 events left; pruned 20 raw messages`,
 		`(?m)^  raw +[0-9.]+ +[0-9]+% +360$`,
 		`bytes in use per stored bounce: [0-9]+ \(all 380\); [0-9]+ once its raw message is pruned, [0-9]+ while it is kept`,
-		`file: [0-9.]+ MB, [0-9.]+ MB after bouncesink compact`)
+		`file and segments: [0-9.]+ MB, [0-9.]+ MB after bouncesink compact`)
 }

@@ -10,6 +10,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// segmentBytes returns how many files the bbolt engine's journal directory
+// beside the database at path holds, and their bytes.
+func segmentBytes(path string) (files int, size int64) {
+	ents, _ := os.ReadDir(path + ".raw")
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			files++
+			size += fi.Size()
+		}
+	}
+	return files, size
+}
+
 // reportFile prints how a store's file is used: its size, the pages
 // allocated to each top-level bucket, how full they are, and the free
 // pages. It opens the file read-only; no server may hold it.
@@ -26,6 +39,9 @@ func reportFile(w io.Writer, path string) error {
 	}
 	defer db.Close()
 	fmt.Fprintf(w, "file %s: %.1f MB\n", path, float64(fi.Size())/1e6)
+	if n, size := segmentBytes(path); n > 0 {
+		fmt.Fprintf(w, "journal segments %s.raw: %d files, %.1f MB (the raw messages, kept there)\n", path, n, float64(size)/1e6)
+	}
 	return db.View(func(tx *bolt.Tx) error {
 		page := tx.DB().Info().PageSize
 		type row struct {

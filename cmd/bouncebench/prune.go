@@ -122,7 +122,7 @@ func pruneRound(stdout io.Writer, pristine string, load, c int, server *serverFl
 	}
 	defer os.RemoveAll(dir)
 	work := filepath.Join(dir, "bouncesink.db")
-	if err := copyFile(pristine, work); err != nil {
+	if err := copyStore(pristine, work); err != nil {
 		return 0, err
 	}
 	t, err := server.start(serveOptions{DB: work})
@@ -245,6 +245,30 @@ func fillExpired(path string, n int, progress func(done int)) error {
 	}
 	wg.Wait()
 	return errors.Join(firstErr, s.Close())
+}
+
+// copyStore copies the bbolt store at from, its file and its journal's
+// segments (the raw messages), to to.
+func copyStore(from, to string) error {
+	if err := copyFile(from, to); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(from + ".raw")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(to+".raw", 0o700); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := copyFile(filepath.Join(from+".raw", e.Name()), filepath.Join(to+".raw", e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func copyFile(from, to string) error {

@@ -69,6 +69,9 @@ func cmdRetention(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bouncebench retention:", err)
 		return 1
 	}
+	// The raw messages recorded since the journal are in its segments.
+	_, segs := segmentBytes(path)
+	use["raw"] += int(segs)
 	total := 0
 	for _, n := range use {
 		total += n
@@ -83,8 +86,8 @@ func cmdRetention(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bouncebench retention:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "file: %.1f MB, %.1f MB after bouncesink compact (%.0f bytes per stored bounce)\n",
-		float64(cs.Before)/1e6, float64(cs.After)/1e6, float64(cs.After)/float64(msgs))
+	fmt.Fprintf(stdout, "file and segments: %.1f MB, %.1f MB after bouncesink compact (%.0f bytes per stored bounce)\n",
+		float64(cs.Before+segs)/1e6, float64(cs.After+segs)/1e6, float64(cs.After+segs)/float64(msgs))
 	return 0
 }
 

@@ -83,9 +83,13 @@ func startServer(o serveOptions) (*benchServer, error) {
 		mux.Handle("/debug/bench/prune", &pruneRunner{db: db})
 		if c, ok := benchCommits(db); ok {
 			mux.HandleFunc("GET /debug/bench/commits", func(w http.ResponseWriter, r *http.Request) {
-				txs, writers := c.Commits()
+				cc := commitCounts{}
+				cc.Transactions, cc.Writers = c.Commits()
+				if j, ok := db.(interface{ JournalWrites() (int64, int64, int64) }); ok {
+					cc.JournalWrites, cc.JournalFrames, _ = j.JournalWrites()
+				}
 				w.Header().Set("Content-Type", "application/json")
-				json.NewEncoder(w).Encode(commitCounts{txs, writers})
+				json.NewEncoder(w).Encode(cc)
 			})
 		}
 	}
@@ -151,6 +155,10 @@ func (discardSession) Data(r io.Reader) error {
 type commitCounts struct {
 	Transactions int64 `json:"transactions"`
 	Writers      int64 `json:"writers"`
+	// The bbolt engine's journal: its writes (each an fsync) and the
+	// messages they carried.
+	JournalWrites int64 `json:"journal_writes,omitempty"`
+	JournalFrames int64 `json:"journal_frames,omitempty"`
 }
 
 // heapStats are the sampler's figures, in bytes.

@@ -240,6 +240,10 @@ func (f *smtpFlags) run(stdout io.Writer, l load) (loadResult, error) {
 	if commits1, err := t.commits(); err == nil && commits1.Transactions > commits0.Transactions {
 		fmt.Fprintf(stdout, "   store commits: %d, %.1f messages each\n", commits1.Transactions-commits0.Transactions,
 			float64(commits1.Writers-commits0.Writers)/float64(commits1.Transactions-commits0.Transactions))
+		if w := commits1.JournalWrites - commits0.JournalWrites; w > 0 {
+			fmt.Fprintf(stdout, "   journal writes (each fsynced): %d, %.1f messages each\n", w,
+				float64(commits1.JournalFrames-commits0.JournalFrames)/float64(w))
+		}
 	}
 	if n := r.ok + r.failed; ioOK && n > 0 && !l.discard && t.pid != 0 {
 		res.compressed = compressedSize(f.domain, rcpt, f.n)

@@ -55,7 +55,7 @@ func (db *DB) SuppressMany(ctx context.Context, actor string, list []store.Manua
 	}
 	defer db.writers.RUnlock()
 	added := false
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		state := liveState(tx)
 		added = false
 		for i, s := range todo {
@@ -123,7 +123,7 @@ func (db *DB) LiftAs(ctx context.Context, actor, addr, note string) (*store.Supp
 	defer db.writers.RUnlock()
 	now := db.now().UTC().Round(0)
 	var lifted *store.Suppression
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		state := liveState(tx)
 		known := state.suppressions.Get([]byte(key)) != nil || state.recipients.Get([]byte(key)) != nil
 		if !known {

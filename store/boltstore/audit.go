@@ -57,15 +57,15 @@ func (db *DB) appendAudit(b stateBuckets, e store.AuditEntry) error {
 	if b.audit == nil {
 		return nil
 	}
-	return db.writeAudit(b.audit, b.auditByAddr, e)
+	return writeAudit(b.audit, b.auditByAddr, b.clock(db), e)
 }
 
-func (db *DB) writeAudit(audit, byAddr *bolt.Bucket, e store.AuditEntry) error {
+func writeAudit(audit, byAddr *bolt.Bucket, now time.Time, e store.AuditEntry) error {
 	seq, err := audit.NextSequence()
 	if err != nil {
 		return fmt.Errorf("audit sequence: %w", err)
 	}
-	e.Seq, e.Time = seq, db.now().UTC().Round(0)
+	e.Seq, e.Time = seq, now.UTC().Round(0)
 	return putAudit(audit, byAddr, e)
 }
 
@@ -228,7 +228,7 @@ func (db *DB) AuditAfter(ctx context.Context, after uint64, limit int) ([]store.
 		limit = store.MaxAuditPage
 	}
 	var list []store.AuditEntry
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(list) < limit; k, v = c.Next() {
 			e, err := decodeAudit(k, v)
@@ -262,7 +262,7 @@ func (db *DB) Audit(ctx context.Context, f store.AuditFilter, before uint64, lim
 			return nil, 0, err
 		}
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		entries := tx.Bucket(bucketAudit)
 		// seqs walks the candidate sequence numbers down from before.
 		var seqs func() uint64

@@ -242,7 +242,8 @@ func BenchmarkRecordBounces(b *testing.B) {
 		compressed += len(db.compress(raw))
 	}
 	before := db.bolt.Stats().TxStats
-	commits0, committed0 := db.commits.commits.Load(), db.commits.committed.Load()
+	commits0, _ := db.Commits()
+	writes0, frames0, bytes0 := db.JournalWrites()
 	var next atomic.Int64
 	b.SetParallelism((sessions + 1) / 2)
 	b.ResetTimer()
@@ -261,12 +262,17 @@ func BenchmarkRecordBounces(b *testing.B) {
 			}
 		}
 	})
+	db.catchUp()
 	b.StopTimer()
 	after := db.bolt.Stats().TxStats
-	commits := db.commits.commits.Load() - commits0
-	n := float64(db.commits.committed.Load() - committed0)
-	written := float64(after.GetPageAlloc()-before.GetPageAlloc()) + float64(commits*int64(db.bolt.Info().PageSize))
+	commits1, _ := db.Commits()
+	writes1, frames1, bytes1 := db.JournalWrites()
+	commits := commits1 - commits0
+	n := float64(b.N)
+	written := float64(after.GetPageAlloc()-before.GetPageAlloc()) + float64(commits*int64(db.bolt.Info().PageSize)) + float64(bytes1-bytes0)
 	b.ReportMetric(written/n, "written-B/msg")
 	b.ReportMetric(written/n/(float64(compressed)/float64(len(msgs))), "written/compressed")
+	b.ReportMetric(float64(bytes1-bytes0)/n, "journal-B/msg")
+	b.ReportMetric(float64(frames1-frames0)/float64(writes1-writes0), "msgs/write")
 	b.ReportMetric(n/float64(commits), "msgs/commit")
 }

@@ -540,6 +540,11 @@ func (db *DB) decompress(v []byte, size int) ([]byte, error) {
 		return nil, errors.New("empty raw message value")
 	}
 	switch v[0] {
+	case rawRef:
+		if db.jr == nil {
+			return nil, errors.New("raw message in a journal segment, without a journal")
+		}
+		return db.jr.readRaw(v)
 	case rawStored:
 		return bytes.Clone(v[1:]), nil
 	case rawS2:

@@ -20,10 +20,8 @@ const maxGroup = 1000
 // fsync. (bbolt's Batch instead holds every batch open for MaxBatchDelay,
 // 10 ms, which caps an SMTP server whose clients each wait for their 250.)
 type groupCommit struct {
-	db      *bolt.DB
-	mu      sync.Mutex
-	pending []*commitReq
-	running bool // a goroutine is committing; it will take pending too
+	db     *bolt.DB
+	groups groups[*commitReq]
 
 	// commits and committed count the transactions and the writers they
 	// carried, for the benchmarks' figure of writers per commit.
@@ -35,6 +33,9 @@ type groupCommit struct {
 	tally tally
 	// now is the clock of the hour counters' pruning.
 	now func() time.Time
+	// before, if set, runs first in every transaction: it applies the
+	// journaled messages (apply.go).
+	before func(*bolt.Tx, tally) error
 }
 
 type commitReq struct {
@@ -42,11 +43,17 @@ type commitReq struct {
 	done chan error
 }
 
-// Commits returns how many transactions the group commit has committed
-// since Open, and how many writers (Record calls, prune steps) they
-// carried: the benchmarks' figure of writers per commit.
-func (db *DB) Commits() (transactions, writers int64) {
-	return db.commits.commits.Load(), db.commits.committed.Load()
+// Commits returns how many bbolt transactions have applied journaled
+// messages since Open, and how many messages they applied: the
+// benchmarks' figure of messages per commit.
+func (db *DB) Commits() (transactions, messages int64) {
+	return db.applyTxs.Load(), db.appliedMsgs.Load()
+}
+
+// JournalWrites returns how many writes (each with its fsync) the journal
+// made since Open, the frames they carried, and their bytes.
+func (db *DB) JournalWrites() (writes, frames, bytes int64) {
+	return db.journalWrites.Load(), db.journalFrames.Load(), db.journalBytes.Load()
 }
 
 // do runs fn in a write transaction shared with other writers and returns
@@ -55,37 +62,53 @@ func (db *DB) Commits() (transactions, writers int64) {
 // without it), so it must not change state outside tx except its results.
 func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 	req := &commitReq{fn: fn, done: make(chan error, 1)}
-	g.mu.Lock()
-	g.pending = append(g.pending, req)
-	lead := !g.running
-	g.running = true
-	g.mu.Unlock()
-	if lead {
-		g.commitNext()
-	}
+	g.groups.join(req, g.commit)
 	return <-req.done
 }
 
-// commitNext commits one group, then hands the next group, if any, to a
-// new goroutine, so the writer that led is answered as soon as its own
-// group is on disk.
-func (g *groupCommit) commitNext() {
-	g.mu.Lock()
-	n := min(len(g.pending), maxGroup)
-	group := g.pending[:n:n]
-	g.pending = g.pending[n:]
-	g.mu.Unlock()
+// groups lets concurrent callers share one piece of work, the commit of a
+// transaction or the journal's write and fsync, without a timer: the
+// first caller to arrive does it for itself at once, and those that arrive
+// meanwhile are done together right after, by a new goroutine, so the
+// caller that led is answered as soon as its own group is done.
+type groups[T any] struct {
+	mu      sync.Mutex
+	pending []T
+	running bool // a goroutine is at work; it will take pending too
+}
 
-	g.commit(group)
+// join adds r to the next group, and runs do on the groups until none is
+// left if no goroutine is at it already.
+func (q *groups[T]) join(r T, do func([]T)) {
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	lead := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if lead {
+		q.next(do)
+	}
+}
 
-	g.mu.Lock()
-	if len(g.pending) == 0 {
-		g.running = false
-		g.mu.Unlock()
+// next does one group of at most maxGroup, then hands the rest, if any,
+// to a new goroutine.
+func (q *groups[T]) next(do func([]T)) {
+	q.mu.Lock()
+	n := min(len(q.pending), maxGroup)
+	group := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	q.mu.Unlock()
+
+	do(group)
+
+	q.mu.Lock()
+	if len(q.pending) == 0 {
+		q.running = false
+		q.mu.Unlock()
 		return
 	}
-	g.mu.Unlock()
-	go g.commitNext()
+	q.mu.Unlock()
+	go q.next(do)
 }
 
 // commit runs the group in one transaction. A writer whose function fails
@@ -96,6 +119,11 @@ func (g *groupCommit) commit(group []*commitReq) {
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			g.tally = tally{}
 			defer func() { g.tally = nil }()
+			if g.before != nil {
+				if err := g.before(tx, g.tally); err != nil {
+					return err
+				}
+			}
 			for i, r := range group {
 				if err := call(r.fn, tx); err != nil {
 					failed = i

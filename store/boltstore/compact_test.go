@@ -82,7 +82,8 @@ func TestCompact(t *testing.T) {
 
 // Commits write the freelist while it is short, and stop after a prune
 // frees thousands of pages; a store closed then opens by walking its file
-// and reads the same.
+// and reads the same. The raw messages are kept inline, as files written
+// before the journal keep them: the journal's are not in the file.
 func TestFreelistSyncFollowsItsLength(t *testing.T) {
 	ctx := context.Background()
 	db, path := openTest(t, Options{})
@@ -93,7 +94,7 @@ func TestFreelistSyncFollowsItsLength(t *testing.T) {
 		for range 400 {
 			m.Raw = binary.LittleEndian.AppendUint64(m.Raw, rng.Uint64())
 		}
-		record(t, db, m)
+		recordInline(t, db, m)
 	}
 	if db.bolt.NoFreelistSync {
 		t.Fatalf("the freelist is not written before any prune: %d free pages", db.bolt.Stats().FreePageN)

@@ -13,7 +13,7 @@ import (
 
 // Dump calls fn with every item of the store, in one read transaction.
 func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		n := 0
 		check := func() error {
 			if n++; n%checkCtxEvery == 0 {
@@ -107,7 +107,7 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 	}
 	db.writers.RLock()
 	defer db.writers.RUnlock()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		b := liveState(tx)
 		messages, raws := tx.Bucket(bucketMessages), tx.Bucket(bucketRaw)
 		for _, it := range items {
@@ -173,7 +173,7 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 // FinishLoad sets the sequences past the loaded numbers and counts the
 // sizes from the data.
 func (db *DB) FinishLoad(ctx context.Context) error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMessages, bucketAudit} {
 			b := tx.Bucket(name)
 			if k, _ := b.Cursor().Last(); len(k) == 8 && binary.BigEndian.Uint64(k) > b.Sequence() {

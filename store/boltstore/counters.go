@@ -159,7 +159,7 @@ func (db *DB) Activity(ctx context.Context, opts store.ActivityOptions) (store.A
 	opts.Top = min(opts.Top, 1000)
 	now := db.now().UTC()
 	act := store.Activity{Now: now}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		counters := tx.Bucket(bucketCounters)
 		hour, today := hourOf(now), dayOf(now)
 		windows := []struct {

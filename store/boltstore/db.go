@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,6 +92,25 @@ type DB struct {
 	digests *digestIndex // nil if the policy's DuplicateWindow is 0
 
 	inflaters sync.Pool // flate reader (io.ReadCloser and flate.Resetter)
+
+	// The journal (journal.go, apply.go): Record's segments, its writer,
+	// and the frames waiting to be applied.
+	jr          *journal
+	jw          journalWriter
+	apq         applyQueue
+	rawBytes    atomic.Int64  // Stats.RawBytes, with the queued messages
+	curSeg      atomic.Uint64 // the segment being appended to
+	quit        chan struct{} // closed by Close: the applier stops
+	applierDone chan struct{}
+	holdApply   atomic.Bool // tests: journal without applying, as a crash would leave it
+	// stamped is the clock's reading at the last Record (Unix ns), for the
+	// transactions the applier runs, which never call the clock: Options.Now
+	// is only ever called from the callers' goroutines.
+	stamped atomic.Int64
+
+	// For Commits and JournalWrites.
+	applyTxs, appliedMsgs                      atomic.Int64
+	journalWrites, journalFrames, journalBytes atomic.Int64
 
 	// writers is held for reading by Record, Suppress and Lift, and for
 	// writing by Rebuild, whose swap would drop what they wrote meanwhile.
@@ -172,12 +192,18 @@ func Open(path string, opts Options) (db *DB, err error) {
 		b.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db = &DB{bolt: b, commits: &groupCommit{db: b, now: now}, policy: policy, now: now, auditCh: make(chan struct{})}
+	db = &DB{bolt: b, commits: &groupCommit{db: b}, policy: policy, now: now, auditCh: make(chan struct{})}
+	db.commits.now = db.lastStamp
 	if policy.DuplicateWindow > 0 {
 		if db.digests, err = loadDigestIndex(b, opts.DigestIndexSize); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
+	}
+	db.commits.before = db.applyPending
+	if err := db.openJournal(path); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return db, nil
 }
@@ -346,7 +372,8 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 // first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		if err := db.bolt.Close(); err != nil {
+		err := db.closeJournal()
+		if err := errors.Join(err, db.bolt.Close()); err != nil {
 			db.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})

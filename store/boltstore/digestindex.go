@@ -138,6 +138,15 @@ func (ix *digestIndex) lookup(tx *bolt.Tx, h uint64) (int64, bool) {
 	return at, ok
 }
 
+// lookupCommitted returns when the digest with hash h was received, as
+// the last committed transaction left it, if the map has it.
+func (ix *digestIndex) lookupCommitted(h uint64) (int64, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	at, ok := ix.at[h]
+	return at, ok
+}
+
 // add notes that tx put key (received, digest) in bucketDedupeByTime, and
 // evicts the oldest digests if the map would exceed its size.
 func (ix *digestIndex) add(tx *bolt.Tx, byTime *bolt.Bucket, key []byte) {

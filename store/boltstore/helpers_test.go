@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"github.com/bouncesink/bouncesink/store"
+	bolt "go.etcd.io/bbolt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -42,5 +43,26 @@ func record(t testing.TB, db *DB, m store.Message) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.catchUp() // these tests read bbolt directly: wait for the journal's apply
 	return id
+}
+
+// recordInline records m as files written before the journal did, with
+// its raw bytes in bucketRaw, in a transaction of its own.
+func recordInline(t testing.TB, db *DB, m store.Message) uint64 {
+	t.Helper()
+	at := m.Received.UTC()
+	head, targets, err := prepareHead(messageRecord{Received: at, RawSize: len(m.Raw)}, m.Observations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out recordOut
+	err = db.update(func(tx *bolt.Tx) error {
+		out, err = db.recordTx(tx, nil, recordIn{at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.id
 }

@@ -82,7 +82,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 	if !f.Since.IsZero() {
 		floor = sinceKey(f.Since, "")
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		suppressions, recipients := tx.Bucket(bucketSuppressions), tx.Bucket(bucketRecipients)
 		c := tx.Bucket(bucketBySince).Cursor()
 		var k []byte

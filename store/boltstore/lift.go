@@ -28,7 +28,7 @@ func (db *DB) LiftMatching(ctx context.Context, actor string, f store.LiftFilter
 // limit, and adds to res.Sample; n counts them. With limit 0 it counts
 // them all and returns no address.
 func (db *DB) matching(ctx context.Context, f store.LiftFilter, after string, limit int, res *store.LiftResult) (addrs []string, n int, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		suppressions, recipients := tx.Bucket(bucketSuppressions), tx.Bucket(bucketRecipients)
 		c := suppressions.Cursor()
 		k, v := c.Seek([]byte(after))
@@ -96,7 +96,7 @@ func (db *DB) liftChunk(ctx context.Context, actor string, f store.LiftFilter, n
 	defer db.writers.RUnlock()
 	now := db.now().UTC().Round(0)
 	lifted := 0
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		state := liveState(tx)
 		lifted = 0
 		for _, addr := range addrs {

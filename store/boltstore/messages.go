@@ -22,7 +22,7 @@ func (db *DB) Messages(ctx context.Context, after uint64, limit int) ([]store.St
 		limit = store.MaxMessagesPage
 	}
 	var page []storedBytes
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		var err error
 		page, err = readMessages(tx, after, limit, 0)
 		return err
@@ -64,7 +64,7 @@ func readMessages(tx *bolt.Tx, after uint64, limit, maxBytes int) ([]storedBytes
 		id := binary.BigEndian.Uint64(k)
 		raw := raws.Get(k) // nil once the retention pruned it
 		page = append(page, storedBytes{id: id, head: bytes.Clone(v), raw: bytes.Clone(raw)})
-		size += len(v) + len(raw)
+		size += len(v) + int(storedRawLen(raw))
 	}
 	return page, nil
 }

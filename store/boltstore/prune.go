@@ -94,11 +94,11 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 		var n int
 		var size int64
 		var done bool
+		var rawSize uint64 // as received, for Stats.RawBytes
 		err := db.pruneTx(ctx, func(tx *bolt.Tx) error {
-			n, size, done = 0, 0, false
+			n, size, done, rawSize = 0, 0, false, 0
 			raw, heads := tx.Bucket(bucketRaw), tx.Bucket(bucketMessages)
 			var keys [][]byte
-			var rawSize uint64 // as received, for Stats.RawBytes
 			c := raw.Cursor()
 			k, v := c.First()
 			for ; k != nil && len(keys) < pruneBatch; k, v = c.Next() {
@@ -122,7 +122,7 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 				}
 				// Raw bytes without a message record are no one's: they go too.
 				keys = append(keys, bytes.Clone(k))
-				size += int64(len(v))
+				size += storedRawLen(v)
 			}
 			done = k == nil || len(keys) < pruneBatch
 			for _, k := range keys {
@@ -138,10 +138,23 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 		}
 		st.RawMessages += n
 		st.RawBytes += size
+		db.rawBytes.Add(-int64(rawSize))
 		if done {
+			if _, err := db.dropSegments(); err != nil {
+				return fmt.Errorf("journal segments: %w", err)
+			}
 			return nil
 		}
 	}
+}
+
+// storedRawLen is the size on disk of the raw message a bucketRaw value
+// holds or, for a rawRef, refers to.
+func storedRawLen(v []byte) int64 {
+	if len(v) == rawPointerLen && v[0] == rawRef {
+		return int64(binary.BigEndian.Uint32(v[17:]))
+	}
+	return int64(len(v))
 }
 
 // pruneEvents deletes the events older than cutoff (unless zero) or beyond

@@ -139,7 +139,7 @@ func (db *DB) QuerySuppressions(ctx context.Context, q store.SuppressionQuery) (
 	counted := f.Search == "" && domainSuffix == "" && f.Class == "" && f.Since.IsZero() && f.Until.IsZero()
 
 	matched := 0 // rows that match, up to where the walk stopped
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		suppressions, recipients := tx.Bucket(bucketSuppressions), tx.Bucket(bucketRecipients)
 		var (
 			c      *bolt.Cursor

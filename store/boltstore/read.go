@@ -20,7 +20,7 @@ func (db *DB) Suppression(ctx context.Context, addr string) (store.Suppression, 
 		return store.Suppression{}, err
 	}
 	var s store.Suppression
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSuppressions).Get([]byte(key))
 		if v == nil {
 			return store.ErrNotFound
@@ -52,7 +52,7 @@ func (db *DB) Check(ctx context.Context, addrs []string) ([]*store.Suppression, 
 		}
 	}
 	out := make([]*store.Suppression, len(addrs))
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		// One cursor for all: Bucket.Get would make one per address.
 		c := tx.Bucket(bucketSuppressions).Cursor()
 		for i, k := range keys {
@@ -95,7 +95,7 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 		r      store.Recipient
 		events []store.Event
 	)
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRecipients).Get([]byte(key))
 		if v == nil {
 			return store.ErrNotFound
@@ -157,7 +157,7 @@ func (db *DB) History(ctx context.Context, addr string, before uint64, limit int
 		events []store.Event
 		next   uint64
 	)
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		prefix := eventPrefix(key)
 		c := tx.Bucket(bucketEvents).Cursor()
 		from := append([]byte(key), 1) // above every key of addr
@@ -201,7 +201,7 @@ func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
 	}
 	var stored []byte
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRaw).Get(u64(id))
 		if v == nil {
 			if tx.Bucket(bucketMessages).Get(u64(id)) != nil {
@@ -233,7 +233,7 @@ func (db *DB) Suppressions(ctx context.Context, after string, limit int) ([]stor
 		limit = store.MaxHistory
 	}
 	var list []store.Suppression
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSuppressions).Cursor()
 		k, v := c.Seek([]byte(after))
 		if k != nil && string(k) == after {

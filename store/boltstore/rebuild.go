@@ -55,14 +55,14 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m store.StoredMessage)
 	defer db.writers.Unlock()
 
 	r := &rebuild{db: db, reobserve: reobserve, opts: opts}
-	if err := db.bolt.Update(r.start); err != nil {
+	if err := db.update(r.start); err != nil {
 		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			// The live buckets are untouched; drop the half-built copies
 			// (Open would, if this fails too).
-			db.bolt.Update(dropRebuild)
+			db.update(dropRebuild)
 		}
 	}()
 	if opts.Progress != nil {
@@ -83,10 +83,10 @@ func (db *DB) Rebuild(ctx context.Context, reobserve func(m store.StoredMessage)
 			opts.Progress(r.stats.Messages, r.total)
 		}
 	}
-	if err := db.bolt.Update(r.finish); err != nil {
+	if err := db.update(r.finish); err != nil {
 		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
-	if err := db.bolt.Update(r.swap); err != nil {
+	if err := db.update(r.swap); err != nil {
 		return store.RebuildStats{}, fmt.Errorf("store: rebuild: %w", err)
 	}
 	if r.stats.Added+r.stats.Removed+r.stats.Changed > 0 {
@@ -173,7 +173,7 @@ type replayed struct {
 // writes them in one write transaction.
 func (r *rebuild) chunk() (int, error) {
 	var page []storedBytes
-	err := r.db.bolt.View(func(tx *bolt.Tx) error {
+	err := r.db.view(func(tx *bolt.Tx) error {
 		var err error
 		page, err = readMessages(tx, r.after, r.opts.ChunkMessages, r.opts.ChunkBytes)
 		return err
@@ -187,7 +187,7 @@ func (r *rebuild) chunk() (int, error) {
 			return 0, err
 		}
 	}
-	err = r.db.bolt.Update(func(tx *bolt.Tx) error {
+	err = r.db.update(func(tx *bolt.Tx) error {
 		state := stagingState(tx)
 		heads := inOrder(tx.Bucket(bucketRebuild).Bucket(bucketMessages))
 		for _, p := range batch {
@@ -281,7 +281,7 @@ func (r *rebuild) swap(tx *bolt.Tx) error {
 		case c.After == nil:
 			e.Action = store.AuditLift
 		}
-		return r.db.writeAudit(audit, byAddr, e)
+		return writeAudit(audit, byAddr, r.db.now(), e)
 	})
 	if err != nil {
 		return err

@@ -16,12 +16,14 @@ type target struct {
 	obs  store.Observation
 }
 
-// Record commits the message and all its observations in one transaction,
-// applying the policy at m.Received, and returns the message id.
+// Record journals the message and all its observations, to be applied
+// at m.Received, and returns the message id once the journal is on disk
+// (see journal.go); the policy applies them in a bbolt transaction shortly
+// after, which every read waits for (catchUp).
 //
 // Observations without a valid recipient are kept in the message but
-// create no recipient state. Concurrent calls share a transaction, and so
-// an fsync (see groupCommit). While a Rebuild runs it fails with ErrRebuilding.
+// create no recipient state. Concurrent calls share a journal write, and
+// so an fsync. While a Rebuild runs it fails with ErrRebuilding.
 func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
@@ -37,7 +39,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 		return 0, fmt.Errorf("store: record: digest of %d bytes, want at most %d", len(m.Digest), maxDigestLen)
 	}
 	// Everything that does not depend on the database happens here,
-	// outside the transaction that concurrent sessions wait on.
+	// outside the journal write that concurrent sessions wait on.
 	at := m.Received.UTC().Round(0) // Round(0) drops the monotonic reading
 	rec := messageRecord{
 		Received:     at,
@@ -49,36 +51,34 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
-	raw := db.compress(m.Raw)
-	if err := ctx.Err(); err != nil {
+	// The journal keeps the head and the raw bytes compressed together:
+	// the head repeats the report's words, which then cost next to nothing.
+	body := db.compress(frameBody(head, m.Raw))
+	if err := db.roomToJournal(ctx); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}
-
-	// The group commit may run the closure more than once, so it reads all
-	// it needs from tx and only hands back its result.
-	in := recordIn{at: at, head: head, raw: raw, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota}
-	var out recordOut
-	err = db.commits.do(func(tx *bolt.Tx) error {
-		var err error
-		out, err = db.recordTx(tx, db.commits.tally, in)
-		return err
-	})
+	req := &journalReq{
+		in:   recordIn{now: db.stamp(), at: at, head: head, rawSize: len(m.Raw), targets: targets, digest: m.Digest, quota: m.RawQuota},
+		body: body,
+		done: make(chan recordOut, 1),
+	}
+	db.journalDo(req)
+	out := <-req.done
 	switch {
-	case err != nil:
-		return 0, fmt.Errorf("store: record: %w", err)
+	case out.err != nil:
+		return 0, fmt.Errorf("store: record: %w", out.err)
 	case out.duplicate:
 		return out.id, fmt.Errorf("store: record: %w (message %d)", store.ErrDuplicate, out.id)
 	case out.overQuota:
 		return 0, fmt.Errorf("store: record: %w (%d bytes kept, quota %d)", store.ErrQuota, out.rawBytes, m.RawQuota)
-	}
-	if out.suppressed {
-		db.notifyAudit()
 	}
 	return out.id, nil
 }
 
 // recordIn is one message ready to record; recordOut what became of it.
 type recordIn struct {
+	id      uint64    // given by the journal; 0: take the next
+	now     time.Time // the DB's clock when Record was called; zero: read it
 	at      time.Time
 	head    []byte
 	raw     []byte // compressed
@@ -94,6 +94,7 @@ type recordOut struct {
 	duplicate  bool   // a repeat of message id: nothing stored
 	overQuota  bool   // refused: nothing stored
 	rawBytes   uint64 // kept, when over quota
+	err        error  // the journal's write failed
 }
 
 // prepareHead encodes rec with the observations obs, and returns those of
@@ -121,21 +122,27 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err err
 		if err := db.pruneDigests(tx, m.at.Add(-window)); err != nil {
 			return out, err
 		}
-		if len(m.digest) > 0 {
+		if len(m.digest) > 0 && m.id == 0 { // the journal decided on its own
 			if id, ok := db.duplicateOf(tx, m.digest, m.at.Add(-window)); ok {
 				return recordOut{id: id, duplicate: true}, noteDuplicate(tx, id, m.at)
 			}
 		}
 	}
 	rawBytes := getU64(meta, keyRawBytes)
-	if m.quota > 0 && rawBytes+uint64(m.rawSize) > uint64(m.quota) {
+	if m.quota > 0 && m.id == 0 && rawBytes+uint64(m.rawSize) > uint64(m.quota) {
 		return recordOut{overQuota: true, rawBytes: rawBytes}, nil
 	}
 
 	messages := inOrder(tx.Bucket(bucketMessages))
-	id, err := messages.NextSequence()
-	if err != nil {
-		return out, fmt.Errorf("message id: %w", err)
+	id := m.id
+	if id == 0 {
+		if id, err = messages.NextSequence(); err != nil {
+			return out, fmt.Errorf("message id: %w", err)
+		}
+	} else if id > messages.Sequence() {
+		if err := messages.SetSequence(id); err != nil {
+			return out, fmt.Errorf("message id: %w", err)
+		}
 	}
 	out.id = id
 	if err := messages.Put(u64(id), m.head); err != nil {
@@ -154,8 +161,9 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err err
 	}
 	state := liveState(tx)
 	state.tally = t
+	state.now = m.now
 	if t == nil { // else the group commit prunes once per transaction
-		if err := pruneHours(state.meta, state.counters, db.now()); err != nil {
+		if err := pruneHours(state.meta, state.counters, state.clock(db)); err != nil {
 			return out, err
 		}
 	}
@@ -182,6 +190,17 @@ type stateBuckets struct {
 	// when it swaps.
 	meta, audit, auditByAddr *bolt.Bucket
 	index                    sortIndexes
+	// now, if not zero, is the clock of what the transaction records: a
+	// journaled message's is when Record was called, not when it applies.
+	now time.Time
+}
+
+// clock returns b.now, or the DB's clock.
+func (b stateBuckets) clock(db *DB) time.Time {
+	if !b.now.IsZero() {
+		return b.now
+	}
+	return db.now()
 }
 
 func liveState(tx *bolt.Tx) stateBuckets {
@@ -205,7 +224,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
 		return false, err
 	}
-	if err := countObservation(b.counters, b.tally, db.now(), at, addr, o); err != nil {
+	if err := countObservation(b.counters, b.tally, b.clock(db), at, addr, o); err != nil {
 		return false, err
 	}
 	r, err := loadRecipient(b.recipients, addr)

@@ -18,7 +18,7 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, fmt.Errorf("store: stats: %w", err)
 	}
 	st := store.Stats{SuppressedByReason: make(map[string]int)}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.Messages = int(tx.Bucket(bucketMessages).Sequence())
 		st.Recipients = int(tx.Bucket(bucketRecipients).Sequence())

@@ -468,11 +468,16 @@ func fbReplyAfterMention(text, addr string) string {
 	if i < 0 {
 		return ""
 	}
-	j := strings.Index(text[i:], "\n\n")
+	// fbReplyBelow reads a few lines: look no further than they can hold.
+	seg := text[i:min(len(text), i+4096)]
+	j := strings.Index(seg, "\n\n")
+	if k := strings.Index(seg, "\n\r\n"); k >= 0 && (j < 0 || k < j) {
+		j = k
+	}
 	if j < 0 {
 		return ""
 	}
-	return fbReplyBelow(textLines(text[i+j:]))
+	return fbReplyBelow(textLines(seg[j:]))
 }
 
 // An address named only in the header is explained by the lines around

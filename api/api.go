@@ -47,10 +47,10 @@ type Options struct {
 	// MaxImportBytes bounds a POST /v1/import body; zero means
 	// DefaultMaxImportBytes.
 	MaxImportBytes int64
-	// MaxHeavy is how many heavy requests (check, import, export) run at
-	// once; zero means DefaultMaxHeavy. HeavyWait is how long one more
-	// waits for a turn before it is answered 503; zero means
-	// DefaultHeavyWait. See limits.go.
+	// MaxHeavy is how many checks run at once, and how many transfers
+	// (export, import, backup) besides; zero means DefaultMaxHeavy.
+	// HeavyWait is how long one more waits for a turn before it is
+	// answered 503; zero means DefaultHeavyWait. See limits.go.
 	MaxHeavy  int
 	HeavyWait time.Duration
 	// Health, when set, tells /healthz whether the store takes writes
@@ -68,7 +68,8 @@ type api struct {
 	log       *slog.Logger
 	auth      *Auth
 	metrics   *Metrics
-	heavy     *gate
+	checks    *gate // turns of POST /v1/check
+	transfers *gate // turns of export, import and backup
 	writes    *Health
 	webhooks  WebhookStatus
 }
@@ -93,10 +94,10 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/v1/audit", RoleRead, a.audit},
 		{http.MethodGet, "/v1/events", RoleRead, a.events},
 		{http.MethodGet, "/v1/stats", RoleRead, a.stats},
-		{http.MethodGet, "/v1/export", RoleRead, a.heavy.limit(a.export)},
-		{http.MethodPost, "/v1/import", RoleAdmin, a.heavy.limit(a.importList)},
-		{http.MethodGet, "/v1/backup", RoleAdmin, a.heavy.limit(a.backup)},
-		{http.MethodPost, "/v1/check", RoleRead, a.heavy.limit(a.check)},
+		{http.MethodGet, "/v1/export", RoleRead, a.transfers.limit(a.export)},
+		{http.MethodPost, "/v1/import", RoleAdmin, a.transfers.limit(a.importList)},
+		{http.MethodGet, "/v1/backup", RoleAdmin, a.transfers.limit(a.backup)},
+		{http.MethodPost, "/v1/check", RoleRead, a.checks.limit(a.check)},
 		{http.MethodGet, "/v1/recipients/{address}", RoleRead, a.recipient},
 		{http.MethodGet, "/v1/recipients/{address}/events", RoleRead, a.history},
 		{http.MethodGet, "/v1/openapi.json", rolePublic, serveOpenAPI},
@@ -114,7 +115,8 @@ func NewHandler(r store.Reader, opts Options) http.Handler {
 
 func newAPI(r store.Reader, opts Options) *api {
 	a := &api{store: r, maxBody: opts.MaxBodyBytes, maxImport: opts.MaxImportBytes, log: opts.Logger, auth: opts.Auth,
-		metrics: opts.Metrics, heavy: newGate(opts.MaxHeavy, opts.HeavyWait), writes: opts.Health, webhooks: opts.Webhooks}
+		metrics: opts.Metrics, checks: newGate(opts.MaxHeavy, opts.HeavyWait),
+		transfers: newGate(opts.MaxHeavy, opts.HeavyWait), writes: opts.Health, webhooks: opts.Webhooks}
 	a.admin, _ = r.(store.Admin)
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes

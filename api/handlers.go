@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,14 +72,60 @@ type checkResult struct {
 }
 
 // checkChunk is how many addresses of a check list go to the store at
-// once: the list is checked as it is read, so a request holds one chunk
-// and the answer, not the whole list.
+// once.
 const checkChunk = 10000
 
 // check answers POST /v1/check {"addresses": [...]}: which of a whole send
 // list are suppressed, one store read per checkChunk addresses.
+//
+// The answer can be many times larger than the list (a short suppressed
+// address repeated, or "" over and over, each listed again in full), so
+// it is never held: the list's bytes are read and checked for syntax
+// first, then read again, a chunk at a time, while the answer is written
+// out. The server holds the list and one chunk whatever the list holds.
+// A store failure on the first chunk is a 500; on a later one, when the
+// answer has begun, it cuts the answer short, as an export does.
 func (a *api) check(w http.ResponseWriter, r *http.Request) {
-	resp := checkResponse{Suppressed: []checkResult{}, Invalid: []string{}}
+	list, err := readBody(w, r, a.maxBody)
+	checked := 0
+	listed := false
+	if err == nil {
+		listed, err = decodeAddressList(bytes.NewReader(list), func(string) error { checked++; return nil })
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"request body larger than %d bytes; split the address list into several calls", tooLarge.Limit))
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, `empty body; want {"addresses": [...]}`)
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
+	case !listed:
+		writeError(w, http.StatusBadRequest, `missing "addresses"; want {"addresses": [...]}`)
+	case checked == 0:
+		writeError(w, http.StatusBadRequest, `"addresses" is empty`)
+	default:
+		a.answerCheck(w, r, list, checked)
+	}
+}
+
+// readBody reads r's body, at most limit bytes, into a buffer sized once
+// from its Content-Length when it has one, so that a long list is held
+// once and not also in the copies of a growing buffer.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 {
+		buf.Grow(int(min(n, limit)) + bytes.MinRead) // ReadFrom wants MinRead free at the end
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+// answerCheck writes the answer to a check of list, a valid request body
+// naming checked addresses: {"checked": N, "suppressed": [...], "invalid": [...]}.
+func (a *api) answerCheck(w http.ResponseWriter, r *http.Request, list []byte, checked int) {
+	out := checkWriter{w: w}
 	var given, normalized []string
 	flush := func() error {
 		if len(normalized) == 0 {
@@ -91,50 +138,94 @@ func (a *api) check(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		out.begin(checked)
 		for i, s := range found {
 			if s != nil {
-				resp.Suppressed = append(resp.Suppressed, checkResult{Address: given[i],
-					Normalized: normalized[i], Reason: s.Reason, Detail: s.Detail, Since: s.Since})
+				out.item(checkResult{Address: given[i], Normalized: normalized[i], Reason: s.Reason, Detail: s.Detail, Since: s.Since})
 			}
 		}
 		given, normalized = given[:0], normalized[:0]
 		return nil
 	}
 	var storeErr error
-	listed, err := decodeAddressList(http.MaxBytesReader(w, r.Body, a.maxBody), func(addr string) error {
-		resp.Checked++
-		n, err := store.Normalize(addr)
-		if err != nil {
-			resp.Invalid = append(resp.Invalid, addr)
-			return nil
+	invalid := make([]uint64, (checked+63)/64) // a bit per address: Normalize runs once for each
+	i := 0
+	decodeAddressList(bytes.NewReader(list), func(addr string) error { // valid: checked before
+		if n, err := store.Normalize(addr); err == nil {
+			given, normalized = append(given, addr), append(normalized, n)
+			if len(normalized) == checkChunk {
+				storeErr = flush()
+			}
+		} else {
+			invalid[i/64] |= 1 << (i % 64)
 		}
-		given, normalized = append(given, addr), append(normalized, n)
-		if len(normalized) == checkChunk {
-			storeErr = flush()
-		}
+		i++
 		return storeErr
 	})
-	if storeErr == nil && err == nil {
+	if storeErr == nil {
 		storeErr = flush()
 	}
-	var tooLarge *http.MaxBytesError
 	switch {
-	case storeErr != nil:
+	case storeErr != nil && !out.begun:
 		a.internalError(w, r, storeErr)
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
-			"request body larger than %d bytes; split the address list into several calls", tooLarge.Limit))
-	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, `empty body; want {"addresses": [...]}`)
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
-	case !listed:
-		writeError(w, http.StatusBadRequest, `missing "addresses"; want {"addresses": [...]}`)
-	case resp.Checked == 0:
-		writeError(w, http.StatusBadRequest, `"addresses" is empty`)
-	default:
-		writeJSON(w, http.StatusOK, resp)
+		return
+	case storeErr != nil:
+		// Too late for a status: cut the answer short, so that the
+		// client sees a broken transfer rather than a short list.
+		a.log.Error("api: check failed midway", "err", storeErr)
+		panic(http.ErrAbortHandler)
 	}
+	out.begin(checked)
+	out.next(`],"invalid":[`)
+	i = 0
+	decodeAddressList(bytes.NewReader(list), func(addr string) error {
+		if invalid[i/64]&(1<<(i%64)) != 0 {
+			out.item(addr)
+		}
+		i++
+		return nil
+	})
+	out.next("]}\n")
+}
+
+// checkWriter writes the answer of a check item by item.
+type checkWriter struct {
+	w     http.ResponseWriter
+	begun bool // the status and the head are written
+	first bool // no item yet in the current list
+	buf   bytes.Buffer
+	enc   *json.Encoder
+}
+
+// begin writes the status and the answer up to its suppressed list, once.
+func (c *checkWriter) begin(checked int) {
+	if c.begun {
+		return
+	}
+	c.begun = true
+	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	c.w.Header().Set("X-Content-Type-Options", "nosniff")
+	c.w.WriteHeader(http.StatusOK)
+	c.enc = json.NewEncoder(&c.buf)
+	c.enc.SetEscapeHTML(false) // as writeJSON
+	c.next(fmt.Sprintf(`{"checked":%d,"suppressed":[`, checked))
+}
+
+// next writes s and starts a new list.
+func (c *checkWriter) next(s string) {
+	io.WriteString(c.w, s) // an error here means the client left
+	c.first = true
+}
+
+// item writes v as the next item of the current list.
+func (c *checkWriter) item(v any) {
+	c.buf.Reset()
+	if !c.first {
+		c.buf.WriteByte(',')
+	}
+	c.first = false
+	c.enc.Encode(v)
+	c.w.Write(bytes.TrimSuffix(c.buf.Bytes(), []byte("\n")))
 }
 
 // decodeAddressList reads {"addresses": [...]} token by token, handing

@@ -7,11 +7,19 @@ import (
 	"time"
 )
 
-// The heavy requests (POST /v1/check, POST /v1/import, GET /v1/export)
-// each hold up to tens of MiB and seconds of CPU: a few of them at once
-// would exhaust a small server. They take turns through a gate; one that
-// finds every turn taken waits in a short queue, and is answered 503 with
-// Retry-After when the queue is full or its wait is over.
+// The heavy requests (POST /v1/check, POST /v1/import, GET /v1/export,
+// GET /v1/backup) each hold up to tens of MiB and seconds of CPU: a few of
+// them at once would exhaust a small server. They take turns through a
+// gate; one that finds every turn taken waits in a short queue, and is
+// answered 503 with Retry-After when the queue is full or its wait is
+// over.
+//
+// Checks have a gate of their own. A transfer lasts as long as its client
+// takes to send or read it, which a slow link or a client that reads
+// slowly on purpose makes hours; in a gate shared with checks, two such
+// exports left every check, which mailing software makes before each send,
+// waiting and then refused. Transfers hold little memory (a page or a
+// chunk), so giving them their own turns costs little.
 const (
 	DefaultMaxHeavy  = 2
 	DefaultHeavyWait = 30 * time.Second

@@ -125,7 +125,9 @@ func TestAllowHosts(t *testing.T) {
 }
 
 // Heavy requests take turns: one more than MaxHeavy waits, and is
-// answered 503 with Retry-After when no turn comes in time.
+// answered 503 with Retry-After when no turn comes in time. Checks take
+// turns among themselves, transfers (export, import, backup) among
+// themselves.
 func TestHeavyRequestsTakeTurns(t *testing.T) {
 	srv, _ := openServer(t, Options{MaxHeavy: 1, HeavyWait: 200 * time.Millisecond})
 	pr, pw := io.Pipe()
@@ -148,7 +150,7 @@ func TestHeavyRequestsTakeTurns(t *testing.T) {
 	var body string
 	var retryAfter string
 	for range 100 {
-		resp, err := http.Get(srv.URL + "/v1/export")
+		resp, err := http.Post(srv.URL+"/v1/check", "application/json", strings.NewReader(`{"addresses": ["b@example.org"]}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,8 +169,46 @@ func TestHeavyRequestsTakeTurns(t *testing.T) {
 	if got := <-first; got != 200 {
 		t.Errorf("the first request = %d, want 200", got)
 	}
-	if code, body := send(t, "GET", srv.URL+"/v1/export", "", nil, ""); code != 200 {
+	if code, body := send(t, "POST", srv.URL+"/v1/check", "application/json", nil, `{"addresses": ["b@example.org"]}`); code != 200 {
 		t.Errorf("once the turn is free = %d %s", code, body)
+	}
+}
+
+// A transfer lasts as long as its client takes, which a slow link or a
+// client that trickles on purpose makes hours: it holds no turn a check
+// needs (mailing software checks before each send), and still one that
+// other transfers wait for.
+func TestTransfersHoldNoTurnOfChecks(t *testing.T) {
+	srv, _ := openServer(t, Options{MaxHeavy: 1, HeavyWait: 200 * time.Millisecond})
+	pr, pw := io.Pipe()
+	first := make(chan int)
+	go func() {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/import", pr)
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	fmt.Fprint(pw, "address,reason,detail,since\na@example.org,manual,x,\n") // the import holds its turn while its body trickles in
+	var code int
+	for range 100 {
+		if code, _ = send(t, "GET", srv.URL+"/v1/export", "", nil, ""); code == 503 {
+			break
+		}
+	}
+	if code != 503 {
+		t.Fatalf("an export during a trickling import = %d, want 503 (transfers take turns)", code)
+	}
+	if code, body := send(t, "POST", srv.URL+"/v1/check", "application/json", nil, `{"addresses": ["a@example.org"]}`); code != 200 {
+		t.Errorf("a check during a trickling import = %d %s, want 200", code, body)
+	}
+	pw.Close()
+	if got := <-first; got != 200 {
+		t.Errorf("the import = %d, want 200", got)
 	}
 }
 

@@ -35,6 +35,7 @@ type binding struct {
 // boundVerdict is a verdict with what the return path said about it.
 type boundVerdict struct {
 	classify.Verdict
+	of       int  // the index of the verdict it was made from, in the classifier's list
 	signed   bool // its recipient is the one a valid signature names
 	advisory bool // evidence only: the policy must not act on it
 }
@@ -125,30 +126,115 @@ func (b binding) bind(vs []classify.Verdict) []boundVerdict {
 	for _, v := range vs {
 		named = named || b.names(v.Recipient)
 	}
+	out := make([]boundVerdict, 0, len(vs))
+	for i, v := range vs {
+		out = append(out, b.bindOne(i, v, named))
+	}
+	return out
+}
+
+// bindOne binds vs[i], v, to b's recipient; named says whether a verdict
+// of the message names it.
+func (b binding) bindOne(i int, v classify.Verdict, named bool) boundVerdict {
 	source := "the return path's VERP tag"
 	of := "the return path"
 	if b.signed != nil {
 		source = "the signed return path (key " + b.signed.KeyID + ")"
 		of = "the signed return path"
 	}
-	out := make([]boundVerdict, 0, len(vs))
-	for _, v := range vs {
-		bv := boundVerdict{signed: b.signed != nil}
-		switch claimed := v.Recipient; {
-		case b.names(claimed):
-		case named || b.recipient == "":
-			v.Recipient = ""
-			bv.signed = false
-			v.Evidence.Detail = addDetail(v.Evidence.Detail, "report names "+orNone(claimed)+
-				", not the recipient of "+of+"; applied to no one")
-		default:
-			v.Recipient = b.recipient
-			v.Evidence.Detail = addDetail(v.Evidence.Detail, "recipient from "+source+"; report names "+orNone(claimed))
+	bv := boundVerdict{of: i, signed: b.signed != nil}
+	switch claimed := v.Recipient; {
+	case b.names(claimed):
+	case named || b.recipient == "":
+		v.Recipient = ""
+		bv.signed = false
+		v.Evidence.Detail = addDetail(v.Evidence.Detail, "report names "+orNone(claimed)+
+			", not the recipient of "+of+"; applied to no one")
+	default:
+		v.Recipient = b.recipient
+		v.Evidence.Detail = addDetail(v.Evidence.Detail, "recipient from "+source+"; report names "+orNone(claimed))
+	}
+	bv.Verdict = v
+	return bv
+}
+
+// bindAll binds the verdicts to every binding, with what oncePerRecipient
+// and reviewOnce then keep of bind's copies, in time and memory that grow
+// with the bindings plus the verdicts, not their product: 50 return paths
+// and a report of 1 MiB naming 13,000 addresses took 1.3 GB and 7 s of
+// CPU, as many times more for a report ten times larger.
+//
+// The first binding binds every verdict (bind). Of every later one only
+// the copies that apply to someone are needed: its copies applied to no
+// one come after the first binding's copy of the same verdict, which is
+// applied to someone or to no one itself, so reviewOnce drops them. Those
+// that apply to someone are the verdicts naming its recipient, found
+// through an index of the verdicts' addresses (a signature's recipient is
+// matched as Signed.Names does, verdict by verdict: there are as many
+// signed bindings as genuine signatures, which no one can forge), or if
+// none does, the first verdict, given its recipient: the later ones would
+// be given it too, and oncePerRecipient would take it from all but the
+// first.
+func bindAll(bindings []binding, vs []classify.Verdict) []boundVerdict {
+	if len(bindings) == 0 {
+		out := make([]boundVerdict, 0, len(vs))
+		for i, v := range vs {
+			out = append(out, boundVerdict{Verdict: v, of: i})
 		}
-		bv.Verdict = v
-		out = append(out, bv)
+		return out
+	}
+	out := bindings[0].bind(vs)
+	if len(bindings) == 1 || len(vs) == 0 {
+		return out
+	}
+	byAddr := map[string][]int{}
+	for i, v := range vs {
+		if a, err := store.Normalize(v.Recipient); err == nil {
+			byAddr[a] = append(byAddr[a], i)
+		}
+	}
+	for _, b := range bindings[1:] {
+		out = append(out, b.applied(vs, byAddr)...)
 	}
 	return out
+}
+
+// applied returns the copies of bind(vs) that may apply to someone, as
+// bindAll explains; byAddr indexes vs by normalised recipient.
+func (b binding) applied(vs []classify.Verdict, byAddr map[string][]int) []boundVerdict {
+	var named []int
+	if b.signed == nil {
+		named = byAddr[b.recipient] // names is Normalize(addr) == b.recipient
+	} else {
+		for i, v := range vs {
+			if b.names(v.Recipient) {
+				named = append(named, i)
+			}
+		}
+	}
+	var out []boundVerdict
+	switch {
+	case len(named) > 0:
+		for _, i := range named {
+			out = append(out, b.bindOne(i, vs[i], true))
+		}
+	case b.recipient == "":
+		// A hash no verdict has: every copy applies to no one.
+	case !normalizable(b.recipient):
+		// oncePerRecipient cannot fold copies given an address it cannot
+		// read (a signed one of odd syntax): all of them, as bind makes.
+		for i, v := range vs {
+			out = append(out, b.bindOne(i, v, false))
+		}
+	default:
+		out = append(out, b.bindOne(0, vs[0], false))
+	}
+	return out
+}
+
+func normalizable(addr string) bool {
+	_, err := store.Normalize(addr)
+	return err == nil
 }
 
 // oncePerRecipient lets one message count at most once for each
@@ -171,6 +257,36 @@ func oncePerRecipient(bs []boundVerdict) []boundVerdict {
 		seen[addr] = true
 	}
 	return bs
+}
+
+// reviewOnce keeps each verdict that applies to no one once. Every
+// binding makes a copy of every verdict (bind): with 50 return paths in
+// the envelope and a report naming 200 addresses, 10,000 observations of
+// a 25 KB message, nearly all applied to no one, which the store would
+// keep (4 MB of them) and which neither the raw quota nor the client's
+// byte allowance counts. A copy applied to no one is dropped when another
+// copy of its verdict applies to someone, and kept, the first, when none
+// does: a message has at most as many observations as bindings and
+// verdicts.
+func reviewOnce(bs []boundVerdict) []boundVerdict {
+	applied := map[int]bool{}
+	for _, b := range bs {
+		if b.Recipient != "" {
+			applied[b.of] = true
+		}
+	}
+	kept := map[int]bool{}
+	out := bs[:0]
+	for _, b := range bs {
+		if b.Recipient == "" {
+			if applied[b.of] || kept[b.of] {
+				continue
+			}
+			kept[b.of] = true
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // nullSenderRule keeps a hard bounce, a soft bounce or a delivery report

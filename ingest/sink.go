@@ -118,8 +118,9 @@ func (s *Sink) Observe(env Envelope, raw []byte, received time.Time) []store.Obs
 // observe classifies raw once, whatever the number of envelope recipients,
 // and returns the distinct observations. The verdicts are bound to the
 // recipients the return paths name (bind.go), at most one verdict of the
-// message counts per recipient, and a message from a sender other than
-// <> is evidence only (nullSenderRule). Observations naming no valid
+// message counts per recipient, a verdict applied to no one is kept once
+// (reviewOnce), and a message from a sender other than <> is evidence
+// only (nullSenderRule). Observations naming no valid
 // recipient are kept too: the store files them with the message, for
 // review, and only skips the per-recipient state.
 func (s *Sink) observe(ctx context.Context, log *slog.Logger, env Envelope, raw []byte, now time.Time) []store.Observation {
@@ -131,16 +132,7 @@ func (s *Sink) observe(ctx context.Context, log *slog.Logger, env Envelope, raw 
 	}
 	vs := s.classify(ctx, log, raw, in)
 
-	bound := make([]boundVerdict, 0, len(vs))
-	if len(bindings) == 0 {
-		for _, v := range vs {
-			bound = append(bound, boundVerdict{Verdict: v})
-		}
-	}
-	for _, b := range bindings {
-		bound = append(bound, b.bind(vs)...)
-	}
-	bound = oncePerRecipient(bound)
+	bound := reviewOnce(oncePerRecipient(bindAll(bindings, vs)))
 	s.nullSenderRule(env.From, bound)
 
 	var obs []store.Observation

@@ -140,7 +140,12 @@ type conn struct {
 	messages     int       // DATA transfers begun, for message ids
 	failed       error     // set once no further command may be read
 	inMessage    bool      // a DATA or BDAT transfer is being read (see Read)
-	pending      []byte    // read by watchGone, not yet by go-smtp
+	inCommand    bool      // a command line is being read, not yet to its end (lines.go)
+	// The results of BDAT transactions' Data (bdat.go).
+	resultSeen chan error // the dataResult channel last looked at
+	bdatRead   bool       // the current BDAT transaction's Data read its message whole
+	unheard    chan error // receive from it before the next command
+	pending    []byte     // read by watchGone, not yet by go-smtp
 	// restore, when set, puts back go-smtp's command line limit before the
 	// next command is read (lines.go).
 	restore func()
@@ -220,6 +225,7 @@ func (c *conn) failure() error {
 }
 
 func (c *conn) SetReadDeadline(t time.Time) error {
+	c.hearAbortedBDAT()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.restore != nil {
@@ -231,6 +237,7 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 		// go-smtp ends the session quietly on net.ErrClosed.
 		return fmt.Errorf("smtpd: connection closed after %v: %w", c.failed, net.ErrClosed)
 	}
+	c.inCommand = true
 	c.commands++
 	if c.commands > c.l.opts.MaxCommands {
 		c.failed = errTooManyCommands
@@ -293,6 +300,21 @@ func (c *conn) watchGone(gone func()) (stop func()) {
 		c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read; Read sets its own deadline next
 		<-done
 	}
+}
+
+// readingCommand reports whether go-smtp is reading a command line that
+// has not reached its line feed yet.
+func (c *conn) readingCommand() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inCommand
+}
+
+// commandRead notes that the command line being read has reached its end.
+func (c *conn) commandRead() {
+	c.mu.Lock()
+	c.inCommand = false
+	c.mu.Unlock()
 }
 
 // restoreAtNextCommand runs restore before the next command is read.

@@ -10,7 +10,9 @@ import (
 // client holding up to one hour's allowance and refilled at that rate. A
 // transaction may start (MAIL) while the client's bucket is not empty; the
 // bytes of every message read are then taken from it, so a client goes
-// past its allowance by one message at most. Loopback clients are exempt.
+// past its allowance by one message per connection it has open at the
+// time (MaxConnectionsPerIP of them at most), a debt the bucket then
+// refills. Loopback clients are exempt.
 //
 // Raw messages are kept, so without this anyone who can connect can fill
 // the disk with 10 MiB messages from one address (issue 14); the store's

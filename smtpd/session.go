@@ -27,6 +27,7 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, tls := c.TLSConnectionState()
 	log := s.log.With(slog.String("conn_id", nc.id))
 	log.Debug("smtp session", slog.String("helo", c.Hostname()), slog.Bool("tls", tls))
+	commandLines(c, nc) // a BDAT chunk is not read as a command line (lines.go)
 	ctx, cancel := context.WithCancel(s.base)
 	return &session{srv: s, conn: nc, smtp: c, ctx: ctx, cancel: cancel, log: log}, nil
 }
@@ -47,6 +48,7 @@ type session struct {
 
 func (s *session) Reset() {
 	s.from, s.to = "", nil
+	s.conn.bdatReset(s.smtp)
 }
 
 func (s *session) Logout() error {
@@ -60,6 +62,10 @@ func (s *session) Logout() error {
 // what each may count for). A client past its hourly byte allowance is
 // told to come back later.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if hasControl(from) {
+		s.log.Info("sender refused: control characters in the address", slog.String("from", from))
+		return s.refuse(errBadSender)
+	}
 	if !s.conn.loopback && !s.srv.rate.allow(s.conn.client, time.Now()) {
 		s.log.Warn("message refused: client over its hourly byte allowance", slog.String("client", s.conn.client),
 			slog.Int64("ip_bytes_per_hour", s.srv.opts.IPBytesPerHour))
@@ -70,6 +76,10 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if hasControl(to) {
+		s.log.Info("recipient refused: control characters in the address", slog.String("rcpt", to))
+		return s.refuse(errBadRecipient)
+	}
 	if !s.srv.accept.accepts(to) {
 		s.log.Info("recipient refused", slog.String("rcpt", to), slog.String("from", s.from))
 		return s.refuse(errNoSuchUser)
@@ -83,6 +93,21 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	s.to = append(s.to, to)
 	return nil
+}
+
+// hasControl reports whether an envelope address holds an ASCII control
+// character (a NUL, a bare CR, DEL...). go-smtp passes them on, even
+// outside quotes, but RFC 5321 s4.1.2 allows none in a mailbox, quoted
+// or not, and no MTA sends one: such an address is refused rather than
+// stored and shown. Octets past ASCII are left alone: an old MTA may send
+// a Latin-1 sender, and its auto-reply or complaint must not be lost.
+func hasControl(addr string) bool {
+	for i := 0; i < len(addr); i++ {
+		if c := addr[i]; c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func signatureReply(err error) *smtp.SMTPError {
@@ -171,14 +196,20 @@ func (s *session) Data(r io.Reader) (err error) {
 
 // read reads a whole message. go-smtp hands a DATA body over as its own
 // dot-unstuffing reader and the chunks of a BDAT transfer through an
-// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go).
+// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go)
+// and readData lets a message of exactly max_message_bytes in (size.go).
 func (s *session) read(r io.Reader) ([]byte, error) {
 	s.conn.transfer(true)
 	defer s.conn.transfer(false)
-	if _, bdat := r.(*io.PipeReader); !bdat {
-		if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
-			s.conn.restoreAtNextCommand(restore)
+	if _, bdat := r.(*io.PipeReader); bdat {
+		raw, err := io.ReadAll(r) // go-smtp bounds each chunk against the size limit
+		if err == nil {
+			s.conn.bdatDone()
 		}
+		return raw, err
 	}
-	return io.ReadAll(r)
+	if restore := bodyLines(s.smtp, s.srv.smtp.MaxLineLength); restore != nil {
+		s.conn.restoreAtNextCommand(restore)
+	}
+	return readData(r, s.srv.opts.MaxMessageBytes) // size.go
 }

@@ -36,8 +36,8 @@ func (keilaFormat) classify(a Attempt) Outcome { return Classify(a) }
 
 func (f keilaFormat) attempt(ctx context.Context, c *caller, e store.AuditEntry) Attempt {
 	u := f.root + "/api/v1/contacts/" + url.PathEscape(e.Address) + "?id_type=email"
-	a, body := c.do(ctx, call{step: "read the contact", method: http.MethodGet, url: u})
-	if a.Err != nil || a.Status/100 != 2 {
+	a, body := c.do(ctx, call{step: "read the contact", method: http.MethodGet, url: u, answer: true})
+	if a.Err != nil || a.Problem != "" || a.Status/100 != 2 {
 		return a
 	}
 	var ct struct {

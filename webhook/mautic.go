@@ -131,8 +131,8 @@ func (f *mauticFormat) attempt(ctx context.Context, c *caller, e store.AuditEntr
 // find returns the contacts whose email is addr.
 func (f *mauticFormat) find(ctx context.Context, c *caller, addr string) ([]mauticContact, Attempt) {
 	q := url.Values{"search": {"email:" + addr}, "limit": {"100"}}
-	a, body := f.do(ctx, c, call{step: "find the contact", method: http.MethodGet, url: f.root + "/api/contacts?" + q.Encode()})
-	if a.Err != nil || a.Status/100 != 2 {
+	a, body := f.do(ctx, c, call{step: "find the contact", method: http.MethodGet, url: f.root + "/api/contacts?" + q.Encode(), answer: true})
+	if a.Err != nil || a.Problem != "" || a.Status/100 != 2 {
 		return nil, a
 	}
 	// "contacts" is an object keyed by id, or [] when there are none.

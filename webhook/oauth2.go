@@ -54,8 +54,8 @@ func (ts *tokenSource) authorization(ctx context.Context, c *caller, fresh bool)
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {ts.cfg.ClientID},
 		"client_secret": {ts.cfg.ClientSecret}}
 	a, body := c.do(ctx, call{step: "get an OAuth2 token", method: http.MethodPost, url: ts.cfg.TokenURL,
-		body: []byte(form.Encode()), contentType: "application/x-www-form-urlencoded"})
-	if a.Err != nil || a.Status/100 != 2 {
+		body: []byte(form.Encode()), contentType: "application/x-www-form-urlencoded", answer: true})
+	if a.Err != nil || a.Problem != "" || a.Status/100 != 2 {
 		return "", &a
 	}
 	var tok struct {

@@ -425,6 +425,9 @@ type call struct {
 	contentType string // "application/json" when empty
 	// authorization replaces the endpoint's Authorization when set.
 	authorization string
+	// answer says the format reads the answer: a 2xx answer larger than
+	// maxAnswer is then a Problem, not a cut-off answer read as a whole.
+	answer bool
 }
 
 // maxAnswer bounds the body of an answer a format reads (a search result).
@@ -466,9 +469,16 @@ func (c *caller) do(ctx context.Context, r call) (Attempt, []byte) {
 		return Attempt{Step: r.step, Err: redactErr(err)}, nil
 	}
 	defer resp.Body.Close()
-	whole, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	whole, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
 	a := Attempt{Step: r.step, Status: resp.StatusCode, Body: bytes.TrimSpace(whole[:min(len(whole), 512)])}
+	if len(whole) > maxAnswer {
+		whole = whole[:maxAnswer]
+		if r.answer && resp.StatusCode/100 == 2 {
+			a.Problem = fmt.Sprintf("the answer is larger than %d bytes; not read", maxAnswer)
+			return a, nil
+		}
+	}
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
 		a.Location = RedactURL(loc)
 	}

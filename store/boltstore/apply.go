@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -558,6 +559,18 @@ func (db *DB) openJournal(path string) error {
 	return nil
 }
 
+// sleepCtx sleeps for d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // shortSegment reports whether the file at path is shorter than a
 // segment's header.
 func shortSegment(path string) bool {
@@ -589,7 +602,9 @@ func (db *DB) closeJournal() error {
 
 // dropSegments deletes the segments that hold no raw message the raw
 // bucket refers to and no frame still to apply; never the current one.
-func (db *DB) dropSegments() (int, error) {
+// After each it rests as long as deleting it took (freeing 64 MB can
+// hold the disk for a while, with the journal's fsyncs queued behind).
+func (db *DB) dropSegments(ctx context.Context) (int, error) {
 	if db.jr == nil {
 		return 0, nil
 	}
@@ -618,10 +633,14 @@ func (db *DB) dropSegments() (int, error) {
 		if s >= cur || next-1 > applied || (first != 0 && s >= first) {
 			break
 		}
+		start := time.Now()
 		if err := os.Remove(filepath.Join(db.jr.dir, segName(s))); err != nil {
 			return n, err
 		}
 		n++
+		if err := sleepCtx(ctx, time.Since(start)); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

@@ -24,6 +24,12 @@ import (
 const (
 	pruneBatch = 256
 	scanChunk  = 4096
+	// The raw messages recorded through the journal are references of
+	// 21 bytes into its segments, not the bytes themselves: a transaction
+	// deletes up to rawRefBatch of them, as many pages as pruneBatch
+	// values kept inline, so that a million take a few hundred commits
+	// (and fsyncs) rather than thousands.
+	rawRefBatch = 8192
 )
 
 // keyEventsPruned in bucketMeta counts the events Prune deleted since the
@@ -101,7 +107,8 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 			var keys [][]byte
 			c := raw.Cursor()
 			k, v := c.First()
-			for ; k != nil && len(keys) < pruneBatch; k, v = c.Next() {
+			var inline int // values kept inline
+			for ; k != nil && inline < pruneBatch && len(keys) < rawRefBatch; k, v = c.Next() {
 				if len(k) != 8 {
 					return fmt.Errorf("raw message key %x: not an id", k)
 				}
@@ -123,8 +130,12 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 				// Raw bytes without a message record are no one's: they go too.
 				keys = append(keys, bytes.Clone(k))
 				size += storedRawLen(v)
+				if len(v) != rawPointerLen || v[0] != rawRef {
+					inline++
+				}
 			}
-			done = k == nil || len(keys) < pruneBatch
+			// Done unless a batch limit stopped the walk.
+			done = k == nil || (inline < pruneBatch && len(keys) < rawRefBatch)
 			for _, k := range keys {
 				if err := raw.Delete(k); err != nil {
 					return err
@@ -140,7 +151,7 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 		st.RawBytes += size
 		db.rawBytes.Add(-int64(rawSize))
 		if done {
-			if _, err := db.dropSegments(); err != nil {
+			if _, err := db.dropSegments(ctx); err != nil {
 				return fmt.Errorf("journal segments: %w", err)
 			}
 			return nil

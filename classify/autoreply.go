@@ -97,9 +97,12 @@ func isReport(m *message) bool {
 var bounceSenderRe = mustFastRe(`(?i)mailer-daemon|postmaster|mail delivery (sub)?system|mail ?administrator`)
 
 // looksLikeBounceSender reports whether the message comes from a mail
-// system rather than a person.
+// system rather than a person: a mail system's mailbox, or the null
+// address "<>" that some gateways write in From as in the reverse path of
+// a bounce (RFC 5321 s4.5.5); a person's From always names a mailbox.
 func looksLikeBounceSender(m *message) bool {
-	return bounceSenderRe.MatchString(m.get("From"))
+	from := m.get("From")
+	return bounceSenderRe.MatchString(from) || strings.TrimSpace(from) == "<>"
 }
 
 func limitString(s string, n int) string {

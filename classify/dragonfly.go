@@ -15,8 +15,9 @@ func init() {
 var (
 	dmaSignature = markers("this is the dragonfly mail agent")
 	dmaEnd       = markers("message headers follow.", "original message follows.")
-	dmaRcptRe    = mustFastRe(`(?i)there was an error delivering your mail to <([^<>\s]+)>`)
-	dmaHostRe    = mustFastRe(`(?im)^(\S+)(?: \[[0-9a-f.:]+\])? did not like our [^:\n]+:`)
+	// Words apart by any blank: a narrower template wraps the sentence.
+	dmaRcptRe = mustFastRe(`(?i)there\s+was\s+an\s+error\s+delivering\s+your\s+mail\s+to\s+<([^<>\s]+)>`)
+	dmaHostRe = mustFastRe(`(?im)^(\S+)(?: \[[0-9a-f.:]+\])? did not like our [^:\n]+:`)
 )
 
 func decodeDragonFly(m *message) []Verdict {

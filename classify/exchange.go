@@ -212,13 +212,46 @@ func exchangeIndentedRecipient(l string) string {
 
 var exchangeReturnedRe = mustFastRe(`(?i)(?:remote server returned|server at (\S+).{0,40}? returned)\s+'([^']*)'?`)
 
+// exchangeAdminHead returns the line before the first recipient of the
+// administrators' part found by its untranslated lines: the address alone
+// on its line just above the first "Remote Server returned '...'" or
+// "#5xx ... ##rfc822;" line; -1 without one.
+func exchangeAdminHead(lines []string) int {
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if !strings.HasPrefix(t, "Remote Server returned '") && !(strings.HasPrefix(t, "#") && strings.Contains(t, "##rfc822;")) {
+			continue
+		}
+		for j := i - 1; j >= 0 && j >= i-3; j-- {
+			u := strings.TrimSpace(lines[j])
+			if a := firstAddrIn(u); a != "" && strings.EqualFold(a, u) {
+				return j - 1
+			}
+		}
+		return -1
+	}
+	return -1
+}
+
 // exchangeNDR reads the administrators' part of an Exchange 2007+ report.
+// The administrators' part is headed in the reader's language
+// ("Informations de diagnostic pour les administrateurs"); its lines
+// "Remote Server returned '...'" and "#550 5.1.1 ... ##rfc822;a@b" are
+// not translated, and find it where the English heading is missing.
 func exchangeNDR(m *message) []finding {
-	if m.text == "" || !strings.Contains(m.text, "Diagnostic information for administrators") {
+	if m.text == "" {
 		return nil
 	}
-	lines := textLines(m.text)
-	head := indexLine(lines, 0, "diagnostic information for administrators")
+	var lines []string
+	head := -1
+	switch {
+	case strings.Contains(m.text, "Diagnostic information for administrators"):
+		lines = textLines(m.text)
+		head = indexLine(lines, 0, "diagnostic information for administrators")
+	case strings.Contains(m.text, "Remote Server returned '") || strings.Contains(m.text, "##rfc822;"):
+		lines = textLines(m.text)
+		head = exchangeAdminHead(lines)
+	}
 	if head < 0 {
 		return nil
 	}
@@ -234,8 +267,8 @@ func exchangeNDR(m *message) []finding {
 	for _, l := range lines[head+1:] {
 		t := strings.TrimSpace(l)
 		lt := strings.ToLower(t)
-		if strings.HasPrefix(lt, "original message headers") {
-			break
+		if strings.HasPrefix(lt, "original message headers") || strings.HasPrefix(lt, "received: ") {
+			break // the returned header, under a heading in any language
 		}
 		switch {
 		case t == "":
@@ -256,13 +289,22 @@ func exchangeNDR(m *message) []finding {
 		}
 	}
 	endDiag()
+	var originals []finding // the addresses the sender used, of fs[origOf[k]]
+	var origOf []int
 	for i := range fs {
 		d := fs[i].diagnostic
 		if mm := exchangeReturnedRe.FindStringSubmatch(strings.ReplaceAll(d, "\n", " ")); mm != nil {
 			// The latest attempt is listed first.
 			fs[i].remoteMTA, d = mm[1], mm[2]
 		} else if j := strings.Index(d, "##"); strings.HasPrefix(d, "#") && j > 0 {
-			d = d[1:j] // "#550 5.2.2 STOREDRV.Deliver: mailbox full. ... ##rfc822;user@..."
+			// "#550 5.2.2 STOREDRV.Deliver: mailbox full. ... ##rfc822;user@...":
+			// the address after "##rfc822;" is the one the sender used
+			// (the DSN's Original-Recipient).
+			if o := cleanAddress(strings.TrimPrefix(firstField(firstLine(d[j+2:])), "rfc822;")); o != "" && o != cleanAddress(fs[i].recipient) {
+				originals = append(originals, finding{recipient: o})
+				origOf = append(origOf, i)
+			}
+			d = d[1:j]
 		}
 		fs[i].diagnostic = d
 		if p, ok := matchPhrases(microsoftPhrases, d); ok {
@@ -270,6 +312,11 @@ func exchangeNDR(m *message) []finding {
 			// it sends 5.1.10 (RFC 7505's null MX) for a missing recipient.
 			fs[i].reason, fs[i].rule = p.reason, "exchange-"+p.name
 		}
+	}
+	for k, o := range originals {
+		f := fs[origOf[k]]
+		f.recipient = o.recipient
+		fs = append(fs, f)
 	}
 	return fs
 }

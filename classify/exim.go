@@ -162,7 +162,10 @@ func eximBlocks(section string) []eximBlock {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if indentOf(line) > 2 || cur != nil && indentOf(line) > curIndent {
+		// Exim 4.0x puts "host mx.example.org [192.0.2.1]" at the
+		// address's own indentation, its reply indented below.
+		hostLine := cur != nil && indentOf(line) == curIndent && strings.HasPrefix(strings.TrimSpace(line), "host ")
+		if indentOf(line) > 2 || cur != nil && indentOf(line) > curIndent || hostLine {
 			// The explanation, indented below its address (by two blanks
 			// more than an address at the margin, as some Exim
 			// configurations print it).

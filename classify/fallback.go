@@ -101,6 +101,11 @@ func decodeFallback(m *message) []Verdict {
 		why := textNear(text, a)
 		if why != "" {
 			why = strings.Join(strings.Fields(why), " ")
+			if replyIndex(why) < 0 {
+				if r := fbReplyAfterMention(text, a); r != "" {
+					why = r
+				}
+			}
 		} else {
 			if !replyRead {
 				reply, replyRead = fbFirstReply(text), true
@@ -173,7 +178,11 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 				continue
 			}
 			placed++
-			p := placeAddress(t, loc, addr, prev, intro)
+			next := ""
+			if i+1 < len(lines) {
+				next = strings.TrimSpace(lines[i+1])
+			}
+			p := placeAddress(t, loc, addr, prev, next, intro)
 			if !p.listed && !p.led && !p.followed {
 				continue
 			}
@@ -182,6 +191,12 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 			if strings.HasSuffix(diag, ":") {
 				// "... for the following reason:": the reason follows.
 				diag = strings.TrimSpace(diag + " " + fbAfterList(lines[i+1+fbParagraphLen(lines[i+1:]):]))
+			} else if diag != "" && replyIndex(diag) < 0 {
+				// The reporting MTA's words; the remote server's own reply,
+				// which outranks them, may follow in a paragraph of its own.
+				if r := fbReplyBelow(lines[i+1+fbParagraphLen(lines[i+1:]):]); r != "" {
+					diag = r
+				}
 			}
 			if led && fbAliasRe.MatchString(tail) && lastDiag != "" {
 				// "(expanded from: a@b)", "(originally addressed to a@b)":
@@ -208,7 +223,9 @@ func fbScanLines(lines []string, skip func(string) bool, count func() int, add f
 			lastDiag = diag
 			add(addr, diag, intro || led || followed)
 		}
-		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(t) || intro && addrRe.MatchString(t)
+		intro = strings.HasSuffix(t, ":") && fbListIntroRe.MatchString(sentenceEndingAt(lines, i)) ||
+			isRuler(t) && fbListIntroRe.MatchString(strings.Trim(t, "-=*| ")+":") || // "--- The following addresses had delivery problems ---"
+			intro && addrRe.MatchString(t)
 		prev = t
 	}
 	if len(unexplained) > 0 {
@@ -234,9 +251,9 @@ type fbPlacement struct {
 }
 
 // placeAddress reads the words around the address found at loc in the
-// trimmed line t; prev is the line above ("" after a blank line), intro
-// whether the paragraph above announced a list.
-func placeAddress(t string, loc []int, addr, prev string, intro bool) fbPlacement {
+// trimmed line t; prev is the line above ("" after a blank line), next
+// the line below, intro whether the paragraph above announced a list.
+func placeAddress(t string, loc []int, addr, prev, next string, intro bool) fbPlacement {
 	p := fbPlacement{
 		before: strings.TrimSpace(t[:loc[0]]),
 		after:  strings.TrimSpace(strings.TrimLeft(t[loc[1]:], `>"')]`)),
@@ -264,9 +281,33 @@ func placeAddress(t string, loc []int, addr, prev string, intro bool) fbPlacemen
 	// the subject of the sentence: first on its line, or after a failure
 	// phrase and a comma ("addressed, a@b, did not match"), not in prose
 	// ("if a@b fails, try c@d").
+	if !p.alone && strings.Trim(after, ",;") == "" && next != "" {
+		// An address that ends its line mid-sentence ("addressed,
+		// a@b," / "did not match"): its words are on the line below.
+		after = strings.TrimSpace(after + " " + next)
+	}
 	p.followed = fbAfterRe.MatchString(after[:min(len(after), 100)]) &&
-		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ",")))
+		(p.alone && !midSentence || strings.HasSuffix(near, ",") && fbNearLeadRe.MatchString(strings.TrimSuffix(near, ","))) ||
+		// A reply on the same line that names the address again refuses it
+		// ("<a@b> : mx.example.org : 550 5.1.1 <a@b>... User Unknown").
+		repliesAbout(replyIn(after), addr)
 	return p
+}
+
+// sentenceEndingAt returns line i, trimmed, with the lines above it that
+// its sentence began on (at most three, each ending mid-sentence): a
+// list's lead ("... could not be delivered to the following" / "user:")
+// reads the same whatever width the text was wrapped at.
+func sentenceEndingAt(lines []string, i int) string {
+	s := strings.TrimSpace(lines[i])
+	for j := i - 1; j >= 0 && j >= i-3; j-- {
+		p := strings.TrimSpace(lines[j])
+		if p == "" || !continuesSentence(p) || isRuler(p) {
+			break
+		}
+		s = p + " " + s
+	}
+	return s
 }
 
 // continuesSentence reports whether a line ends in the middle of a
@@ -302,7 +343,7 @@ func sameAddress(s, addr string) bool {
 // fbLooksLikeBounce is looksLikeBounce, or a delivery report by its media
 // type (RFC 3462) whose report part the DSN decoder could not read.
 func fbLooksLikeBounce(m *message) bool {
-	return looksLikeBounce(m) || isDeliveryReport(m) || subjectNamesFailure(m)
+	return looksLikeBounce(m) || isDeliveryReport(m) || daemonReturnPath(m) || subjectNamesFailure(m)
 }
 
 // subjectNamesFailure reports whether the subject names why a delivery
@@ -391,6 +432,52 @@ func fbDiagnostic(addr, rest string, below []string) string {
 		return joinReply(textLines(r))
 	}
 	return strings.Join(strings.Fields(text), " ")
+}
+
+// fbReplyBelow returns the remote server's reply that the paragraphs
+// below an address's explanation quote after a lead of their own ("The
+// response from the remote server was:" / "501 5.1.8 Sender address
+// rejected", "The error that the other server returned was:"), or "". It
+// reads a few lines only, and stops at the next address.
+func fbReplyBelow(below []string) string {
+	lead := false // the line above ends in a colon
+	for i, l := range below {
+		if i > 16 {
+			break
+		}
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		if lead && replyAt(t, 0) {
+			return joinReply(textLines(strings.Join(below[i:i+fbParagraphLen(below[i:])], "\n")))
+		}
+		if _, _, ok := leadingAddress(t); ok || isRuler(t) || fbQuotedHeaderRe.MatchString(t) {
+			break
+		}
+		lead = strings.HasSuffix(t, ":")
+	}
+	return ""
+}
+
+// fbReplyAfterMention is fbReplyBelow after the paragraph in which the
+// text first names addr.
+func fbReplyAfterMention(text, addr string) string {
+	f := newFoldFinder(text, addr)
+	i := f.next(0)
+	if i < 0 {
+		return ""
+	}
+	// fbReplyBelow reads a few lines: look no further than they can hold.
+	seg := text[i:min(len(text), i+4096)]
+	j := strings.Index(seg, "\n\n")
+	if k := strings.Index(seg, "\n\r\n"); k >= 0 && (j < 0 || k < j) {
+		j = k
+	}
+	if j < 0 {
+		return ""
+	}
+	return fbReplyBelow(textLines(seg[j:]))
 }
 
 // An address named only in the header is explained by the lines around

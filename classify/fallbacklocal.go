@@ -32,7 +32,10 @@ func fbLocalParts(m *message, lines []string, action string, senders []string) [
 			return nil
 		}
 		t := strings.TrimSpace(line)
-		if !strings.HasSuffix(t, ":") || !fbListIntroRe.MatchString(t) || !fbSentenceRe.MatchString(t) {
+		if !strings.HasSuffix(t, ":") {
+			continue
+		}
+		if t = sentenceEndingAt(lines, i); !fbListIntroRe.MatchString(t) || !fbSentenceRe.MatchString(t) {
 			continue
 		}
 		var out []Verdict

@@ -20,7 +20,7 @@ var (
 	fmlNotMemberRe = mustFastRe(`(?i)you are not a member of this mailing list <([^<>\s]+@[^<>\s]+)>`)
 	fmlOriginal    = markers("original mail as follows:")
 	// fmlListRe is the list address at the end of a line of the notice.
-	fmlListRe = mustFastRe(`(?m)<([^<>\s]+@[^<>\s]+)>\.?[ \t]*$`)
+	fmlListRe = mustFastRe(`(?m)<([^<>\s]+@[^<>\s]+)>\.?[ \t\r]*$`)
 	// fml's notices, and what they mean.
 	fmlRejected = markers("not member article from", "you are not a member", "you are not member", "reject mail",
 		"spam mail from a spammer is rejected", "rejected by our ml", "ignored because your address")

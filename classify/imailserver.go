@@ -49,7 +49,8 @@ func decodeIMail(m *message) []Verdict {
 	}
 	senders := senderAddresses(m, "")
 	var out []Verdict
-	for _, line := range textLines(text) {
+	lines := textLines(text)
+	for i, line := range lines {
 		if len(out) >= maxFindings {
 			m.cutShort(cutFindings)
 			break
@@ -69,6 +70,15 @@ func decodeIMail(m *message) []Verdict {
 				rest = rest[loc[1]:]
 			}
 			addr := cleanAddress(imailAddrRe.FindString(rest))
+			if addr == "" && strings.Trim(rest, " :") == "" && i+1 < len(lines) {
+				// Its address wrapped to the next line, as a relay that
+				// rewraps the text breaks "Delivery failed 20 attempts:
+				// user@example.org".
+				next := strings.Join(strings.Fields(lines[i+1]), " ")
+				if addr = cleanAddress(imailAddrRe.FindString(next)); addr != "" {
+					t += " " + next
+				}
+			}
 			if addr == "" {
 				break
 			}

@@ -53,7 +53,7 @@ func decodeOpenSMTPD(m *message) []Verdict {
 	section = cutAtRe(section, osmtpdEnd)
 	senders := senderAddresses(m, section)
 	var out []Verdict
-	for _, line := range textLines(section) {
+	for _, line := range joinEntries(textLines(section)) {
 		if indentOf(line) > 0 {
 			continue // the wrapped lines of the sentence above the list
 		}

@@ -9,7 +9,9 @@ import (
 // relays that strip it, an empty "Delivery report unavailable"). Each
 // failed address opens a paragraph at the left margin, "<user@example.org>:
 // host mx.example.org[192.0.2.1] said: 550 ... (in reply to RCPT TO
-// command)", continued on lines indented by four spaces.
+// command)", continued on lines indented by four spaces up to a blank
+// line: a line at the margin before the blank line continues it too, as a
+// relay that rewraps the text at another width writes it.
 func init() {
 	register(decoder{name: "postfix-text", order: orderMTA, decode: decodePostfixText})
 }
@@ -46,20 +48,23 @@ func decodePostfixText(m *message) []Verdict {
 		text       []string
 	}
 	var blocks []block
-	open := false // whether indented lines continue the last block
+	open := false // whether the lines that follow continue the last block
+	blank := false
 	for _, line := range textLines(text) {
 		if mm := pfAddrRe.FindStringSubmatch(line); mm != nil {
 			if a := cleanAddress(mm[1]); a != "" {
 				blocks = append(blocks, block{addr: a, from: cleanAddress(mm[2]), text: []string{mm[3]}})
-				open = true
+				open, blank = true, false
 				continue
 			}
 		}
 		switch {
 		case strings.TrimSpace(line) == "":
-		case indentOf(line) > 0 && open:
+			blank = true
+		case open && (indentOf(line) > 0 || !blank):
 			b := &blocks[len(blocks)-1]
 			b.text = append(b.text, strings.TrimSpace(line))
+			blank = false
 		default:
 			open = false // a paragraph at the margin ends the block
 		}

@@ -66,6 +66,26 @@ func TestReencodedCorpusReadsTheSame(t *testing.T) {
 	}
 }
 
+// TestFixturesReadTheSameWithCRLF reads every fixture of testdata/classify
+// with CRLF line ends, as SMTP carries them, and wants the same recipients
+// and classes: a pattern anchored at a line's end must allow its CR.
+func TestFixturesReadTheSameWithCRLF(t *testing.T) {
+	emls, err := filepath.Glob(filepath.Join(goldenDir, "*.eml"))
+	if err != nil || len(emls) == 0 {
+		t.Fatalf("no fixtures in %s (%v)", goldenDir, err)
+	}
+	for _, p := range emls {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := verdictKeys(Classify(raw, Input{}))
+		if got := verdictKeys(Classify(toCRLF(raw), Input{})); got != want {
+			t.Errorf("%s with CRLF line ends: %s, want %s", filepath.Base(p), got, want)
+		}
+	}
+}
+
 var (
 	contentTypeLine = regexp.MustCompile(`(?im)^content-type:[ \t]*([^;\s]+)`)
 	encodedLine     = regexp.MustCompile(`(?im)^content-transfer-encoding:[ \t]*(base64|quoted-printable)`)

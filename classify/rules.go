@@ -132,10 +132,25 @@ func matchText(diag string) *textRule {
 	if diag == "" {
 		return nil
 	}
-	if i := textRuleSet.first(foldText(diag)); i >= 0 {
+	if i := textRuleSet.first(trimStageNote(foldText(diag))); i >= 0 {
 		return &textRules[i]
 	}
 	return nil
+}
+
+// trimStageNote drops the note of the SMTP stage a reporting MTA appends
+// to the remote server's reply, Postfix's "(in reply to RCPT TO
+// command)": the rules that end at the reply's end ("recipient address
+// rejected.") read the reply the same with or without it. The stage
+// itself is read from the whole diagnostic (stageOf).
+func trimStageNote(s string) string {
+	if !strings.HasSuffix(s, " command)") {
+		return s
+	}
+	if i := strings.LastIndex(s, "(in reply to "); i >= 0 {
+		return strings.TrimRight(s[:i], " ")
+	}
+	return s
 }
 
 // foldText lower-cases and folds runs of white space into one space.
@@ -171,7 +186,7 @@ func matchTextWhere(diag string, keep func(*textRule) bool) *textRule {
 	if diag == "" {
 		return nil
 	}
-	if i := textRuleSet.firstWhere(foldText(diag), func(i int) bool { return keep(&textRules[i]) }); i >= 0 {
+	if i := textRuleSet.firstWhere(trimStageNote(foldText(diag)), func(i int) bool { return keep(&textRules[i]) }); i >= 0 {
 		return &textRules[i]
 	}
 	return nil

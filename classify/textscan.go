@@ -44,6 +44,28 @@ func textLines(s string) []string {
 	return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 }
 
+// joinEntries returns the lines that start with an address (a
+// recipient's entry in a list of one entry per line), each joined with
+// the lines that continue it up to a blank line or the next entry: the
+// entry is long, and a relay that rewraps the text at another width
+// breaks it.
+func joinEntries(lines []string) []string {
+	var out []string
+	open := false
+	for _, l := range lines {
+		switch _, _, ok := leadingAddress(l); {
+		case strings.TrimSpace(l) == "":
+			open = false
+		case ok:
+			out = append(out, l)
+			open = true
+		case open:
+			out[len(out)-1] += " " + strings.TrimSpace(l)
+		}
+	}
+	return out
+}
+
 // clipDiagnostic cuts a diagnostic to maxDiagnostic bytes, at the start
 // of a rune.
 func clipDiagnostic(s string) string {

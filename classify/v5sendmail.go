@@ -29,7 +29,8 @@ func init() {
 }
 
 var (
-	smTranscript = markers("----- transcript of session follows -----")
+	// Gateways that write sendmail's layout say "of the session" too.
+	smTranscript = markers("----- transcript of session follows -----", "----- transcript of the session follows -----")
 	smEnd        = markers("----- unsent message follows -----", "----- original message follows -----",
 		"----- message header follows -----", "----- returned message follows -----", "----- message body suppressed -----",
 		"----- original message headers follow -----")
@@ -208,25 +209,56 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 	var notes []string
 	pending := "" // the address of a RCPT command not yet answered by a summary line
 	rcptAt := 0   // where its command stands in the dialogue
+	// The line above, which a line of plain words continues where a relay
+	// rewrapped the text mid-sentence: a reply ("<<< 550 5.1.1 <a@b>...
+	// User" / "unknown") or a summary line read into out[len(out)-1].
+	// Sendmail's own notes below a summary ("Warning: message still
+	// undelivered ...") follow a finished sentence.
+	const (
+		prevNone = iota
+		prevReply
+		prevSummary
+	)
+	prev, prevLine := prevNone, ""
 	for _, line := range textLines(section) {
 		t := strings.TrimSpace(line)
 		lt := strings.ToLower(t)
+		if prev != prevNone && !endsMidSentence(prevLine) {
+			prev = prevNone
+		}
+		prevLine = t
 		if mm := smRcptCmdRe.FindStringSubmatch(t); mm != nil {
 			pending, rcptAt = cleanAddress(mm[1]), len(dialogue)
 			dialogue = append(dialogue, t)
+			prev = prevNone
 			continue
 		}
 		if strings.HasPrefix(t, ">>>") || strings.HasPrefix(t, "<<<") || strings.HasPrefix(lt, "while talking to") || strings.HasPrefix(lt, "... while talking to") {
 			dialogue = append(dialogue, t)
+			prev = prevNone
+			if strings.HasPrefix(t, "<<<") {
+				prev = prevReply
+			}
 			continue
 		}
 		mm := smRcptRe.FindStringSubmatch(t)
 		if mm == nil || cleanAddress(mm[2]) == "" {
-			if isReplyCode(firstField(t)) {
+			switch {
+			case isReplyCode(firstField(t)):
 				notes = append(notes, "<<< "+t) // sendmail's own reply, to no one address
+				prev = prevNone
+			case t == "" || isRuler(t):
+				prev = prevNone
+			case prev == prevReply:
+				dialogue[len(dialogue)-1] += " " + t
+			case prev == prevSummary:
+				if o := &out[len(out)-1]; o.dialogue == "" {
+					o.f.diagnostic += " " + t
+				}
 			}
 			continue
 		}
+		prev = prevSummary
 		if len(out) >= 32 {
 			break // as many as one bounce reports
 		}
@@ -245,6 +277,17 @@ func smTranscriptFindings(section string) (out []smFinding, rest []string) {
 		flush(pending, finding{action: "failed"})
 	}
 	return out, append(dialogue, notes...)
+}
+
+// endsMidSentence reports whether a line stops on a word, a number or a
+// comma, where wrapping breaks a sentence, not at its full stop, colon or
+// closing bracket.
+func endsMidSentence(t string) bool {
+	if t == "" {
+		return false
+	}
+	c := t[len(t)-1]
+	return c == ',' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // smReplies joins the replies of dialogue lines.

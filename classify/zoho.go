@@ -35,7 +35,7 @@ func decodeZoho(m *message) []Verdict {
 		}
 		return out
 	}
-	for _, line := range textLines(text) {
+	for _, line := range joinEntries(textLines(text)) {
 		i := strings.Index(line, "ERROR_CODE")
 		if i < 0 {
 			continue

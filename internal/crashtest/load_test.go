@@ -41,6 +41,18 @@ func (s *sent) next() (int, attempt) {
 	return id, a
 }
 
+// acked reports whether any message was answered 250.
+func (s *sent) acked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.attempts {
+		if a.acked {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *sent) ack(id int) {
 	s.mu.Lock()
 	s.attempts[id].acked = true

@@ -119,7 +119,7 @@ func TestListmonkContract(t *testing.T) {
 		Decoder: "rfc3464", Rule: "status-5.1.1", ListmonkSubscriber: strings.ToUpper(aliceUUID), ListmonkCampaign: campaignUUID}))
 	f.put(suppressed("bob@example.org", "soft", "mailbox_full", &store.Observation{Class: "soft", Reason: "mailbox_full",
 		ListmonkSubscriber: "not-a-uuid"})) // a mangled header: the email is used
-	f.put(lifted("bob@example.org"))            // listmonk is not told
+	f.put(lifted("bob@example.org")) // listmonk is not told
 	f.put(suppressed("carol@example.org", "complaint", "abuse", nil))
 	f.put(store.AuditEntry{Address: "carol@example.org", Action: store.AuditSuppress, Actor: "ops",
 		After: &store.Suppression{Address: "carol@example.org", Reason: "import", Detail: "ses:complaint"}})
@@ -135,7 +135,7 @@ func TestListmonkContract(t *testing.T) {
 		t.Fatalf("listmonk recorded %d bounces, want 4: %+v", len(b), b)
 	}
 	want := []struct {
-		sub            int
+		sub           int
 		typ, campaign string
 	}{{1, "hard", campaignUUID}, {2, "soft", ""}, {3, "complaint", ""}, {3, "complaint", ""}}
 	for i, w := range want {

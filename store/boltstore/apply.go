@@ -199,7 +199,11 @@ func (db *DB) journalGroup(group []*journalReq) {
 	frames := make([]frame, 0, len(group))
 	offsets := make([]int, 0, len(group))
 	inGroup := make(map[uint64]queuedDigest)
-	var buf []byte
+	size := 0
+	for _, r := range group {
+		size += frameHeadLen + frameFixed + 9 + len(r.in.digest) + len(r.body)
+	}
+	buf := make([]byte, 0, size)
 	var added uint64
 	q.mu.Lock() // for q.digests
 	for i, r := range group {

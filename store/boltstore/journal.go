@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -82,13 +83,25 @@ type frame struct {
 	end int64  // the offset after it
 }
 
-// frameBody is what a message frame keeps compressed: the length of the
-// head (4 bytes BE), the head, and the raw bytes.
-func frameBody(head, raw []byte) []byte {
-	b := make([]byte, 0, 4+len(head)+len(raw))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(head)))
-	b = append(b, head...)
-	return append(b, raw...)
+// frameBody sets *b to what a message frame keeps compressed: the length
+// of the head (4 bytes BE), the head, and the raw bytes.
+func frameBody(b *[]byte, head, raw []byte) *[]byte {
+	*b = binary.BigEndian.AppendUint32((*b)[:0], uint32(len(head)))
+	*b = append(*b, head...)
+	*b = append(*b, raw...)
+	return b
+}
+
+// bodyScratch holds the buffers frameBody fills, which live only until
+// they are compressed.
+var bodyScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// putScratch gives b back to bodyScratch, unless a large message made it
+// too large to keep.
+func putScratch(b *[]byte) {
+	if cap(*b) <= 256<<10 {
+		bodyScratch.Put(b)
+	}
 }
 
 // decodeBody returns the head and the raw bytes of a compressed frameBody.

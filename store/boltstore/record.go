@@ -53,7 +53,9 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 	}
 	// The journal keeps the head and the raw bytes compressed together:
 	// the head repeats the report's words, which then cost next to nothing.
-	body := db.compress(frameBody(head, m.Raw))
+	scratch := frameBody(bodyScratch.Get().(*[]byte), head, m.Raw)
+	body := db.compress(*scratch)
+	putScratch(scratch)
 	if err := db.roomToJournal(ctx); err != nil {
 		return 0, fmt.Errorf("store: record: %w", err)
 	}

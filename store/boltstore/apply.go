@@ -172,8 +172,20 @@ func (db *DB) journalGroup(group []*journalReq) {
 	}
 	window := db.policy.DuplicateWindow
 
-	// What bbolt already holds: the last message id, and each digest's
-	// message within the window.
+	// Each digest's message among the queued frames, then among what bbolt
+	// holds, in that order: a frame leaves the queue only after bbolt holds
+	// it (and the digest map knows it), so one seen in neither place was in
+	// neither.
+	queued := make([]queuedDigest, len(group))
+	if window > 0 {
+		q.mu.Lock()
+		for i, r := range group {
+			if len(r.in.digest) > 0 {
+				queued[i] = q.digests[db.digests.hash(r.in.digest)]
+			}
+		}
+		q.mu.Unlock()
+	}
 	stored := make([]uint64, len(group))
 	var lastID uint64
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -205,14 +217,13 @@ func (db *DB) journalGroup(group []*journalReq) {
 	}
 	buf := make([]byte, 0, size)
 	var added uint64
-	q.mu.Lock() // for q.digests
 	for i, r := range group {
 		m := r.in
 		if window > 0 && len(m.digest) > 0 {
 			cutoff := m.at.Add(-window).UnixNano()
 			h := db.digests.hash(m.digest)
 			orig := stored[i]
-			for _, d := range []queuedDigest{q.digests[h], inGroup[h]} {
+			for _, d := range []queuedDigest{queued[i], inGroup[h]} {
 				if d.id != 0 && d.at >= cutoff && bytes.Equal(d.digest, m.digest) {
 					orig = d.id
 				}
@@ -243,7 +254,6 @@ func (db *DB) journalGroup(group []*journalReq) {
 		seq++
 		id++
 	}
-	q.mu.Unlock()
 
 	if len(frames) > 0 {
 		seg, off, err := j.append(buf, frames[0].seq, frames[0].in.at)

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -86,14 +87,28 @@ func (db *DB) inlineRaw(ctx context.Context, path string) error {
 					continue
 				}
 				raw, err := db.jr.readRaw(v)
-				if err != nil {
+				switch {
+				case errors.Is(err, errSegmentGone):
+					raw = nil // pruned in the copy, as it reads live
+				case err != nil:
 					return fmt.Errorf("raw message %x: %w", k, err)
 				}
-				keys, vals = append(keys, bytes.Clone(k)), append(vals, db.compress(raw))
+				keys = append(keys, bytes.Clone(k))
+				if raw != nil {
+					vals = append(vals, db.compress(raw))
+				} else {
+					vals = append(vals, nil)
+				}
 			}
 			done = k == nil
 			for i, k := range keys {
-				if err := raws.Put(k, vals[i]); err != nil {
+				var err error
+				if vals[i] != nil {
+					err = raws.Put(k, vals[i])
+				} else {
+					err = raws.Delete(k)
+				}
+				if err != nil {
 					return err
 				}
 				after = k

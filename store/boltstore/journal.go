@@ -317,6 +317,11 @@ func (j *journal) readSegment(seg uint64, from int64, fn func(payload []byte, of
 	}
 }
 
+// errSegmentGone: a raw message's segment file is not there (deleted by
+// hand, or a store restored without its directory). Its messages read as
+// pruned.
+var errSegmentGone = errors.New("the segment file is gone")
+
 // errJournalBroken: the segment's end is no longer known good, and the
 // store journals nothing more until it is reopened.
 var errJournalBroken = errors.New("the journal failed and needs the store reopened")
@@ -352,6 +357,9 @@ func (j *journal) readRaw(v []byte) ([]byte, error) {
 		return nil, fmt.Errorf("raw message reference to a frame of %d bytes", n)
 	}
 	f, err := os.Open(filepath.Join(j.dir, segName(seg)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("raw message segment %s: %w", segName(seg), errSegmentGone)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("raw message segment: %w", err)
 	}

@@ -348,3 +348,35 @@ func TestFrameRoundTrip(t *testing.T) {
 		t.Errorf("raw bytes: %v", err)
 	}
 }
+
+// A segment file deleted by hand: its messages read as pruned, the rest of
+// the store as before, and a backup leaves them out.
+func TestSegmentGone(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTest(t, Options{})
+	var ids []uint64
+	for d := range 3 {
+		ids = append(ids, record(t, db, bounce(fmt.Sprintf("u%d@example.com", d), "soft", day(float64(d)))))
+	}
+	segs, _ := segments(path + ".raw")
+	if len(segs) != 3 {
+		t.Fatalf("%d segments, want 3", len(segs))
+	}
+	if err := os.Remove(filepath.Join(path+".raw", segName(segs[0]))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RawMessage(ctx, ids[0]); !errors.Is(err, store.ErrPruned) {
+		t.Errorf("a message of the deleted segment: %v, want ErrPruned", err)
+	}
+	if _, err := db.RawMessage(ctx, ids[1]); err != nil {
+		t.Errorf("a message of another segment: %v", err)
+	}
+	page, err := db.Messages(ctx, 0, 10)
+	if err != nil || len(page) != 3 || !page[0].RawPruned || page[1].RawPruned {
+		t.Fatalf("messages: %d, %v", len(page), err)
+	}
+	var buf bytes.Buffer
+	if err := db.Backup(ctx, func(int64) io.Writer { return &buf }); err != nil {
+		t.Fatalf("backup with a segment gone: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
 
@@ -86,7 +87,10 @@ func (db *DB) decode(sb storedBytes) (store.StoredMessage, error) {
 		LastDuplicate: rec.LastDuplicate,
 	}
 	if sb.raw != nil {
-		if m.Raw, err = db.decompress(sb.raw, rec.RawSize); err != nil {
+		m.Raw, err = db.decompress(sb.raw, rec.RawSize)
+		if errors.Is(err, errSegmentGone) {
+			m.RawPruned = true
+		} else if err != nil {
 			return store.StoredMessage{}, fmt.Errorf("message %d: %w", sb.id, err)
 		}
 	}

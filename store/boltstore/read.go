@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/bouncesink/bouncesink/store"
 	"slices"
@@ -216,6 +217,9 @@ func (db *DB) RawMessage(ctx context.Context, id uint64) ([]byte, error) {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
 	}
 	raw, err := db.decompress(stored, 0)
+	if errors.Is(err, errSegmentGone) {
+		return nil, fmt.Errorf("store: raw message %d: %w (%w)", id, store.ErrPruned, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: raw message %d: %w", id, err)
 	}

@@ -53,7 +53,7 @@ func (f *serverFlags) start(o serveOptions) (*target, error) {
 		lf.Close()
 		f.logPath = lf.Name()
 	}
-	what := "full sink (smtpd, classify, store: 250 after the commit; the HTTP API)"
+	what := "full sink (smtpd, classify, store: 250 once the message is on disk; the HTTP API)"
 	if o.Discard {
 		what = "discard server (go-smtp, body read into io.Discard)"
 	}

@@ -297,11 +297,19 @@ func (db *DB) journalGroup(group []*journalReq) {
 }
 
 // committedDuplicate returns the message that bbolt holds with digest,
-// received at or after cutoff; unlike duplicateOf, outside any write
-// transaction.
+// received at or after cutoff, as the last committed transaction left it.
 func (db *DB) committedDuplicate(tx *bolt.Tx, digest []byte, cutoff time.Time) (uint64, bool) {
 	at, ok := db.digests.lookupCommitted(db.digests.hash(digest))
-	return digestMessage(tx, digest, at, ok, cutoff)
+	if !ok || at < cutoff.UnixNano() {
+		return 0, false
+	}
+	// The map knows a hash: the digest itself is on disk, or it was
+	// another with the same hash.
+	v := tx.Bucket(bucketDedupeByTime).Get(append(u64(uint64(at)), digest...))
+	if len(v) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(v), true
 }
 
 // applyPending applies the queued frames that tx has not, in order, and
@@ -326,11 +334,11 @@ func (db *DB) applyFrames(tx *bolt.Tx, t tally, frames []frame) error {
 	for _, f := range frames {
 		switch f.kind {
 		case frameMessage:
-			out, err := db.recordTx(tx, t, f.in)
+			added, err := db.recordTx(tx, t, f.in)
 			if err != nil {
 				return fmt.Errorf("journal frame %d: %w", f.seq, err)
 			}
-			suppressed = suppressed || out.suppressed
+			suppressed = suppressed || added
 			maxID = max(maxID, f.in.id)
 			if len(f.in.digest) > 0 && db.digests != nil {
 				hashes = append(hashes, db.digests.hash(f.in.digest))
@@ -400,7 +408,7 @@ func (db *DB) catchUp() {
 
 // roomToJournal waits while the queue is full, failing with the last
 // apply's error if applying fails meanwhile.
-func (db *DB) roomToJournal(ctx interface{ Err() error }) error {
+func (db *DB) roomToJournal(ctx context.Context) error {
 	q := &db.apq
 	if q.len() < maxQueued {
 		return nil
@@ -626,7 +634,7 @@ func (db *DB) dropSegments(ctx context.Context) (int, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRaw).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(v) == rawPointerLen && v[0] == rawRef {
+			if isRawRef(v) {
 				first = binary.BigEndian.Uint64(v[1:])
 				return nil
 			}

@@ -83,7 +83,7 @@ func (db *DB) inlineRaw(ctx context.Context, path string) error {
 			}
 			var keys, vals [][]byte
 			for ; k != nil && len(keys) < 1000; k, v = c.Next() {
-				if len(v) != rawPointerLen || v[0] != rawRef {
+				if !isRawRef(v) {
 					continue
 				}
 				raw, err := db.jr.readRaw(v)

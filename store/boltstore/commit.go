@@ -3,7 +3,6 @@ package boltstore
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,10 +21,6 @@ const maxGroup = 1000
 type groupCommit struct {
 	db     *bolt.DB
 	groups groups[*commitReq]
-
-	// commits and committed count the transactions and the writers they
-	// carried, for the benchmarks' figure of writers per commit.
-	commits, committed atomic.Int64
 
 	// tally is the counter increments of the transaction being committed
 	// (counters.go), which its writers add to and commit writes once at
@@ -134,8 +129,6 @@ func (g *groupCommit) commit(group []*commitReq) {
 			return g.flush(tx)
 		})
 		if failed < 0 {
-			g.commits.Add(1)
-			g.committed.Add(int64(len(group)))
 			for _, r := range group {
 				r.done <- err
 			}

@@ -44,27 +44,6 @@ var (
 
 func nanos(t time.Time) []byte { return u64(uint64(t.UnixNano())) }
 
-// duplicateOf returns the id of the message recorded with digest at or
-// after cutoff, if there is one.
-func (db *DB) duplicateOf(tx *bolt.Tx, digest []byte, cutoff time.Time) (uint64, bool) {
-	at, ok := db.digests.lookup(tx, db.digests.hash(digest))
-	return digestMessage(tx, digest, at, ok, cutoff)
-}
-
-// digestMessage returns the message of digest if the map found its hash
-// (ok), received at at, no earlier than cutoff: the digest itself is on
-// disk then, or it was another with the same hash.
-func digestMessage(tx *bolt.Tx, digest []byte, at int64, ok bool, cutoff time.Time) (uint64, bool) {
-	if !ok || at < cutoff.UnixNano() {
-		return 0, false
-	}
-	v := tx.Bucket(bucketDedupeByTime).Get(append(u64(uint64(at)), digest...))
-	if len(v) != 8 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(v), true
-}
-
 // rememberDigest records that message id, received at at, has digest,
 // replacing an expired record of the same digest.
 func (db *DB) rememberDigest(tx *bolt.Tx, digest []byte, at time.Time, id uint64) error {

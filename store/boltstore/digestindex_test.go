@@ -68,7 +68,7 @@ func TestDigestIndexRollback(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if _, err := db.recordTx(tx, nil, recordIn{at: at, head: head, targets: targets, digest: m.Digest}); err != nil {
+		if _, err := db.recordTx(tx, nil, recordIn{id: nextID(tx), at: at, head: head, targets: targets, digest: m.Digest}); err != nil {
 			return err
 		}
 		if n := db.digests.len(); n != 0 {

@@ -56,13 +56,18 @@ func recordInline(t testing.TB, db *DB, m store.Message) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out recordOut
+	var id uint64
 	err = db.update(func(tx *bolt.Tx) error {
-		out, err = db.recordTx(tx, nil, recordIn{at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest})
+		id = nextID(tx)
+		_, err = db.recordTx(tx, nil, recordIn{id: id, at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out.id
+	return id
 }
+
+// nextID is the id after the last message tx holds, as the journal would
+// give it to a message recorded in tx.
+func nextID(tx *bolt.Tx) uint64 { return tx.Bucket(bucketMessages).Sequence() + 1 }

@@ -211,6 +211,10 @@ func splitFrame(p []byte) (head, raw, digest []byte, err error) {
 	return head, raw, digest, err
 }
 
+// isRawRef reports whether a bucketRaw value is a rawPointer, not the
+// raw bytes themselves (as files written before the journal keep them).
+func isRawRef(v []byte) bool { return len(v) == rawPointerLen && v[0] == rawRef }
+
 // rawPointer is the bucketRaw value of the raw bytes that end the frame
 // of frameLen bytes at offset off of segment seg.
 func rawPointer(seg uint64, off int64, frameLen int) []byte {
@@ -492,11 +496,9 @@ func headTargets(id uint64, head []byte) ([]target, error) {
 	if err != nil {
 		return nil, err
 	}
-	var targets []target
-	for _, o := range rec.Observations {
-		if addr, err := store.Normalize(o.Recipient); err == nil {
-			targets = append(targets, target{addr, store.Observation(o)})
-		}
+	obs := make([]store.Observation, len(rec.Observations))
+	for i, o := range rec.Observations {
+		obs[i] = store.Observation(o)
 	}
-	return targets, nil
+	return targetsOf(obs), nil
 }

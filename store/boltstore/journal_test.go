@@ -304,15 +304,8 @@ func TestSegmentsRollDaily(t *testing.T) {
 // A frame's payload, however damaged, decodes or fails: it never panics,
 // and a frame that encodeFrame wrote decodes to what it wrote.
 func FuzzDecodeFrame(f *testing.F) {
-	m := hardBounces(1, day(1))[0]
-	head, targets, err := prepareHead(messageRecord{Received: m.Received, RawSize: len(m.Raw)}, m.Observations)
-	if err != nil {
-		f.Fatal(err)
-	}
-	db := &DB{}
-	in := recordIn{id: 7, now: day(2), at: m.Received.UTC(), head: head, rawSize: len(m.Raw), targets: targets, digest: m.Digest}
-	body := frameBody(new([]byte), head, m.Raw)
-	f.Add(encodeFrame(nil, frameMessage, 3, in, db.compress(*body))[frameHeadLen:])
+	_, _, frame := sampleFrame(f)
+	f.Add(frame[frameHeadLen:])
 	f.Add(encodeFrame(nil, frameDupNote, 4, recordIn{id: 7, at: day(1)}, nil)[frameHeadLen:])
 	f.Fuzz(func(t *testing.T, p []byte) {
 		fr, err := decodeFrame(p, 1, 0)
@@ -326,15 +319,22 @@ func FuzzDecodeFrame(f *testing.F) {
 	})
 }
 
-func TestFrameRoundTrip(t *testing.T) {
+// sampleFrame returns a message, what the journal records of it, and the
+// frame it writes for it (sequence number 3, message 7).
+func sampleFrame(tb testing.TB) (store.Message, recordIn, []byte) {
 	m := hardBounces(1, day(1))[0]
 	head, targets, err := prepareHead(messageRecord{Received: m.Received, RawSize: len(m.Raw)}, m.Observations)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	db := &DB{}
 	in := recordIn{id: 7, now: day(2), at: m.Received.UTC(), head: head, rawSize: len(m.Raw), targets: targets, digest: m.Digest}
-	frame := encodeFrame(nil, frameMessage, 3, in, db.compress(*frameBody(new([]byte), head, m.Raw)))
+	body := (&DB{}).compress(*frameBody(new([]byte), head, m.Raw))
+	return m, in, encodeFrame(nil, frameMessage, 3, in, body)
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	m, in, frame := sampleFrame(t)
+	head, targets := in.head, in.targets
 	fr, err := decodeFrame(frame[frameHeadLen:], 1, 0)
 	if err != nil {
 		t.Fatal(err)

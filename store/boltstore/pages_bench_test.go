@@ -72,7 +72,7 @@ func benchCommitPages(b *testing.B, spread bool, perCommit int) {
 					return err
 				}
 				// What the journal's applier puts: where the raw bytes are.
-				in := recordIn{at: at, head: head, raw: rawPointer(1, int64(i)*2000, 2000), rawSize: len(m.Raw), targets: targets, digest: m.Digest}
+				in := recordIn{id: nextID(tx), at: at, head: head, raw: rawPointer(1, int64(i)*2000, 2000), rawSize: len(m.Raw), targets: targets, digest: m.Digest}
 				if _, err := db.recordTx(tx, nil, in); err != nil {
 					return err
 				}

@@ -130,7 +130,7 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 				// Raw bytes without a message record are no one's: they go too.
 				keys = append(keys, bytes.Clone(k))
 				size += storedRawLen(v)
-				if len(v) != rawPointerLen || v[0] != rawRef {
+				if !isRawRef(v) {
 					inline++
 				}
 			}
@@ -162,7 +162,7 @@ func (db *DB) pruneRaw(ctx context.Context, cutoff time.Time, st *store.PruneSta
 // storedRawLen is the size on disk of the raw message a bucketRaw value
 // holds or, for a rawRef, refers to.
 func storedRawLen(v []byte) int64 {
-	if len(v) == rawPointerLen && v[0] == rawRef {
+	if isRawRef(v) {
 		return int64(binary.BigEndian.Uint32(v[17:]))
 	}
 	return int64(len(v))

@@ -53,7 +53,7 @@ func recordMany(t testing.TB, db *DB, msgs []store.Message) {
 			if err != nil {
 				return err
 			}
-			in := recordIn{at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest}
+			in := recordIn{id: nextID(tx), at: at, head: head, raw: db.compress(m.Raw), rawSize: len(m.Raw), targets: targets, digest: m.Digest}
 			if _, err := db.recordTx(tx, nil, in); err != nil {
 				return err
 			}

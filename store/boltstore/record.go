@@ -79,7 +79,7 @@ func (db *DB) Record(ctx context.Context, m store.Message) (uint64, error) {
 
 // recordIn is one message ready to record; recordOut what became of it.
 type recordIn struct {
-	id      uint64    // given by the journal; 0: take the next
+	id      uint64    // given by the journal
 	now     time.Time // the DB's clock when Record was called; zero: read it
 	at      time.Time
 	head    []byte
@@ -87,78 +87,69 @@ type recordIn struct {
 	rawSize int
 	targets []target
 	digest  []byte
-	quota   int64
+	quota   int64 // checked by the journal
 }
 
 type recordOut struct {
-	id         uint64
-	suppressed bool   // the policy suppressed an address
-	duplicate  bool   // a repeat of message id: nothing stored
-	overQuota  bool   // refused: nothing stored
-	rawBytes   uint64 // kept, when over quota
-	err        error  // the journal's write failed
+	id        uint64
+	duplicate bool   // a repeat of message id: nothing stored
+	overQuota bool   // refused: nothing stored
+	rawBytes  uint64 // kept, when over quota
+	err       error  // the journal's write failed
 }
 
 // prepareHead encodes rec with the observations obs, and returns those of
 // them whose recipient normalises as targets.
 func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, error) {
+	head, err := encodeHead(rec, obs)
+	return head, targetsOf(obs), err
+}
+
+// targetsOf returns the observations whose recipient normalises, with it.
+func targetsOf(obs []store.Observation) []target {
 	var targets []target
 	for _, o := range obs {
 		if addr, err := store.Normalize(o.Recipient); err == nil {
 			targets = append(targets, target{addr, o})
 		}
 	}
-	head, err := encodeHead(rec, obs)
-	return head, targets, err
+	return targets
 }
 
-// recordTx stores one message and its observations in tx, unless it is a
-// duplicate or over the quota: then it stores nothing of it and says so.
-// A refusal is a result, not an error, so that the group commit does not
-// roll back and retry the other messages of the transaction for it. Its
+// recordTx stores one message and its observations in tx under the id the
+// journal gave it, which also decided it is no duplicate and within the
+// raw quota, and reports whether the policy suppressed an address. Its
 // counter increments go to t, for the group commit to write, or straight
 // to the counters if t is nil.
-func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err error) {
+func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (suppressed bool, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if window := db.policy.DuplicateWindow; window > 0 {
 		if err := db.pruneDigests(tx, m.at.Add(-window)); err != nil {
-			return out, err
-		}
-		if len(m.digest) > 0 && m.id == 0 { // the journal decided on its own
-			if id, ok := db.duplicateOf(tx, m.digest, m.at.Add(-window)); ok {
-				return recordOut{id: id, duplicate: true}, noteDuplicate(tx, id, m.at)
-			}
+			return false, err
 		}
 	}
-	rawBytes := getU64(meta, keyRawBytes)
-	if m.quota > 0 && m.id == 0 && rawBytes+uint64(m.rawSize) > uint64(m.quota) {
-		return recordOut{overQuota: true, rawBytes: rawBytes}, nil
-	}
-
 	messages := inOrder(tx.Bucket(bucketMessages))
 	id := m.id
 	if id == 0 {
-		if id, err = messages.NextSequence(); err != nil {
-			return out, fmt.Errorf("message id: %w", err)
-		}
-	} else if id > messages.Sequence() {
+		return false, errors.New("message without an id")
+	}
+	if id > messages.Sequence() {
 		if err := messages.SetSequence(id); err != nil {
-			return out, fmt.Errorf("message id: %w", err)
+			return false, fmt.Errorf("message id: %w", err)
 		}
 	}
-	out.id = id
 	if err := messages.Put(u64(id), m.head); err != nil {
-		return out, fmt.Errorf("message %d: %w", id, err)
+		return false, fmt.Errorf("message %d: %w", id, err)
 	}
 	if err := inOrder(tx.Bucket(bucketRaw)).Put(u64(id), m.raw); err != nil {
-		return out, fmt.Errorf("message %d: raw: %w", id, err)
+		return false, fmt.Errorf("message %d: raw: %w", id, err)
 	}
-	if err := meta.Put(keyRawBytes, u64(rawBytes+uint64(m.rawSize))); err != nil {
-		return out, fmt.Errorf("message %d: raw bytes: %w", id, err)
+	if err := meta.Put(keyRawBytes, u64(getU64(meta, keyRawBytes)+uint64(m.rawSize))); err != nil {
+		return false, fmt.Errorf("message %d: raw bytes: %w", id, err)
 	}
 	if len(m.digest) > 0 && db.policy.DuplicateWindow > 0 {
 		if err := db.rememberDigest(tx, m.digest, m.at, id); err != nil {
-			return out, err
+			return false, err
 		}
 	}
 	state := liveState(tx)
@@ -166,17 +157,17 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (out recordOut, err err
 	state.now = m.now
 	if t == nil { // else the group commit prunes once per transaction
 		if err := pruneHours(state.meta, state.counters, state.clock(db)); err != nil {
-			return out, err
+			return false, err
 		}
 	}
 	for _, t := range m.targets {
 		added, err := db.observe(state, id, m.at, t.addr, t.obs)
 		if err != nil {
-			return out, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
+			return false, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
 		}
-		out.suppressed = out.suppressed || added
+		suppressed = suppressed || added
 	}
-	return out, nil
+	return suppressed, nil
 }
 
 // stateBuckets hold what the policy derives from the messages: the live

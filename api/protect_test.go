@@ -124,17 +124,14 @@ func TestAllowHosts(t *testing.T) {
 	}
 }
 
-// Heavy requests take turns: one more than MaxHeavy waits, and is
-// answered 503 with Retry-After when no turn comes in time. Checks take
-// turns among themselves, transfers (export, import, backup) among
-// themselves.
-func TestHeavyRequestsTakeTurns(t *testing.T) {
-	srv, _ := openServer(t, Options{MaxHeavy: 1, HeavyWait: 200 * time.Millisecond})
+// trickle POSTs to url a body that the caller writes to pw as it likes,
+// and sends the answer's status on first (0 if the request failed).
+func trickle(url, contentType string) (pw *io.PipeWriter, first chan int) {
 	pr, pw := io.Pipe()
-	first := make(chan int)
+	first = make(chan int)
 	go func() {
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/check", pr)
-		req.Header.Set("Content-Type", "application/json")
+		req, _ := http.NewRequest("POST", url, pr)
+		req.Header.Set("Content-Type", contentType)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			first <- 0
@@ -143,6 +140,16 @@ func TestHeavyRequestsTakeTurns(t *testing.T) {
 		resp.Body.Close()
 		first <- resp.StatusCode
 	}()
+	return pw, first
+}
+
+// Heavy requests take turns: one more than MaxHeavy waits, and is
+// answered 503 with Retry-After when no turn comes in time. Checks take
+// turns among themselves, transfers (export, import, backup) among
+// themselves.
+func TestHeavyRequestsTakeTurns(t *testing.T) {
+	srv, _ := openServer(t, Options{MaxHeavy: 1, HeavyWait: 200 * time.Millisecond})
+	pw, first := trickle(srv.URL+"/v1/check", "application/json")
 	fmt.Fprint(pw, `{"addresses": ["a@example.org"`) // the first request holds its turn while its body trickles in
 	// The first request has its turn once the handler reads its body;
 	// retry until a second one finds the gate shut.
@@ -180,19 +187,7 @@ func TestHeavyRequestsTakeTurns(t *testing.T) {
 // other transfers wait for.
 func TestTransfersHoldNoTurnOfChecks(t *testing.T) {
 	srv, _ := openServer(t, Options{MaxHeavy: 1, HeavyWait: 200 * time.Millisecond})
-	pr, pw := io.Pipe()
-	first := make(chan int)
-	go func() {
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/import", pr)
-		req.Header.Set("Content-Type", "text/csv")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
+	pw, first := trickle(srv.URL+"/v1/import", "text/csv")
 	fmt.Fprint(pw, "address,reason,detail,since\na@example.org,manual,x,\n") // the import holds its turn while its body trickles in
 	var code int
 	for range 100 {

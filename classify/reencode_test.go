@@ -21,16 +21,7 @@ import (
 // phrases, CRLF line ends). Every file of the two sets is also read with
 // CRLF line ends.
 func TestReencodedCorpusReadsTheSame(t *testing.T) {
-	var paths []string
-	for _, dir := range []string{corpusDir, fluflDir} {
-		m, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		paths = append(paths, m...)
-		m, _ = filepath.Glob(filepath.Join(dir, "*.txt"))
-		paths = append(paths, m...)
-	}
-	if len(paths) == 0 {
-		t.Skip("corpus not available: skipping; it lives in ../shared/corpus beside the checkout")
-	}
+	paths := corpusFiles(t)
 	plain := 0
 	for _, p := range paths {
 		raw, err := os.ReadFile(p)

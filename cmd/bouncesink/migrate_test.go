@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,11 +16,7 @@ import (
 	"github.com/bouncesink/bouncesink/store/boltstore"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // dumpJSON reads a whole store as JSON lines, counters summed by key, so
 // that two stores compare whatever their engine.

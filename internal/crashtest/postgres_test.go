@@ -16,11 +16,7 @@ import (
 	"github.com/bouncesink/bouncesink/store/pgstore"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestCrashLosesNothingPostgres is TestCrashLosesNothing with the server
 // on PostgreSQL (a throwaway cluster from internal/pgtest, a database of

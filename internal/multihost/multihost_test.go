@@ -29,11 +29,7 @@ import (
 	"github.com/bouncesink/bouncesink/store/pgstore"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // instance is one bouncesink serve process.
 type instance struct {

@@ -230,8 +230,16 @@ func Shared(t testing.TB) *Cluster {
 	return shared
 }
 
+// Main runs a package's tests and then StopShared, and exits with their
+// result: the TestMain of a package that uses Shared.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
 // StopShared stops the server Shared started, if any, and removes its
-// directory. Call it from TestMain after m.Run.
+// directory. Call it from TestMain after m.Run (Main does).
 func StopShared() {
 	if shared != nil {
 		if err := shared.Stop(); err != nil {

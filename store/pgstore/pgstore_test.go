@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/bouncesink/bouncesink/internal/pgtest"
@@ -10,11 +9,7 @@ import (
 	"github.com/bouncesink/bouncesink/store/storetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // newDSN returns the DSN of a new, empty schema on the test server.
 func newDSN(t testing.TB) string {

@@ -28,12 +28,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // sessions are gone, so that nothing it sent is still being applied.
 // Without PostgreSQL the test skips, saying so, or fails when CI=true.
 func TestCrashLosesNothingPostgres(t *testing.T) {
-	cluster := pgtest.Shared(t)
-	ctx := context.Background()
-	dsn, err := cluster.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := pgtest.Database(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "bouncesink.toml")
 	conf := fmt.Sprintf(`[store]

@@ -145,12 +145,8 @@ func sendOne(addr, rcpt string, msg []byte) error {
 }
 
 func TestTwoHostsOneDatabase(t *testing.T) {
-	cluster := pgtest.Shared(t)
+	dsn := pgtest.Database(t)
 	ctx := context.Background()
-	dsn, err := cluster.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	bin := testbin.Bouncesink(t, dir)
 	rc := &receiver{}

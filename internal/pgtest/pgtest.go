@@ -203,6 +203,17 @@ var (
 	sharedDir  string
 )
 
+// Database returns the DSN of a new, empty database on the shared server
+// (Shared), failing the test if it cannot make one.
+func Database(t testing.TB) string {
+	t.Helper()
+	dsn, err := Shared(t).NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
 // Shared returns the test binary's server, starting it on first use; the
 // package's TestMain stops it with StopShared. Without PostgreSQL the test
 // skips, saying why, or fails when CI=true.

@@ -491,6 +491,9 @@ func equalFoldASCII(b []byte, s string) bool {
 // that is not a header field.
 func looseHeader(b []byte) gomessage.Header {
 	b = limit(b, maxHeaderBytes)
+	if h, _, _, ok := readHeaderBlock(b, min(len(b)+1, 4096)); ok {
+		return gomessage.Header{Header: h}
+	}
 	// A buffer larger than the input is never filled, whatever its size:
 	// no need for bufio's 4 KiB for a short header.
 	r := bufio.NewReaderSize(bytes.NewReader(b), min(len(b)+1, 4096))

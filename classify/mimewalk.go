@@ -18,9 +18,9 @@ import (
 // raw bytes: a multipart body is cut at its boundaries by searching the
 // bytes, where Walk pipes it through a chain of readers (a 4 KiB buffer per
 // multipart level and per encoded part, a header parse per part repeated
-// in New), and a part is decoded only if it is kept. Headers are still
-// read by go-message's textproto.ReadHeader, and charsets converted by its
-// charset readers.
+// in New), and a part is decoded only if it is kept. Headers are read as
+// go-message's textproto.ReadHeader reads them (header.go), and charsets
+// converted by its charset readers.
 //
 // Walk's quirks are kept on purpose, since verdicts rest on them: an error
 // anywhere (a part header that is not one, a multipart body that ends
@@ -76,8 +76,12 @@ var (
 
 // walker holds the state of one message's walk.
 type walker struct {
-	m       *message
-	br      *bufio.Reader // goBufSize, reset for each header and quoted-printable part
+	m *message
+	// bufSize is the size of the buffer go-message's reader would read
+	// the message's headers through; br is that buffer, made for the
+	// headers readHeaderBlock leaves to ReadHeader.
+	bufSize int
+	br      *bufio.Reader
 	sr      streamReader
 	total   int
 	scratch []byte
@@ -92,7 +96,7 @@ type walker struct {
 // smaller than go-message's for a message shorter than goBufSize: a
 // buffer larger than its input reads it as any other does.
 func newWalker(m *message, size int) *walker {
-	return &walker{m: m, br: bufio.NewReaderSize(nil, min(size+1, goBufSize)), budget: scanBudget(size)}
+	return &walker{m: m, bufSize: min(size+1, goBufSize), budget: scanBudget(size)}
 }
 
 // scanBudget is how many bytes the walker may read or search in a message
@@ -119,9 +123,15 @@ func (w *walker) scan(n int) error {
 	return nil
 }
 
-// readHeader reads a header block at the start of s with go-message's
-// parser and returns it and the length of the block.
+// readHeader reads a header block at the start of s as go-message's
+// parser does and returns it and the length of the block.
 func (w *walker) readHeader(s stream) (gomessage.Header, int, error) {
+	if h, n, read, ok := readHeaderBlock(s.b, w.bufSize); ok {
+		return gomessage.Header{Header: h}, n, w.scan(read)
+	}
+	if w.br == nil {
+		w.br = bufio.NewReaderSize(nil, w.bufSize)
+	}
 	w.sr = streamReader{s: s}
 	w.br.Reset(&w.sr)
 	h, err := textproto.ReadHeader(w.br)

@@ -77,8 +77,7 @@ var ErrAbandoned = errors.New("ingest: message abandoned")
 // fails with ErrAbandoned.
 func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	received := s.now()
-	log := s.logger().With(slog.String("msg_id", env.ID))
-	obs := s.observe(ctx, log, env, raw, received)
+	obs := s.observe(ctx, env, raw, received)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrAbandoned, err)
 	}
@@ -92,8 +91,8 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 		RawQuota:     s.RawQuota,
 	})
 	if errors.Is(err, store.ErrDuplicate) {
-		log.LogAttrs(ctx, slog.LevelInfo, "duplicate message: acknowledged, counted once",
-			slog.Uint64("store_id", id))
+		s.logger().LogAttrs(ctx, slog.LevelInfo, "duplicate message: acknowledged, counted once",
+			msgID(env), slog.Uint64("store_id", id))
 		return nil
 	}
 	if err != nil {
@@ -102,8 +101,8 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	if s.Recorded != nil {
 		s.Recorded(obs)
 	}
-	log.LogAttrs(ctx, slog.LevelDebug, "message recorded",
-		slog.Uint64("store_id", id), slog.Int("observations", len(obs)))
+	s.logger().LogAttrs(ctx, slog.LevelDebug, "message recorded",
+		msgID(env), slog.Uint64("store_id", id), slog.Int("observations", len(obs)))
 	return nil
 }
 
@@ -112,7 +111,7 @@ func (s *Sink) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 // command replays stored messages through it, so a stored message is
 // judged exactly as a newly received one.
 func (s *Sink) Observe(env Envelope, raw []byte, received time.Time) []store.Observation {
-	return s.observe(context.Background(), s.logger().With(slog.String("msg_id", env.ID)), env, raw, received)
+	return s.observe(context.Background(), env, raw, received)
 }
 
 // observe classifies raw once, whatever the number of envelope recipients,
@@ -123,14 +122,14 @@ func (s *Sink) Observe(env Envelope, raw []byte, received time.Time) []store.Obs
 // only (nullSenderRule). Observations naming no valid
 // recipient are kept too: the store files them with the message, for
 // review, and only skips the per-recipient state.
-func (s *Sink) observe(ctx context.Context, log *slog.Logger, env Envelope, raw []byte, now time.Time) []store.Observation {
+func (s *Sink) observe(ctx context.Context, env Envelope, raw []byte, now time.Time) []store.Observation {
 	rcpts := envelopeRecipients(env)
 	bindings := s.bindings(rcpts, now)
 	in := classify.Input{EnvelopeRecipient: rcpts[0], Now: now}
 	if len(bindings) == 1 {
 		in.VERPRecipient = bindings[0].recipient
 	}
-	vs := s.classify(ctx, log, raw, in)
+	vs := s.classify(ctx, msgID(env), raw, in)
 
 	bound := reviewOnce(oncePerRecipient(bindAll(bindings, vs)))
 	s.nullSenderRule(env.From, bound)
@@ -162,7 +161,7 @@ func envelopeRecipients(env Envelope) []string {
 // turning a panic (which its contract rules out) into an unknown verdict:
 // a message that crashes the classifier must still be acknowledged and
 // kept, or the sender would retry it forever.
-func (s *Sink) classify(ctx context.Context, log *slog.Logger, raw []byte, in classify.Input) (vs []classify.Verdict) {
+func (s *Sink) classify(ctx context.Context, msgID slog.Attr, raw []byte, in classify.Input) (vs []classify.Verdict) {
 	fn := classify.ClassifyContext
 	if s.Classify != nil {
 		fn = s.Classify
@@ -175,7 +174,7 @@ func (s *Sink) classify(ctx context.Context, log *slog.Logger, raw []byte, in cl
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("classifier panicked", slog.Any("panic", p),
+			s.logger().Error("classifier panicked", msgID, slog.Any("panic", p),
 				slog.String("envelope_recipient", in.EnvelopeRecipient))
 			vs = []classify.Verdict{{Recipient: in.VERPRecipient, Class: classify.Unknown,
 				Reason: classify.ReasonUnknown, Evidence: classify.Evidence{Decoder: "none", Rule: "classifier-panic"}}}
@@ -183,7 +182,7 @@ func (s *Sink) classify(ctx context.Context, log *slog.Logger, raw []byte, in cl
 	}()
 	vs = fn(cctx, raw, in)
 	if ctx.Err() == nil && cctx.Err() != nil {
-		log.Warn("classification ran out of time; keeping what it found", slog.Duration("timeout", timeout),
+		s.logger().Warn("classification ran out of time; keeping what it found", msgID, slog.Duration("timeout", timeout),
 			slog.Int("bytes", len(raw)), slog.Int("verdicts", len(vs)))
 	}
 	return vs
@@ -216,6 +215,10 @@ func (s *Sink) now() time.Time {
 	}
 	return time.Now()
 }
+
+// msgID names the message in every log line about it. (An attribute, not
+// a logger made With it: most messages log nothing here.)
+func msgID(env Envelope) slog.Attr { return slog.String("msg_id", env.ID) }
 
 func (s *Sink) logger() *slog.Logger {
 	if s.Logger != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -137,11 +138,13 @@ func (s *session) refuse(reply error) error {
 // anywhere in handling the message is this message's 451, not the server's
 // end.
 func (s *session) Data(r io.Reader) (err error) {
-	id := fmt.Sprintf("%s.%d", s.conn.id, s.conn.nextMessage())
-	log := s.log.With(slog.String("msg_id", id))
+	id := s.conn.id + "." + strconv.Itoa(s.conn.nextMessage())
+	// Every line about the message names it; an attribute costs less than
+	// a logger made With it, for the one line most messages log.
+	msgID := slog.String("msg_id", id)
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("panic while handling message", slog.Any("panic", p))
+			s.log.Error("panic while handling message", msgID, slog.Any("panic", p))
 			err = errTryLater
 		}
 	}()
@@ -152,7 +155,7 @@ func (s *session) Data(r io.Reader) (err error) {
 		if cause := s.conn.failure(); cause != nil {
 			err = cause // the network error behind a transferFailed reply
 		}
-		log.Warn("message not received", slog.Any("err", err), slog.Bool("closing", closeConn))
+		s.log.Warn("message not received", msgID, slog.Any("err", err), slog.Bool("closing", closeConn))
 		if closeConn {
 			s.conn.closeAfterReply(fmt.Errorf("message not received: %w", err))
 			return reply
@@ -167,7 +170,7 @@ func (s *session) Data(r io.Reader) (err error) {
 	s.srv.delivering.RLock()
 	defer s.srv.delivering.RUnlock()
 	if s.srv.closed {
-		log.Warn("message refused: server shutting down")
+		s.log.Warn("message refused: server shutting down", msgID)
 		return errTryLater
 	}
 	// The delivery stops if the client hangs up meanwhile, or at shutdown.
@@ -176,21 +179,21 @@ func (s *session) Data(r io.Reader) (err error) {
 	stop := s.conn.watchGone(cancel)
 	defer stop()
 	if err := s.srv.deliver.Deliver(ctx, env, raw); err != nil {
-		attrs := []any{slog.Any("err", err), slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw))}
+		attrs := []any{msgID, slog.Any("err", err), slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw))}
 		switch {
 		case ctx.Err() != nil && s.ctx.Err() == nil:
-			log.Info("message not stored: the client went away during its delivery", attrs...)
+			s.log.Info("message not stored: the client went away during its delivery", attrs...)
 		case ctx.Err() != nil:
-			log.Warn("message not stored: the server is shutting down", attrs...)
+			s.log.Warn("message not stored: the server is shutting down", attrs...)
 		case errors.Is(err, store.ErrQuota):
-			log.Warn("message refused: the store's raw message quota is reached", attrs...)
+			s.log.Warn("message refused: the store's raw message quota is reached", attrs...)
 		default:
-			log.Error("message not stored", attrs...)
+			s.log.Error("message not stored", attrs...)
 		}
 		return reply(err)
 	}
 	s.conn.accepted()
-	log.Info("message stored", slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw)))
+	s.log.Info("message stored", msgID, slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw)))
 	return nil
 }
 
@@ -202,7 +205,7 @@ func (s *session) read(r io.Reader) ([]byte, error) {
 	s.conn.transfer(true)
 	defer s.conn.transfer(false)
 	if _, bdat := r.(*io.PipeReader); bdat {
-		raw, err := io.ReadAll(r) // go-smtp bounds each chunk against the size limit
+		raw, err := readAll(r) // go-smtp bounds each chunk against the size limit
 		if err == nil {
 			s.conn.bdatDone()
 		}

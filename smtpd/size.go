@@ -3,6 +3,7 @@ package smtpd
 import (
 	"io"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	"github.com/emersion/go-smtp"
@@ -54,11 +55,31 @@ func dataLimit(r io.Reader) bool {
 // DATA reader r.
 func readData(r io.Reader, limit int64) ([]byte, error) {
 	if !dataLimit(r) {
-		return io.ReadAll(r)
+		return readAll(r)
 	}
-	raw, err := io.ReadAll(r)
+	raw, err := readAll(r)
 	if err == nil && int64(len(raw)) > limit {
 		return nil, smtp.ErrDataTooLarge
 	}
 	return raw, err
+}
+
+// readAll is io.ReadAll, but its buffer starts at the size of a common
+// bounce and doubles: io.ReadAll's starts at 512 bytes and grows by a
+// quarter, six allocations and copies for a 3 KB message.
+func readAll(r io.Reader) ([]byte, error) {
+	b := make([]byte, 0, 4<<10)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = slices.Grow(b, len(b))
+		}
+	}
 }

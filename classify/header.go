@@ -259,6 +259,7 @@ func joinLines(v string) string {
 			first = line
 			continue
 		case 2:
+			b.Grow(len(first) + 1 + len(line) + len(v)) // the most the value can take
 			b.WriteString(first)
 		}
 		b.WriteByte(' ')

@@ -280,45 +280,56 @@ func (c *conn) fail(err error) {
 const goneWatchDelay = 100 * time.Millisecond
 
 // watchGone calls gone if the client closes or breaks the connection
-// before stop is called, once the delivery has run for goneWatchDelay. It
-// is for the time a message is being delivered, when go-smtp reads
-// nothing: a client that hangs up then (or has been gone since the end of
-// its data) must not keep a classification running and its connection
-// slot taken. It reads at most one byte, which Read hands to go-smtp
-// first: a client may have sent its next command already. stop returns
-// once the watch is over; the caller must call it before go-smtp reads
-// again.
-func (c *conn) watchGone(gone func()) (stop func()) {
-	var (
-		mu      sync.Mutex
-		stopped bool
-		done    chan struct{} // made once the watch has begun
-	)
-	t := time.AfterFunc(goneWatchDelay, func() {
-		mu.Lock()
-		// The deadline is lifted under mu, so that stop's deadline, set
-		// after it, is the one the read sees.
-		if stopped || c.Conn.SetReadDeadline(time.Time{}) != nil {
-			mu.Unlock()
-			return
-		}
-		done = make(chan struct{})
-		mu.Unlock()
-		defer close(done)
-		c.readWhileGone(gone)
-	})
-	return func() {
-		if t.Stop() {
-			return // the watch never began
-		}
-		mu.Lock()
-		stopped = true
-		watching := done
-		mu.Unlock()
-		if watching != nil {
-			c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read; Read sets its own deadline next
-			<-watching
-		}
+// before the watch's stop is called, once the delivery has run for
+// goneWatchDelay. It is for the time a message is being delivered, when
+// go-smtp reads nothing: a client that hangs up then (or has been gone
+// since the end of its data) must not keep a classification running and
+// its connection slot taken. It reads at most one byte, which Read hands
+// to go-smtp first: a client may have sent its next command already. stop
+// returns once the watch is over; the caller must call it before go-smtp
+// reads again.
+func (c *conn) watchGone(gone func()) *goneWatch {
+	w := &goneWatch{c: c, gone: gone}
+	w.timer = time.AfterFunc(goneWatchDelay, w.start)
+	return w
+}
+
+// goneWatch is one delivery's watch (watchGone).
+type goneWatch struct {
+	c     *conn
+	gone  func()
+	timer *time.Timer
+
+	mu      sync.Mutex
+	stopped bool
+	done    chan struct{} // made once the watch has begun, closed when it ends
+}
+
+func (w *goneWatch) start() {
+	w.mu.Lock()
+	// The deadline is lifted under mu, so that stop's deadline, set after
+	// it, is the one the read sees.
+	if w.stopped || w.c.Conn.SetReadDeadline(time.Time{}) != nil {
+		w.mu.Unlock()
+		return
+	}
+	w.done = make(chan struct{})
+	w.mu.Unlock()
+	defer close(w.done)
+	w.c.readWhileGone(w.gone)
+}
+
+func (w *goneWatch) stop() {
+	if w.timer.Stop() {
+		return // the watch never began
+	}
+	w.mu.Lock()
+	w.stopped = true
+	watching := w.done
+	w.mu.Unlock()
+	if watching != nil {
+		w.c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read; Read sets its own deadline next
+		<-watching
 	}
 }
 

@@ -176,8 +176,7 @@ func (s *session) Data(r io.Reader) (err error) {
 	// The delivery stops if the client hangs up meanwhile, or at shutdown.
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	stop := s.conn.watchGone(cancel)
-	defer stop()
+	defer s.conn.watchGone(cancel).stop()
 	if err := s.srv.deliver.Deliver(ctx, env, raw); err != nil {
 		attrs := []any{msgID, slog.Any("err", err), slog.String("from", s.from), slog.Any("to", env.To), slog.Int("bytes", len(raw))}
 		switch {

@@ -21,7 +21,6 @@ var (
 	// no bounce uses for anything else.
 	challengeText = mustFastRe(`(?i)` + challengePattern)
 	movedHintRe   = mustFastRe(`(?i)no longer (in use|used|valid|active|with|at|monitored|working)|(new|changed) (e-?mail )?address|has changed (my|our|his|her) (e-?mail )?address|left the company|no longer employed|please (update|use|contact|write to)|moved to`)
-	hintAddrRe    = mustFastRe(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 )
 
 func decodeAutoReply(m *message) []Verdict {
@@ -77,13 +76,76 @@ func movedHint(text, from string) string {
 		return ""
 	}
 	hint := "address-changed: " + strings.ToLower(text[loc[0]:loc[1]])
-	for _, a := range hintAddrRe.FindAllString(text, 8) {
+	for _, a := range hintAddresses(text, 8) {
 		if a = strings.ToLower(a); a != from {
 			return hint + "; new-address: " + a
 		}
 	}
 	return hint
 }
+
+// hintAddresses returns the first n addresses in s, as the regexp
+// [A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,} finds them with
+// FindAllString(s, n) (TestHintAddresses holds it to that), without the
+// regexp engine, which tries the pattern at every byte of the text: every
+// match is the run of local-part bytes before an "@" (no further back than
+// the end of the match before) and the domain after it, up to the last dot
+// that two letters follow, and those letters.
+func hintAddresses(s string, n int) []string {
+	charge(len(s))
+	var out []string
+	from := 0 // where the search for the next match begins
+	for at := 0; len(out) < n; {
+		i := strings.IndexByte(s[at:], '@')
+		if i < 0 {
+			break
+		}
+		i += at
+		at = i + 1
+		start := i
+		for start > from && isHintLocalByte(s[start-1]) {
+			start--
+		}
+		if start == i {
+			continue
+		}
+		if end := hintDomainEnd(s, i+1); end >= 0 {
+			out = append(out, s[start:end])
+			from, at = end, end
+		}
+	}
+	return out
+}
+
+// hintDomainEnd returns the end of [A-Za-z0-9.\-]+\.[A-Za-z]{2,} matched
+// at s[i:], or -1: the greedy run gives back bytes until a dot that two
+// letters follow, so the dot is the run's last such one.
+func hintDomainEnd(s string, i int) int {
+	j := i
+	for j < len(s) && (isWordByte(s[j]) || s[j] == '.' || s[j] == '-') {
+		j++
+	}
+	for dot := j - 1; dot > i; dot-- {
+		if s[dot] != '.' {
+			continue
+		}
+		k := dot + 1
+		for k < len(s) && isASCIILetter(s[k]) {
+			k++
+		}
+		if k-dot > 2 {
+			return k
+		}
+	}
+	return -1
+}
+
+// isHintLocalByte reports a byte of [A-Za-z0-9._%+\-=], the pattern's local part.
+func isHintLocalByte(c byte) bool {
+	return isWordByte(c) || strings.IndexByte("._%+-=", c) >= 0
+}
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // isReport reports whether the message has delivery-report structure.
 func isReport(m *message) bool {

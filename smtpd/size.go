@@ -54,7 +54,11 @@ func dataLimit(r io.Reader) bool {
 // readData reads a DATA body of at most limit octets, given go-smtp's
 // DATA reader r.
 func readData(r io.Reader, limit int64) ([]byte, error) {
-	if !dataLimit(r) {
+	limited := dataLimit(r)
+	if br := newBodyReader(r); br != nil {
+		r = br // body.go
+	}
+	if !limited {
 		return readAll(r)
 	}
 	raw, err := readAll(r)

@@ -149,7 +149,7 @@ func applySuppress(b stateBuckets, s store.Suppression, ev store.Observation) er
 	if err != nil {
 		return err
 	}
-	if err := appendEvent(b.events, s.Address, s.Since, 0, ev); err != nil {
+	if err := appendEvent(b.events, s.Address, s.Since, ev); err != nil {
 		return err
 	}
 	if _, err := suppressTx(b, s); err != nil {
@@ -171,7 +171,7 @@ func applyLift(b stateBuckets, addr string, at time.Time, ev store.Observation) 
 		return nil, err
 	}
 	r.ResetPolicy(at)
-	if err := appendEvent(b.events, addr, at, 0, ev); err != nil {
+	if err := appendEvent(b.events, addr, at, ev); err != nil {
 		return nil, err
 	}
 	return lifted, saveRecipient(b.recipients, r)

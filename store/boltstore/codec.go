@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Recipients, events and message heads are compact records (a format
@@ -168,8 +169,13 @@ func hasListmonk(o store.Observation) bool {
 	return o.ListmonkSubscriber != "" || o.ListmonkCampaign != ""
 }
 
+// decodeEvent decodes an event that holds its observation; one that
+// refers to its message's (refFormat) reads through an eventReader.
 func decodeEvent(k, v []byte) (store.Event, error) {
 	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}
+	if len(v) > 0 && v[0] == refFormat {
+		return store.Event{}, fmt.Errorf("event %q: refers to its message's observation, read without the heads", k)
+	}
 	if len(v) > 0 && v[0] == compactFormat {
 		r := reader{b: v[1:]}
 		e.Time = r.time()
@@ -195,18 +201,85 @@ func decodeEvent(k, v []byte) (store.Event, error) {
 	return e, nil
 }
 
+// An event recorded from a message refers to the observation in the
+// message's head rather than repeat it: refFormat, time (8 bytes), message
+// id (uvarint), the observation's index among the head's (uvarint). The
+// head is kept as long as the store (retention prunes raw bytes and
+// events, never heads), and a Rebuild writes new heads and new events
+// together. A full event was 150 bytes or so for a bounce, mostly the
+// diagnostic; a reference is a dozen, which makes the events bucket, keyed
+// by address and so rewritten a page per bounce, a third of its size.
+const refFormat = 2
+
+func encodeEventRef(at time.Time, msgID uint64, index int) ([]byte, error) {
+	v := make([]byte, 0, 1+8+2*binary.MaxVarintLen64)
+	v = append(v, refFormat)
+	v, err := appendTime(v, at)
+	if err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, msgID)
+	return binary.AppendUvarint(v, uint64(index)), nil
+}
+
+// eventReader decodes events, reading the observation of a reference
+// (refFormat) from the head it names in heads. It keeps the head it read
+// last: the events of one message come in a row when a Rebuild or an
+// export walks them in the order they were recorded.
+type eventReader struct {
+	heads *bolt.Bucket
+	id    uint64
+	obs   []observationRecord
+}
+
+func newEventReader(heads *bolt.Bucket) *eventReader { return &eventReader{heads: heads} }
+
+func (er *eventReader) decode(k, v []byte) (store.Event, error) {
+	if len(v) == 0 || v[0] != refFormat {
+		return decodeEvent(k, v)
+	}
+	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}
+	r := reader{b: v[1:]}
+	e.Time = r.time()
+	e.MessageID = r.uvarint()
+	i := r.uvarint()
+	if r.err != nil {
+		return store.Event{}, fmt.Errorf("event %q: %w", k, r.err)
+	}
+	if er.obs == nil || er.id != e.MessageID {
+		hv := er.heads.Get(u64(e.MessageID))
+		if hv == nil {
+			return store.Event{}, fmt.Errorf("event %q: message %d, which holds its observation, is gone", k, e.MessageID)
+		}
+		rec, err := decodeHead(e.MessageID, hv)
+		if err != nil {
+			return store.Event{}, fmt.Errorf("event %q: %w", k, err)
+		}
+		er.id, er.obs = e.MessageID, rec.Observations
+	}
+	if i >= uint64(len(er.obs)) {
+		return store.Event{}, fmt.Errorf("event %q: message %d has no observation %d", k, e.MessageID, i)
+	}
+	e.Observation = store.Observation(er.obs[i])
+	return e, nil
+}
+
 // storedEventTime returns the time of a stored event without decoding the rest.
 func storedEventTime(k, v []byte) (time.Time, error) {
-	if len(v) >= 9 && v[0] == compactFormat {
+	if len(v) >= 9 && (v[0] == compactFormat || v[0] == refFormat) {
 		return fixedTime(v[1:9]), nil
 	}
 	e, err := decodeEvent(k, v)
 	return e.Time, err
 }
 
-// eventClass returns the class of a stored event, decoding no more than
-// it must: Rebuild looks for the admin events among all of them.
-func eventClass(k, v []byte) (string, error) {
+// isAdminEvent reports whether a stored event is an admin action,
+// decoding no more than it must: Rebuild and Prune look for the admin
+// events among all of them. A reference to a message's observation never is.
+func isAdminEvent(k, v []byte) (bool, error) {
+	if len(v) > 0 && v[0] == refFormat {
+		return false, nil
+	}
 	if len(v) > 0 && v[0] == compactFormat {
 		r := reader{b: v[1:]}
 		r.time()
@@ -220,15 +293,15 @@ func eventClass(k, v []byte) (string, error) {
 		}
 		class := r.bytes()
 		if r.err != nil {
-			return "", fmt.Errorf("event %q: %w", k, r.err)
+			return false, fmt.Errorf("event %q: %w", k, r.err)
 		}
-		return string(class), nil
+		return string(class) == store.ClassAdmin, nil
 	}
 	if !bytes.Contains(v, jsonAdminMarker) {
-		return "", nil // not admin: which class it is does not matter to the caller
+		return false, nil
 	}
 	e, err := decodeEvent(k, v)
-	return e.Class, err
+	return e.Class == store.ClassAdmin, err
 }
 
 // jsonAdminMarker is in every admin event's JSON record, and in few others.

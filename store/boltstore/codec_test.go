@@ -5,10 +5,13 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
-	"github.com/bouncesink/bouncesink/store"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/bouncesink/bouncesink/store"
+	bolt "go.etcd.io/bbolt"
 )
 
 // The API prints events with snake_case keys straight from Event.
@@ -47,7 +50,8 @@ func TestEventRecordFormat(t *testing.T) {
 	full := store.Observation{Recipient: "a@example.com", Class: "hard", Reason: "user-unknown", Status: "5.1.1", SMTPCode: 550,
 		Action: "failed", Diagnostic: "smtp; 550 no such user", RemoteMTA: "mx.example.com",
 		FeedbackType: "abuse", Decoder: "postfix", Rule: "status-5.1.1", Detail: "d"}
-	for _, o := range []store.Observation{o, full, {Recipient: "a@example.com"}, {SMTPCode: -1, Class: "ünïcode"}} {
+	admin := store.Observation{Recipient: "a@example.com", Class: store.ClassAdmin, Reason: store.AdminSuppress}
+	for _, o := range []store.Observation{o, full, {Recipient: "a@example.com"}, {SMTPCode: -1, Class: "ünïcode"}, admin} {
 		k := eventKey("a@example.com", 12)
 		v, err := encodeEvent("a@example.com", t0, 3, o)
 		if err != nil {
@@ -63,8 +67,8 @@ func TestEventRecordFormat(t *testing.T) {
 		if at, err := storedEventTime(k, v); err != nil || !at.Equal(t0) {
 			t.Errorf("storedEventTime: %v, %v", at, err)
 		}
-		if class, err := eventClass(k, v); err != nil || class != o.Class {
-			t.Errorf("eventClass: %q, %v; want %q", class, err, o.Class)
+		if isAdmin, err := isAdminEvent(k, v); err != nil || isAdmin != (o.Class == store.ClassAdmin) {
+			t.Errorf("isAdminEvent: %v, %v; want %v", isAdmin, err, o.Class == store.ClassAdmin)
 		}
 		for i := 1; i < len(v); i++ {
 			if _, err := decodeEvent(k, v[:i]); err == nil {
@@ -230,5 +234,84 @@ func TestAuditRecordFormat(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// An event recorded from a message refers to the observation in the
+// message's head: it reads back whole through an eventReader, in a dozen
+// bytes; a reference whose head or observation is missing, or that is
+// cut short, is an error, not an empty observation.
+func TestEventRefersToItsHead(t *testing.T) {
+	obs := []store.Observation{
+		{Recipient: "not an address", Class: "unknown"},
+		{Recipient: "<B@example.com>", Class: "hard", Reason: "user-unknown", Status: "5.1.1", SMTPCode: 550,
+			Diagnostic:         "smtp; 550 5.1.1 <b@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
+			ListmonkSubscriber: "7", ListmonkCampaign: "9"},
+		{Recipient: "c@example.com", Class: "soft", Advisory: true},
+	}
+	head, err := encodeHead(messageRecord{Received: t0, RawSize: 3000}, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "refs.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		heads, err := tx.CreateBucket(bucketMessages)
+		if err != nil {
+			return err
+		}
+		if err := heads.Put(u64(5), head); err != nil {
+			return err
+		}
+		er := newEventReader(heads)
+		for i, o := range obs[1:] {
+			i++
+			k := eventKey("b@example.com", uint64(10+i))
+			v, err := encodeEventRef(t0, 5, i)
+			if err != nil {
+				return err
+			}
+			if len(v) > 12 {
+				t.Errorf("a reference takes %d bytes", len(v))
+			}
+			e, err := er.decode(k, v)
+			if want := (store.Event{Seq: uint64(10 + i), Time: t0, MessageID: 5, Observation: o}); err != nil || e != want {
+				t.Errorf("reference to observation %d: %+v, %v; want %+v", i, e, err, want)
+			}
+			if at, err := storedEventTime(k, v); err != nil || !at.Equal(t0) {
+				t.Errorf("storedEventTime: %v, %v", at, err)
+			}
+			if admin, err := isAdminEvent(k, v); err != nil || admin {
+				t.Errorf("isAdminEvent: %v, %v", admin, err)
+			}
+			if _, err := decodeEvent(k, v); err == nil {
+				t.Error("decodeEvent read a reference without the heads")
+			}
+			for n := 1; n < len(v); n++ {
+				if _, err := newEventReader(heads).decode(k, v[:n]); err == nil {
+					t.Errorf("reference cut to %d of %d bytes decoded", n, len(v))
+				}
+			}
+		}
+		k := eventKey("b@example.com", 20)
+		for _, ref := range []struct {
+			id    uint64
+			index int
+		}{{6, 0}, {5, 3}} {
+			v, err := encodeEventRef(t0, ref.id, ref.index)
+			if err != nil {
+				return err
+			}
+			if e, err := newEventReader(heads).decode(k, v); err == nil {
+				t.Errorf("reference to message %d observation %d read as %+v", ref.id, ref.index, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -48,11 +48,12 @@ func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
 		if err != nil {
 			return err
 		}
+		er := newEventReader(tx.Bucket(bucketMessages))
 		err = tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
 			if err := check(); err != nil {
 				return err
 			}
-			e, err := decodeEvent(k, v)
+			e, err := er.decode(k, v)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ func indexAll(tx *bolt.Tx, now time.Time) error {
 	if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 		return err
 	}
-	if err := countEvents(tx.Bucket(bucketEvents), tx.Bucket(bucketCounters), now); err != nil {
+	if err := countEvents(tx.Bucket(bucketEvents), tx.Bucket(bucketMessages), tx.Bucket(bucketCounters), now); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketMeta).Put(keyIndexed, []byte("1"))

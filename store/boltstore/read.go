@@ -125,10 +125,11 @@ func history(tx *bolt.Tx, addr string, limit int) ([]store.Event, error) {
 	prefix := eventPrefix(addr)
 	// Every key of addr sorts below addr+0x01: seek there and walk back.
 	c := tx.Bucket(bucketEvents).Cursor()
+	er := newEventReader(tx.Bucket(bucketMessages))
 	k, v := seekBelow(c, append([]byte(addr), 1))
 	var events []store.Event
 	for ; k != nil && bytes.HasPrefix(k, prefix) && len(events) < limit; k, v = c.Prev() {
-		e, err := decodeEvent(k, v)
+		e, err := er.decode(k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -161,6 +162,7 @@ func (db *DB) History(ctx context.Context, addr string, before uint64, limit int
 	err = db.view(func(tx *bolt.Tx) error {
 		prefix := eventPrefix(key)
 		c := tx.Bucket(bucketEvents).Cursor()
+		er := newEventReader(tx.Bucket(bucketMessages))
 		from := append([]byte(key), 1) // above every key of addr
 		if before != 0 {
 			from = eventKey(key, before)
@@ -171,7 +173,7 @@ func (db *DB) History(ctx context.Context, addr string, before uint64, limit int
 				next = events[len(events)-1].Seq
 				return nil
 			}
-			e, err := decodeEvent(k, v)
+			e, err := er.decode(k, v)
 			if err != nil {
 				return err
 			}

@@ -10,10 +10,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// target is an observation whose recipient normalised, ready to record.
+// target is an observation whose recipient normalised, ready to record;
+// index is its place among the observations of the message's head.
 type target struct {
-	addr string
-	obs  store.Observation
+	addr  string
+	obs   store.Observation
+	index int
 }
 
 // Record journals the message and all its observations, to be applied
@@ -108,9 +110,9 @@ func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, 
 // targetsOf returns the observations whose recipient normalises, with it.
 func targetsOf(obs []store.Observation) []target {
 	var targets []target
-	for _, o := range obs {
+	for i, o := range obs {
 		if addr, err := store.Normalize(o.Recipient); err == nil {
-			targets = append(targets, target{addr, o})
+			targets = append(targets, target{addr, o, i})
 		}
 	}
 	return targets
@@ -161,7 +163,7 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (suppressed bool, err e
 		}
 	}
 	for _, t := range m.targets {
-		added, err := db.observe(state, id, m.at, t.addr, t.obs)
+		added, err := db.observe(state, id, m.at, t)
 		if err != nil {
 			return false, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
 		}
@@ -211,10 +213,16 @@ func liveState(tx *bolt.Tx) stateBuckets {
 	}
 }
 
-// observe appends one observation to addr's history, counts it, updates
-// its record and suppresses it if the policy says so, reporting whether it did.
-func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o store.Observation) (bool, error) {
-	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
+// observe appends one observation of message msgID (whose head is
+// stored) to its recipient's history, counts it, updates the recipient's
+// record and suppresses it if the policy says so, reporting whether it did.
+func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, t target) (bool, error) {
+	addr, o := t.addr, t.obs
+	v, err := encodeEventRef(at, msgID, t.index)
+	if err != nil {
+		return false, err
+	}
+	if err := putEvent(b.events, addr, v); err != nil {
 		return false, err
 	}
 	if err := countObservation(b.counters, b.tally, b.clock(db), at, addr, o); err != nil {
@@ -240,14 +248,21 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 	return added, saveRecipient(b.recipients, r)
 }
 
-func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o store.Observation) error {
+// appendEvent appends an admin action, an event of no message that holds
+// its observation, to addr's history.
+func appendEvent(events *bolt.Bucket, addr string, at time.Time, o store.Observation) error {
+	v, err := encodeEvent(addr, at, 0, o)
+	if err != nil {
+		return err
+	}
+	return putEvent(events, addr, v)
+}
+
+// putEvent appends the encoded event v to addr's history.
+func putEvent(events *bolt.Bucket, addr string, v []byte) error {
 	seq, err := events.NextSequence()
 	if err != nil {
 		return fmt.Errorf("event sequence: %w", err)
-	}
-	v, err := encodeEvent(addr, at, msgID, o)
-	if err != nil {
-		return err
 	}
 	if err := events.Put(eventKey(addr, seq), v); err != nil {
 		return fmt.Errorf("event: %w", err)

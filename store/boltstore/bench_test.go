@@ -67,7 +67,7 @@ func BenchmarkCheck100k(b *testing.B) {
 		for i := range recipients {
 			addr := fmt.Sprintf("user%07d@example.com", i)
 			r := store.Recipient{Address: addr, Counts: map[string]int{"hard": 1}, FirstBounce: t0, LastBounce: t0, LastClass: "hard", HardTimes: []time.Time{t0}}
-			if err := saveRecipient(state.recipients, r); err != nil {
+			if err := saveRecipient(state.recipients, r, diagRef{}); err != nil {
 				return err
 			}
 			if i%(recipients/suppressed) == 0 {
@@ -150,10 +150,10 @@ func BenchmarkRecipientRecord(b *testing.B) {
 		var v []byte
 		for b.Loop() {
 			var err error
-			if v, err = encodeRecipient(r); err != nil {
+			if v, err = encodeRecipient(r, diagRef{}); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := decodeRecipient(r.Address, v); err != nil {
+			if _, _, err := decodeRecipient(r.Address, v); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -166,7 +166,7 @@ func BenchmarkRecipientRecord(b *testing.B) {
 			if v, err = json.Marshal(r); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := decodeRecipient(r.Address, v); err != nil {
+			if _, _, err := decodeRecipient(r.Address, v); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -201,14 +201,18 @@ func decodeEvent(k, v []byte) (store.Event, error) {
 	return e, nil
 }
 
-// An event recorded from a message refers to the observation in the
-// message's head rather than repeat it: refFormat, time (8 bytes), message
-// id (uvarint), the observation's index among the head's (uvarint). The
-// head is kept as long as the store (retention prunes raw bytes and
-// events, never heads), and a Rebuild writes new heads and new events
-// together. A full event was 150 bytes or so for a bounce, mostly the
-// diagnostic; a reference is a dozen, which makes the events bucket, keyed
-// by address and so rewritten a page per bounce, a third of its size.
+// refFormat is the format of a record that refers to an observation in a
+// message's head rather than repeat it: an event recorded from a message,
+// and a recipient record whose last diagnostic is a message's. The head
+// is kept as long as the store (retention prunes raw bytes and events,
+// never heads), and a Rebuild writes new heads, events and recipients
+// together. Events and recipients are keyed by address, so a bounce
+// rewrites a page of each: their size is most of what bbolt writes.
+//
+// An event that refers is: refFormat, time (8 bytes), message id
+// (uvarint), the observation's index among the head's (uvarint); a dozen
+// bytes, where the event holding its observation took 150 or so, mostly
+// the diagnostic.
 const refFormat = 2
 
 func encodeEventRef(at time.Time, msgID uint64, index int) ([]byte, error) {
@@ -222,19 +226,39 @@ func encodeEventRef(at time.Time, msgID uint64, index int) ([]byte, error) {
 	return binary.AppendUvarint(v, uint64(index)), nil
 }
 
-// eventReader decodes events, reading the observation of a reference
-// (refFormat) from the head it names in heads. It keeps the head it read
-// last: the events of one message come in a row when a Rebuild or an
-// export walks them in the order they were recorded.
-type eventReader struct {
+// headReader reads the observations records refer to from heads. It
+// keeps the head it read last: the events of one message come in a row
+// when a Rebuild or an export walks them in the order they were recorded.
+type headReader struct {
 	heads *bolt.Bucket
 	id    uint64
 	obs   []observationRecord
 }
 
-func newEventReader(heads *bolt.Bucket) *eventReader { return &eventReader{heads: heads} }
+func newHeadReader(heads *bolt.Bucket) *headReader { return &headReader{heads: heads} }
 
-func (er *eventReader) decode(k, v []byte) (store.Event, error) {
+// observation returns observation i of message id.
+func (hr *headReader) observation(id, i uint64) (store.Observation, error) {
+	if hr.obs == nil || hr.id != id {
+		v := hr.heads.Get(u64(id))
+		if v == nil {
+			return store.Observation{}, fmt.Errorf("message %d, which holds the observation, is gone", id)
+		}
+		rec, err := decodeHead(id, v)
+		if err != nil {
+			return store.Observation{}, err
+		}
+		hr.id, hr.obs = id, rec.Observations
+	}
+	if i >= uint64(len(hr.obs)) {
+		return store.Observation{}, fmt.Errorf("message %d has no observation %d", id, i)
+	}
+	return store.Observation(hr.obs[i]), nil
+}
+
+// event decodes a stored event, reading the observation of one that
+// refers (refFormat) from its head.
+func (hr *headReader) event(k, v []byte) (store.Event, error) {
 	if len(v) == 0 || v[0] != refFormat {
 		return decodeEvent(k, v)
 	}
@@ -246,21 +270,10 @@ func (er *eventReader) decode(k, v []byte) (store.Event, error) {
 	if r.err != nil {
 		return store.Event{}, fmt.Errorf("event %q: %w", k, r.err)
 	}
-	if er.obs == nil || er.id != e.MessageID {
-		hv := er.heads.Get(u64(e.MessageID))
-		if hv == nil {
-			return store.Event{}, fmt.Errorf("event %q: message %d, which holds its observation, is gone", k, e.MessageID)
-		}
-		rec, err := decodeHead(e.MessageID, hv)
-		if err != nil {
-			return store.Event{}, fmt.Errorf("event %q: %w", k, err)
-		}
-		er.id, er.obs = e.MessageID, rec.Observations
+	var err error
+	if e.Observation, err = hr.observation(e.MessageID, i); err != nil {
+		return store.Event{}, fmt.Errorf("event %q: %w", k, err)
 	}
-	if i >= uint64(len(er.obs)) {
-		return store.Event{}, fmt.Errorf("event %q: message %d has no observation %d", k, e.MessageID, i)
-	}
-	e.Observation = store.Observation(er.obs[i])
 	return e, nil
 }
 
@@ -307,15 +320,27 @@ func isAdminEvent(k, v []byte) (bool, error) {
 // jsonAdminMarker is in every admin event's JSON record, and in few others.
 var jsonAdminMarker = []byte(`"class":"` + store.ClassAdmin + `"`)
 
-// A recipient record is: format byte, Counts (a count, then class and
-// number pairs), FirstBounce, LastBounce, LastClass, LastReason,
-// LastStatus, LastDiagnostic, HardTimes and SoftTimes (each a count, then
-// the times), Complaints, StreaksClearedAt. The address is the key; the
-// suppression lives in bucketSuppressions, the one place that says
-// whether an address is suppressed.
-func encodeRecipient(r store.Recipient) ([]byte, error) {
-	v := make([]byte, 0, 96+len(r.LastDiagnostic)+8*(len(r.HardTimes)+len(r.SoftTimes)))
-	v = append(v, compactFormat)
+// diagRef names the observation a recipient's LastDiagnostic is: message
+// id and index in its head. The zero diagRef names none: the record holds
+// its diagnostic.
+type diagRef struct{ id, index uint64 }
+
+// A recipient record is: refFormat, Counts (a count, then class and
+// number pairs), LastBounce (8 bytes), FirstBounce (a time near
+// LastBounce, see wire.go), LastClass, LastReason, LastStatus, the last
+// diagnostic (a message id, then the observation's index in its head; or
+// 0, then the diagnostic itself), HardTimes and SoftTimes (each a count,
+// then the times near LastBounce), Complaints, StreaksClearedAt (near
+// LastBounce). The address is the key; the suppression lives in
+// bucketSuppressions, the one place that says whether an address is
+// suppressed. Records in compactFormat (all times 8 bytes, the diagnostic
+// held) still read, and are rewritten in this form when they change.
+//
+// With ref not zero, r.LastDiagnostic is ref's observation's and is not
+// stored: a bounce's diagnostic was most of its recipient's record.
+func encodeRecipient(r store.Recipient, ref diagRef) ([]byte, error) {
+	v := make([]byte, 0, 64+len(r.LastDiagnostic)+3*(len(r.HardTimes)+len(r.SoftTimes)))
+	v = append(v, refFormat)
 	// In class order, so that equal records encode to equal bytes.
 	classes := make([]string, 0, 8)
 	for class := range r.Counts {
@@ -327,40 +352,49 @@ func encodeRecipient(r store.Recipient) ([]byte, error) {
 		v = appendString(v, class)
 		v = binary.AppendUvarint(v, uint64(max(r.Counts[class], 0)))
 	}
-	var err error
-	if v, err = appendTime(v, r.FirstBounce); err != nil {
+	v, err := appendTime(v, r.LastBounce)
+	if err != nil {
 		return nil, err
 	}
-	if v, err = appendTime(v, r.LastBounce); err != nil {
+	base := unixNano(r.LastBounce)
+	if v, err = appendTimeFrom(v, r.FirstBounce, base); err != nil {
 		return nil, err
 	}
 	v = appendString(v, r.LastClass)
 	v = appendString(v, r.LastReason)
 	v = appendString(v, r.LastStatus)
-	v = appendString(v, r.LastDiagnostic)
+	v = binary.AppendUvarint(v, ref.id)
+	if ref.id != 0 {
+		v = binary.AppendUvarint(v, ref.index)
+	} else {
+		v = appendString(v, r.LastDiagnostic)
+	}
 	for _, times := range [][]time.Time{r.HardTimes, r.SoftTimes} {
 		v = binary.AppendUvarint(v, uint64(len(times)))
 		for _, t := range times {
-			if v, err = appendTime(v, t); err != nil {
+			if v, err = appendTimeFrom(v, t, base); err != nil {
 				return nil, err
 			}
 		}
 	}
 	v = binary.AppendUvarint(v, uint64(max(r.Complaints, 0)))
-	return appendTime(v, r.StreaksClearedAt)
+	return appendTimeFrom(v, r.StreaksClearedAt, base)
 }
 
-func decodeRecipient(addr string, v []byte) (store.Recipient, error) {
-	if len(v) == 0 || v[0] != compactFormat {
-		var r store.Recipient
+// decodeRecipient decodes addr's record. Where it refers to its last
+// diagnostic (ref not zero), r.LastDiagnostic is empty: a caller that
+// shows it reads it with lastDiagnostic; one that stores the record again
+// passes ref on.
+func decodeRecipient(addr string, v []byte) (r store.Recipient, ref diagRef, err error) {
+	if len(v) == 0 || (v[0] != compactFormat && v[0] != refFormat) {
 		if err := json.Unmarshal(v, &r); err != nil {
-			return store.Recipient{}, fmt.Errorf("recipient %s: %w", addr, err)
+			return store.Recipient{}, diagRef{}, fmt.Errorf("recipient %s: %w", addr, err)
 		}
 		r.Address = addr
-		return r, nil
+		return r, diagRef{}, nil
 	}
 	rd := reader{b: v[1:]}
-	r := store.Recipient{Address: addr}
+	r = store.Recipient{Address: addr}
 	if n := rd.count(2); n > 0 {
 		r.Counts = make(map[string]int, n)
 		for range n {
@@ -368,30 +402,71 @@ func decodeRecipient(addr string, v []byte) (store.Recipient, error) {
 			r.Counts[class] = rd.int()
 		}
 	}
-	r.FirstBounce = rd.time()
-	r.LastBounce = rd.time()
-	r.LastClass = rd.string()
-	r.LastReason = rd.string()
-	r.LastStatus = rd.string()
-	r.LastDiagnostic = rd.string()
-	r.HardTimes = rd.times()
-	r.SoftTimes = rd.times()
-	r.Complaints = rd.int()
-	r.StreaksClearedAt = rd.time()
-	if rd.err != nil {
-		return store.Recipient{}, fmt.Errorf("recipient %s: %w", addr, rd.err)
+	if v[0] == compactFormat {
+		r.FirstBounce = rd.time()
+		r.LastBounce = rd.time()
+		r.LastClass = rd.string()
+		r.LastReason = rd.string()
+		r.LastStatus = rd.string()
+		r.LastDiagnostic = rd.string()
+		r.HardTimes = rd.times(nil)
+		r.SoftTimes = rd.times(nil)
+		r.Complaints = rd.int()
+		r.StreaksClearedAt = rd.time()
+	} else {
+		r.LastBounce = rd.time()
+		base := unixNano(r.LastBounce)
+		r.FirstBounce = rd.timeFrom(base)
+		r.LastClass = rd.string()
+		r.LastReason = rd.string()
+		r.LastStatus = rd.string()
+		if ref.id = rd.uvarint(); ref.id != 0 {
+			ref.index = rd.uvarint()
+		} else {
+			r.LastDiagnostic = rd.string()
+		}
+		r.HardTimes = rd.times(&base)
+		r.SoftTimes = rd.times(&base)
+		r.Complaints = rd.int()
+		r.StreaksClearedAt = rd.timeFrom(base)
 	}
-	return r, nil
+	if rd.err != nil {
+		return store.Recipient{}, diagRef{}, fmt.Errorf("recipient %s: %w", addr, rd.err)
+	}
+	return r, ref, nil
 }
 
-func (r *reader) times() []time.Time {
-	n := r.count(8)
+// lastDiagnostic sets r.LastDiagnostic to that of the observation ref
+// names, if any.
+func (hr *headReader) lastDiagnostic(r *store.Recipient, ref diagRef) error {
+	if ref.id == 0 {
+		return nil
+	}
+	o, err := hr.observation(ref.id, ref.index)
+	if err != nil {
+		return fmt.Errorf("recipient %s: %w", r.Address, err)
+	}
+	r.LastDiagnostic = o.Diagnostic
+	return nil
+}
+
+// times reads a count, then the times: 8 bytes each, or near *base.
+func (r *reader) times(base *int64) []time.Time {
+	size := 8
+	if base != nil {
+		size = 1
+	}
+	n := r.count(size)
 	if n == 0 {
 		return nil
 	}
 	times := make([]time.Time, n)
 	for i := range times {
-		times[i] = r.time()
+		if base == nil {
+			times[i] = r.time()
+		} else {
+			times[i] = r.timeFrom(*base)
+		}
 	}
 	return times
 }

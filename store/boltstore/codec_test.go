@@ -5,8 +5,10 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,36 +91,104 @@ func TestRecipientRecordFormat(t *testing.T) {
 		HardTimes:      []time.Time{t0}, SoftTimes: []time.Time{day(1), day(2), day(2.5), day(3)},
 		Complaints: 2, StreaksClearedAt: day(-1),
 	}
-	v, err := encodeRecipient(r)
+	v, err := encodeRecipient(r, diagRef{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeRecipient(r.Address, v)
-	if err != nil || !reflect.DeepEqual(got, r) {
-		t.Errorf("round trip:\n got %+v, %v\nwant %+v", got, err, r)
+	got, ref, err := decodeRecipient(r.Address, v)
+	if err != nil || !reflect.DeepEqual(got, r) || ref != (diagRef{}) {
+		t.Errorf("round trip:\n got %+v, %+v, %v\nwant %+v", got, ref, err, r)
 	}
-	again, _ := encodeRecipient(got)
+	again, _ := encodeRecipient(got, ref)
 	if !bytes.Equal(again, v) {
 		t.Error("the same record encodes to other bytes")
 	}
 	old, _ := json.Marshal(r)
-	if got, err := decodeRecipient(r.Address, old); err != nil || !reflect.DeepEqual(got, r) {
+	if got, _, err := decodeRecipient(r.Address, old); err != nil || !reflect.DeepEqual(got, r) {
 		t.Errorf("JSON record: %+v, %v", got, err)
+	}
+	if got, _, err := decodeRecipient(r.Address, encodeRecipientV1(t, r)); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("record in compactFormat: %+v, %v", got, err)
 	}
 	if len(v) >= len(old)/2 {
 		t.Errorf("compact record %d bytes, JSON %d; want under half", len(v), len(old))
 	}
-	for i := 1; i < len(v); i++ {
-		if _, err := decodeRecipient(r.Address, v[:i]); err == nil {
-			t.Errorf("record cut to %d of %d bytes decoded", i, len(v))
+
+	// A record that refers to its last diagnostic holds no text, and
+	// passes the reference on.
+	want := diagRef{id: 300, index: 2}
+	byRef, err := encodeRecipient(r, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byRef) > len(v)-len(r.LastDiagnostic)+2 {
+		t.Errorf("a record referring to its diagnostic takes %d bytes, holding it %d", len(byRef), len(v))
+	}
+	noDiag := r
+	noDiag.LastDiagnostic = ""
+	if got, ref, err := decodeRecipient(r.Address, byRef); err != nil || !reflect.DeepEqual(got, noDiag) || ref != want {
+		t.Errorf("round trip by reference:\n got %+v, %+v, %v\nwant %+v, %+v", got, ref, err, noDiag, want)
+	}
+
+	// The zero record, and times far from the last bounce.
+	for _, r := range []store.Recipient{{Address: "z@example.com"},
+		{Address: "far@example.com", FirstBounce: time.Date(1700, 1, 1, 0, 0, 0, 1, time.UTC), LastBounce: time.Date(2250, 1, 1, 0, 0, 0, 0, time.UTC),
+			HardTimes: []time.Time{time.Date(1700, 1, 1, 0, 0, 0, 1, time.UTC)}, StreaksClearedAt: time.Date(2250, 1, 1, 0, 0, 0, 1, time.UTC)}} {
+		v, err := encodeRecipient(r, diagRef{})
+		if got, _, err2 := decodeRecipient(r.Address, v); err != nil || err2 != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("round trip:\n got %+v, %v, %v\nwant %+v", got, err, err2, r)
 		}
 	}
-	if _, err := encodeRecipient(store.Recipient{LastBounce: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+
+	for _, v := range [][]byte{v, byRef} {
+		for i := 1; i < len(v); i++ {
+			if _, _, err := decodeRecipient(r.Address, v[:i]); err == nil {
+				t.Errorf("record cut to %d of %d bytes decoded", i, len(v))
+			}
+		}
+	}
+	if _, err := encodeRecipient(store.Recipient{LastBounce: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}, diagRef{}); err == nil {
 		t.Error("a time UnixNano cannot hold was encoded")
 	}
-	if got, err := decodeRecipient("b@example.com", []byte{compactFormat}); err == nil {
-		t.Errorf("a record of its format byte alone decoded: %+v", got)
+	if _, err := encodeRecipient(store.Recipient{LastBounce: t0, HardTimes: []time.Time{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}}, diagRef{}); err == nil {
+		t.Error("a time UnixNano cannot hold was encoded")
 	}
+	for _, format := range []byte{compactFormat, refFormat} {
+		if got, _, err := decodeRecipient("b@example.com", []byte{format}); err == nil {
+			t.Errorf("a record of its format byte alone decoded: %+v", got)
+		}
+	}
+}
+
+// encodeRecipientV1 encodes r as records were before refFormat: every
+// time 8 bytes, the diagnostic held.
+func encodeRecipientV1(t *testing.T, r store.Recipient) []byte {
+	t.Helper()
+	v := []byte{compactFormat}
+	classes := slices.Sorted(maps.Keys(r.Counts))
+	v = binary.AppendUvarint(v, uint64(len(classes)))
+	for _, class := range classes {
+		v = binary.AppendUvarint(appendString(v, class), uint64(r.Counts[class]))
+	}
+	times := func(ts ...time.Time) {
+		for _, at := range ts {
+			var err error
+			if v, err = appendTime(v, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	times(r.FirstBounce, r.LastBounce)
+	for _, s := range []string{r.LastClass, r.LastReason, r.LastStatus, r.LastDiagnostic} {
+		v = appendString(v, s)
+	}
+	for _, ts := range [][]time.Time{r.HardTimes, r.SoftTimes} {
+		v = binary.AppendUvarint(v, uint64(len(ts)))
+		times(ts...)
+	}
+	v = binary.AppendUvarint(v, uint64(r.Complaints))
+	times(r.StreaksClearedAt)
+	return v
 }
 
 // Message heads: compact, and JSON ones from earlier versions still read.
@@ -266,7 +336,7 @@ func TestEventRefersToItsHead(t *testing.T) {
 		if err := heads.Put(u64(5), head); err != nil {
 			return err
 		}
-		er := newEventReader(heads)
+		hr := newHeadReader(heads)
 		for i, o := range obs[1:] {
 			i++
 			k := eventKey("b@example.com", uint64(10+i))
@@ -277,7 +347,7 @@ func TestEventRefersToItsHead(t *testing.T) {
 			if len(v) > 12 {
 				t.Errorf("a reference takes %d bytes", len(v))
 			}
-			e, err := er.decode(k, v)
+			e, err := hr.event(k, v)
 			if want := (store.Event{Seq: uint64(10 + i), Time: t0, MessageID: 5, Observation: o}); err != nil || e != want {
 				t.Errorf("reference to observation %d: %+v, %v; want %+v", i, e, err, want)
 			}
@@ -291,7 +361,7 @@ func TestEventRefersToItsHead(t *testing.T) {
 				t.Error("decodeEvent read a reference without the heads")
 			}
 			for n := 1; n < len(v); n++ {
-				if _, err := newEventReader(heads).decode(k, v[:n]); err == nil {
+				if _, err := newHeadReader(heads).event(k, v[:n]); err == nil {
 					t.Errorf("reference cut to %d of %d bytes decoded", n, len(v))
 				}
 			}
@@ -305,7 +375,7 @@ func TestEventRefersToItsHead(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if e, err := newEventReader(heads).decode(k, v); err == nil {
+			if e, err := newHeadReader(heads).event(k, v); err == nil {
 				t.Errorf("reference to message %d observation %d read as %+v", ref.id, ref.index, e)
 			}
 		}

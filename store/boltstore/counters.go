@@ -133,9 +133,9 @@ func pruneHours(meta, counters *bolt.Bucket, now time.Time) error {
 // countEvents counts every observation in events (whose references read
 // from heads), for a file written before the counters existed.
 func countEvents(events, heads, counters *bolt.Bucket, now time.Time) error {
-	er := newEventReader(heads)
+	hr := newHeadReader(heads)
 	return events.ForEach(func(k, v []byte) error {
-		e, err := er.decode(k, v)
+		e, err := hr.event(k, v)
 		if err != nil || e.Class == store.ClassAdmin {
 			return err
 		}

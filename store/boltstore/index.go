@@ -118,7 +118,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 			}
 			item := store.ListedSuppression{Suppression: s}
 			if v := recipients.Get(k[8:]); v != nil {
-				r, err := decodeRecipient(addr, v)
+				r, _, err := decodeRecipient(addr, v) // a list shows no diagnostic
 				if err != nil {
 					return err
 				}

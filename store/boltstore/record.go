@@ -228,12 +228,16 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, t target) (boo
 	if err := countObservation(b.counters, b.tally, b.clock(db), at, addr, o); err != nil {
 		return false, err
 	}
-	r, err := loadRecipient(b.recipients, addr)
+	r, ref, err := loadRecipient(b.recipients, addr)
 	if err != nil {
 		return false, err
 	}
 	added := false
-	if s := db.policy.Observe(&r, o, at); s != nil {
+	s := db.policy.Observe(&r, o, at)
+	if r.LastBounce.Equal(at) { // o is the latest: its diagnostic is the last
+		ref = diagRef{msgID, uint64(t.index)}
+	}
+	if s != nil {
 		if added, err = suppressTx(b, *s); err != nil {
 			return false, err
 		}
@@ -245,7 +249,7 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, t target) (boo
 			}
 		}
 	}
-	return added, saveRecipient(b.recipients, r)
+	return added, saveRecipient(b.recipients, r, ref)
 }
 
 // appendEvent appends an admin action, an event of no message that holds
@@ -270,24 +274,27 @@ func putEvent(events *bolt.Bucket, addr string, v []byte) error {
 	return nil
 }
 
-// loadRecipient returns addr's record, or a fresh one if it has none.
-func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, error) {
+// loadRecipient returns addr's record, or a fresh one if it has none, and
+// the observation its last diagnostic is (see decodeRecipient).
+func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, diagRef, error) {
 	r := store.Recipient{Address: addr}
+	var ref diagRef
 	if v := recipients.Get([]byte(addr)); v != nil {
 		var err error
-		if r, err = decodeRecipient(addr, v); err != nil {
-			return store.Recipient{}, err
+		if r, ref, err = decodeRecipient(addr, v); err != nil {
+			return store.Recipient{}, diagRef{}, err
 		}
 	}
 	if r.Counts == nil {
 		r.Counts = make(map[string]int)
 	}
-	return r, nil
+	return r, ref, nil
 }
 
-// saveRecipient stores r, counting it in the bucket's sequence if new.
-func saveRecipient(recipients *bolt.Bucket, r store.Recipient) error {
-	v, err := encodeRecipient(r)
+// saveRecipient stores r, whose last diagnostic is ref's observation's
+// if ref is not zero, counting it in the bucket's sequence if new.
+func saveRecipient(recipients *bolt.Bucket, r store.Recipient, ref diagRef) error {
+	v, err := encodeRecipient(r, ref)
 	if err != nil {
 		return fmt.Errorf("recipient: %w", err)
 	}

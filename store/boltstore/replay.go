@@ -83,9 +83,12 @@ func (r *rebuild) replayAdmin(b stateBuckets, due func(adminAction) bool) error 
 			// An action this build does not know: keep it in the history.
 			err = appendEvent(b.events, a.addr, a.at, a.ev)
 			if err == nil {
-				var rec store.Recipient
-				if rec, err = loadRecipient(b.recipients, a.addr); err == nil {
-					err = saveRecipient(b.recipients, rec)
+				var (
+					rec store.Recipient
+					ref diagRef
+				)
+				if rec, ref, err = loadRecipient(b.recipients, a.addr); err == nil {
+					err = saveRecipient(b.recipients, rec, ref)
 				}
 			}
 		}

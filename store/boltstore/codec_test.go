@@ -2,6 +2,8 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
@@ -383,5 +385,134 @@ func TestEventRefersToItsHead(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A file written before events and recipients referred to their message
+// heads (every event holding its observation, every recipient record its
+// diagnostic, in compactFormat) reads the same, takes new bounces, and a
+// Rebuild of it changes nothing that reads.
+func TestRecordsBeforeReferencesStillRead(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t, Options{})
+	addrs := []string{"a@example.com", "b@example.com", "c@example.com"}
+	diag := func(addr string, n int) string { return fmt.Sprintf("smtp; 550 5.1.1 <%s>: no such user (%d)", addr, n) }
+	for i := range 9 {
+		m := bounce(addrs[i%3], []string{"soft", "hard", "delayed"}[i%3], day(float64(i)))
+		m.Observations[0].Diagnostic = diag(addrs[i%3], i)
+		record(t, db, m)
+	}
+	type view struct {
+		recipients []store.Recipient
+		history    [][]store.Event
+		dump       []store.Item
+	}
+	read := func() view {
+		t.Helper()
+		var v view
+		for _, addr := range addrs {
+			r, events, err := db.Recipient(ctx, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.recipients, v.history = append(v.recipients, r), append(v.history, events)
+		}
+		err := db.Dump(ctx, func(it store.Item) error { v.dump = append(v.dump, it); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	want := read()
+	if want.recipients[0].LastDiagnostic != diag(addrs[0], 6) {
+		t.Fatalf("last diagnostic %q, want %q", want.recipients[0].LastDiagnostic, diag(addrs[0], 6))
+	}
+
+	// Rewrite every event and recipient record as the version before did.
+	converted := 0
+	err := db.update(func(tx *bolt.Tx) error {
+		hr := newHeadReader(tx.Bucket(bucketMessages))
+		events, recipients := tx.Bucket(bucketEvents), tx.Bucket(bucketRecipients)
+		old := map[string][]byte{}
+		err := events.ForEach(func(k, v []byte) error {
+			e, err := hr.event(k, v)
+			if err != nil {
+				return err
+			}
+			if old[string(k)], err = encodeEvent(eventAddr(k), e.Time, e.MessageID, e.Observation); err != nil {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for k, v := range old {
+			if err := events.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		clear(old)
+		err = recipients.ForEach(func(k, v []byte) error {
+			r, ref, err := decodeRecipient(string(k), v)
+			if err != nil {
+				return err
+			}
+			if ref == (diagRef{}) {
+				t.Errorf("recipient %s holds its diagnostic", k)
+			}
+			if err := hr.lastDiagnostic(&r, ref); err != nil {
+				return err
+			}
+			old[string(k)] = encodeRecipientV1(t, r)
+			converted++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for k, v := range old {
+			if err := recipients.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || converted != len(addrs) {
+		t.Fatalf("converting: %v (%d recipients)", err, converted)
+	}
+	if got := read(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("records of the version before read otherwise:\n got %+v\nwant %+v", got, want)
+	}
+
+	// A new bounce for a, and a late one for b, on the old records.
+	m := bounce(addrs[0], "hard", day(20))
+	m.Observations[0].Diagnostic = diag(addrs[0], 20)
+	record(t, db, m)
+	m = bounce(addrs[1], "hard", day(-1))
+	m.Observations[0].Diagnostic = diag(addrs[1], -1)
+	record(t, db, m)
+	want = read()
+	if got := want.recipients[0].LastDiagnostic; got != diag(addrs[0], 20) {
+		t.Errorf("a: last diagnostic %q after a new bounce", got)
+	}
+	if got := want.recipients[1].LastDiagnostic; got != diag(addrs[1], 7) {
+		t.Errorf("b: last diagnostic %q after a late bounce, want the one of day 7", got)
+	}
+	if len(want.history[0]) != 4 || want.history[0][0].Diagnostic != diag(addrs[0], 0) || want.history[0][3].Diagnostic != diag(addrs[0], 20) {
+		t.Errorf("a's history mixes formats wrong: %+v", want.history[0])
+	}
+
+	if _, err := db.Rebuild(ctx, func(m store.StoredMessage) ([]store.Observation, error) { return m.Observations, nil }, store.RebuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	for i := range got.history { // a Rebuild numbers the events anew
+		for j := range got.history[i] {
+			got.history[i][j].Seq = want.history[i][j].Seq
+		}
+	}
+	if !reflect.DeepEqual(got.recipients, want.recipients) || !reflect.DeepEqual(got.history, want.history) {
+		t.Errorf("a Rebuild changed what reads:\n got %+v\n %+v\nwant %+v\n %+v", got.recipients, got.history, want.recipients, want.history)
 	}
 }

@@ -2,11 +2,11 @@ package boltstore
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -396,7 +396,9 @@ func TestRecordsBeforeReferencesStillRead(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t, Options{})
 	addrs := []string{"a@example.com", "b@example.com", "c@example.com"}
-	diag := func(addr string, n int) string { return fmt.Sprintf("smtp; 550 5.1.1 <%s>: no such user (%d)", addr, n) }
+	diag := func(addr string, n int) string {
+		return fmt.Sprintf("smtp; 550 5.1.1 <%s>: no such user (%d)", addr, n)
+	}
 	for i := range 9 {
 		m := bounce(addrs[i%3], []string{"soft", "hard", "delayed"}[i%3], day(float64(i)))
 		m.Observations[0].Diagnostic = diag(addrs[i%3], i)

@@ -104,6 +104,24 @@ func appendObservation(b []byte, o store.Observation, addr string) []byte {
 	return appendString(b, o.Detail)
 }
 
+// skipObservation reads past an observation, as observation reads it.
+func (r *reader) skipObservation() {
+	if n := r.uvarint(); n > 1 {
+		if n-1 > uint64(len(r.b)) {
+			r.err = errShort
+			return
+		}
+		r.b = r.b[n-1:]
+	}
+	for range 3 { // class, reason, status
+		r.bytes()
+	}
+	r.varint()
+	for range 7 { // action, diagnostic, remote MTA, feedback type, decoder, rule, detail
+		r.bytes()
+	}
+}
+
 func (r *reader) observation(addr string) store.Observation {
 	var o store.Observation
 	if n := r.uvarint(); n == 0 {
@@ -226,34 +244,78 @@ func encodeEventRef(at time.Time, msgID uint64, index int) ([]byte, error) {
 	return binary.AppendUvarint(v, uint64(index)), nil
 }
 
-// headReader reads the observations records refer to from heads. It
-// keeps the head it read last: the events of one message come in a row
-// when a Rebuild or an export walks them in the order they were recorded.
-type headReader struct {
-	heads *bolt.Bucket
-	id    uint64
-	obs   []observationRecord
-}
+// headReader reads the observations records refer to from heads.
+type headReader struct{ heads *bolt.Bucket }
 
 func newHeadReader(heads *bolt.Bucket) *headReader { return &headReader{heads: heads} }
 
 // observation returns observation i of message id.
 func (hr *headReader) observation(id, i uint64) (store.Observation, error) {
-	if hr.obs == nil || hr.id != id {
-		v := hr.heads.Get(u64(id))
-		if v == nil {
-			return store.Observation{}, fmt.Errorf("message %d, which holds the observation, is gone", id)
-		}
+	v := hr.heads.Get(u64(id))
+	if v == nil {
+		return store.Observation{}, fmt.Errorf("message %d, which holds the observation, is gone", id)
+	}
+	return headObservation(id, v, i)
+}
+
+// headObservation decodes observation i of the head v of message id. It
+// skips the others without copying them: a head may hold a thousand
+// observations and an event reads one, so that reading an address's
+// history, or exporting every event, costs what reading the heads' bytes
+// costs and no more.
+func headObservation(id uint64, v []byte, i uint64) (store.Observation, error) {
+	noSuch := fmt.Errorf("message %d has no observation %d", id, i)
+	if len(v) == 0 || v[0] != compactFormat {
 		rec, err := decodeHead(id, v)
 		if err != nil {
 			return store.Observation{}, err
 		}
-		hr.id, hr.obs = id, rec.Observations
+		if i >= uint64(len(rec.Observations)) {
+			return store.Observation{}, noSuch
+		}
+		return store.Observation(rec.Observations[i]), nil
 	}
-	if i >= uint64(len(hr.obs)) {
-		return store.Observation{}, fmt.Errorf("message %d has no observation %d", id, i)
+	// As decodeHead reads it.
+	r := reader{b: v[1:]}
+	r.time()
+	r.int()
+	r.bytes()
+	for n := r.count(1); n > 0 && r.err == nil; n-- {
+		r.bytes()
 	}
-	return store.Observation(hr.obs[i]), nil
+	n := uint64(r.count(12))
+	if r.err == nil && i >= n {
+		return store.Observation{}, noSuch
+	}
+	var o store.Observation
+	for j := uint64(0); j < n && r.err == nil; j++ {
+		if j == i {
+			o = r.observation("")
+		} else {
+			r.skipObservation()
+		}
+	}
+	if r.more() {
+		r.int()
+		r.time()
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			if uint64(r.int()) == i {
+				o.Advisory = true
+			}
+		}
+	}
+	if r.more() {
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			j, sub, camp := r.int(), r.bytes(), r.bytes()
+			if uint64(j) == i {
+				o.ListmonkSubscriber, o.ListmonkCampaign = string(sub), string(camp)
+			}
+		}
+	}
+	if r.err != nil {
+		return store.Observation{}, fmt.Errorf("message %d: %w", id, r.err)
+	}
+	return o, nil
 }
 
 // event decodes a stored event, reading the observation of one that

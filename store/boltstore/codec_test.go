@@ -518,3 +518,44 @@ func TestRecordsBeforeReferencesStillRead(t *testing.T) {
 		t.Errorf("a Rebuild changed what reads:\n got %+v\n %+v\nwant %+v\n %+v", got.recipients, got.history, want.recipients, want.history)
 	}
 }
+
+// headObservation reads each observation of a head as decodeHead does,
+// skipping the others, for heads with and without their later fields
+// and in JSON; one it does not hold, or a head cut short, is an error.
+func TestHeadObservation(t *testing.T) {
+	full := store.Observation{Recipient: "a@example.com", Class: "hard", Reason: "user-unknown", Status: "5.1.1", SMTPCode: -550,
+		Action: "failed", Diagnostic: "smtp; 550 no such user", RemoteMTA: "mx.example.com",
+		FeedbackType: "abuse", Decoder: "postfix", Rule: "status-5.1.1", Detail: "d"}
+	heads := map[string][]store.Observation{
+		"plain":    {{Recipient: "x@example.com", Class: "soft"}, full, {}},
+		"advisory": {{Recipient: "x@example.com", Advisory: true}, full, {Class: "delayed", Advisory: true}},
+		"listmonk": {full, {Recipient: "y@example.com", ListmonkSubscriber: "7", ListmonkCampaign: "9", Advisory: true}, {ListmonkCampaign: "3"}},
+	}
+	for name, obs := range heads {
+		v, err := encodeHead(messageRecord{Received: t0, RawSize: 10, EnvelopeTo: []string{"b@bounce.example", "c@bounce.example"}, Duplicates: 2, LastDuplicate: day(1)}, obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := decodeHead(4, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _ := json.Marshal(rec)
+		for format, v := range map[string][]byte{"compact": v, "JSON": old} {
+			for i := range obs {
+				if got, err := headObservation(4, v, uint64(i)); err != nil || got != obs[i] {
+					t.Errorf("%s, %s, observation %d: %+v, %v; want %+v", name, format, i, got, err, obs[i])
+				}
+			}
+			if got, err := headObservation(4, v, uint64(len(obs))); err == nil {
+				t.Errorf("%s, %s: observation %d of %d read as %+v", name, format, len(obs), len(obs), got)
+			}
+		}
+		for n := 1; n < len(v); n++ { // it reads the whole head, as decodeHead does
+			_, err := headObservation(4, v[:n], 1)
+			if _, want := decodeHead(4, v[:n]); (err == nil) != (want == nil) {
+				t.Errorf("%s cut to %d of %d bytes: %v; decodeHead: %v", name, n, len(v), err, want)
+			}
+		}
+	}
+}

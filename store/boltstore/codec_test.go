@@ -434,51 +434,45 @@ func TestRecordsBeforeReferencesStillRead(t *testing.T) {
 	converted := 0
 	err := db.update(func(tx *bolt.Tx) error {
 		hr := newHeadReader(tx.Bucket(bucketMessages))
-		events, recipients := tx.Bucket(bucketEvents), tx.Bucket(bucketRecipients)
-		old := map[string][]byte{}
-		err := events.ForEach(func(k, v []byte) error {
+		// rewrite replaces every value of bucket with what old makes of it.
+		rewrite := func(bucket *bolt.Bucket, old func(k, v []byte) ([]byte, error)) error {
+			values := map[string][]byte{}
+			err := bucket.ForEach(func(k, v []byte) error {
+				v, err := old(k, v)
+				values[string(k)] = v
+				return err
+			})
+			for k, v := range values {
+				if err == nil {
+					err = bucket.Put([]byte(k), v)
+				}
+			}
+			return err
+		}
+		err := rewrite(tx.Bucket(bucketEvents), func(k, v []byte) ([]byte, error) {
 			e, err := hr.event(k, v)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if old[string(k)], err = encodeEvent(eventAddr(k), e.Time, e.MessageID, e.Observation); err != nil {
-				return err
-			}
-			return nil
+			return encodeEvent(eventAddr(k), e.Time, e.MessageID, e.Observation)
 		})
 		if err != nil {
 			return err
 		}
-		for k, v := range old {
-			if err := events.Put([]byte(k), v); err != nil {
-				return err
-			}
-		}
-		clear(old)
-		err = recipients.ForEach(func(k, v []byte) error {
+		return rewrite(tx.Bucket(bucketRecipients), func(k, v []byte) ([]byte, error) {
 			r, ref, err := decodeRecipient(string(k), v)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if ref == (diagRef{}) {
 				t.Errorf("recipient %s holds its diagnostic", k)
 			}
-			if err := hr.lastDiagnostic(&r, ref); err != nil {
-				return err
-			}
-			old[string(k)] = encodeRecipientV1(t, r)
 			converted++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for k, v := range old {
-			if err := recipients.Put([]byte(k), v); err != nil {
-				return err
+			if err := hr.lastDiagnostic(&r, ref); err != nil {
+				return nil, err
 			}
-		}
-		return nil
+			return encodeRecipientV1(t, r), nil
+		})
 	})
 	if err != nil || converted != len(addrs) {
 		t.Fatalf("converting: %v (%d recipients)", err, converted)

@@ -145,17 +145,17 @@ func (db *DB) LiftAs(ctx context.Context, actor, addr, note string) (*store.Supp
 // applySuppress records the admin event ev and suppresses s.Address with s
 // unless it is already suppressed.
 func applySuppress(b stateBuckets, s store.Suppression, ev store.Observation) error {
-	r, err := loadRecipient(b.recipients, s.Address)
+	r, ref, err := loadRecipient(b.recipients, s.Address)
 	if err != nil {
 		return err
 	}
-	if err := appendEvent(b.events, s.Address, s.Since, 0, ev); err != nil {
+	if err := appendEvent(b.events, s.Address, s.Since, ev); err != nil {
 		return err
 	}
 	if _, err := suppressTx(b, s); err != nil {
 		return err
 	}
-	return saveRecipient(b.recipients, r)
+	return saveRecipient(b.recipients, r, ref)
 }
 
 // applyLift records the admin event ev, removes addr's suppression and
@@ -166,13 +166,13 @@ func applyLift(b stateBuckets, addr string, at time.Time, ev store.Observation) 
 	if err != nil {
 		return nil, err
 	}
-	r, err := loadRecipient(b.recipients, addr)
+	r, ref, err := loadRecipient(b.recipients, addr)
 	if err != nil {
 		return nil, err
 	}
 	r.ResetPolicy(at)
-	if err := appendEvent(b.events, addr, at, 0, ev); err != nil {
+	if err := appendEvent(b.events, addr, at, ev); err != nil {
 		return nil, err
 	}
-	return lifted, saveRecipient(b.recipients, r)
+	return lifted, saveRecipient(b.recipients, r, ref)
 }

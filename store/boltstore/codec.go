@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Recipients, events and message heads are compact records (a format
@@ -103,6 +104,24 @@ func appendObservation(b []byte, o store.Observation, addr string) []byte {
 	return appendString(b, o.Detail)
 }
 
+// skipObservation reads past an observation, as observation reads it.
+func (r *reader) skipObservation() {
+	if n := r.uvarint(); n > 1 {
+		if n-1 > uint64(len(r.b)) {
+			r.err = errShort
+			return
+		}
+		r.b = r.b[n-1:]
+	}
+	for range 3 { // class, reason, status
+		r.bytes()
+	}
+	r.varint()
+	for range 7 { // action, diagnostic, remote MTA, feedback type, decoder, rule, detail
+		r.bytes()
+	}
+}
+
 func (r *reader) observation(addr string) store.Observation {
 	var o store.Observation
 	if n := r.uvarint(); n == 0 {
@@ -168,8 +187,13 @@ func hasListmonk(o store.Observation) bool {
 	return o.ListmonkSubscriber != "" || o.ListmonkCampaign != ""
 }
 
+// decodeEvent decodes an event that holds its observation; one that
+// refers to its message's (refFormat) reads through an eventReader.
 func decodeEvent(k, v []byte) (store.Event, error) {
 	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}
+	if len(v) > 0 && v[0] == refFormat {
+		return store.Event{}, fmt.Errorf("event %q: refers to its message's observation, read without the heads", k)
+	}
 	if len(v) > 0 && v[0] == compactFormat {
 		r := reader{b: v[1:]}
 		e.Time = r.time()
@@ -195,18 +219,142 @@ func decodeEvent(k, v []byte) (store.Event, error) {
 	return e, nil
 }
 
+// refFormat is the format of a record that refers to an observation in a
+// message's head rather than repeat it: an event recorded from a message,
+// and a recipient record whose last diagnostic is a message's. The head
+// is kept as long as the store (retention prunes raw bytes and events,
+// never heads), and a Rebuild writes new heads, events and recipients
+// together. Events and recipients are keyed by address, so a bounce
+// rewrites a page of each: their size is most of what bbolt writes.
+//
+// An event that refers is: refFormat, time (8 bytes), message id
+// (uvarint), the observation's index among the head's (uvarint); a dozen
+// bytes, where the event holding its observation took 150 or so, mostly
+// the diagnostic.
+const refFormat = 2
+
+func encodeEventRef(at time.Time, msgID uint64, index int) ([]byte, error) {
+	v := make([]byte, 0, 1+8+2*binary.MaxVarintLen64)
+	v = append(v, refFormat)
+	v, err := appendTime(v, at)
+	if err != nil {
+		return nil, err
+	}
+	v = binary.AppendUvarint(v, msgID)
+	return binary.AppendUvarint(v, uint64(index)), nil
+}
+
+// headReader reads the observations records refer to from heads.
+type headReader struct{ heads *bolt.Bucket }
+
+func newHeadReader(heads *bolt.Bucket) *headReader { return &headReader{heads: heads} }
+
+// observation returns observation i of message id.
+func (hr *headReader) observation(id, i uint64) (store.Observation, error) {
+	v := hr.heads.Get(u64(id))
+	if v == nil {
+		return store.Observation{}, fmt.Errorf("message %d, which holds the observation, is gone", id)
+	}
+	return headObservation(id, v, i)
+}
+
+// headObservation decodes observation i of the head v of message id. It
+// skips the others without copying them: a head may hold a thousand
+// observations and an event reads one, so that reading an address's
+// history, or exporting every event, costs what reading the heads' bytes
+// costs and no more.
+func headObservation(id uint64, v []byte, i uint64) (store.Observation, error) {
+	noSuch := fmt.Errorf("message %d has no observation %d", id, i)
+	if len(v) == 0 || v[0] != compactFormat {
+		rec, err := decodeHead(id, v)
+		if err != nil {
+			return store.Observation{}, err
+		}
+		if i >= uint64(len(rec.Observations)) {
+			return store.Observation{}, noSuch
+		}
+		return store.Observation(rec.Observations[i]), nil
+	}
+	// As decodeHead reads it.
+	r := reader{b: v[1:]}
+	r.time()
+	r.int()
+	r.bytes()
+	for n := r.count(1); n > 0 && r.err == nil; n-- {
+		r.bytes()
+	}
+	n := uint64(r.count(12))
+	if r.err == nil && i >= n {
+		return store.Observation{}, noSuch
+	}
+	var o store.Observation
+	for j := uint64(0); j < n && r.err == nil; j++ {
+		if j == i {
+			o = r.observation("")
+		} else {
+			r.skipObservation()
+		}
+	}
+	if r.more() {
+		r.int()
+		r.time()
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			if uint64(r.int()) == i {
+				o.Advisory = true
+			}
+		}
+	}
+	if r.more() {
+		for n := r.count(1); n > 0 && r.err == nil; n-- {
+			j, sub, camp := r.int(), r.bytes(), r.bytes()
+			if uint64(j) == i {
+				o.ListmonkSubscriber, o.ListmonkCampaign = string(sub), string(camp)
+			}
+		}
+	}
+	if r.err != nil {
+		return store.Observation{}, fmt.Errorf("message %d: %w", id, r.err)
+	}
+	return o, nil
+}
+
+// event decodes a stored event, reading the observation of one that
+// refers (refFormat) from its head.
+func (hr *headReader) event(k, v []byte) (store.Event, error) {
+	if len(v) == 0 || v[0] != refFormat {
+		return decodeEvent(k, v)
+	}
+	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}
+	r := reader{b: v[1:]}
+	e.Time = r.time()
+	e.MessageID = r.uvarint()
+	i := r.uvarint()
+	if r.err != nil {
+		return store.Event{}, fmt.Errorf("event %q: %w", k, r.err)
+	}
+	var err error
+	if e.Observation, err = hr.observation(e.MessageID, i); err != nil {
+		return store.Event{}, fmt.Errorf("event %q: %w", k, err)
+	}
+	return e, nil
+}
+
 // storedEventTime returns the time of a stored event without decoding the rest.
 func storedEventTime(k, v []byte) (time.Time, error) {
-	if len(v) >= 9 && v[0] == compactFormat {
+	if len(v) >= 9 && (v[0] == compactFormat || v[0] == refFormat) {
 		return fixedTime(v[1:9]), nil
 	}
 	e, err := decodeEvent(k, v)
 	return e.Time, err
 }
 
-// eventClass returns the class of a stored event, decoding no more than
-// it must: Rebuild looks for the admin events among all of them.
-func eventClass(k, v []byte) (string, error) {
+// isAdminEvent reports whether a stored event is an admin action,
+// decoding no more than it must: Rebuild and Prune look for the admin
+// events among all of them. A reference to a message's observation never is.
+func isAdminEvent(k, v []byte) (bool, error) {
+	if len(v) > 0 && v[0] == refFormat {
+		return false, nil
+	}
 	if len(v) > 0 && v[0] == compactFormat {
 		r := reader{b: v[1:]}
 		r.time()
@@ -220,29 +368,41 @@ func eventClass(k, v []byte) (string, error) {
 		}
 		class := r.bytes()
 		if r.err != nil {
-			return "", fmt.Errorf("event %q: %w", k, r.err)
+			return false, fmt.Errorf("event %q: %w", k, r.err)
 		}
-		return string(class), nil
+		return string(class) == store.ClassAdmin, nil
 	}
 	if !bytes.Contains(v, jsonAdminMarker) {
-		return "", nil // not admin: which class it is does not matter to the caller
+		return false, nil
 	}
 	e, err := decodeEvent(k, v)
-	return e.Class, err
+	return e.Class == store.ClassAdmin, err
 }
 
 // jsonAdminMarker is in every admin event's JSON record, and in few others.
 var jsonAdminMarker = []byte(`"class":"` + store.ClassAdmin + `"`)
 
-// A recipient record is: format byte, Counts (a count, then class and
-// number pairs), FirstBounce, LastBounce, LastClass, LastReason,
-// LastStatus, LastDiagnostic, HardTimes and SoftTimes (each a count, then
-// the times), Complaints, StreaksClearedAt. The address is the key; the
-// suppression lives in bucketSuppressions, the one place that says
-// whether an address is suppressed.
-func encodeRecipient(r store.Recipient) ([]byte, error) {
-	v := make([]byte, 0, 96+len(r.LastDiagnostic)+8*(len(r.HardTimes)+len(r.SoftTimes)))
-	v = append(v, compactFormat)
+// diagRef names the observation a recipient's LastDiagnostic is: message
+// id and index in its head. The zero diagRef names none: the record holds
+// its diagnostic.
+type diagRef struct{ id, index uint64 }
+
+// A recipient record is: refFormat, Counts (a count, then class and
+// number pairs), LastBounce (8 bytes), FirstBounce (a time near
+// LastBounce, see wire.go), LastClass, LastReason, LastStatus, the last
+// diagnostic (a message id, then the observation's index in its head; or
+// 0, then the diagnostic itself), HardTimes and SoftTimes (each a count,
+// then the times near LastBounce), Complaints, StreaksClearedAt (near
+// LastBounce). The address is the key; the suppression lives in
+// bucketSuppressions, the one place that says whether an address is
+// suppressed. Records in compactFormat (all times 8 bytes, the diagnostic
+// held) still read, and are rewritten in this form when they change.
+//
+// With ref not zero, r.LastDiagnostic is ref's observation's and is not
+// stored: a bounce's diagnostic was most of its recipient's record.
+func encodeRecipient(r store.Recipient, ref diagRef) ([]byte, error) {
+	v := make([]byte, 0, 64+len(r.LastDiagnostic)+3*(len(r.HardTimes)+len(r.SoftTimes)))
+	v = append(v, refFormat)
 	// In class order, so that equal records encode to equal bytes.
 	classes := make([]string, 0, 8)
 	for class := range r.Counts {
@@ -254,40 +414,49 @@ func encodeRecipient(r store.Recipient) ([]byte, error) {
 		v = appendString(v, class)
 		v = binary.AppendUvarint(v, uint64(max(r.Counts[class], 0)))
 	}
-	var err error
-	if v, err = appendTime(v, r.FirstBounce); err != nil {
+	v, err := appendTime(v, r.LastBounce)
+	if err != nil {
 		return nil, err
 	}
-	if v, err = appendTime(v, r.LastBounce); err != nil {
+	base := unixNano(r.LastBounce)
+	if v, err = appendTimeFrom(v, r.FirstBounce, base); err != nil {
 		return nil, err
 	}
 	v = appendString(v, r.LastClass)
 	v = appendString(v, r.LastReason)
 	v = appendString(v, r.LastStatus)
-	v = appendString(v, r.LastDiagnostic)
+	v = binary.AppendUvarint(v, ref.id)
+	if ref.id != 0 {
+		v = binary.AppendUvarint(v, ref.index)
+	} else {
+		v = appendString(v, r.LastDiagnostic)
+	}
 	for _, times := range [][]time.Time{r.HardTimes, r.SoftTimes} {
 		v = binary.AppendUvarint(v, uint64(len(times)))
 		for _, t := range times {
-			if v, err = appendTime(v, t); err != nil {
+			if v, err = appendTimeFrom(v, t, base); err != nil {
 				return nil, err
 			}
 		}
 	}
 	v = binary.AppendUvarint(v, uint64(max(r.Complaints, 0)))
-	return appendTime(v, r.StreaksClearedAt)
+	return appendTimeFrom(v, r.StreaksClearedAt, base)
 }
 
-func decodeRecipient(addr string, v []byte) (store.Recipient, error) {
-	if len(v) == 0 || v[0] != compactFormat {
-		var r store.Recipient
+// decodeRecipient decodes addr's record. Where it refers to its last
+// diagnostic (ref not zero), r.LastDiagnostic is empty: a caller that
+// shows it reads it with lastDiagnostic; one that stores the record again
+// passes ref on.
+func decodeRecipient(addr string, v []byte) (r store.Recipient, ref diagRef, err error) {
+	if len(v) == 0 || (v[0] != compactFormat && v[0] != refFormat) {
 		if err := json.Unmarshal(v, &r); err != nil {
-			return store.Recipient{}, fmt.Errorf("recipient %s: %w", addr, err)
+			return store.Recipient{}, diagRef{}, fmt.Errorf("recipient %s: %w", addr, err)
 		}
 		r.Address = addr
-		return r, nil
+		return r, diagRef{}, nil
 	}
 	rd := reader{b: v[1:]}
-	r := store.Recipient{Address: addr}
+	r = store.Recipient{Address: addr}
 	if n := rd.count(2); n > 0 {
 		r.Counts = make(map[string]int, n)
 		for range n {
@@ -295,30 +464,71 @@ func decodeRecipient(addr string, v []byte) (store.Recipient, error) {
 			r.Counts[class] = rd.int()
 		}
 	}
-	r.FirstBounce = rd.time()
-	r.LastBounce = rd.time()
-	r.LastClass = rd.string()
-	r.LastReason = rd.string()
-	r.LastStatus = rd.string()
-	r.LastDiagnostic = rd.string()
-	r.HardTimes = rd.times()
-	r.SoftTimes = rd.times()
-	r.Complaints = rd.int()
-	r.StreaksClearedAt = rd.time()
-	if rd.err != nil {
-		return store.Recipient{}, fmt.Errorf("recipient %s: %w", addr, rd.err)
+	if v[0] == compactFormat {
+		r.FirstBounce = rd.time()
+		r.LastBounce = rd.time()
+		r.LastClass = rd.string()
+		r.LastReason = rd.string()
+		r.LastStatus = rd.string()
+		r.LastDiagnostic = rd.string()
+		r.HardTimes = rd.times(nil)
+		r.SoftTimes = rd.times(nil)
+		r.Complaints = rd.int()
+		r.StreaksClearedAt = rd.time()
+	} else {
+		r.LastBounce = rd.time()
+		base := unixNano(r.LastBounce)
+		r.FirstBounce = rd.timeFrom(base)
+		r.LastClass = rd.string()
+		r.LastReason = rd.string()
+		r.LastStatus = rd.string()
+		if ref.id = rd.uvarint(); ref.id != 0 {
+			ref.index = rd.uvarint()
+		} else {
+			r.LastDiagnostic = rd.string()
+		}
+		r.HardTimes = rd.times(&base)
+		r.SoftTimes = rd.times(&base)
+		r.Complaints = rd.int()
+		r.StreaksClearedAt = rd.timeFrom(base)
 	}
-	return r, nil
+	if rd.err != nil {
+		return store.Recipient{}, diagRef{}, fmt.Errorf("recipient %s: %w", addr, rd.err)
+	}
+	return r, ref, nil
 }
 
-func (r *reader) times() []time.Time {
-	n := r.count(8)
+// lastDiagnostic sets r.LastDiagnostic to that of the observation ref
+// names, if any.
+func (hr *headReader) lastDiagnostic(r *store.Recipient, ref diagRef) error {
+	if ref.id == 0 {
+		return nil
+	}
+	o, err := hr.observation(ref.id, ref.index)
+	if err != nil {
+		return fmt.Errorf("recipient %s: %w", r.Address, err)
+	}
+	r.LastDiagnostic = o.Diagnostic
+	return nil
+}
+
+// times reads a count, then the times: 8 bytes each, or near *base.
+func (r *reader) times(base *int64) []time.Time {
+	size := 8
+	if base != nil {
+		size = 1
+	}
+	n := r.count(size)
 	if n == 0 {
 		return nil
 	}
 	times := make([]time.Time, n)
 	for i := range times {
-		times[i] = r.time()
+		if base == nil {
+			times[i] = r.time()
+		} else {
+			times[i] = r.timeFrom(*base)
+		}
 	}
 	return times
 }

@@ -62,14 +62,18 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 }
 
 // groups lets concurrent callers share one piece of work, the commit of a
-// transaction or the journal's write and fsync, without a timer: the
-// first caller to arrive does it for itself at once, and those that arrive
-// meanwhile are done together right after, by a new goroutine, so the
-// caller that led is answered as soon as its own group is done.
+// transaction or the journal's write and fsync: the first caller to
+// arrive does it for itself at once, and those that arrive meanwhile are
+// done together right after, by a new goroutine, so the caller that led
+// is answered as soon as its own group is done.
 type groups[T any] struct {
 	mu      sync.Mutex
 	pending []T
 	running bool // a goroutine is at work; it will take pending too
+	last    int  // the size of the group taken last
+	// gather, if set, says how long to wait for more callers to join
+	// before taking a group, given the size of the group taken last.
+	gather func(last int) time.Duration
 }
 
 // join adds r to the next group, and runs do on the groups until none is
@@ -88,10 +92,19 @@ func (q *groups[T]) join(r T, do func([]T)) {
 // next does one group of at most maxGroup, then hands the rest, if any,
 // to a new goroutine.
 func (q *groups[T]) next(do func([]T)) {
+	if q.gather != nil {
+		q.mu.Lock()
+		d := q.gather(q.last)
+		q.mu.Unlock()
+		if d > 0 {
+			time.Sleep(d)
+		}
+	}
 	q.mu.Lock()
 	n := min(len(q.pending), maxGroup)
 	group := q.pending[:n:n]
 	q.pending = q.pending[n:]
+	q.last = n
 	q.mu.Unlock()
 
 	do(group)

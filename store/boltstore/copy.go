@@ -35,12 +35,16 @@ func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
 		if err != nil {
 			return err
 		}
+		hr := newHeadReader(tx.Bucket(bucketMessages))
 		err = tx.Bucket(bucketRecipients).ForEach(func(k, v []byte) error {
 			if err := check(); err != nil {
 				return err
 			}
-			r, err := decodeRecipient(string(k), v)
+			r, ref, err := decodeRecipient(string(k), v)
 			if err != nil {
+				return err
+			}
+			if err := hr.lastDiagnostic(&r, ref); err != nil {
 				return err
 			}
 			return fn(store.Item{Recipient: &r})
@@ -52,7 +56,7 @@ func (db *DB) Dump(ctx context.Context, fn func(store.Item) error) error {
 			if err := check(); err != nil {
 				return err
 			}
-			e, err := decodeEvent(k, v)
+			e, err := hr.event(k, v)
 			if err != nil {
 				return err
 			}
@@ -125,7 +129,7 @@ func (db *DB) Load(ctx context.Context, items []store.Item) error {
 				}
 			case it.Recipient != nil:
 				var v []byte
-				if v, err = encodeRecipient(*it.Recipient); err == nil {
+				if v, err = encodeRecipient(*it.Recipient, diagRef{}); err == nil {
 					err = b.recipients.Put([]byte(it.Recipient.Address), v)
 				}
 			case it.Event != nil:

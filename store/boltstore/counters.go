@@ -130,11 +130,12 @@ func pruneHours(meta, counters *bolt.Bucket, now time.Time) error {
 	return meta.Put(keyHoursPruned, binary.BigEndian.AppendUint32(nil, cutoff))
 }
 
-// countEvents counts every observation in events, for a file written
-// before the counters existed.
-func countEvents(events, counters *bolt.Bucket, now time.Time) error {
+// countEvents counts every observation in events (whose references read
+// from heads), for a file written before the counters existed.
+func countEvents(events, heads, counters *bolt.Bucket, now time.Time) error {
+	hr := newHeadReader(heads)
 	return events.ForEach(func(k, v []byte) error {
-		e, err := decodeEvent(k, v)
+		e, err := hr.event(k, v)
 		if err != nil || e.Class == store.ClassAdmin {
 			return err
 		}

@@ -38,7 +38,7 @@ func indexAll(tx *bolt.Tx, now time.Time) error {
 	if err := rebuildSortIndexes(tx, tx.Bucket(bucketSuppressions)); err != nil {
 		return err
 	}
-	if err := countEvents(tx.Bucket(bucketEvents), tx.Bucket(bucketCounters), now); err != nil {
+	if err := countEvents(tx.Bucket(bucketEvents), tx.Bucket(bucketMessages), tx.Bucket(bucketCounters), now); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketMeta).Put(keyIndexed, []byte("1"))
@@ -118,7 +118,7 @@ func (db *DB) ListSuppressions(ctx context.Context, f store.SuppressionFilter, c
 			}
 			item := store.ListedSuppression{Suppression: s}
 			if v := recipients.Get(k[8:]); v != nil {
-				r, err := decodeRecipient(addr, v)
+				r, _, err := decodeRecipient(addr, v) // a list shows no diagnostic
 				if err != nil {
 					return err
 				}

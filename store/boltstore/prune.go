@@ -201,11 +201,11 @@ func (db *DB) pruneEvents(ctx context.Context, cutoff time.Time, keep int, st *s
 				if p := k[:len(k)-8]; !bytes.Equal(p, prefix) {
 					prefix, kept = bytes.Clone(p), 0
 				}
-				class, err := eventClass(k, v)
+				admin, err := isAdminEvent(k, v)
 				if err != nil {
 					return err
 				}
-				if class != store.ClassAdmin {
+				if !admin {
 					at, err := storedEventTime(k, v)
 					if err != nil {
 						return err

@@ -274,7 +274,7 @@ func listedRecipient(recipients *bolt.Bucket, addr []byte) (*store.Recipient, er
 	if v == nil {
 		return nil, nil
 	}
-	r, err := decodeRecipient(string(addr), v)
+	r, _, err := decodeRecipient(string(addr), v) // a list shows no diagnostic
 	return &r, err
 }
 

@@ -101,7 +101,11 @@ func (db *DB) Recipient(ctx context.Context, addr string) (store.Recipient, []st
 		if v == nil {
 			return store.ErrNotFound
 		}
-		if r, err = decodeRecipient(key, v); err != nil {
+		var ref diagRef
+		if r, ref, err = decodeRecipient(key, v); err != nil {
+			return err
+		}
+		if err := newHeadReader(tx.Bucket(bucketMessages)).lastDiagnostic(&r, ref); err != nil {
 			return err
 		}
 		if v := tx.Bucket(bucketSuppressions).Get([]byte(key)); v != nil {
@@ -125,10 +129,11 @@ func history(tx *bolt.Tx, addr string, limit int) ([]store.Event, error) {
 	prefix := eventPrefix(addr)
 	// Every key of addr sorts below addr+0x01: seek there and walk back.
 	c := tx.Bucket(bucketEvents).Cursor()
+	hr := newHeadReader(tx.Bucket(bucketMessages))
 	k, v := seekBelow(c, append([]byte(addr), 1))
 	var events []store.Event
 	for ; k != nil && bytes.HasPrefix(k, prefix) && len(events) < limit; k, v = c.Prev() {
-		e, err := decodeEvent(k, v)
+		e, err := hr.event(k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -161,6 +166,7 @@ func (db *DB) History(ctx context.Context, addr string, before uint64, limit int
 	err = db.view(func(tx *bolt.Tx) error {
 		prefix := eventPrefix(key)
 		c := tx.Bucket(bucketEvents).Cursor()
+		hr := newHeadReader(tx.Bucket(bucketMessages))
 		from := append([]byte(key), 1) // above every key of addr
 		if before != 0 {
 			from = eventKey(key, before)
@@ -171,7 +177,7 @@ func (db *DB) History(ctx context.Context, addr string, before uint64, limit int
 				next = events[len(events)-1].Seq
 				return nil
 			}
-			e, err := decodeEvent(k, v)
+			e, err := hr.event(k, v)
 			if err != nil {
 				return err
 			}

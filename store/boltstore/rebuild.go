@@ -198,7 +198,7 @@ func (r *rebuild) chunk() (int, error) {
 				return fmt.Errorf("message %d: %w", p.id, err)
 			}
 			for _, t := range p.targets {
-				if _, err := r.db.observe(state, p.id, p.received, t.addr, t.obs); err != nil {
+				if _, err := r.db.observe(state, p.id, p.received, t); err != nil {
 					return fmt.Errorf("message %d: %s: %w", p.id, t.addr, err)
 				}
 			}

@@ -10,10 +10,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// target is an observation whose recipient normalised, ready to record.
+// target is an observation whose recipient normalised, ready to record;
+// index is its place among the observations of the message's head.
 type target struct {
-	addr string
-	obs  store.Observation
+	addr  string
+	obs   store.Observation
+	index int
 }
 
 // Record journals the message and all its observations, to be applied
@@ -108,9 +110,9 @@ func prepareHead(rec messageRecord, obs []store.Observation) ([]byte, []target, 
 // targetsOf returns the observations whose recipient normalises, with it.
 func targetsOf(obs []store.Observation) []target {
 	var targets []target
-	for _, o := range obs {
+	for i, o := range obs {
 		if addr, err := store.Normalize(o.Recipient); err == nil {
-			targets = append(targets, target{addr, o})
+			targets = append(targets, target{addr, o, i})
 		}
 	}
 	return targets
@@ -161,7 +163,7 @@ func (db *DB) recordTx(tx *bolt.Tx, t tally, m recordIn) (suppressed bool, err e
 		}
 	}
 	for _, t := range m.targets {
-		added, err := db.observe(state, id, m.at, t.addr, t.obs)
+		added, err := db.observe(state, id, m.at, t)
 		if err != nil {
 			return false, fmt.Errorf("message %d: %s: %w", id, t.addr, err)
 		}
@@ -211,21 +213,31 @@ func liveState(tx *bolt.Tx) stateBuckets {
 	}
 }
 
-// observe appends one observation to addr's history, counts it, updates
-// its record and suppresses it if the policy says so, reporting whether it did.
-func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o store.Observation) (bool, error) {
-	if err := appendEvent(b.events, addr, at, msgID, o); err != nil {
+// observe appends one observation of message msgID (whose head is
+// stored) to its recipient's history, counts it, updates the recipient's
+// record and suppresses it if the policy says so, reporting whether it did.
+func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, t target) (bool, error) {
+	addr, o := t.addr, t.obs
+	v, err := encodeEventRef(at, msgID, t.index)
+	if err != nil {
+		return false, err
+	}
+	if err := putEvent(b.events, addr, v); err != nil {
 		return false, err
 	}
 	if err := countObservation(b.counters, b.tally, b.clock(db), at, addr, o); err != nil {
 		return false, err
 	}
-	r, err := loadRecipient(b.recipients, addr)
+	r, ref, err := loadRecipient(b.recipients, addr)
 	if err != nil {
 		return false, err
 	}
 	added := false
-	if s := db.policy.Observe(&r, o, at); s != nil {
+	s := db.policy.Observe(&r, o, at)
+	if r.LastBounce.Equal(at) { // o is the latest: its diagnostic is the last
+		ref = diagRef{msgID, uint64(t.index)}
+	}
+	if s != nil {
 		if added, err = suppressTx(b, *s); err != nil {
 			return false, err
 		}
@@ -237,17 +249,24 @@ func (db *DB) observe(b stateBuckets, msgID uint64, at time.Time, addr string, o
 			}
 		}
 	}
-	return added, saveRecipient(b.recipients, r)
+	return added, saveRecipient(b.recipients, r, ref)
 }
 
-func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o store.Observation) error {
+// appendEvent appends an admin action, an event of no message that holds
+// its observation, to addr's history.
+func appendEvent(events *bolt.Bucket, addr string, at time.Time, o store.Observation) error {
+	v, err := encodeEvent(addr, at, 0, o)
+	if err != nil {
+		return err
+	}
+	return putEvent(events, addr, v)
+}
+
+// putEvent appends the encoded event v to addr's history.
+func putEvent(events *bolt.Bucket, addr string, v []byte) error {
 	seq, err := events.NextSequence()
 	if err != nil {
 		return fmt.Errorf("event sequence: %w", err)
-	}
-	v, err := encodeEvent(addr, at, msgID, o)
-	if err != nil {
-		return err
 	}
 	if err := events.Put(eventKey(addr, seq), v); err != nil {
 		return fmt.Errorf("event: %w", err)
@@ -255,24 +274,27 @@ func appendEvent(events *bolt.Bucket, addr string, at time.Time, msgID uint64, o
 	return nil
 }
 
-// loadRecipient returns addr's record, or a fresh one if it has none.
-func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, error) {
+// loadRecipient returns addr's record, or a fresh one if it has none, and
+// the observation its last diagnostic is (see decodeRecipient).
+func loadRecipient(recipients *bolt.Bucket, addr string) (store.Recipient, diagRef, error) {
 	r := store.Recipient{Address: addr}
+	var ref diagRef
 	if v := recipients.Get([]byte(addr)); v != nil {
 		var err error
-		if r, err = decodeRecipient(addr, v); err != nil {
-			return store.Recipient{}, err
+		if r, ref, err = decodeRecipient(addr, v); err != nil {
+			return store.Recipient{}, diagRef{}, err
 		}
 	}
 	if r.Counts == nil {
 		r.Counts = make(map[string]int)
 	}
-	return r, nil
+	return r, ref, nil
 }
 
-// saveRecipient stores r, counting it in the bucket's sequence if new.
-func saveRecipient(recipients *bolt.Bucket, r store.Recipient) error {
-	v, err := encodeRecipient(r)
+// saveRecipient stores r, whose last diagnostic is ref's observation's
+// if ref is not zero, counting it in the bucket's sequence if new.
+func saveRecipient(recipients *bolt.Bucket, r store.Recipient, ref diagRef) error {
+	v, err := encodeRecipient(r, ref)
 	if err != nil {
 		return fmt.Errorf("recipient: %w", err)
 	}

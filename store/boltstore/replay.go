@@ -26,7 +26,7 @@ func adminActions(tx *bolt.Tx) ([]adminAction, error) {
 	var list []adminAction
 	err := tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
 		// Peek at the class: decoding every event would take far longer.
-		if class, err := eventClass(k, v); err != nil || class != store.ClassAdmin {
+		if admin, err := isAdminEvent(k, v); err != nil || !admin {
 			return err
 		}
 		e, err := decodeEvent(k, v)
@@ -81,11 +81,14 @@ func (r *rebuild) replayAdmin(b stateBuckets, due func(adminAction) bool) error 
 			_, err = applyLift(b, a.addr, a.at, a.ev)
 		default:
 			// An action this build does not know: keep it in the history.
-			err = appendEvent(b.events, a.addr, a.at, 0, a.ev)
+			err = appendEvent(b.events, a.addr, a.at, a.ev)
 			if err == nil {
-				var rec store.Recipient
-				if rec, err = loadRecipient(b.recipients, a.addr); err == nil {
-					err = saveRecipient(b.recipients, rec)
+				var (
+					rec store.Recipient
+					ref diagRef
+				)
+				if rec, ref, err = loadRecipient(b.recipients, a.addr); err == nil {
+					err = saveRecipient(b.recipients, rec, ref)
 				}
 			}
 		}

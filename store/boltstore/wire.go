@@ -41,6 +41,33 @@ func fixedTime(v []byte) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// unixNano is t's Unix nanoseconds, 0 for the zero time, as a stored time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// A time near another, base (its unixNano), is a uvarint: 0 for the zero
+// time, else one more than its distance from base, zigzag-encoded. A
+// recipient's times are mostly its last bounce's or close to it: one
+// byte or a few rather than 8.
+func appendTimeFrom(b []byte, t time.Time, base int64) ([]byte, error) {
+	if t.IsZero() {
+		return append(b, 0), nil
+	}
+	if y := t.Year(); y < 1678 || y > 2261 {
+		return b, errTimeRange
+	}
+	d := t.UnixNano() - base // wraps; so does the reader's sum
+	z := uint64(d<<1) ^ uint64(d>>63)
+	if z == math.MaxUint64 {
+		return b, errTimeRange
+	}
+	return binary.AppendUvarint(b, z+1), nil
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
@@ -122,6 +149,19 @@ func (r *reader) bytes() []byte {
 }
 
 func (r *reader) string() string { return string(r.bytes()) }
+
+func (r *reader) timeFrom(base int64) time.Time {
+	z := r.uvarint()
+	if z == 0 {
+		return time.Time{}
+	}
+	z--
+	n := base + (int64(z>>1) ^ -int64(z&1))
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
 
 func (r *reader) time() time.Time {
 	if r.err != nil {

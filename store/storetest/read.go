@@ -235,3 +235,57 @@ func testHistoryPages(t *testing.T, h Harness) {
 		t.Errorf("History of an unknown address = %v %d %v", events, next, err)
 	}
 }
+
+// A recipient's LastDiagnostic is its latest bounce's, whichever message
+// and observation it came from: one that arrives late does not replace
+// it; admin actions, a reopen, a Rebuild and a copy keep it.
+func testLastDiagnostic(t *testing.T, h Harness) {
+	ctx := context.Background()
+	db, o := openWith(t, h, Options{})
+	const addr = "last@example.com"
+	check := func(db store.Store, when, want string) {
+		t.Helper()
+		r, _, err := db.Recipient(ctx, addr)
+		if err != nil || r.LastDiagnostic != want {
+			t.Errorf("%s: last diagnostic %q, %v; want %q", when, r.LastDiagnostic, err, want)
+		}
+	}
+	second := store.Message{Received: day(2), Raw: []byte("two\r\n"), Observations: []store.Observation{
+		{Recipient: "other@example.com", Class: "hard", Diagnostic: "the other's"},
+		{Recipient: "not an address", Class: "unknown", Diagnostic: "nobody's"},
+		{Recipient: addr, Class: "soft", Diagnostic: "452 4.2.2 mailbox full (day 2)"},
+	}}
+	record(t, db, bounce(addr, "soft", day(1)))
+	record(t, db, second)
+	check(db, "after day 2", "452 4.2.2 mailbox full (day 2)")
+	record(t, db, bounce(addr, "hard", day(0.5))) // arrives late
+	check(db, "after a late bounce", "452 4.2.2 mailbox full (day 2)")
+	if _, err := suppress(db, addr, "asked", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := lift(db, addr, "vouched"); err != nil {
+		t.Fatal(err)
+	}
+	check(db, "after a suppress and a lift", "452 4.2.2 mailbox full (day 2)")
+	m := bounce(addr, "delayed", day(3))
+	m.Observations[0].Diagnostic = ""
+	record(t, db, m)
+	check(db, "after a bounce with no diagnostic", "")
+	record(t, db, bounce(addr, "soft", day(4)))
+	want := bounce(addr, "soft", day(4)).Observations[0].Diagnostic
+	check(db, "after day 4", want)
+
+	db.Close()
+	db = reopen(t, o, Options{})
+	check(db, "reopened", want)
+	if _, err := db.Rebuild(ctx, keepObservations, store.RebuildOptions{ChunkMessages: 2}); err != nil {
+		t.Fatal(err)
+	}
+	check(db, "after a rebuild", want)
+	d := dumpAll(t, db)
+	dst := open(t, h, Options{})
+	if err := dst.Load(ctx, d.items); err != nil {
+		t.Fatal(err)
+	}
+	check(dst, "copied", want)
+}

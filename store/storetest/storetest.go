@@ -67,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 		{"Close", testClose},
 		{"Check", testCheck},
 		{"RecipientHistoryLimit", testRecipientHistoryLimit},
+		{"LastDiagnostic", testLastDiagnostic},
 		{"RawMessage", testRawMessage},
 		{"SuppressionsPages", testSuppressionsPages},
 		{"MessagesPages", testMessagesPages},
@@ -164,7 +165,8 @@ func bounce(addr, class string, at time.Time) store.Message {
 		EnvelopeFrom: "",
 		EnvelopeTo:   []string{"bounces@bounce.example.com"},
 		Raw:          []byte("Subject: Undelivered Mail Returned to Sender\r\n\r\n" + addr + " " + class + "\r\n"),
-		Observations: []store.Observation{{Recipient: addr, Class: class, Reason: class + "-reason", Status: "5.1.1"}},
+		Observations: []store.Observation{{Recipient: addr, Class: class, Reason: class + "-reason", Status: "5.1.1",
+			Diagnostic: "smtp; 550 5.1.1 <" + addr + ">: " + class + " at " + at.UTC().Format(time.RFC3339)}},
 	}
 }
 

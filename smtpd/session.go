@@ -198,8 +198,9 @@ func (s *session) Data(r io.Reader) (err error) {
 
 // read reads a whole message. go-smtp hands a DATA body over as its own
 // dot-unstuffing reader and the chunks of a BDAT transfer through an
-// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go)
-// and readData lets a message of exactly max_message_bytes in (size.go).
+// io.Pipe; for DATA, bodyLines lifts its command line limit (lines.go),
+// readData lets a message of exactly max_message_bytes in (size.go) and
+// reads the body in bulk (body.go).
 func (s *session) read(r io.Reader) ([]byte, error) {
 	s.conn.transfer(true)
 	defer s.conn.transfer(false)

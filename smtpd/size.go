@@ -52,7 +52,7 @@ func dataLimit(r io.Reader) bool {
 }
 
 // readData reads a DATA body of at most limit octets, given go-smtp's
-// DATA reader r.
+// DATA reader r, through a bodyReader over it where it can (body.go).
 func readData(r io.Reader, limit int64) ([]byte, error) {
 	limited := dataLimit(r)
 	if br := newBodyReader(r); br != nil {

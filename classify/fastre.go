@@ -22,6 +22,10 @@ import (
 type fastRe struct {
 	*regexp.Regexp
 	lits []string // nil: no prefilter possible, always run the regexp
+	// lowerLits are those of lits that are ASCII without upper-case
+	// letters, the only ones an ASCII text can hold once lower-cased
+	// (mayMatchASCII).
+	lowerLits []string
 	// fold: the pattern is case-insensitive somewhere, so lits are what
 	// matches become lower-cased (see mayMatchLower).
 	fold bool
@@ -52,6 +56,11 @@ func mustFastRe(pattern string) *fastRe {
 		f.lits = requiredLiterals(parsed.Simplify(), f.fold)
 		if f.lits != nil {
 			f.ac = prefilterScanner(f.lits, f.fold)
+		}
+		for _, l := range f.lits {
+			if isLowerASCII(l) {
+				f.lowerLits = append(f.lowerLits, l)
+			}
 		}
 		f.alts = splitAlternatives(parsed, f.fold)
 		if f.alts == nil {
@@ -204,9 +213,8 @@ func (f *fastRe) mayMatchASCII(s string) bool {
 		return f.ac.any(s) // it folds ASCII letters itself
 	}
 	charge(len(s) * len(f.lits))
-	for _, l := range f.lits {
-		// Lower-cased ASCII holds no other literal.
-		if isLowerASCII(l) && (l == "" || containsFoldASCIIString(s, l)) {
+	for _, l := range f.lowerLits {
+		if l == "" || containsFoldASCIIString(s, l) {
 			return true
 		}
 	}

@@ -23,8 +23,16 @@ import (
 )
 
 // schemaVersion is the layout of the buckets below. Open refuses a file
-// written with another version rather than misread it.
-const schemaVersion = 1
+// written with a later version rather than misread it, and stamps one of
+// an earlier version it reads (oldestSchema on) with this one, so that
+// the builds of that version refuse the file once this one has written
+// to it. Version 2: events and recipient records may refer to an
+// observation in their message's head (refFormat), which version 1's
+// builds cannot read.
+const (
+	schemaVersion = 2
+	oldestSchema  = 1
+)
 
 // The buckets, all created by Open.
 var (
@@ -338,8 +346,12 @@ func initSchema(tx *bolt.Tx, now time.Time) error {
 		if err := meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
 			return err
 		}
-	} else if got, err := strconv.Atoi(string(v)); err != nil || got != schemaVersion {
-		return fmt.Errorf("schema version %q, this build reads %d", v, schemaVersion)
+	} else if got, err := strconv.Atoi(string(v)); err != nil || got < oldestSchema || got > schemaVersion {
+		return fmt.Errorf("schema version %q, this build reads %d to %d", v, oldestSchema, schemaVersion)
+	} else if got < schemaVersion {
+		if err := meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
+			return err
+		}
 	}
 	if meta.Get(keyCounted) == nil {
 		if err := countAll(tx); err != nil {

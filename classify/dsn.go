@@ -197,6 +197,7 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 	// The folded lines of the last field, joined to its value once it
 	// ends: appending each line to the value would copy it once per line.
 	var folded []string
+	var values []string // the first values of fields, see below
 	endFold := func() {
 		if len(folded) > 0 {
 			vs := cur[last]
@@ -248,7 +249,18 @@ func parseDSNFields(s string) (dsnFields, []dsnFields) {
 		if cur[k] != nil && (k == "final-recipient" || k == "original-recipient" || k == "action" || k == "status") {
 			flush() // a second recipient without a blank line before it
 		}
-		cur[k] = append(cur[k], strings.TrimSpace(line[i+1:]))
+		v := strings.TrimSpace(line[i+1:])
+		if vs := cur[k]; vs != nil {
+			cur[k] = append(vs, v)
+		} else {
+			// A field's first value is cut from a shared array, with room
+			// for itself only: a field that comes again grows its own.
+			if len(values) == cap(values) {
+				values = make([]string, 0, 16)
+			}
+			values = append(values, v)
+			cur[k] = values[len(values)-1 : len(values) : len(values)]
+		}
 		last = k
 	}
 	flush()

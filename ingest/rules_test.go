@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -241,3 +242,28 @@ func TestDigest(t *testing.T) {
 		}
 	}
 }
+
+// A digest never changes from one version to the next: the store keeps
+// the digests of the messages it has, and a message sent again after an
+// upgrade must still be found a duplicate.
+func TestDigestIsStable(t *testing.T) {
+	env := Envelope{From: "MAILER-DAEMON@Example.NET", To: []string{"Bounces+b=example.org@Sink.example", " bounces+a=example.org@sink.example", "bounces+a=example.org@sink.example"}}
+	long := strings.Repeat("a long line of a quoted message; ", 200)
+	for _, tt := range []struct {
+		env  Envelope
+		raw  string
+		want string
+	}{
+		{env, "Subject: x\r\nFrom: y\n\r\nline one\r\nline two\rstill two\r\n\r\nlast line without end",
+			"853647da1bf18110c35a554a3fbf39ba2a6c3ae78264c1dc33775cdc31052cbc"},
+		{Envelope{}, "", "334f48a1792876629568467ce15fc9090034fdbae45ae50713ab6b8f68071f6d"},
+		{env, strings.Repeat("short\r\n", 700) + long + "\r\n" + long + "\r\nend\r\n",
+			"580e3047c675a45a60ed1a9e9615309ecafe868d175dbe318db9a14f9ff12918"},
+	} {
+		if got := hex.EncodeToString(digest(tt.env, []byte(tt.raw))); got != tt.want {
+			t.Errorf("digest of %q: %s, want %s", limitTo(tt.raw, 60), got, tt.want)
+		}
+	}
+}
+
+func limitTo(s string, n int) string { return s[:min(len(s), n)] }

@@ -88,6 +88,15 @@ func decideFields(decoder string, f finding) Verdict {
 	if v.SMTPCode == 0 {
 		v.SMTPCode = replyCodeInText(v.Diagnostic)
 	}
+	inner := innerReply(v.Diagnostic)
+	if inner != "" {
+		// The reply a relay quotes is the receiving server's; its code and
+		// status beat the relay's summary of it.
+		v.SMTPCode = replyCodeInText(inner)
+		if st, _ := statusInText(inner); st != "" {
+			v.Status, inferred = st, false
+		}
+	}
 	if v.Status != "" && v.SMTPCode != 0 && v.Status[0] != byte('0'+v.SMTPCode/100) && v.SMTPCode/100 != 2 {
 		// The reply code and the status disagree on the class; trust the
 		// status only if it came from the structured field.
@@ -102,8 +111,17 @@ func decideFields(decoder string, f finding) Verdict {
 	// The rules read the server's words, not the address it quotes: a
 	// local part like "blocked@" or "filtered@" says nothing.
 	words := withoutAddress(v.Diagnostic, v.Recipient)
+	whole := words
 	temp := f.temporary || temporary(v.Status, v.SMTPCode)
 	v.Reason, v.Evidence.Rule = reasonFor(f, v.Status, words, inferred, temp, v.SMTPCode)
+	if inner != "" {
+		// The quoted reply's words decide; the wrapper's summary is read
+		// only when the reply names no cause of its own.
+		innerWords := withoutAddress(inner, v.Recipient)
+		if r, rule := reasonFor(f, v.Status, innerWords, inferred, temp, v.SMTPCode); readingRank(rule) == rankCause || readingRank(rule) > readingRank(v.Evidence.Rule) {
+			v.Reason, v.Evidence.Rule, words = r, rule, innerWords
+		}
+	}
 	if ClassOf(v.Reason) == Hard && f.reason == "" {
 		// Words that say the address does not exist are believed at any
 		// SMTP stage and under any status, unless the same reply blames the
@@ -129,7 +147,7 @@ func decideFields(decoder string, f finding) Verdict {
 	}
 	switch v.Action {
 	case "delayed":
-		if givenUp.MatchString(words) {
+		if givenUp.MatchString(whole) { // the report's words of the message, not a reply's
 			// The words say the message was given up, whatever the
 			// report's Action says (OpenSMTPD heads its report of an
 			// expired envelope "delayed"): a final failure, soft
@@ -142,6 +160,34 @@ func decideFields(decoder string, f finding) Verdict {
 		v.Class, v.Reason, v.Evidence.Rule = Delivered, DeliveredOK, "action-"+v.Action
 	}
 	return v
+}
+
+// The ranks of a reading of reasonFor, from naming nothing to naming a
+// cause: a relay's summary ("refused to talk to me") is read in place of
+// the reply it quotes only when the reply names no cause and the summary
+// says more.
+const (
+	rankNone     = iota
+	rankCode     // the reply code alone
+	rankCatchAll // a phrase that says only that something was refused
+	rankCause    // a status code or a specific text rule
+)
+
+func readingRank(rule string) int {
+	switch {
+	case rule == "none":
+		return rankNone
+	case strings.HasPrefix(rule, "code-"):
+		return rankCode
+	case strings.HasPrefix(rule, "text-"):
+		name := strings.TrimPrefix(rule, "text-")
+		for i := range textRules {
+			if textRules[i].name == name && textRules[i].catchAll {
+				return rankCatchAll
+			}
+		}
+	}
+	return rankCause
 }
 
 // givenUp are the words of a report that its message expired in the

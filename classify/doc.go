@@ -26,7 +26,12 @@
 // diagnostic; a broad status code (X.0.0, X.7.1 ...); the catch-all text
 // rules that only say something was refused; and when a report's fields
 // name no cause at all, the same reading of its human-readable text around
-// the recipient (evidence rule suffix "+human-text").
+// the recipient (evidence rule suffix "+human-text"). Where a diagnostic
+// quotes another server's reply inside a relay's own summary (SES's
+// "5.1.0 - Unknown address error 550-'5.7.1 ... Access denied'", "host X
+// said: 550 ...", "Remote Server returned '550 5.7.1 ...'"), the innermost
+// reply's code, status and words decide; the summary's words count only
+// when the reply names no cause (inner.go).
 //
 // # Cost
 //

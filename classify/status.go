@@ -250,7 +250,13 @@ func replyCodeInText(s string) int {
 // second 0 to 5, after the start of the text or a rune that is not a
 // digit, a dot or "#", and before a space, a hyphen or the end.
 func replyCodeIndex(s string) int {
-	for i := 0; i+2 < len(s); i++ {
+	return replyCodeFrom(s, 0)
+}
+
+// replyCodeFrom is replyCodeIndex from s[pos:] on, reading the rune
+// before pos.
+func replyCodeFrom(s string, pos int) int {
+	for i := pos; i+2 < len(s); i++ {
 		if c := s[i]; c != '2' && c != '4' && c != '5' || s[i+1] < '0' || s[i+1] > '5' || s[i+2] < '0' || s[i+2] > '9' {
 			continue
 		}

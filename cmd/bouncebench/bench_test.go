@@ -157,3 +157,19 @@ func TestRetentionCommand(t *testing.T) {
 		`bytes in use per stored bounce: [0-9]+ \(all 380\); [0-9]+ once its raw message is pruned, [0-9]+ while it is kept`,
 		`file and segments: [0-9.]+ MB, [0-9.]+ MB after bouncesink compact`)
 }
+
+func TestSpread(t *testing.T) {
+	for _, tt := range []struct {
+		xs   []float64
+		want string
+	}{
+		{[]float64{0.53, 0.43}, "median 0.48, min 0.43, max 0.53"},
+		{[]float64{3, 1, 2}, "median 2.00, min 1.00, max 3.00"},
+		{[]float64{0.5}, "median 0.50, min 0.50, max 0.50"},
+		{[]float64{4, 1, 3, 2}, "median 2.50, min 1.00, max 4.00"},
+	} {
+		if got := spread(tt.xs); got != tt.want {
+			t.Errorf("spread(%v) = %q, want %q", tt.xs, got, tt.want)
+		}
+	}
+}

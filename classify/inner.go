@@ -40,7 +40,11 @@ func innerReply(s string) string {
 
 // isReplyAt reports whether the reply code at s[i:] starts a reply: it
 // carries an enhanced status code of its class ("550 5.7.1", "550-'5.7.1"),
-// or it is introduced as a reply ("said: 554", "returned '554").
+// or it is a failure code (4xx, 5xx) introduced as a reply: quoted
+// ("returned '554 ...") or after a colon that ends the words of one
+// ("said: 554", "replied: 554", Exim's "RCPT TO:<a@b>: 550", "host
+// mx [192.0.2.1]: 550"). A number after any other colon is a figure
+// ("limit: 500 messages", "size: 250 MB"), not a reply.
 func isReplyAt(s string, i int) bool {
 	rest := s[i+3:]
 	if len(rest) > 0 {
@@ -55,9 +59,26 @@ func isReplyAt(s string, i int) bool {
 	if before == "" {
 		return true
 	}
+	if s[i] == '2' {
+		return false
+	}
 	switch before[len(before)-1] {
-	case ':', '\'', '"':
+	case '\'', '"':
 		return true
+	case ':':
+		before = strings.TrimRight(before[:len(before)-1], " ")
+		if strings.HasSuffix(before, ">") || strings.HasSuffix(before, "]") {
+			return true
+		}
+		w := strings.LastIndexAny(before, " (") + 1
+		return replyVerbs[strings.ToLower(before[w:])]
 	}
 	return false
+}
+
+// replyVerbs are the words with which MTAs introduce the reply they quote
+// ("host X said:", "remote server replied:", "refused to talk to me:").
+var replyVerbs = map[string]bool{
+	"said": true, "says": true, "replied": true, "responded": true, "answered": true,
+	"returned": true, "reply": true, "response": true, "me": true,
 }

@@ -33,10 +33,16 @@ func TestInnerReplyDecides(t *testing.T) {
 		// A wrapper that calls a full mailbox a delivery error: the quoted
 		// reply says the user does not exist.
 		{"5.2.2", `smtp; Mailbox quota error: the receiving server said "550 5.1.1 No such user here"`, Hard, "5.1.1", 550},
+		{"5.1.1", "smtp; User unknown: host mx.example.org[192.0.2.1] said: 550 5.7.1 <someone@example.org>... Access denied (in reply to RCPT TO command)", Block, "5.7.1", 550},
+		{"5.1.1", "smtp; Mailbox unavailable; Remote Server returned '550 5.7.1 Sender denied'", Block, "5.7.1", 550},
+		{"5.1.1", "smtp; No such recipient (remote server replied: 452 4.2.2 Mailbox full)", Soft, "4.2.2", 452},
 		// Controls: the wrapper's own reply is the only one; nothing moves.
 		{"5.1.1", "smtp; 550 5.1.1 <someone@example.org>: Recipient address rejected: User unknown in local recipient table", Hard, "5.1.1", 550},
 		{"5.7.1", "smtp; 554 5.7.1 Access denied by policy (delivery attempts: 0)", Block, "5.7.1", 554},
 		{"5.1.0", "smtp; 5.1.0 - Unknown address error (delivery attempts: 0)", Hard, "5.1.0", 0},
+		// A figure after a colon is not a quoted reply.
+		{"5.0.0", "smtp; 550 Daily sending limit: 500 messages per day exceeded", Block, "5.0.0", 550},
+		{"5.0.0", "smtp; 552 Message size: 450 MB exceeds the limit", Unknown, "5.0.0", 552},
 		// A multi-line reply repeats its code on every line: one reply,
 		// read whole.
 		{"", "smtp; 550-5.7.1 This message was blocked because its content 550-5.7.1 presents a potential security issue. 550 5.7.1 Please visit the help page", Block, "5.7.1", 550},

@@ -77,6 +77,22 @@ func TestSMTPSameRecipient(t *testing.T) {
 	}
 }
 
+// --recipients N first bounces N recipients, then loads the sink with
+// bounces naming them at random, as real traffic names stored recipients.
+func TestSMTPRecipientsAnywhere(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "server.log")
+	out := run(t, "smtp", "-n", "150", "-c", "5", "--recipients", "40", "--log", log)
+	wantLines(t, out,
+		`== full sink.*; bounces naming recipients drawn at random from 40 already stored`,
+		`(?m)^   150 messages over 5 connections .* msg/s; 0 failed$`,
+		`spot check: 50 acknowledged recipients found`,
+		`(?m)^   disk written per message: [0-9.]+ KB by the store`)
+	var out2, errOut bytes.Buffer
+	if status := dispatch([]string{"smtp", "--recipients", "40", "--same-recipient"}, &out2, &errOut); status != 2 {
+		t.Errorf("--recipients with --same-recipient: status %d, want 2", status)
+	}
+}
+
 // --target loads a sink someone else started; the spot check still runs
 // through its API.
 func TestSMTPTarget(t *testing.T) {

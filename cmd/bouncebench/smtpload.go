@@ -31,6 +31,7 @@ type smtpFlags struct {
 	discard       bool
 	compare       bool
 	sameRecipient bool
+	pool          int
 	engines       string
 	rounds        int
 	db            string
@@ -49,6 +50,7 @@ func cmdSMTP(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.api, "api", "", "with --target, the sink's HTTP API `address` (host:port), to check that messages were stored")
 	fs.BoolVar(&f.discard, "discard", false, "load the discard server instead of the sink")
 	fs.BoolVar(&f.compare, "compare", false, "load the discard server, then the sink, and print the ratio of their rates")
+	fs.IntVar(&f.pool, "recipients", 0, "load with bounces naming recipients drawn at random from `N` that the warm-up bounced once each (recipients anywhere in the store, as real traffic names them) rather than each a new one, in order; the warm-up is then those N bounces")
 	fs.BoolVar(&f.sameRecipient, "same-recipient", false, "load the sink with bounces each naming a recipient of its own, then with bounces all naming one recipient, and print the ratio of their rates and CPU")
 	fs.StringVar(&f.engines, "compare-engines", "", "load the sink on a new bbolt file, then on this `postgres:DSN`, and print the ratio of their rates")
 	fs.IntVar(&f.rounds, "rounds", 1, "with --compare, --same-recipient or --compare-engines, alternate the two loads this many times (a busy machine shifts single figures)")
@@ -59,11 +61,11 @@ func cmdSMTP(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	pair := f.compare || f.sameRecipient
-	if fs.NArg() > 0 || f.n <= 0 || f.c <= 0 || f.warmup < 0 || f.rounds <= 0 ||
+	if fs.NArg() > 0 || f.n <= 0 || f.c <= 0 || f.warmup < 0 || f.rounds <= 0 || f.pool < 0 || (f.pool > 0 && f.sameRecipient) ||
 		(f.target != "" && (f.discard || pair || f.engines != "")) || (f.compare && f.sameRecipient) || (f.discard && pair) ||
 		(f.engines != "" && (pair || f.discard || engineOf(f.engines) != "postgres")) {
 		fmt.Fprintln(stderr, "bouncebench smtp: want positive -n, -c and --rounds; --target, --discard, --compare, --same-recipient\n"+
-			"and --compare-engines exclude one another; --compare-engines takes a postgres:DSN")
+			"and --compare-engines exclude one another, as do --recipients and --same-recipient; --compare-engines takes a postgres:DSN")
 		return 2
 	}
 	fmt.Fprintf(stdout, "bouncebench smtp: %d messages (+%d warm-up) over %d connections, %s\n",
@@ -201,8 +203,11 @@ func (f *smtpFlags) run(stdout io.Writer, l load) (loadResult, error) {
 		}
 	}
 	what := "recipients of their own"
-	if l.same {
+	switch {
+	case l.same:
 		what = "all naming one recipient"
+	case f.pool > 0:
+		what = fmt.Sprintf("naming recipients drawn at random from %d already stored", f.pool)
 	}
 	fmt.Fprintf(stdout, "== %s; bounces %s (load average %s)\n", t.desc, what, loadavg())
 	stopped := false
@@ -215,13 +220,20 @@ func (f *smtpFlags) run(stdout io.Writer, l load) (loadResult, error) {
 	prefix := "b" + strconv.FormatUint(rand.Uint64()%(36*36*36*36*36), 36) // recipients new to any store
 	rcpt := func(i int) string { return rcptOf(prefix, i) }
 	warm := func(i int) string { return rcptOf(prefix+"w", i) }
-	if l.same {
+	warmup := f.warmup
+	switch {
+	case l.same:
 		rcpt = func(int) string { return rcptOf(prefix, 0) }
 		warm = rcpt // its history starts as deep as the warm-up
+	case f.pool > 0:
+		warm = func(i int) string { return rcptOf(prefix, i) }
+		seed := rand.Uint64()
+		rcpt = func(i int) string { return rcptOf(prefix, int(mix(seed+uint64(i))%uint64(f.pool))) }
+		warmup = f.pool
 	}
 	warmed := 0
-	if f.warmup > 0 {
-		w := sendBounces(t.smtp, f.domain, warm, f.warmup, f.c)
+	if warmup > 0 {
+		w := sendBounces(t.smtp, f.domain, warm, warmup, f.c)
 		if w.ok == 0 {
 			return loadResult{}, fmt.Errorf("warm-up: no message accepted: %v", w.firstErr)
 		}
@@ -315,6 +327,14 @@ type smtpResult struct {
 	lat        latencies
 	acked      []bool // by message index
 	firstErr   error
+}
+
+// mix is splitmix64's finaliser: a well-spread function of x, so that
+// every sender goroutine can draw message i's recipient by itself.
+func mix(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // rcptOf names the recipient bounced by message i of a load.

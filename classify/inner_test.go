@@ -48,16 +48,7 @@ func TestInnerReplyDecides(t *testing.T) {
 		{"", "smtp; 550-5.7.1 This message was blocked because its content 550-5.7.1 presents a potential security issue. 550 5.7.1 Please visit the help page", Block, "5.7.1", 550},
 	}
 	for _, c := range cases {
-		raw := "From: MAILER-DAEMON@relay.example.net\r\nTo: bounces@sink.example\r\nSubject: Delivery Status Notification (Failure)\r\n" +
-			"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n" +
-			"--BB\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n\r\n" +
-			"--BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example.net\r\n\r\n" +
-			"Final-Recipient: rfc822; someone@example.org\r\nAction: failed\r\n"
-		if c.status != "" {
-			raw += "Status: " + c.status + "\r\n"
-		}
-		raw += "Diagnostic-Code: " + c.diag + "\r\n\r\n--BB--\r\n"
-		v := Classify([]byte(raw), Input{})
+		v := Classify(minimalDSN(c.status, c.diag), Input{})
 		if len(v) != 1 {
 			t.Errorf("%q: got %d verdicts %+v, want 1", c.diag, len(v), v)
 			continue

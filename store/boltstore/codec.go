@@ -188,7 +188,7 @@ func hasListmonk(o store.Observation) bool {
 }
 
 // decodeEvent decodes an event that holds its observation; one that
-// refers to its message's (refFormat) reads through an eventReader.
+// refers to its message's (refFormat) reads through a headReader.
 func decodeEvent(k, v []byte) (store.Event, error) {
 	e := store.Event{Seq: binary.BigEndian.Uint64(k[len(k)-8:])}
 	if len(v) > 0 && v[0] == refFormat {
@@ -264,14 +264,14 @@ func (hr *headReader) observation(id, i uint64) (store.Observation, error) {
 // history, or exporting every event, costs what reading the heads' bytes
 // costs and no more.
 func headObservation(id uint64, v []byte, i uint64) (store.Observation, error) {
-	noSuch := fmt.Errorf("message %d has no observation %d", id, i)
+	noSuch := func() error { return fmt.Errorf("message %d has no observation %d", id, i) }
 	if len(v) == 0 || v[0] != compactFormat {
 		rec, err := decodeHead(id, v)
 		if err != nil {
 			return store.Observation{}, err
 		}
 		if i >= uint64(len(rec.Observations)) {
-			return store.Observation{}, noSuch
+			return store.Observation{}, noSuch()
 		}
 		return store.Observation(rec.Observations[i]), nil
 	}
@@ -285,7 +285,7 @@ func headObservation(id uint64, v []byte, i uint64) (store.Observation, error) {
 	}
 	n := uint64(r.count(12))
 	if r.err == nil && i >= n {
-		return store.Observation{}, noSuch
+		return store.Observation{}, noSuch()
 	}
 	var o store.Observation
 	for j := uint64(0); j < n && r.err == nil; j++ {

@@ -418,7 +418,7 @@ func encodeRecipient(r store.Recipient, ref diagRef) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := unixNano(r.LastBounce)
+	base := unixOrZero(r.LastBounce)
 	if v, err = appendTimeFrom(v, r.FirstBounce, base); err != nil {
 		return nil, err
 	}
@@ -477,7 +477,7 @@ func decodeRecipient(addr string, v []byte) (r store.Recipient, ref diagRef, err
 		r.StreaksClearedAt = rd.time()
 	} else {
 		r.LastBounce = rd.time()
-		base := unixNano(r.LastBounce)
+		base := unixOrZero(r.LastBounce)
 		r.FirstBounce = rd.timeFrom(base)
 		r.LastClass = rd.string()
 		r.LastReason = rd.string()

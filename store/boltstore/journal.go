@@ -150,14 +150,6 @@ func encodeFrame(buf []byte, kind byte, seq uint64, m recordIn, body []byte) []b
 	return buf
 }
 
-// unixOrZero is t in Unix ns, 0 for the zero time.
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
 // frameFixed is the payload of a frame before its variable parts.
 const frameFixed = 1 + 8 + 8 + 8 + 8
 

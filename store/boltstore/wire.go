@@ -41,15 +41,15 @@ func fixedTime(v []byte) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// unixNano is t's Unix nanoseconds, 0 for the zero time, as a stored time.
-func unixNano(t time.Time) int64 {
+// unixOrZero is t in Unix ns, 0 for the zero time, as a stored time.
+func unixOrZero(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-// A time near another, base (its unixNano), is a uvarint: 0 for the zero
+// A time near another, base (its unixOrZero), is a uvarint: 0 for the zero
 // time, else one more than its distance from base, zigzag-encoded. A
 // recipient's times are mostly its last bounce's or close to it: one
 // byte or a few rather than 8.
